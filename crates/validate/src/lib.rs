@@ -1,0 +1,36 @@
+//! Streaming validation of FHIR R4 NDJSON: for every line, whether AWS HealthLake would accept it, and if not,
+//! why, where, and what to do about it.
+//!
+//! The crate reads files line by line in constant memory and returns a report; bad data never makes it fail
+//! (`Err` is for I/O only). It deliberately knows nothing of S3, HealthLake's API, Tauri or the CLI: the app,
+//! the CLI and the sandbox's import jobs all call the same non-generic functions here, so that edits elsewhere
+//! never recompile it.
+
+mod code;
+mod line;
+mod reader;
+mod report;
+mod resource_types;
+
+pub use code::{Code, Level, Severity};
+pub use line::{LineVerdict, check_line};
+pub use reader::{Progress, validate_path, validate_reader};
+pub use report::{FileReport, Issue};
+pub use resource_types::is_r4_resource_type;
+
+/// How a validation run behaves; the defaults are what the app and the CLI use.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The HealthLake validation level to predict.
+    pub level: Level,
+    /// Lines longer than this are reported as `line-too-long` and not parsed, so memory stays bounded.
+    pub max_line_bytes: usize,
+    /// How many issues a file report keeps as examples; counts by code are always complete.
+    pub max_issues_per_file: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { level: Level::StructureOnly, max_line_bytes: 64 * 1024 * 1024, max_issues_per_file: 1000 }
+    }
+}

@@ -1,0 +1,266 @@
+use serde_json::Value;
+
+use crate::{Code, Issue, Level, Options, Severity, is_r4_resource_type};
+
+/// What one NDJSON line turned out to be.
+#[derive(Debug, Clone, Default)]
+pub struct LineVerdict {
+    /// `resourceType`, when the line is an object that names a well-formed one.
+    pub resource_type: Option<String>,
+    /// `id`, when present and well formed.
+    pub id: Option<String>,
+    /// Everything found on the line, errors and warnings.
+    pub issues: Vec<Issue>,
+    /// HealthLake would reject this line at the chosen level.
+    pub rejected: bool,
+    /// The line held no data at all (only white space).
+    pub blank: bool,
+    /// The line is a JSON object with no `resourceType`: many of these and no resources means "not FHIR".
+    pub untyped_object: bool,
+}
+
+impl LineVerdict {
+    fn push(&mut self, line: u64, code: Code, severity: Severity, path: Option<String>, message: String) {
+        if severity == Severity::Error {
+            self.rejected = true;
+        }
+        self.issues.push(Issue { line, code, severity, path, message });
+    }
+}
+
+/// Checks one line (without its `\n`; a trailing `\r` is allowed) as HealthLake would.
+pub fn check_line(line_no: u64, bytes: &[u8], options: &Options) -> LineVerdict {
+    let mut verdict = LineVerdict::default();
+    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+
+    if bytes.len() > options.max_line_bytes {
+        verdict.push(
+            line_no,
+            Code::LineTooLong,
+            Severity::Error,
+            None,
+            format!(
+                "line is {} bytes, over the {}-byte limit; split the resource or raise the limit",
+                bytes.len(),
+                options.max_line_bytes
+            ),
+        );
+        return verdict;
+    }
+    let bytes = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        Some(rest) => {
+            verdict.push(
+                line_no,
+                Code::ByteOrderMark,
+                Severity::Error,
+                None,
+                "line starts with a byte-order mark, which HealthLake reads as invalid JSON; save the file as UTF-8 without BOM".into(),
+            );
+            rest
+        }
+        None => bytes,
+    };
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            verdict.push(
+                line_no,
+                Code::InvalidUtf8,
+                Severity::Error,
+                None,
+                format!(
+                    "byte {} is not valid UTF-8; re-export the file as UTF-8",
+                    e.valid_up_to() + 1
+                ),
+            );
+            return verdict;
+        }
+    };
+    if text.trim().is_empty() {
+        verdict.blank = true;
+        verdict.push(
+            line_no,
+            Code::BlankLine,
+            Severity::Warning,
+            None,
+            "blank line; some importers count it as invalid JSON, remove it".into(),
+        );
+        return verdict;
+    }
+
+    let value: Value = match serde_json::from_str(text) {
+        Ok(value) => value,
+        Err(e) => {
+            let message = if e.to_string().starts_with("trailing characters") {
+                format!(
+                    "more than one JSON value on the line (column {}); put each resource on its own line",
+                    e.column()
+                )
+            } else {
+                format!("invalid JSON at column {}: {}; fix the syntax or drop the line", e.column(), strip_position(&e))
+            };
+            verdict.push(line_no, Code::InvalidJson, Severity::Error, None, message);
+            return verdict;
+        }
+    };
+    let Value::Object(object) = &value else {
+        verdict.push(
+            line_no,
+            Code::NotAnObject,
+            Severity::Error,
+            None,
+            format!("the line is a JSON {}, not a resource object; each line must be one {{...}} resource", kind_of(&value)),
+        );
+        return verdict;
+    };
+
+    match object.get("resourceType") {
+        None => {
+            verdict.untyped_object = true;
+            verdict.push(
+                line_no,
+                Code::MissingResourceType,
+                Severity::Error,
+                None,
+                "no resourceType; every line must be a FHIR resource such as {\"resourceType\": \"Patient\", ...}".into(),
+            );
+        }
+        Some(Value::String(rt)) if !is_resource_type_syntax(rt) => verdict.push(
+            line_no,
+            Code::InvalidResourceType,
+            Severity::Error,
+            Some("resourceType".into()),
+            format!("resourceType {rt:?} must be 1-256 letters (HealthLake pattern [A-Za-z]{{1,256}})"),
+        ),
+        Some(Value::String(rt)) if !is_r4_resource_type(rt) => verdict.push(
+            line_no,
+            Code::UnknownResourceType,
+            Severity::Error,
+            Some("resourceType".into()),
+            format!("{rt:?} is not a FHIR R4 resource type; check the spelling and case"),
+        ),
+        Some(Value::String(rt)) => verdict.resource_type = Some(rt.clone()),
+        Some(other) => verdict.push(
+            line_no,
+            Code::InvalidResourceType,
+            Severity::Error,
+            Some("resourceType".into()),
+            format!("resourceType must be a string, found a JSON {}", kind_of(other)),
+        ),
+    }
+    let type_name = verdict.resource_type.clone().unwrap_or_else(|| "Resource".into());
+
+    match object.get("id") {
+        None => verdict.push(
+            line_no,
+            Code::MissingId,
+            Severity::Error,
+            Some(format!("{type_name}.id")),
+            "no id; HealthLake imports only resources with an id (1-64 of A-Z a-z 0-9 - .)".into(),
+        ),
+        Some(Value::String(id)) if is_id_syntax(id) => verdict.id = Some(id.clone()),
+        Some(Value::String(id)) => verdict.push(
+            line_no,
+            Code::InvalidId,
+            Severity::Error,
+            Some(format!("{type_name}.id")),
+            format!("id {:?} must be 1-64 characters of A-Z a-z 0-9 - .", truncate(id, 80)),
+        ),
+        Some(other) => verdict.push(
+            line_no,
+            Code::InvalidId,
+            Severity::Error,
+            Some(format!("{type_name}.id")),
+            format!("id must be a string, found a JSON {}", kind_of(other)),
+        ),
+    }
+
+    if verdict.resource_type.is_some() {
+        let mut path = type_name.clone();
+        find_conditional_references(&value, &mut path, line_no, options.level, &mut verdict);
+    }
+    verdict
+}
+
+/// HealthLake stores references as given; a search-style reference (`Patient?identifier=...`) is never resolved
+/// on import, so it is flagged rather than silently stored.
+fn find_conditional_references(value: &Value, path: &mut String, line: u64, level: Level, out: &mut LineVerdict) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                let len = path.len();
+                path.push('.');
+                path.push_str(key);
+                if key == "reference"
+                    && let Value::String(reference) = child
+                    && is_conditional_reference(reference)
+                {
+                    let severity = if level == Level::Minimal { Severity::Warning } else { Severity::Error };
+                    out.push(
+                        line,
+                        Code::ConditionalReference,
+                        severity,
+                        Some(path.clone()),
+                        format!(
+                            "{:?} is a conditional (search) reference, which import does not resolve; replace it with Type/id",
+                            truncate(reference, 80)
+                        ),
+                    );
+                } else {
+                    find_conditional_references(child, path, line, level, out);
+                }
+                path.truncate(len);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                find_conditional_references(child, path, line, level, out);
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn is_conditional_reference(reference: &str) -> bool {
+    match reference.split_once('?') {
+        Some((resource_type, query)) => {
+            !resource_type.contains('/') && is_r4_resource_type(resource_type) && !query.is_empty()
+        }
+        None => false,
+    }
+}
+
+fn is_resource_type_syntax(s: &str) -> bool {
+    (1..=256).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphabetic())
+}
+
+fn is_id_syntax(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// serde_json appends " at line L column C"; the column is reported separately and the line is always 1.
+fn strip_position(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max { s.to_string() } else { format!("{}…", s.chars().take(max).collect::<String>()) }
+}

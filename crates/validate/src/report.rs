@@ -1,0 +1,63 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Code, Severity};
+
+/// One finding, tied to a line of a file and, where it applies, to an element of the resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct Issue {
+    /// 1-based line number in the file.
+    pub line: u64,
+    pub code: Code,
+    pub severity: Severity,
+    /// The FHIR path of the element, e.g. `Patient.name[0].given`, when the issue is about one element.
+    pub path: Option<String>,
+    /// One line that says what is wrong and what to do.
+    pub message: String,
+}
+
+/// Everything validation found in one file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct FileReport {
+    pub path: String,
+    /// The file name without its folder, for display.
+    pub name: String,
+    pub bytes: u64,
+    /// Non-empty lines read (blank lines are counted as issues, not as lines).
+    pub lines: u64,
+    /// Lines HealthLake would accept at the chosen level.
+    pub valid: u64,
+    /// Lines HealthLake would reject at the chosen level.
+    pub invalid: u64,
+    /// The file is not FHIR at all (for example a bulk-export log) and should not be imported.
+    pub not_fhir: bool,
+    /// The first issues found, up to `Options::max_issues_per_file`.
+    pub issues: Vec<Issue>,
+    /// More issues were found than `issues` holds; `by_code` still counts them all.
+    pub issues_truncated: bool,
+    /// Every issue counted by code.
+    pub by_code: BTreeMap<Code, u64>,
+    /// Valid resources counted by `resourceType`.
+    pub resource_types: BTreeMap<String, u64>,
+}
+
+impl FileReport {
+    /// Whether any line would be rejected, or the file is not FHIR.
+    pub fn blocks_anything(&self) -> bool {
+        self.invalid > 0 || self.not_fhir
+    }
+
+    pub(crate) fn record(&mut self, issue: Issue, max_issues: usize) {
+        *self.by_code.entry(issue.code).or_default() += 1;
+        if self.issues.len() < max_issues {
+            self.issues.push(issue);
+        } else {
+            self.issues_truncated = true;
+        }
+    }
+}

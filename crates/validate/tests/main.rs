@@ -1,0 +1,134 @@
+//! Validation specified through real Synthea lines, each with one defect, and the real sample files.
+
+use std::path::PathBuf;
+
+use lakedrop_validate::{Code, Options, Severity, check_line, validate_path, validate_reader};
+
+fn sample_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/synthea/10-patients")
+}
+
+fn first_patient_line() -> String {
+    let text = std::fs::read_to_string(sample_dir().join("Patient.000.ndjson")).expect("sample Patient file");
+    text.lines().next().expect("one line").to_string()
+}
+
+/// Checks `line` and returns the codes of its error-severity issues.
+fn errors(line: &str) -> Vec<Code> {
+    check_line(1, line.as_bytes(), &Options::default())
+        .issues
+        .into_iter()
+        .filter(|i| i.severity == Severity::Error)
+        .map(|i| i.code)
+        .collect()
+}
+
+#[test]
+fn an_unmodified_synthea_patient_passes() {
+    let verdict = check_line(1, first_patient_line().as_bytes(), &Options::default());
+    assert!(!verdict.rejected, "{:?}", verdict.issues);
+    assert_eq!(verdict.resource_type.as_deref(), Some("Patient"));
+    assert!(verdict.id.is_some());
+}
+
+#[test]
+fn each_foundation_defect_has_its_code() {
+    let good = first_patient_line();
+    let mut value: serde_json::Value = serde_json::from_str(&good).expect("json");
+    let with = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = value.clone();
+        f(&mut v);
+        v.to_string()
+    };
+    let cases: Vec<(String, Code)> = vec![
+        (good[..good.len() / 2].to_string(), Code::InvalidJson),
+        (format!("{good} {good}"), Code::InvalidJson),
+        (format!("[{good}]"), Code::NotAnObject),
+        (format!("\u{feff}{good}"), Code::ByteOrderMark),
+        (with(&|v| _ = v.as_object_mut().map(|o| o.remove("resourceType"))), Code::MissingResourceType),
+        (with(&|v| v["resourceType"] = "Patient123".into()), Code::InvalidResourceType),
+        (with(&|v| v["resourceType"] = "Patiennt".into()), Code::UnknownResourceType),
+        (with(&|v| _ = v.as_object_mut().map(|o| o.remove("id"))), Code::MissingId),
+        (with(&|v| v["id"] = "has space".into()), Code::InvalidId),
+        (with(&|v| v["id"] = "x".repeat(65).into()), Code::InvalidId),
+        (
+            with(&|v| v["managingOrganization"] = serde_json::json!({"reference": "Organization?identifier=x|1"})),
+            Code::ConditionalReference,
+        ),
+    ];
+    for (line, code) in cases {
+        assert!(errors(&line).contains(&code), "expected {code} for a line, got {:?}", errors(&line));
+    }
+    value["id"] = "ok-id.1".into();
+    assert!(errors(&value.to_string()).is_empty());
+}
+
+#[test]
+fn invalid_utf8_and_blank_lines_are_reported_not_fatal() {
+    let mut bytes = first_patient_line().into_bytes();
+    bytes[20] = 0xff;
+    let verdict = check_line(3, &bytes, &Options::default());
+    assert_eq!(verdict.issues[0].code, Code::InvalidUtf8);
+    assert_eq!(verdict.issues[0].line, 3);
+    let blank = check_line(4, b"  \r", &Options::default());
+    assert!(blank.blank && !blank.rejected);
+    assert_eq!(blank.issues[0].code, Code::BlankLine);
+}
+
+#[test]
+fn crlf_line_endings_are_fine() {
+    let text = format!("{}\r\n{}\r\n", first_patient_line(), first_patient_line());
+    let report = validate_reader("Patient.crlf.ndjson", &mut text.as_bytes(), &Options::default(), &mut |_| true)
+        .expect("read");
+    assert_eq!((report.lines, report.valid, report.invalid), (2, 2, 0), "{:?}", report.issues);
+}
+
+#[test]
+fn an_over_long_line_is_cut_reported_and_the_next_line_still_read() {
+    let options = Options { max_line_bytes: 100, ..Options::default() };
+    let short = r#"{"resourceType":"Basic","id":"b1","code":{"text":"x"}}"#;
+    let text = format!("{{\"resourceType\":\"Basic\",\"id\":\"{}\"}}\n{short}\n", "a".repeat(500));
+    let report = validate_reader("x.ndjson", &mut text.as_bytes(), &options, &mut |_| true).expect("read");
+    assert_eq!(report.issues[0].code, Code::LineTooLong);
+    assert_eq!((report.lines, report.valid, report.invalid), (2, 1, 1));
+}
+
+#[test]
+fn a_resource_of_another_type_in_a_typed_file_is_a_warning() {
+    let line = first_patient_line();
+    let report =
+        validate_reader("Observation.000.ndjson", &mut line.as_bytes(), &Options::default(), &mut |_| true)
+            .expect("read");
+    assert_eq!(report.valid, 1);
+    assert_eq!(report.issues[0].code, Code::TypeMismatchInFile);
+    assert_eq!(report.issues[0].severity, Severity::Warning);
+}
+
+#[test]
+fn the_whole_ten_patient_sample_passes_and_the_log_is_not_fhir() {
+    let mut total = 0;
+    for entry in std::fs::read_dir(sample_dir()).expect("sample dir") {
+        let path = entry.expect("entry").path();
+        let report = validate_path(&path, &Options::default(), &mut |_| true).expect("read");
+        if report.name == "log.ndjson" {
+            assert!(report.not_fhir);
+            assert_eq!(report.issues.len(), 1);
+            assert_eq!(report.issues[0].code, Code::NotFhir);
+            assert_eq!(report.valid, 0);
+        } else {
+            assert_eq!(report.invalid, 0, "{}: {:?}", report.name, report.issues.first());
+            assert!(!report.not_fhir);
+            total += report.valid;
+        }
+    }
+    assert_eq!(total, 7160);
+}
+
+#[test]
+fn returning_false_from_progress_cancels() {
+    let line = format!("{}\n", first_patient_line());
+    let text = line.repeat(5000);
+    let err = validate_reader("Patient.ndjson", &mut text.as_bytes(), &Options::default(), &mut |_| false)
+        .expect_err("cancelled");
+    assert_eq!(err.kind(), std::io::ErrorKind::Interrupted);
+}
