@@ -1,6 +1,6 @@
 use serde_json::Value;
 
-use crate::{Code, Issue, Level, Options, Severity, is_r4_resource_type};
+use crate::{Code, Issue, Options, Severity, is_r4_resource_type};
 
 /// What one NDJSON line turned out to be.
 #[derive(Debug, Clone, Default)]
@@ -177,14 +177,14 @@ pub fn check_line(line_no: u64, bytes: &[u8], options: &Options) -> LineVerdict 
 
     if verdict.resource_type.is_some() {
         let mut path = type_name.clone();
-        find_conditional_references(&value, &mut path, line_no, options.level, &mut verdict);
+        find_conditional_references(&value, &mut path, line_no, &mut verdict);
     }
     verdict
 }
 
-/// HealthLake stores references as given; a search-style reference (`Patient?identifier=...`) is never resolved
-/// on import, so it is flagged rather than silently stored.
-fn find_conditional_references(value: &Value, path: &mut String, line: u64, level: Level, out: &mut LineVerdict) {
+/// A search-style reference (`Patient?identifier=...`) is valid R4 and Synthea's bulk exports are full of them,
+/// but import stores it as given without resolving it, and other servers reject it: a warning, never an error.
+fn find_conditional_references(value: &Value, path: &mut String, line: u64, out: &mut LineVerdict) {
     match value {
         Value::Object(map) => {
             for (key, child) in map {
@@ -195,19 +195,18 @@ fn find_conditional_references(value: &Value, path: &mut String, line: u64, leve
                     && let Value::String(reference) = child
                     && is_conditional_reference(reference)
                 {
-                    let severity = if level == Level::Minimal { Severity::Warning } else { Severity::Error };
                     out.push(
                         line,
                         Code::ConditionalReference,
-                        severity,
+                        Severity::Warning,
                         Some(path.clone()),
                         format!(
-                            "{:?} is a conditional (search) reference, which import does not resolve; replace it with Type/id",
+                            "{:?} is a conditional (search) reference, stored unresolved by import; use Type/id if it must resolve",
                             truncate(reference, 80)
                         ),
                     );
                 } else {
-                    find_conditional_references(child, path, line, level, out);
+                    find_conditional_references(child, path, line, out);
                 }
                 path.truncate(len);
             }
@@ -216,7 +215,7 @@ fn find_conditional_references(value: &Value, path: &mut String, line: u64, leve
             for (i, child) in items.iter().enumerate() {
                 let len = path.len();
                 path.push_str(&format!("[{i}]"));
-                find_conditional_references(child, path, line, level, out);
+                find_conditional_references(child, path, line, out);
                 path.truncate(len);
             }
         }

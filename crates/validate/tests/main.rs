@@ -51,16 +51,23 @@ fn each_foundation_defect_has_its_code() {
         (with(&|v| _ = v.as_object_mut().map(|o| o.remove("id"))), Code::MissingId),
         (with(&|v| v["id"] = "has space".into()), Code::InvalidId),
         (with(&|v| v["id"] = "x".repeat(65).into()), Code::InvalidId),
-        (
-            with(&|v| v["managingOrganization"] = serde_json::json!({"reference": "Organization?identifier=x|1"})),
-            Code::ConditionalReference,
-        ),
     ];
     for (line, code) in cases {
         assert!(errors(&line).contains(&code), "expected {code} for a line, got {:?}", errors(&line));
     }
     value["id"] = "ok-id.1".into();
     assert!(errors(&value.to_string()).is_empty());
+}
+
+#[test]
+fn a_conditional_reference_is_a_warning_with_its_path() {
+    let mut value: serde_json::Value = serde_json::from_str(&first_patient_line()).expect("json");
+    value["managingOrganization"] = serde_json::json!({"reference": "Organization?identifier=x|1"});
+    let verdict = check_line(1, value.to_string().as_bytes(), &Options::default());
+    assert!(!verdict.rejected);
+    let issue = verdict.issues.iter().find(|i| i.code == Code::ConditionalReference).expect("flagged");
+    assert_eq!(issue.severity, Severity::Warning);
+    assert_eq!(issue.path.as_deref(), Some("Patient.managingOrganization.reference"));
 }
 
 #[test]
