@@ -1,1 +1,16 @@
-//! placeholder
+//! Lakedrop's domain model: import batches, jobs, HealthLake's manifest and output lines, progress events and the
+//! local state that ties local files to the jobs they went into.
+//!
+//! Everything here is plain data and pure functions plus a small SQLite store; it deliberately does no network
+//! I/O and knows nothing of the AWS SDK or Tauri, so the sandbox (which writes manifests and FAILURE lines) and
+//! the app (which reads them) share one definition of each format.
+
+pub mod batch;
+pub mod connection;
+pub mod job;
+pub mod manifest;
+pub mod output;
+pub mod progress;
+pub mod state;
+
+pub use tokio_util::sync::CancellationToken;
