@@ -7,6 +7,7 @@
 
 pub mod batch;
 pub mod connection;
+pub mod files;
 pub mod job;
 pub mod manifest;
 pub mod output;

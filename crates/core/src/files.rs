@@ -1,0 +1,161 @@
+//! Local files: expanding what the analyst dropped (files and folders) into NDJSON files, validating them, and
+//! hashing them, all streaming and cancellable.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use lakedrop_validate::{FileReport, Options, validate_path};
+use sha2::{Digest, Sha256};
+
+use crate::CancellationToken;
+use crate::progress::{ValidateProgress, ValidationReport};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FilesError {
+    /// A path could not be read.
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    /// Nothing importable was found in what was given.
+    #[error("no .ndjson files in {0}; drop .ndjson or .ndjson.gz files, or folders holding them")]
+    NothingFound(String),
+    /// The work was cancelled.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Whether a file name looks like NDJSON that Lakedrop reads.
+pub fn is_ndjson_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with(".ndjson") || lower.ends_with(".ndjson.gz")
+}
+
+/// Expands files and folders (recursively, in name order) into the NDJSON files they hold. A file named
+/// explicitly is kept whatever its extension, because the analyst chose it.
+pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, FilesError> {
+    let mut out = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|source| FilesError::Io { path: path.clone(), source })?;
+        if meta.is_dir() {
+            walk(path, &mut out)?;
+        } else {
+            out.push(path.clone());
+        }
+    }
+    out.dedup();
+    if out.is_empty() {
+        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        return Err(FilesError::NothingFound(shown.join(", ")));
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), FilesError> {
+    let io = |source| FilesError::Io { path: dir.to_path_buf(), source };
+    let mut entries: Vec<_> = std::fs::read_dir(dir).map_err(io)?.collect::<Result<_, _>>().map_err(io)?;
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for entry in entries {
+        let path = entry.path();
+        let kind = entry.file_type().map_err(io)?;
+        if kind.is_dir() {
+            walk(&path, out)?;
+        } else if is_ndjson_name(&entry.file_name().to_string_lossy()) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Validates files one after the other, reporting progress over all of them.
+pub fn validate_files(
+    files: &[PathBuf],
+    options: &Options,
+    progress: &mut dyn FnMut(ValidateProgress),
+    cancel: &CancellationToken,
+) -> Result<ValidationReport, FilesError> {
+    let bytes_total: u64 = files.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    let mut report = ValidationReport::default();
+    let mut bytes_before = 0u64;
+    for path in files {
+        if cancel.is_cancelled() {
+            return Err(FilesError::Cancelled);
+        }
+        progress(ValidateProgress::FileStarted { path: path.display().to_string() });
+        let file = validate_path(path, options, &mut |p| {
+            progress(ValidateProgress::Progress {
+                bytes_done: bytes_before + p.bytes_done,
+                bytes_total,
+                lines_done: p.lines_done,
+            });
+            !cancel.is_cancelled()
+        });
+        let file: FileReport = match file {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return Err(FilesError::Cancelled),
+            Err(source) => return Err(FilesError::Io { path: path.clone(), source }),
+        };
+        bytes_before += file.bytes;
+        report.valid += file.valid;
+        report.invalid += file.invalid;
+        progress(ValidateProgress::FileDone { path: path.display().to_string() });
+        report.files.push(file);
+    }
+    Ok(report)
+}
+
+/// Hex SHA-256 of a file, read in blocks.
+pub fn sha256_file(path: &Path) -> Result<String, FilesError> {
+    let io = |source| FilesError::Io { path: path.to_path_buf(), source };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut hash = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+    }
+    Ok(hex::encode(hash.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_expand_to_their_ndjson_files_in_name_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
+        for name in ["b.ndjson", "a.NDJSON", "notes.txt", "sub/c.ndjson.gz"] {
+            std::fs::write(dir.path().join(name), b"{}\n").expect("write");
+        }
+        let files = expand_paths(&[dir.path().to_path_buf()]).expect("expand");
+        let names: Vec<String> =
+            files.iter().map(|p| p.strip_prefix(dir.path()).expect("inside").display().to_string()).collect();
+        assert_eq!(names, ["a.NDJSON", "b.ndjson", "sub/c.ndjson.gz"]);
+    }
+
+    #[test]
+    fn an_empty_folder_says_what_to_drop() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = expand_paths(&[dir.path().to_path_buf()]).expect_err("nothing");
+        assert!(err.to_string().contains("no .ndjson files"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_path_names_the_path() {
+        let err = expand_paths(&[PathBuf::from("/nonexistent/x.ndjson")]).expect_err("missing");
+        assert!(err.to_string().starts_with("/nonexistent/x.ndjson: "), "{err}");
+    }
+
+    #[test]
+    fn validation_cancels_between_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("x.ndjson");
+        std::fs::write(&path, b"{\"resourceType\":\"Basic\",\"id\":\"a\"}\n").expect("write");
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let err = validate_files(&[path], &Options::default(), &mut |_| {}, &cancel).expect_err("cancelled");
+        assert!(matches!(err, FilesError::Cancelled));
+    }
+}
