@@ -1,1 +1,132 @@
-//! placeholder
+//! The sandbox: a local, AWS-wire-compatible stand-in for S3, KMS and HealthLake, served on one loopback
+//! endpoint so that `AWS_ENDPOINT_URL` works for all three. The app embeds it as its default destination, the
+//! CLI serves it (`lakedrop sandbox serve`), and the tests run every AWS SDK call against it.
+//!
+//! It speaks the real wire protocols (S3 REST via `s3s`, AWS JSON 1.0 and 1.1), checks SigV4 signatures on
+//! every request, and keeps its state in a data directory so it survives restarts. It is deliberately not a
+//! general AWS emulator: only what Lakedrop and its users' tools touch is implemented, and it never listens on
+//! anything but loopback unless told to.
+
+mod db;
+pub mod healthlake;
+mod kms;
+mod protocol;
+pub mod s3;
+mod seed;
+mod server;
+mod sigv4;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use healthlake::Pacing;
+pub use seed::Seed;
+
+/// The account id the sandbox's ARNs use.
+pub const ACCOUNT_ID: &str = "000000000000";
+
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Where all state lives; created if missing.
+    pub data_dir: PathBuf,
+    /// The address to listen on; port 0 picks a free one. Loopback unless the caller insists.
+    pub listen: SocketAddr,
+    pub region: String,
+    pub pacing: Pacing,
+}
+
+impl SandboxConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> SandboxConfig {
+        SandboxConfig {
+            data_dir: data_dir.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            region: "us-east-1".into(),
+            pacing: Pacing::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The data directory could not be created or read.
+    #[error("sandbox data directory {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+    /// The listening socket could not be bound (port in use?).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    /// The state database could not be opened.
+    #[error("sandbox database: {0}")]
+    Database(#[from] rusqlite::Error),
+    /// The S3 store could not be opened.
+    #[error("sandbox S3 store: {0}")]
+    Store(String),
+    /// Seeding the data store, key and buckets failed.
+    #[error("sandbox seed: {0}")]
+    Seed(String),
+}
+
+/// A running sandbox. Dropping it does not stop the server: call [`Sandbox::stop`].
+pub struct Sandbox {
+    endpoint: String,
+    seed: Seed,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Sandbox {
+    pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        let dir = &config.data_dir;
+        std::fs::create_dir_all(dir).map_err(|source| SandboxError::DataDir { path: dir.clone(), source })?;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| SandboxError::Bind { addr: config.listen, source })?;
+        let addr = listener.local_addr().map_err(|source| SandboxError::Bind { addr: config.listen, source })?;
+        let endpoint = format!("http://{addr}");
+
+        let db = Arc::new(db::Db::open(&dir.join("sandbox.db"))?);
+        let store = Arc::new(s3::ObjectStore::open(&dir.join("s3")).map_err(|e| SandboxError::Store(e.to_string()))?);
+        let kms = Arc::new(kms::Kms::new(db.clone(), &config.region, ACCOUNT_ID));
+        let healthlake = Arc::new(healthlake::HealthLake::new(
+            db.clone(),
+            store.clone(),
+            kms.clone(),
+            &config.region,
+            ACCOUNT_ID,
+            &endpoint,
+            config.pacing.clone(),
+        ));
+        let seed = seed::ensure(dir, &config.region, &store, &kms, &healthlake)?;
+
+        let shutdown = CancellationToken::new();
+        let router = Arc::new(server::Router::new(store, kms, healthlake.clone(), &seed, &config.region));
+        let tasks = vec![
+            tokio::spawn(server::serve(listener, router, shutdown.clone())),
+            tokio::spawn(healthlake::run_jobs(healthlake, shutdown.clone())),
+        ];
+        tracing::info!(%endpoint, "sandbox listening");
+        Ok(Sandbox { endpoint, seed, shutdown, tasks })
+    }
+
+    /// The one URL that serves S3, KMS and HealthLake, e.g. `http://127.0.0.1:4599`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The seeded data store, key, buckets, role and credentials.
+    pub fn seed(&self) -> &Seed {
+        &self.seed
+    }
+
+    /// Stops serving and waits for the server and the job loop to end; a running job is left IN_PROGRESS and
+    /// re-run at the next start.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! The import pipeline: validate what the analyst chose, upload the files worth importing to a fresh prefix,
+//! and start one import job whose `ClientToken` is derived from the batch, recording it all in local state.
+
+use std::path::PathBuf;
+
+use lakedrop_core::batch::{Batch, BatchFile, unique_key_names};
+use lakedrop_core::files::{expand_paths, sha256_file, validate_files};
+use lakedrop_core::progress::{ImportProgress, ImportStarted, ValidationReport};
+use lakedrop_core::state::State;
+use lakedrop_core::{CancellationToken, connection::Connection};
+use lakedrop_validate::{FileReport, Level, Options};
+
+use crate::jobs::{StartImport, start};
+use crate::upload::{Encryption, put_file};
+use crate::{AwsError, Clients};
+
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    pub paths: Vec<PathBuf>,
+    pub job_name: Option<String>,
+    pub level: Level,
+}
+
+/// Why a validated file is left out of the upload, if it is.
+pub fn skip_reason(file: &FileReport) -> Option<String> {
+    if file.not_fhir {
+        Some(format!("{}: not FHIR, not uploaded", file.name))
+    } else if file.valid == 0 {
+        Some(format!("{}: no line HealthLake would accept, not uploaded", file.name))
+    } else {
+        None
+    }
+}
+
+/// Validates every file (off the async threads), reporting progress as `Validating`.
+pub async fn validate(paths: Vec<PathBuf>, level: Level, cancel: CancellationToken) -> Result<ValidationReport, AwsError> {
+    tokio::task::spawn_blocking(move || {
+        let files = expand_paths(&paths)?;
+        Ok(validate_files(&files, &Options { level, ..Options::default() }, &mut |_| {}, &cancel)?)
+    })
+    .await
+    .map_err(|e| AwsError::Input(format!("validation stopped: {e}")))?
+}
+
+pub async fn run(
+    clients: &Clients,
+    destination: &Connection,
+    state: &State,
+    request: ImportRequest,
+    progress: &(dyn Fn(ImportProgress) + Sync),
+    cancel: &CancellationToken,
+    now_unix: i64,
+) -> Result<ImportStarted, AwsError> {
+    progress(ImportProgress::Validating);
+    let report = validate(request.paths.clone(), request.level, cancel.clone()).await?;
+    let (upload, skipped): (Vec<&FileReport>, Vec<&FileReport>) =
+        report.files.iter().partition(|f| skip_reason(f).is_none());
+    let skipped: Vec<String> = skipped.iter().filter_map(|f| skip_reason(f)).collect();
+    if upload.is_empty() {
+        return Err(AwsError::Input(format!("nothing to import: {}", skipped.join("; "))));
+    }
+
+    let names = unique_key_names(upload.iter().map(|f| f.name.as_str()));
+    let mut files = Vec::with_capacity(upload.len());
+    for (file, key_name) in upload.iter().zip(names) {
+        let path = PathBuf::from(&file.path);
+        let sha256 = tokio::task::spawn_blocking(move || sha256_file(&path))
+            .await
+            .map_err(|e| AwsError::Input(e.to_string()))??;
+        files.push(BatchFile { local_path: file.path.clone(), key_name, bytes: file.bytes, sha256 });
+    }
+    let id = Batch::new_id(now_unix, rand_u32());
+    let batch = Batch {
+        prefix: Batch::prefix_for(&id),
+        id,
+        datastore_id: destination.datastore_id.clone(),
+        input_bucket: destination.input_bucket.clone(),
+        files,
+    };
+    state.record_batch(&batch, &skipped, now_unix)?;
+
+    let encryption = Encryption::Kms(destination.kms_key_id.clone());
+    let bytes_total: u64 = batch.files.iter().map(|f| f.bytes).sum();
+    let mut bytes_done = 0;
+    for file in &batch.files {
+        if cancel.is_cancelled() {
+            return Err(AwsError::Cancelled);
+        }
+        progress(ImportProgress::Uploading { file: file.key_name.clone(), bytes_done, bytes_total });
+        let key = format!("{}{}", batch.prefix, file.key_name);
+        tokio::select! {
+            () = cancel.cancelled() => return Err(AwsError::Cancelled),
+            uploaded = put_file(&clients.s3, &batch.input_bucket, &key, file.local_path.as_ref(), &encryption) => { uploaded?; }
+        }
+        bytes_done += file.bytes;
+        progress(ImportProgress::Uploading { file: file.key_name.clone(), bytes_done, bytes_total });
+    }
+
+    progress(ImportProgress::Submitting);
+    let job_id = start(
+        clients,
+        &StartImport {
+            datastore_id: batch.datastore_id.clone(),
+            input_uri: batch.input_uri(),
+            output_uri: destination.output_uri(),
+            kms_key_id: destination.kms_key_id.clone(),
+            role_arn: destination.role_arn.clone(),
+            job_name: request.job_name.clone().or_else(|| Some(format!("lakedrop-{}", batch.id))),
+            validation_level: request.level,
+            client_token: batch.client_token(),
+        },
+    )
+    .await?;
+    state.set_job(&batch.id, &job_id)?;
+    progress(ImportProgress::Submitted { job_id: job_id.clone() });
+    Ok(ImportStarted {
+        job_id,
+        datastore_id: batch.datastore_id.clone(),
+        batch_id: batch.id.clone(),
+        input_uri: batch.input_uri(),
+        output_uri: destination.output_uri(),
+        files_uploaded: batch.files.len() as u64,
+        files_skipped: skipped,
+    })
+}
+
+fn rand_u32() -> u32 {
+    uuid::Uuid::new_v4().as_u128() as u32
+}

@@ -1,0 +1,189 @@
+//! HealthLake import jobs through the SDK: start, describe, list (all pages), wait, and read the manifest.
+
+use std::time::Duration;
+
+use aws_sdk_healthlake::types::{
+    ImportJobProperties, InputDataConfig, JobStatus, OutputDataConfig, S3Configuration, ValidationLevel,
+};
+use lakedrop_core::job::{Job, JobProgress, JobResult, is_terminal};
+use lakedrop_core::manifest::{MANIFEST_NAMES, Manifest};
+
+use crate::{AwsError, Clients};
+
+/// Everything `StartFHIRImportJob` needs.
+#[derive(Debug, Clone)]
+pub struct StartImport {
+    pub datastore_id: String,
+    pub input_uri: String,
+    pub output_uri: String,
+    pub kms_key_id: String,
+    pub role_arn: String,
+    pub job_name: Option<String>,
+    pub validation_level: lakedrop_validate::Level,
+    pub client_token: String,
+}
+
+pub async fn start(clients: &Clients, request: &StartImport) -> Result<String, AwsError> {
+    let output = S3Configuration::builder()
+        .s3_uri(&request.output_uri)
+        .kms_key_id(&request.kms_key_id)
+        .build()
+        .map_err(|e| AwsError::Input(e.to_string()))?;
+    let out = clients
+        .healthlake
+        .start_fhir_import_job()
+        .set_job_name(request.job_name.clone())
+        .datastore_id(&request.datastore_id)
+        .data_access_role_arn(&request.role_arn)
+        .input_data_config(InputDataConfig::S3Uri(request.input_uri.clone()))
+        .job_output_data_config(OutputDataConfig::S3Configuration(output))
+        .validation_level(ValidationLevel::from(request.validation_level.as_str()))
+        .client_token(&request.client_token)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("StartFHIRImportJob", e))?;
+    Ok(out.job_id().to_string())
+}
+
+pub async fn describe(clients: &Clients, datastore_id: &str, job_id: &str) -> Result<Job, AwsError> {
+    let out = clients
+        .healthlake
+        .describe_fhir_import_job()
+        .datastore_id(datastore_id)
+        .job_id(job_id)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeFHIRImportJob", e))?;
+    out.import_job_properties().map(to_job).ok_or_else(|| AwsError::NotFound { message: format!("import job {job_id}") })
+}
+
+/// Every import job of a data store, newest first, following `NextToken` to the end.
+pub async fn list(clients: &Clients, datastore_id: &str, status: Option<&str>) -> Result<Vec<Job>, AwsError> {
+    let mut pages = clients
+        .healthlake
+        .list_fhir_import_jobs()
+        .datastore_id(datastore_id)
+        .set_job_status(status.map(JobStatus::from))
+        .max_results(100)
+        .into_paginator()
+        .send();
+    let mut jobs = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("ListFHIRImportJobs", e))?;
+        jobs.extend(page.import_job_properties_list().iter().map(to_job));
+    }
+    jobs.sort_by(|a, b| b.submit_time.total_cmp(&a.submit_time));
+    Ok(jobs)
+}
+
+/// Polls until the job ends, calling `on_update` on each change of status; backs off from `first_poll` to at
+/// most ten seconds, as HealthLake's Describe rate limit suggests.
+pub async fn wait(
+    clients: &Clients,
+    datastore_id: &str,
+    job_id: &str,
+    first_poll: Duration,
+    on_update: &mut dyn FnMut(&Job),
+    cancel: &lakedrop_core::CancellationToken,
+) -> Result<Job, AwsError> {
+    let mut delay = first_poll;
+    let mut last_status = String::new();
+    loop {
+        let job = match describe(clients, datastore_id, job_id).await {
+            Err(AwsError::Throttled { .. }) => {
+                delay = (delay * 2).min(Duration::from_secs(30));
+                None
+            }
+            other => Some(other?),
+        };
+        if let Some(job) = job {
+            if job.status != last_status {
+                last_status.clone_from(&job.status);
+                on_update(&job);
+            }
+            if is_terminal(&job.status) {
+                return Ok(job);
+            }
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return Err(AwsError::Cancelled),
+            () = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay + delay / 2).min(Duration::from_secs(10));
+    }
+}
+
+/// The job with its manifest, once the job has one.
+pub async fn result(clients: &Clients, datastore_id: &str, job_id: &str) -> Result<JobResult, AwsError> {
+    let job = describe(clients, datastore_id, job_id).await?;
+    let manifest = match (&job.output_uri, is_terminal(&job.status)) {
+        (Some(folder), true) => read_manifest(clients, folder).await?.map(|m| m.summary()),
+        _ => None,
+    };
+    Ok(JobResult { job, manifest })
+}
+
+/// Reads `Manifest.json` (or `manifest.json`) from a job's output folder; `None` when neither exists.
+pub async fn read_manifest(clients: &Clients, folder_uri: &str) -> Result<Option<Manifest>, AwsError> {
+    let (bucket, prefix) = split_s3_uri(folder_uri)?;
+    let prefix = if prefix.is_empty() || prefix.ends_with('/') { prefix.to_string() } else { format!("{prefix}/") };
+    for name in MANIFEST_NAMES {
+        let got = clients.s3.get_object().bucket(bucket).key(format!("{prefix}{name}")).send().await;
+        match got {
+            Ok(object) => {
+                let bytes = object
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| AwsError::Network { operation: "GetObject", message: e.to_string() })?
+                    .into_bytes();
+                let manifest = Manifest::parse(&bytes)
+                    .map_err(|e| AwsError::Input(format!("{folder_uri}{name} is not a readable manifest: {e}")))?;
+                return Ok(Some(manifest));
+            }
+            Err(e) => match AwsError::from_sdk("GetObject", e) {
+                AwsError::NotFound { .. } => continue,
+                other => return Err(other),
+            },
+        }
+    }
+    Ok(None)
+}
+
+pub fn split_s3_uri(uri: &str) -> Result<(&str, &str), AwsError> {
+    let rest = uri.strip_prefix("s3://").ok_or_else(|| AwsError::Input(format!("{uri} is not an s3:// URI")))?;
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(AwsError::Input(format!("{uri} names no bucket")));
+    }
+    Ok((bucket, key))
+}
+
+fn millis(t: &aws_smithy_types::DateTime) -> f64 {
+    t.as_secs_f64() * 1000.0
+}
+
+pub fn to_job(p: &ImportJobProperties) -> Job {
+    let output_uri = match p.job_output_data_config() {
+        Some(OutputDataConfig::S3Configuration(c)) => Some(c.s3_uri().to_string()),
+        _ => None,
+    };
+    Job {
+        job_id: p.job_id().to_string(),
+        job_name: p.job_name().map(str::to_string),
+        datastore_id: p.datastore_id().to_string(),
+        status: p.job_status().as_str().to_string(),
+        submit_time: millis(p.submit_time()),
+        end_time: p.end_time().map(millis),
+        message: p.message().map(str::to_string),
+        output_uri,
+        progress: p.job_progress_report().map(|r| JobProgress {
+            scanned_files: r.total_number_of_scanned_files().unwrap_or(0).max(0) as u64,
+            resources_scanned: r.total_number_of_resources_scanned().unwrap_or(0).max(0) as u64,
+            resources_imported: r.total_number_of_resources_imported().unwrap_or(0).max(0) as u64,
+            resources_with_customer_error: r.total_number_of_resources_with_customer_error().unwrap_or(0).max(0) as u64,
+            files_read_with_customer_error: r.total_number_of_files_read_with_customer_error().unwrap_or(0).max(0)
+                as u64,
+        }),
+    }
+}

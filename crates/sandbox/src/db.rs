@@ -1,0 +1,80 @@
+//! The sandbox's control-plane database (KMS keys, data stores, jobs, stored FHIR resources), one SQLite file
+//! in the data directory. Object bytes and S3 metadata live in the S3 store's own files.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use rusqlite::Connection;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS kms_keys (
+    key_id TEXT PRIMARY KEY,
+    arn TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    enabled INTEGER NOT NULL,
+    created REAL NOT NULL,
+    material BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS kms_aliases (
+    name TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS datastores (
+    id TEXT PRIMARY KEY,
+    name TEXT,
+    status TEXT NOT NULL,
+    created REAL NOT NULL,
+    active_at REAL,
+    client_token TEXT
+);
+CREATE TABLE IF NOT EXISTS import_jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL UNIQUE,
+    datastore_id TEXT NOT NULL,
+    job_name TEXT,
+    status TEXT NOT NULL,
+    submit_time REAL NOT NULL,
+    end_time REAL,
+    input_uri TEXT NOT NULL,
+    output_uri TEXT NOT NULL,
+    kms_key_id TEXT NOT NULL,
+    role_arn TEXT NOT NULL,
+    message TEXT,
+    validation_level TEXT,
+    client_token TEXT,
+    request_hash TEXT,
+    progress TEXT
+);
+CREATE INDEX IF NOT EXISTS import_jobs_queue ON import_jobs(datastore_id, status, seq);
+CREATE TABLE IF NOT EXISTS resources (
+    datastore_id TEXT NOT NULL,
+    resource_type TEXT NOT NULL,
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    last_updated REAL NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (datastore_id, resource_type, id)
+);
+";
+
+pub struct Db {
+    conn: Mutex<Connection>,
+}
+
+impl Db {
+    pub fn open(path: &Path) -> rusqlite::Result<Db> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Db { conn: Mutex::new(conn) })
+    }
+
+    /// The connection; held only for short, synchronous work, never across an await.
+    pub fn conn(&self) -> MutexGuard<'_, Connection> {
+        // Every write is a statement or a transaction, so a panic elsewhere cannot leave it half done.
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

@@ -1,0 +1,153 @@
+//! The one loopback endpoint: requests with an `X-Amz-Target` of `HealthLake.*` or `TrentService.*` go to the
+//! JSON services (after our SigV4 check), everything else to `s3s` (which checks SigV4 itself).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use s3s::service::S3Service;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::healthlake::HealthLake;
+use crate::kms::Kms;
+use crate::protocol::{ApiError, JsonVersion, respond};
+use crate::s3::{ObjectStore, SandboxS3};
+use crate::seed::Seed;
+use crate::sigv4::{SigningKey, verify};
+
+/// JSON-protocol requests are small; anything bigger is a mistake or an attack.
+const MAX_JSON_BODY: usize = 1024 * 1024;
+
+pub(crate) struct Router {
+    s3: S3Service,
+    kms: Arc<Kms>,
+    healthlake: Arc<HealthLake>,
+    key: SigningKey,
+}
+
+impl Router {
+    pub fn new(store: Arc<ObjectStore>, kms: Arc<Kms>, healthlake: Arc<HealthLake>, seed: &Seed, region: &str) -> Router {
+        let mut builder = s3s::service::S3ServiceBuilder::new(SandboxS3::new(store, kms.clone(), region));
+        builder.set_auth(s3s::auth::SimpleAuth::from_single(seed.access_key_id.as_str(), seed.secret_access_key.as_str()));
+        Router {
+            s3: builder.build(),
+            kms,
+            healthlake,
+            key: SigningKey { access_key: seed.access_key_id.clone(), secret_key: seed.secret_access_key.clone() },
+        }
+    }
+
+    async fn route(&self, request: Request<Incoming>) -> Response<s3s::Body> {
+        let target = request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string);
+        match target.as_deref().and_then(|t| t.split_once('.')) {
+            Some(("HealthLake", op)) => self.json(request, JsonVersion::V1_0, op.to_string(), Service::HealthLake).await,
+            Some(("TrentService", op)) => self.json(request, JsonVersion::V1_1, op.to_string(), Service::Kms).await,
+            _ => match self.s3.call(request.map(s3s::Body::from)).await {
+                Ok(response) => response,
+                Err(e) => {
+                    tracing::error!(error = ?e, "S3 request failed outside the protocol");
+                    let mut response = Response::new(s3s::Body::from("internal error".to_string()));
+                    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                    response
+                }
+            },
+        }
+    }
+
+    async fn json(&self, request: Request<Incoming>, version: JsonVersion, op: String, service: Service) -> Response<s3s::Body> {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let now = SystemTime::now();
+        let (parts, body) = request.into_parts();
+        let result = match Limited::new(body, MAX_JSON_BODY).collect().await {
+            Err(_) => Err(ApiError::new("SerializationException", 413, "request body too large or unreadable")),
+            Ok(collected) => {
+                let body = collected.to_bytes();
+                let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                match verify(&self.key, parts.method.as_str(), path, &parts.headers, &body, now) {
+                    Err(e) => Err(e),
+                    Ok(()) => self.dispatch(&body, &op, service, now).await,
+                }
+            }
+        };
+        match &result {
+            Ok(_) => tracing::debug!(service = service.name(), op, "ok"),
+            Err(e) => tracing::info!(service = service.name(), op, error = e.type_name, "error"),
+        }
+        respond(version, &request_id, result).map(s3s::Body::from)
+    }
+
+    async fn dispatch(&self, body: &Bytes, op: &str, service: Service, now: SystemTime) -> Result<serde_json::Value, ApiError> {
+        let input: serde_json::Value = if body.is_empty() {
+            serde_json::json!({})
+        } else {
+            serde_json::from_slice(body)
+                .map_err(|_| ApiError::new("SerializationException", 400, "The request body is not valid JSON"))?
+        };
+        // Handlers do short SQLite work; keep it off the reactor threads anyway.
+        let (kms, healthlake, op) = (self.kms.clone(), self.healthlake.clone(), op.to_string());
+        tokio::task::spawn_blocking(move || match service {
+            Service::HealthLake => healthlake.handle(&op, &input, now),
+            Service::Kms => kms.handle(&op, &input, now),
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("handler failed: {e}")))?
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Service {
+    HealthLake,
+    Kms,
+}
+
+impl Service {
+    fn name(self) -> &'static str {
+        match self {
+            Service::HealthLake => "healthlake",
+            Service::Kms => "kms",
+        }
+    }
+}
+
+pub(crate) async fn serve(listener: TcpListener, router: Arc<Router>, shutdown: CancellationToken) {
+    let connections = tokio_util::task::TaskTracker::new();
+    loop {
+        let (stream, _) = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+        };
+        let router = router.clone();
+        let shutdown = shutdown.clone();
+        connections.spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let router = router.clone();
+                async move { Ok::<_, Infallible>(router.route(request).await) }
+            });
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                }
+                () = shutdown.cancelled() => connection.as_mut().graceful_shutdown(),
+            }
+        });
+    }
+    connections.close();
+    connections.wait().await;
+}
