@@ -102,7 +102,7 @@ pub async fn run(
         &StartImport {
             datastore_id: batch.datastore_id.clone(),
             input_uri: batch.input_uri(),
-            output_uri: destination.output_uri(),
+            output_uri: destination.output_uri.clone(),
             kms_key_id: destination.kms_key_id.clone(),
             role_arn: destination.role_arn.clone(),
             job_name: request.job_name.clone().or_else(|| Some(format!("lakedrop-{}", batch.id))),
@@ -118,7 +118,7 @@ pub async fn run(
         datastore_id: batch.datastore_id.clone(),
         batch_id: batch.id.clone(),
         input_uri: batch.input_uri(),
-        output_uri: destination.output_uri(),
+        output_uri: destination.output_uri.clone(),
         files_uploaded: batch.files.len() as u64,
         files_skipped: skipped,
     })

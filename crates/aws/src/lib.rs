@@ -7,6 +7,7 @@
 //! shells never match on message strings.
 
 pub mod connect;
+pub mod destination;
 pub mod error;
 pub mod import;
 pub mod jobs;

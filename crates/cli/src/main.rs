@@ -1,1 +1,68 @@
-fn main() {}
+//! `lakedrop`: the same core as the desktop app, headless, for automation and machines without a display.
+//!
+//! Exit codes: 0 success; 1 the data has problems (validation found lines HealthLake would reject, or a job
+//! ended with errors or failed); 2 the command could not do its work (bad arguments, unreadable files, AWS
+//! refused).
+
+mod import;
+mod output;
+mod sandbox;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "lakedrop", version, about = "Validate FHIR R4 NDJSON and import it into AWS HealthLake")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check NDJSON files or folders as HealthLake would, without uploading anything.
+    Validate(validate::Args),
+    /// Validate, upload to a fresh S3 prefix and start a HealthLake import job.
+    Import(import::Args),
+    /// The local AWS stand-in (S3, KMS, HealthLake on one endpoint).
+    #[command(subcommand)]
+    Sandbox(sandbox::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = match cli.command {
+        Command::Sandbox(_) => "info",
+        _ => "warn",
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LAKEDROP_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Validate(args) => validate::run(args).await,
+            Command::Import(args) => import::run(args).await,
+            Command::Sandbox(command) => sandbox::run(command).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

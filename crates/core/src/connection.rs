@@ -25,14 +25,11 @@ pub struct Connection {
     pub datastore_name: String,
     pub input_bucket: String,
     pub output_bucket: String,
-    /// The output prefix's key, as a key ARN.
+    /// Where HealthLake writes job output: `s3://<output_bucket>/<prefix>/`.
+    pub output_uri: String,
+    /// The KMS key for uploads and job output (id, ARN or alias).
     pub kms_key_id: String,
     pub kms_key_alias: Option<String>,
     pub role_arn: String,
 }
 
-impl Connection {
-    pub fn output_uri(&self) -> String {
-        format!("s3://{}/lakedrop-output/", self.output_bucket)
-    }
-}

@@ -15,3 +15,12 @@ pub mod progress;
 pub mod state;
 
 pub use tokio_util::sync::CancellationToken;
+
+/// Where Lakedrop keeps its state (local history, the embedded sandbox): `$LAKEDROP_DATA_DIR`, or the platform's
+/// data directory (`~/.local/share/lakedrop` on Linux). The app and the CLI share it.
+pub fn data_dir() -> std::path::PathBuf {
+    match std::env::var_os("LAKEDROP_DATA_DIR") {
+        Some(dir) if !dir.is_empty() => dir.into(),
+        _ => dirs::data_dir().unwrap_or_else(std::env::temp_dir).join("lakedrop"),
+    }
+}

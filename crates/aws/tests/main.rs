@@ -1,0 +1,196 @@
+//! The AWS crate against the in-process sandbox, through the real SDK clients over loopback.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use lakedrop_aws::destination::{Choices, resolve};
+use lakedrop_aws::import::{ImportRequest, run};
+use lakedrop_aws::jobs::{self, StartImport};
+use lakedrop_aws::{AwsError, Clients, Target, connect};
+use lakedrop_core::CancellationToken;
+use lakedrop_core::connection::{Connection, ConnectionKind};
+use lakedrop_core::output::OutputLine;
+use lakedrop_core::state::State;
+use lakedrop_sandbox::{Pacing, Sandbox, SandboxConfig};
+use lakedrop_validate::Level;
+
+struct Fixture {
+    sandbox: Sandbox,
+    clients: Clients,
+    destination: Connection,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = SandboxConfig::new(dir.path().join("sandbox"));
+    config.pacing = Pacing { datastore_creation: Duration::from_millis(200), job_start_delay: Duration::from_millis(50) };
+    let sandbox = Sandbox::start(config).await.expect("sandbox starts");
+    let seed = sandbox.seed().clone();
+    let clients = connect(&Target::Endpoint {
+        url: sandbox.endpoint().to_string(),
+        region: seed.region.clone(),
+        access_key_id: seed.access_key_id.clone(),
+        secret_access_key: seed.secret_access_key.clone(),
+    })
+    .await
+    .expect("clients");
+    let destination = resolve(&clients, Choices::default(), ConnectionKind::Sandbox, "Sandbox", Some(sandbox.endpoint()))
+        .await
+        .expect("the sandbox's defaults resolve");
+    Fixture { sandbox, clients, destination, _dir: dir }
+}
+
+fn sample_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/synthea/10-patients")
+}
+
+async fn import(f: &Fixture, paths: Vec<PathBuf>) -> lakedrop_core::progress::ImportStarted {
+    let state = State::open_in_memory().expect("state");
+    let request = ImportRequest { paths, job_name: None, level: Level::StructureOnly };
+    run(&f.clients, &f.destination, &state, request, &|_| {}, &CancellationToken::new(), 1_795_336_440)
+        .await
+        .expect("import starts")
+}
+
+async fn wait(f: &Fixture, job_id: &str) -> lakedrop_core::job::Job {
+    let wait = jobs::wait(&f.clients, &f.destination.datastore_id, job_id, Duration::from_millis(50), &mut |_| {}, &CancellationToken::new());
+    tokio::time::timeout(Duration::from_secs(60), wait).await.expect("job ends in time").expect("describe works")
+}
+
+#[tokio::test]
+async fn the_sandbox_seed_resolves_as_a_destination() {
+    let f = fixture().await;
+    let seed = f.sandbox.seed();
+    assert_eq!(f.destination.datastore_id, seed.datastore_id);
+    assert_eq!(f.destination.kms_key_id, seed.kms_key_arn, "the alias resolves to the key's ARN");
+    assert_eq!(f.destination.input_bucket, "lakedrop-input");
+    assert_eq!(f.destination.output_uri, "s3://lakedrop-output/lakedrop-output/");
+}
+
+#[tokio::test]
+async fn the_ten_patient_sample_imports_end_to_end() {
+    let f = fixture().await;
+    let started = import(&f, vec![sample_dir()]).await;
+    assert_eq!(started.files_uploaded, 13);
+    assert_eq!(started.files_skipped, ["log.ndjson: not FHIR, not uploaded"]);
+    assert!(started.input_uri.starts_with("s3://lakedrop-input/lakedrop/"), "{}", started.input_uri);
+
+    let job = wait(&f, &started.job_id).await;
+    assert_eq!(job.status, "COMPLETED", "{:?}", job.message);
+    let result = jobs::result(&f.clients, &f.destination.datastore_id, &job.job_id).await.expect("result");
+    let manifest = result.manifest.expect("a manifest");
+    assert_eq!(manifest.scanned_files, 13);
+    assert_eq!(manifest.resources_scanned, 7160);
+    assert_eq!(manifest.resources_imported, 7160);
+    assert_eq!(manifest.resources_with_customer_error, 0);
+    let folder = job.output_uri.expect("output folder");
+    assert!(folder.ends_with(&format!("{}-FHIR_IMPORT-{}/", f.destination.datastore_id, job.job_id)), "{folder}");
+    f.sandbox.stop().await;
+}
+
+/// Writes a Patient file whose lines 2 and 4 HealthLake would reject.
+fn file_with_bad_lines(dir: &Path) -> PathBuf {
+    let good = std::fs::read_to_string(sample_dir().join("Patient.000.ndjson")).expect("sample");
+    let lines: Vec<&str> = good.lines().take(3).collect();
+    let mut no_id: serde_json::Value = serde_json::from_str(lines[1]).expect("json");
+    no_id.as_object_mut().expect("object").remove("id");
+    let text = format!("{}\n{}\n{}\n{{\"resourceType\": \"Patient\", broken\n{}\n", lines[0], no_id, lines[1], lines[2]);
+    let path = dir.join("Patient.bad.ndjson");
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+#[tokio::test]
+async fn rejected_lines_land_in_failure_files_with_their_line_ids() {
+    let f = fixture().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let started = import(&f, vec![file_with_bad_lines(dir.path())]).await;
+    let job = wait(&f, &started.job_id).await;
+    assert_eq!(job.status, "COMPLETED_WITH_ERRORS", "a partial success");
+    let manifest = jobs::result(&f.clients, &f.destination.datastore_id, &job.job_id)
+        .await
+        .expect("result")
+        .manifest
+        .expect("manifest");
+    assert_eq!((manifest.resources_scanned, manifest.resources_imported, manifest.resources_with_customer_error), (5, 3, 2));
+
+    let folder = job.output_uri.expect("folder");
+    let (bucket, prefix) = jobs::split_s3_uri(&folder).expect("uri");
+    let object = f.clients.s3.get_object().bucket(bucket).key(format!("{prefix}FAILURE/Patient.bad.ndjson")).send().await.expect("FAILURE file");
+    assert_eq!(object.server_side_encryption().map(|s| s.as_str()), Some("aws:kms"), "output is SSE-KMS");
+    let bytes = object.body.collect().await.expect("body").into_bytes();
+    let lines: Vec<OutputLine> = bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).expect("line")).collect();
+    assert_eq!(lines.iter().map(|l| l.line_id).collect::<Vec<_>>(), [2, 4]);
+    assert_eq!(lines[0].diagnostics(), ["Missing required id field in resource json"]);
+    assert_eq!(lines[1].diagnostics(), ["Invalid JSON found in input file"]);
+    assert_eq!(lines[0].update_resource_response.as_ref().map(|r| r.status_code), Some(400));
+}
+
+#[tokio::test]
+async fn the_same_client_token_never_starts_two_jobs() {
+    let f = fixture().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let started = import(&f, vec![file_with_bad_lines(dir.path())]).await;
+    let job = jobs::describe(&f.clients, &f.destination.datastore_id, &started.job_id).await.expect("job");
+    let request = StartImport {
+        datastore_id: f.destination.datastore_id.clone(),
+        input_uri: started.input_uri.clone(),
+        output_uri: f.destination.output_uri.clone(),
+        kms_key_id: f.destination.kms_key_id.clone(),
+        role_arn: f.destination.role_arn.clone(),
+        job_name: job.job_name.clone(),
+        validation_level: Level::StructureOnly,
+        client_token: "retry-token-1".into(),
+    };
+    let first = jobs::start(&f.clients, &request).await.expect("first");
+    let second = jobs::start(&f.clients, &request).await.expect("retry");
+    assert_eq!(first, second);
+    let all = jobs::list(&f.clients, &f.destination.datastore_id, None).await.expect("list");
+    assert_eq!(all.len(), 2, "the pipeline's job and the token's job, nothing more");
+}
+
+#[tokio::test]
+async fn three_jobs_on_one_data_store_run_one_at_a_time_in_order() {
+    let f = fixture().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = file_with_bad_lines(dir.path());
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(import(&f, vec![path.clone()]).await.job_id);
+    }
+    let mut saw_queued = false;
+    let mut ended = Vec::new();
+    for _ in 0..600 {
+        let all = jobs::list(&f.clients, &f.destination.datastore_id, None).await.expect("list");
+        let running = all.iter().filter(|j| j.status == "IN_PROGRESS").count();
+        assert!(running <= 1, "at most one job runs per data store");
+        saw_queued |= all.iter().any(|j| j.status == "QUEUED");
+        if all.iter().all(|j| lakedrop_core::job::is_terminal(&j.status)) {
+            ended = all;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(saw_queued, "later jobs wait as QUEUED");
+    let mut by_end: Vec<_> = ended.iter().map(|j| (j.end_time.expect("ended"), j.job_id.clone())).collect();
+    by_end.sort_by(|a, b| a.0.total_cmp(&b.0));
+    assert_eq!(by_end.into_iter().map(|(_, id)| id).collect::<Vec<_>>(), ids, "FIFO");
+}
+
+#[tokio::test]
+async fn wrong_credentials_are_reported_as_credentials() {
+    let f = fixture().await;
+    let clients = connect(&Target::Endpoint {
+        url: f.sandbox.endpoint().to_string(),
+        region: "us-east-1".into(),
+        access_key_id: f.sandbox.seed().access_key_id.clone(),
+        secret_access_key: "wrong".into(),
+    })
+    .await
+    .expect("clients");
+    let err = jobs::list(&clients, &f.destination.datastore_id, None).await.expect_err("refused");
+    assert!(matches!(err, AwsError::Credentials { .. }), "{err:?}");
+    let err = clients.s3.list_buckets().send().await.expect_err("refused");
+    assert!(matches!(AwsError::from_sdk("ListBuckets", err), AwsError::Credentials { .. }));
+}

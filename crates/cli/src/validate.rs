@@ -1,0 +1,81 @@
+//! `lakedrop validate`: compiler-style diagnostics for NDJSON, or a JSON report.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use lakedrop_core::files::{expand_paths, validate_files};
+use lakedrop_core::CancellationToken;
+use lakedrop_validate::{Level, Options, Severity};
+use serde_json::json;
+
+use crate::output::{Format, print_json, thousands};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Files or folders (folders are searched for .ndjson and .ndjson.gz).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// The HealthLake validation level to predict.
+    #[arg(long, default_value = "structure-only", value_parser = parse_level)]
+    level: Level,
+    #[arg(long, value_enum, default_value_t)]
+    output: Format,
+}
+
+pub fn parse_level(s: &str) -> Result<Level, String> {
+    Level::parse(s).ok_or_else(|| format!("'{s}' is not a validation level: use strict, structure-only or minimal"))
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let options = Options { level: args.level, ..Options::default() };
+    let report = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let files = expand_paths(&args.paths)?;
+        Ok(validate_files(&files, &options, &mut |_| {}, &CancellationToken::new())?)
+    })
+    .await??;
+    let blocked = report.files.iter().any(|f| f.blocks_anything());
+    match args.output {
+        Format::Json => {
+            let mut by_code = std::collections::BTreeMap::new();
+            for file in &report.files {
+                for (code, n) in &file.by_code {
+                    *by_code.entry(code.as_str()).or_insert(0u64) += n;
+                }
+            }
+            let files: Vec<_> = report
+                .files
+                .iter()
+                .map(|f| {
+                    json!({"path": f.path, "lines": f.lines, "valid": f.valid, "invalid": f.invalid,
+                           "notFhir": f.not_fhir, "issues": f.issues, "issuesTruncated": f.issues_truncated})
+                })
+                .collect();
+            print_json(&json!({"files": files,
+                "summary": {"valid": report.valid, "invalid": report.invalid, "by_code": by_code}}))?;
+        }
+        Format::Text => {
+            for file in &report.files {
+                for issue in &file.issues {
+                    let path = issue.path.as_deref().map(|p| format!("{p}: ")).unwrap_or_default();
+                    let severity = match issue.severity {
+                        Severity::Error => "",
+                        Severity::Warning => "warning: ",
+                    };
+                    println!("{}:{}: {severity}{path}{} [{}]", file.path, issue.line, issue.message, issue.code);
+                }
+                if file.issues_truncated {
+                    println!("{}: … more issues not shown", file.path);
+                }
+            }
+            let not_fhir = report.files.iter().filter(|f| f.not_fhir).count();
+            println!(
+                "{} resources valid, {} lines would be rejected, in {} files{}",
+                thousands(report.valid),
+                thousands(report.invalid),
+                report.files.len(),
+                if not_fhir > 0 { format!(" ({not_fhir} not FHIR)") } else { String::new() }
+            );
+        }
+    }
+    Ok(if blocked { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,98 @@
+//! The `lakedrop` binary as users run it: `sandbox serve` in one process, `import` and `validate` in others.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lakedrop");
+
+fn sample_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/synthea/10-patients")
+}
+
+/// A `lakedrop sandbox serve` child, killed on drop.
+struct Server {
+    child: Child,
+    env: Vec<(String, String)>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(data: &std::path::Path) -> Server {
+    let mut child = Command::new(BIN)
+        .args(["sandbox", "serve", "--port", "0", "--data"])
+        .arg(data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut env = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("line");
+        if let Some(kv) = line.strip_prefix("export ") {
+            let (k, v) = kv.split_once('=').expect("k=v");
+            env.push((k.to_string(), v.to_string()));
+        }
+        if line.starts_with("role") {
+            break;
+        }
+    }
+    assert_eq!(env.len(), 4, "endpoint, two keys and the region are printed: {env:?}");
+    Server { child, env }
+}
+
+#[test]
+fn import_against_a_served_sandbox_reports_the_manifest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = serve(&dir.path().join("sandbox"));
+    let out = Command::new(BIN)
+        .args(["import", "--wait", "--output", "json"])
+        .arg(sample_dir())
+        .envs(server.env.iter().map(|(k, v)| (k, v)))
+        .env("LAKEDROP_DATA_DIR", dir.path().join("client"))
+        .output()
+        .expect("import runs");
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json output");
+    assert_eq!(json["job"]["status"], "COMPLETED");
+    assert_eq!(json["manifest"]["resourcesImported"], 7160);
+    assert_eq!(json["manifest"]["scannedFiles"], 13);
+    assert_eq!(json["import"]["filesSkipped"][0], "log.ndjson: not FHIR, not uploaded");
+}
+
+#[test]
+fn validate_exits_1_on_a_folder_with_a_non_fhir_file_and_prints_a_json_report() {
+    let out = Command::new(BIN).args(["validate", "--output", "json"]).arg(sample_dir()).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["summary"]["valid"], 7160);
+    assert_eq!(json["summary"]["by_code"]["not-fhir"], 1);
+    let log = json["files"].as_array().expect("files").iter().find(|f| f["path"].as_str().is_some_and(|p| p.ends_with("log.ndjson"))).expect("log");
+    assert_eq!(log["issues"][0]["code"], "not-fhir");
+}
+
+#[test]
+fn validate_text_reads_like_a_compiler_and_exit_0_when_clean() {
+    let out = Command::new(BIN).arg("validate").arg(sample_dir().join("Patient.000.ndjson")).output().expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("13 resources valid, 0 lines would be rejected, in 1 files"), "{text}");
+
+    let out = Command::new(BIN).arg("validate").arg(sample_dir().join("log.ndjson")).output().expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("log.ndjson:1: not FHIR:"), "{text}");
+    assert!(text.contains("[not-fhir]"), "{text}");
+}
+
+#[test]
+fn validate_exits_2_when_a_path_cannot_be_read() {
+    let out = Command::new(BIN).args(["validate", "/nonexistent/file.ndjson"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/file.ndjson"));
+}

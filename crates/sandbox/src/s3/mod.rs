@@ -1,0 +1,41 @@
+//! The sandbox's S3: buckets, objects and multipart uploads with the semantics the AWS SDKs and CLI rely on,
+//! persisted in a directory so they survive restarts.
+//!
+//! Two layers. [`ObjectStore`] is plain synchronous Rust over SQLite (metadata) and files (bytes); the HealthLake
+//! job runner uses it in-process. [`SandboxS3`] implements the `s3s` crate's [`s3s::S3`] trait over it, turning
+//! wire requests into store calls: it streams bodies to disk and back, verifies `x-amz-checksum-*` values
+//! (headers or aws-chunked trailers), applies bucket default encryption and asks a [`KeyResolver`] (the
+//! sandbox's KMS) whether an SSE-KMS key may be used. `s3s` itself parses requests, checks SigV4 and writes
+//! responses.
+//!
+//! Deliberately not here: versioning, object lock, ACLs and bucket policies (every request with valid
+//! credentials may do everything), lifecycle, tagging, website hosting, SSE-C, UploadPartCopy, and actual
+//! encryption of the bytes on disk. Unimplemented operations answer `NotImplemented`.
+
+mod body;
+mod checksum;
+mod service;
+mod store;
+
+pub use checksum::{ChecksumAlgorithm, ChecksumType, Checksums};
+pub use service::SandboxS3;
+pub use store::{
+    Blob, BlobWriter, BucketEncryption, BucketInfo, Clock, CompletedPart, DefaultSse, ListPage, ListQuery,
+    MAX_PART_NUMBER, MIN_PART_SIZE, ObjectInfo, ObjectStore, ObjectWrite, PartInfo, PublicAccessBlock, Sse,
+    StoreError, UploadInfo, aws_managed_key_arn,
+};
+
+/// The KMS side of SSE-KMS: S3 asks it whether a key may be used, on writes and on reads.
+pub trait KeyResolver: Send + Sync + 'static {
+    /// Resolves a key id, key ARN or alias name to the key's ARN if it exists and is enabled.
+    fn resolve_enabled_key(&self, key: &str) -> Result<String, KeyProblem>;
+}
+
+/// Why a KMS key cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyProblem {
+    /// No key with that id, ARN or alias (S3 answers `KMS.NotFoundException`).
+    NotFound,
+    /// The key exists but is disabled (S3 answers `KMS.DisabledException`).
+    Disabled,
+}

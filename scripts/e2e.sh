@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs the real desktop app under Xvfb and drives it over WebDriver (WebKitWebDriver).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export LAKEDROP_APP="${LAKEDROP_APP:-$PWD/target/debug/lakedrop-desktop}"
+export LAKEDROP_SAMPLE="${LAKEDROP_SAMPLE:-$(cd .. && pwd)/shared/data/synthea/10-patients}"
+cd tests/e2e
+exec xvfb-run -a -s "-screen 0 1280x800x24" timeout 480 node --test --test-reporter=spec

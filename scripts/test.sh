@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test: formatting and lints, the Rust workspace (libraries, sandbox, AWS calls, CLI, Tauri commands on
+# the mock runtime), the UI's units, and the real desktop app over WebDriver under Xvfb.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+scripts/deps.sh --test
+
+step() { echo; echo "==> $*"; }
+
+step "UI build (the desktop crate embeds ui/dist)"
+(cd ui && npm run build --silent)
+
+step "rustfmt"
+cargo fmt --all -- --check
+
+step "clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test"
+timeout 1500 cargo test --workspace --locked
+
+step "UI: svelte-check, ESLint, Prettier, Vitest"
+(cd ui && npm run check && npm run lint && npm run format:check && npm test)
+
+step "desktop app over WebDriver under Xvfb"
+cargo build -p lakedrop-desktop --features custom-protocol --locked
+timeout 600 scripts/e2e.sh

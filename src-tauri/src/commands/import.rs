@@ -1,0 +1,48 @@
+use std::path::PathBuf;
+
+use lakedrop_aws::import::{ImportRequest, run};
+use lakedrop_core::progress::{ImportProgress, ImportStarted};
+use lakedrop_validate::Level;
+use serde::Deserialize;
+use tauri::ipc::Channel;
+
+use crate::{AppState, IpcError};
+
+#[derive(Debug, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportRequestDto {
+    pub paths: Vec<String>,
+    pub job_name: Option<String>,
+}
+
+/// Validates, uploads to a fresh prefix and starts the import job; cancellable with `cancel(opId)`.
+#[tauri::command]
+#[specta::specta]
+pub async fn start_import(
+    state: tauri::State<'_, AppState>,
+    op_id: String,
+    request: ImportRequestDto,
+    on_progress: Channel<ImportProgress>,
+) -> Result<ImportStarted, IpcError> {
+    let session = state.session().await?;
+    let cancel = state.begin(&op_id);
+    let request = ImportRequest {
+        paths: request.paths.into_iter().map(PathBuf::from).collect(),
+        job_name: request.job_name.filter(|n| !n.trim().is_empty()),
+        level: Level::StructureOnly,
+    };
+    let progress = move |event| {
+        let _ = on_progress.send(event);
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let result = run(&session.clients, &session.connection, &session.history, request, &progress, &cancel, now).await;
+    state.finish(&op_id);
+    Ok(result?)
+}
+
+/// Cancels a running operation by the id the UI gave it.
+#[tauri::command]
+#[specta::specta]
+pub fn cancel(state: tauri::State<'_, AppState>, op_id: String) {
+    state.cancel(&op_id);
+}

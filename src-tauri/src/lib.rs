@@ -1,0 +1,65 @@
+//! The desktop shell: a Tauri window around the library crates. It holds no logic of its own: each command in
+//! `commands/` parses its input, calls one library function and maps the error to `{ code, message }`.
+//!
+//! Deliberately not here: validation, AWS calls, job logic (all in `crates/`), and any UI (in `ui/`).
+
+mod commands;
+mod error;
+mod session;
+
+pub use error::{ErrorCode, IpcError};
+pub use session::AppState;
+
+/// The typed command list; `bindings_are_current` checks the TypeScript generated from it.
+pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
+    tauri_specta::Builder::<R>::new().commands(tauri_specta::collect_commands![
+        commands::connection::connection,
+        commands::files::initial_paths,
+        commands::files::validate_files,
+        commands::import::start_import,
+        commands::import::cancel,
+        commands::jobs::list_jobs,
+        commands::jobs::job_result,
+    ])
+}
+
+/// Writes the TypeScript bindings the UI imports.
+pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
+    let exporter = specta_typescript::Typescript::default().header("// @ts-nocheck\n/* eslint-disable */");
+    specta_builder::<tauri::Wry>()
+        .dangerously_cast_bigints_to_number()
+        .export(exporter, path)
+        .map_err(|e| e.to_string())
+}
+
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LAKEDROP_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let initial_paths: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let specta = specta_builder::<tauri::Wry>();
+    let result = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        .manage(AppState::new(lakedrop_core::data_dir(), initial_paths))
+        .invoke_handler(specta.invoke_handler())
+        .setup(|app| {
+            use tauri::Manager;
+            let state = app.state::<AppState>().inner().clone();
+            // Start the sandbox (or connect) while the window loads, so the first command does not wait.
+            tauri::async_runtime::spawn(async move {
+                if let Err(e) = state.session().await {
+                    tracing::error!(error = %e.message, "could not connect at start");
+                }
+            });
+            Ok(())
+        })
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        eprintln!("Lakedrop could not start: {e}");
+        std::process::exit(1);
+    }
+}

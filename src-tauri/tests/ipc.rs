@@ -1,0 +1,67 @@
+//! The shell's IPC: the generated TypeScript matches the commands, and the commands answer on Tauri's mock
+//! runtime as the UI calls them (`{ code, message }` errors included).
+
+use std::path::PathBuf;
+
+use lakedrop_desktop::{AppState, specta_builder};
+use serde_json::{Value, json};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets};
+use tauri::webview::InvokeRequest;
+
+#[test]
+fn bindings_are_current() {
+    let committed = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ui/src/ipc/bindings.ts");
+    if std::env::var_os("LAKEDROP_UPDATE_BINDINGS").is_some() {
+        lakedrop_desktop::export_bindings(&committed).expect("export");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fresh = dir.path().join("bindings.ts");
+    lakedrop_desktop::export_bindings(&fresh).expect("export");
+    let fresh = std::fs::read_to_string(fresh).expect("read fresh");
+    let old = std::fs::read_to_string(&committed).unwrap_or_default();
+    assert!(fresh == old, "ui/src/ipc/bindings.ts is out of date: run `make bindings` and commit it");
+}
+
+fn app(data_dir: &std::path::Path) -> tauri::WebviewWindow<MockRuntime> {
+    let app = mock_builder()
+        .manage(AppState::new(data_dir.to_path_buf(), vec!["/tmp/from-cli.ndjson".into()]))
+        .invoke_handler(specta_builder::<MockRuntime>().invoke_handler())
+        .build(mock_context(noop_assets()))
+        .expect("app builds");
+    tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("window")
+}
+
+fn invoke(window: &tauri::WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
+    let request = InvokeRequest {
+        cmd: cmd.into(),
+        callback: CallbackFn(0),
+        error: CallbackFn(1),
+        // On Linux and macOS the IPC origin is tauri://localhost; anything else is treated as remote.
+        url: "tauri://localhost".parse().expect("url"),
+        body: InvokeBody::Json(args),
+        headers: Default::default(),
+        invoke_key: INVOKE_KEY.to_string(),
+    };
+    get_ipc_response(window, request).map(|body| body.deserialize::<Value>().expect("json"))
+}
+
+#[test]
+fn commands_answer_on_the_mock_runtime() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let window = app(dir.path());
+
+    let connection = invoke(&window, "connection", json!({})).expect("connection");
+    assert_eq!(connection["kind"], "sandbox");
+    assert_eq!(connection["inputBucket"], "lakedrop-input");
+    assert!(connection["endpoint"].as_str().is_some_and(|e| e.starts_with("http://127.0.0.1:")));
+
+    assert_eq!(invoke(&window, "initial_paths", json!({})).expect("paths"), json!(["/tmp/from-cli.ndjson"]));
+    assert_eq!(invoke(&window, "list_jobs", json!({})).expect("jobs"), json!([]));
+    assert_eq!(invoke(&window, "cancel", json!({"opId": "nothing-running"})).expect("cancel"), Value::Null);
+
+    let err = invoke(&window, "job_result", json!({"jobId": "0123456789abcdef0123456789abcdef"})).expect_err("unknown job");
+    assert_eq!(err["code"], "not-found", "{err}");
+    assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()));
+}
