@@ -54,7 +54,9 @@ async fn import(f: &Fixture, paths: Vec<PathBuf>) -> lakedrop_core::progress::Im
 }
 
 async fn wait(f: &Fixture, job_id: &str) -> lakedrop_core::job::Job {
-    let wait = jobs::wait(&f.clients, &f.destination.datastore_id, job_id, Duration::from_millis(50), &mut |_| {}, &CancellationToken::new());
+    let cancel = CancellationToken::new();
+    let mut on_update = |_: &lakedrop_core::job::Job| {};
+    let wait = jobs::wait(&f.clients, &f.destination.datastore_id, job_id, Duration::from_millis(50), &mut on_update, &cancel);
     tokio::time::timeout(Duration::from_secs(60), wait).await.expect("job ends in time").expect("describe works")
 }
 
