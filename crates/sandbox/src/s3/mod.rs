@@ -39,3 +39,14 @@ pub enum KeyProblem {
     /// The key exists but is disabled (S3 answers `KMS.DisabledException`).
     Disabled,
 }
+
+/// The sandbox's KMS answers S3's key questions. (Lives here only because the S3 side owns the trait; it can
+/// move next to `Kms` at any time.)
+impl KeyResolver for crate::kms::Kms {
+    fn resolve_enabled_key(&self, key: &str) -> Result<String, KeyProblem> {
+        self.enabled_key_arn(key).map_err(|state| match state {
+            crate::kms::KeyState::NotFound => KeyProblem::NotFound,
+            crate::kms::KeyState::Disabled => KeyProblem::Disabled,
+        })
+    }
+}
