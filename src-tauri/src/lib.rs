@@ -27,7 +27,10 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
 pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
     let exporter = specta_typescript::Typescript::default().header("// @ts-nocheck\n/* eslint-disable */");
     specta_builder::<tauri::Wry>()
+        // Counts and byte sizes stay far below 2^53; one API type per Rust type reads better than split
+        // serialize/deserialize shapes.
         .dangerously_cast_bigints_to_number()
+        .disable_serde_phases()
         .export(exporter, path)
         .map_err(|e| e.to_string())
 }

@@ -72,7 +72,7 @@ pub async fn list(clients: &Clients, datastore_id: &str, status: Option<&str>) -
         let page = page.map_err(|e| AwsError::from_sdk("ListFHIRImportJobs", e))?;
         jobs.extend(page.import_job_properties_list().iter().map(to_job));
     }
-    jobs.sort_by(|a, b| b.submit_time.total_cmp(&a.submit_time));
+    jobs.sort_by_key(|j| std::cmp::Reverse(j.submit_time));
     Ok(jobs)
 }
 
@@ -159,8 +159,8 @@ pub fn split_s3_uri(uri: &str) -> Result<(&str, &str), AwsError> {
     Ok((bucket, key))
 }
 
-fn millis(t: &aws_smithy_types::DateTime) -> f64 {
-    t.as_secs_f64() * 1000.0
+fn millis(t: &aws_smithy_types::DateTime) -> i64 {
+    t.to_millis().unwrap_or(0)
 }
 
 pub fn to_job(p: &ImportJobProperties) -> Job {

@@ -176,7 +176,7 @@ async fn three_jobs_on_one_data_store_run_one_at_a_time_in_order() {
     }
     assert!(saw_queued, "later jobs wait as QUEUED");
     let mut by_end: Vec<_> = ended.iter().map(|j| (j.end_time.expect("ended"), j.job_id.clone())).collect();
-    by_end.sort_by(|a, b| a.0.total_cmp(&b.0));
+    by_end.sort();
     assert_eq!(by_end.into_iter().map(|(_, id)| id).collect::<Vec<_>>(), ids, "FIFO");
 }
 

@@ -22,8 +22,9 @@ pub struct Job {
     /// HealthLake's `JobStatus` wire value, e.g. `IN_PROGRESS`.
     pub status: String,
     /// Epoch milliseconds.
-    pub submit_time: f64,
-    pub end_time: Option<f64>,
+    pub submit_time: i64,
+    /// Epoch milliseconds.
+    pub end_time: Option<i64>,
     pub message: Option<String>,
     /// The job's own output folder (`.../<DatastoreId>-FHIR_IMPORT-<JobId>/`) once known.
     pub output_uri: Option<String>,

@@ -30,7 +30,8 @@ const ENABLED_KEY_ID: &str = "11111111-1111-1111-1111-111111111111";
 const ENABLED_KEY_ARN: &str = "arn:aws:kms:us-east-1:000000000000:key/11111111-1111-1111-1111-111111111111";
 const DISABLED_KEY_ARN: &str = "arn:aws:kms:us-east-1:000000000000:key/22222222-2222-2222-2222-222222222222";
 /// A key the test can disable after objects were written under it.
-const SWITCHABLE_KEY_ARN: &str = "arn:aws:kms:us-east-1:000000000000:key/33333333-3333-3333-3333-333333333333";
+const SWITCHABLE_KEY_ARN: &str =
+    "arn:aws:kms:us-east-1:000000000000:key/33333333-3333-3333-3333-333333333333";
 
 /// A stand-in KMS: one enabled key (also reachable by id and alias), one disabled key, one the test switches.
 #[derive(Default)]
@@ -43,7 +44,9 @@ impl KeyResolver for TestKeys {
         match key {
             ENABLED_KEY_ID | ENABLED_KEY_ARN | "alias/enabled" => Ok(ENABLED_KEY_ARN.to_string()),
             DISABLED_KEY_ARN | "alias/disabled" => Err(KeyProblem::Disabled),
-            SWITCHABLE_KEY_ARN if self.switchable_disabled.load(Ordering::SeqCst) => Err(KeyProblem::Disabled),
+            SWITCHABLE_KEY_ARN if self.switchable_disabled.load(Ordering::SeqCst) => {
+                Err(KeyProblem::Disabled)
+            }
             SWITCHABLE_KEY_ARN => Ok(SWITCHABLE_KEY_ARN.to_string()),
             _ => Err(KeyProblem::NotFound),
         }
@@ -62,8 +65,11 @@ impl Server {
         let store = Arc::new(ObjectStore::open(dir).expect("the store opens"));
         let keys = Arc::new(TestKeys::default());
         let weak = Arc::downgrade(&store);
-        let mut builder =
-            s3s::service::S3ServiceBuilder::new(SandboxS3::new(store, keys.clone() as Arc<dyn KeyResolver>, "us-east-1"));
+        let mut builder = s3s::service::S3ServiceBuilder::new(SandboxS3::new(
+            store,
+            keys.clone() as Arc<dyn KeyResolver>,
+            "us-east-1",
+        ));
         builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
         let service = builder.build();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -146,12 +152,25 @@ fn crc32c(bytes: &[u8]) -> Vec<u8> {
 
 /// Reads a whole object; the SDK checks the body against the full-object checksum the sandbox returns.
 async fn read_all(client: &Client, bucket: &str, key: &str) -> Vec<u8> {
-    let got =
-        client.get_object().bucket(bucket).key(key).checksum_mode(ChecksumMode::Enabled).send().await.expect("get");
+    let got = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .expect("get");
     got.body.collect().await.expect("read body").into_bytes().to_vec()
 }
 
-async fn upload_part(client: &Client, bucket: &str, key: &str, upload_id: &str, number: i32, bytes: Vec<u8>) -> String {
+async fn upload_part(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+    number: i32,
+    bytes: Vec<u8>,
+) -> String {
     client
         .upload_part()
         .bucket(bucket)
@@ -169,7 +188,10 @@ async fn upload_part(client: &Client, bucket: &str, key: &str, upload_id: &str, 
 fn completed(parts: &[(i32, &str)]) -> CompletedMultipartUpload {
     CompletedMultipartUpload::builder()
         .set_parts(Some(
-            parts.iter().map(|(n, etag)| CompletedPart::builder().part_number(*n).e_tag(*etag).build()).collect(),
+            parts
+                .iter()
+                .map(|(n, etag)| CompletedPart::builder().part_number(*n).e_tag(*etag).build())
+                .collect(),
         ))
         .build()
 }
@@ -214,7 +236,14 @@ async fn bucket_errors_use_s3_codes() {
     let again = client.create_bucket().bucket("taken").send().await.expect_err("second create fails");
     assert_eq!(code(&again), "BucketAlreadyOwnedByYou");
 
-    client.put_object().bucket("taken").key("k").body(ByteStream::from_static(b"x")).send().await.expect("put");
+    client
+        .put_object()
+        .bucket("taken")
+        .key("k")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect("put");
     let delete = client.delete_bucket().bucket("taken").send().await.expect_err("non-empty bucket stays");
     assert_eq!(code(&delete), "BucketNotEmpty");
 
@@ -285,7 +314,8 @@ async fn put_get_head_round_trip_with_crc32c_and_sha256_checksums() {
     assert_eq!(got.checksum_sha256.as_deref(), Some(sha256_b64(body).as_str()));
     assert_eq!(got.body.collect().await.expect("body").into_bytes().as_ref(), body);
 
-    let ranged = client.get_object().bucket("sums").key("crc32c.txt").range("bytes=2-4").send().await.expect("range");
+    let ranged =
+        client.get_object().bucket("sums").key("crc32c.txt").range("bytes=2-4").send().await.expect("range");
     assert_eq!(ranged.content_range.as_deref(), Some("bytes 2-4/9"));
     assert_eq!(ranged.body.collect().await.expect("body").into_bytes().as_ref(), b"345");
 }
@@ -328,8 +358,14 @@ async fn a_streamed_upload_with_a_trailing_checksum_is_verified_and_kept() {
         .await
         .expect("streamed put");
     assert_eq!(put.checksum_crc32_c.as_deref(), Some(expected.as_str()));
-    let head =
-        client.head_object().bucket("stream").key("k").checksum_mode(ChecksumMode::Enabled).send().await.expect("head");
+    let head = client
+        .head_object()
+        .bucket("stream")
+        .key("k")
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .expect("head");
     assert_eq!(head.checksum_crc32_c.as_deref(), Some(expected.as_str()));
     assert_eq!(head.content_length, Some(300_000));
     assert!(read_all(&client, "stream", "k").await == bytes);
@@ -440,13 +476,21 @@ async fn list_parts_is_sorted_by_part_number_and_paginates() {
         upload_part(&client, "parts", "k", &upload_id, number, vec![b'x'; number as usize]).await;
     }
 
-    let all = client.list_parts().bucket("parts").key("k").upload_id(&upload_id).send().await.expect("list parts");
+    let all =
+        client.list_parts().bucket("parts").key("k").upload_id(&upload_id).send().await.expect("list parts");
     let numbers: Vec<_> = all.parts().iter().map(|p| p.part_number.unwrap_or(0)).collect();
     assert_eq!(numbers, [1, 2, 3]);
     assert_eq!(all.parts()[2].size, Some(3));
 
-    let first =
-        client.list_parts().bucket("parts").key("k").upload_id(&upload_id).max_parts(2).send().await.expect("page 1");
+    let first = client
+        .list_parts()
+        .bucket("parts")
+        .key("k")
+        .upload_id(&upload_id)
+        .max_parts(2)
+        .send()
+        .await
+        .expect("page 1");
     assert_eq!(first.parts().iter().map(|p| p.part_number.unwrap_or(0)).collect::<Vec<_>>(), [1, 2]);
     assert_eq!(first.is_truncated, Some(true));
     let next = first.next_part_number_marker.expect("a marker for the next page");
@@ -484,8 +528,12 @@ async fn a_complete_with_a_wrong_etag_fails_and_the_upload_survives_to_complete_
     assert_eq!(code(&err), "InvalidPart");
 
     let uploads = client.list_multipart_uploads().bucket("retry").send().await.expect("list uploads");
-    assert_eq!(uploads.uploads().iter().filter_map(|u| u.upload_id()).collect::<Vec<_>>(), [upload_id.as_str()]);
-    let parts = client.list_parts().bucket("retry").key("k").upload_id(&upload_id).send().await.expect("list parts");
+    assert_eq!(
+        uploads.uploads().iter().filter_map(|u| u.upload_id()).collect::<Vec<_>>(),
+        [upload_id.as_str()]
+    );
+    let parts =
+        client.list_parts().bucket("retry").key("k").upload_id(&upload_id).send().await.expect("list parts");
     assert_eq!(parts.parts().len(), 2, "no part was lost");
 
     client
@@ -517,7 +565,8 @@ async fn an_unknown_upload_id_is_no_such_upload_everywhere() {
         .await
         .expect_err("upload part");
     assert_eq!(code(&err), "NoSuchUpload");
-    let err = client.list_parts().bucket("unknown").key("k").upload_id(bogus).send().await.expect_err("list parts");
+    let err =
+        client.list_parts().bucket("unknown").key("k").upload_id(bogus).send().await.expect_err("list parts");
     assert_eq!(code(&err), "NoSuchUpload");
     let err = client
         .complete_multipart_upload()
@@ -529,13 +578,26 @@ async fn an_unknown_upload_id_is_no_such_upload_everywhere() {
         .await
         .expect_err("complete");
     assert_eq!(code(&err), "NoSuchUpload");
-    let err =
-        client.abort_multipart_upload().bucket("unknown").key("k").upload_id(bogus).send().await.expect_err("abort");
+    let err = client
+        .abort_multipart_upload()
+        .bucket("unknown")
+        .key("k")
+        .upload_id(bogus)
+        .send()
+        .await
+        .expect_err("abort");
     assert_eq!(code(&err), "NoSuchUpload");
 
     // An upload id is bound to its key.
     let real = create_upload(&client, "unknown", "k").await;
-    let err = client.list_parts().bucket("unknown").key("other").upload_id(&real).send().await.expect_err("other key");
+    let err = client
+        .list_parts()
+        .bucket("unknown")
+        .key("other")
+        .upload_id(&real)
+        .send()
+        .await
+        .expect_err("other key");
     assert_eq!(code(&err), "NoSuchUpload");
 }
 
@@ -584,14 +646,31 @@ async fn a_part_under_5_mib_that_is_not_last_is_entity_too_small_and_order_is_ch
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_objects_v2_groups_by_delimiter_and_paginates_with_continuation_tokens() {
     let (_dir, _server, client) = with_bucket("list").await;
-    for key in ["logs/a", "logs/b", "logs/2024/x", "logs/2024/y", "other", "p/1", "p/2", "p/3", "p/4", "p/5"] {
-        client.put_object().bucket("list").key(key).body(ByteStream::from_static(b"x")).send().await.expect("put");
+    for key in ["logs/a", "logs/b", "logs/2024/x", "logs/2024/y", "other", "p/1", "p/2", "p/3", "p/4", "p/5"]
+    {
+        client
+            .put_object()
+            .bucket("list")
+            .key(key)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .expect("put");
     }
 
-    let grouped =
-        client.list_objects_v2().bucket("list").prefix("logs/").delimiter("/").send().await.expect("delimited");
+    let grouped = client
+        .list_objects_v2()
+        .bucket("list")
+        .prefix("logs/")
+        .delimiter("/")
+        .send()
+        .await
+        .expect("delimited");
     assert_eq!(grouped.contents().iter().filter_map(|o| o.key()).collect::<Vec<_>>(), ["logs/a", "logs/b"]);
-    assert_eq!(grouped.common_prefixes().iter().filter_map(|p| p.prefix()).collect::<Vec<_>>(), ["logs/2024/"]);
+    assert_eq!(
+        grouped.common_prefixes().iter().filter_map(|p| p.prefix()).collect::<Vec<_>>(),
+        ["logs/2024/"]
+    );
     assert_eq!(grouped.key_count, Some(3));
 
     let mut pages = Vec::new();
@@ -615,7 +694,8 @@ async fn list_objects_v2_groups_by_delimiter_and_paginates_with_continuation_tok
     }
     assert_eq!(pages, [vec!["p/1", "p/2"], vec!["p/3", "p/4"], vec!["p/5"]]);
 
-    let after = client.list_objects_v2().bucket("list").prefix("p/").start_after("p/3").send().await.expect("after");
+    let after =
+        client.list_objects_v2().bucket("list").prefix("p/").start_after("p/3").send().await.expect("after");
     assert_eq!(after.contents().iter().filter_map(|o| o.key()).collect::<Vec<_>>(), ["p/4", "p/5"]);
 }
 
@@ -715,7 +795,14 @@ async fn a_bucket_default_kms_key_applies_to_puts_without_encryption_headers() {
         .await
         .expect("put bucket encryption");
 
-    client.put_object().bucket("kms-default").key("k").body(ByteStream::from_static(b"x")).send().await.expect("put");
+    client
+        .put_object()
+        .bucket("kms-default")
+        .key("k")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect("put");
     let head = client.head_object().bucket("kms-default").key("k").send().await.expect("head");
     assert_eq!(head.server_side_encryption, Some(ServerSideEncryption::AwsKms));
     assert_eq!(head.ssekms_key_id.as_deref(), Some(ENABLED_KEY_ARN));
@@ -766,7 +853,10 @@ async fn state_survives_closing_and_reopening_the_store() {
     let client = server.client();
     assert_eq!(read_all(&client, "durable", "kept.txt").await, b"still here");
     let uploads = client.list_multipart_uploads().bucket("durable").send().await.expect("list uploads");
-    assert_eq!(uploads.uploads().iter().filter_map(|u| u.upload_id()).collect::<Vec<_>>(), [upload_id.as_str()]);
+    assert_eq!(
+        uploads.uploads().iter().filter_map(|u| u.upload_id()).collect::<Vec<_>>(),
+        [upload_id.as_str()]
+    );
     let block = client.get_public_access_block().bucket("durable").send().await.expect("block survives");
     assert_eq!(block.public_access_block_configuration.and_then(|c| c.block_public_acls), Some(true));
 }

@@ -82,7 +82,10 @@ fn body_error(e: &StdError) -> S3Error {
         err.set_status_code(StatusCode::BAD_REQUEST);
         err
     } else {
-        s3_error!(IncompleteBody, "You did not provide the number of bytes specified by the Content-Length HTTP header.")
+        s3_error!(
+            IncompleteBody,
+            "You did not provide the number of bytes specified by the Content-Length HTTP header."
+        )
     }
 }
 
@@ -120,7 +123,8 @@ impl Stream for FileStream {
                 if filled.is_empty() {
                     // The file is shorter than its metadata says: end the response with an error rather than
                     // let the client wait for bytes that will never come.
-                    let e = io::Error::new(io::ErrorKind::UnexpectedEof, "object data is shorter than recorded");
+                    let e =
+                        io::Error::new(io::ErrorKind::UnexpectedEof, "object data is shorter than recorded");
                     this.remaining = 0;
                     return Poll::Ready(Some(Err(Box::new(e))));
                 }

@@ -108,7 +108,9 @@ impl ChecksumType {
     }
 
     pub fn parse(name: &str) -> Option<ChecksumType> {
-        [ChecksumType::FullObject, ChecksumType::Composite].into_iter().find(|t| t.as_str().eq_ignore_ascii_case(name))
+        [ChecksumType::FullObject, ChecksumType::Composite]
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(name))
     }
 }
 

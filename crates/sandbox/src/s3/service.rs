@@ -13,8 +13,8 @@ use time::OffsetDateTime;
 use super::body::{blocking, file_body, receive};
 use super::checksum::{ChecksumAlgorithm, ChecksumType, Checksums};
 use super::store::{
-    BucketEncryption, BucketInfo, CompletedPart, DefaultSse, ListQuery, MAX_PART_NUMBER, ObjectInfo, ObjectStore,
-    ObjectWrite, PublicAccessBlock, Sse, StoreError, aws_managed_key_arn,
+    BucketEncryption, BucketInfo, CompletedPart, DefaultSse, ListQuery, MAX_PART_NUMBER, ObjectInfo,
+    ObjectStore, ObjectWrite, PublicAccessBlock, Sse, StoreError, aws_managed_key_arn,
 };
 use super::{KeyProblem, KeyResolver};
 
@@ -65,7 +65,9 @@ impl SandboxS3 {
             None => match &bucket.encryption.default {
                 DefaultSse::S3 => Ok(Sse::S3),
                 DefaultSse::Kms { key_id: Some(key) } => self.usable_key(key),
-                DefaultSse::Kms { key_id: None } => Ok(Sse::Kms { key_arn: aws_managed_key_arn(&bucket.region) }),
+                DefaultSse::Kms { key_id: None } => {
+                    Ok(Sse::Kms { key_arn: aws_managed_key_arn(&bucket.region) })
+                }
             },
         }
     }
@@ -113,7 +115,9 @@ fn store_error(e: StoreError) -> S3Error {
             BucketAlreadyOwnedByYou,
             "Your previous request to create the named bucket succeeded and you already own it."
         ),
-        StoreError::BucketNotEmpty(_) => s3_error!(BucketNotEmpty, "The bucket you tried to delete is not empty"),
+        StoreError::BucketNotEmpty(_) => {
+            s3_error!(BucketNotEmpty, "The bucket you tried to delete is not empty")
+        }
         StoreError::NoSuchKey { .. } => s3_error!(NoSuchKey, "The specified key does not exist."),
         StoreError::NoSuchUpload(_) => s3_error!(
             NoSuchUpload,
@@ -192,7 +196,9 @@ impl ChecksumRequest {
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .find_map(|name| ChecksumAlgorithm::ALL.into_iter().find(|a| a.header().eq_ignore_ascii_case(name.trim())));
+            .find_map(|name| {
+                ChecksumAlgorithm::ALL.into_iter().find(|a| a.header().eq_ignore_ascii_case(name.trim()))
+            });
         Ok(ChecksumRequest { header, declared, trailer })
     }
 
@@ -204,7 +210,10 @@ impl ChecksumRequest {
     /// The checksums to compute while receiving the body.
     fn algorithms(&self, also: Option<ChecksumAlgorithm>) -> Vec<ChecksumAlgorithm> {
         let mut all: Vec<ChecksumAlgorithm> =
-            [self.header.as_ref().map(|(a, _)| *a), self.trailer, self.declared, also].into_iter().flatten().collect();
+            [self.header.as_ref().map(|(a, _)| *a), self.trailer, self.declared, also]
+                .into_iter()
+                .flatten()
+                .collect();
         all.sort();
         all.dedup();
         all
@@ -280,7 +289,8 @@ fn user_metadata(metadata: Option<dto::Metadata>) -> BTreeMap<String, String> {
 }
 
 fn metadata_out(metadata: &BTreeMap<String, String>) -> Option<dto::Metadata> {
-    (!metadata.is_empty()).then(|| metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<HashMap<_, _>>())
+    (!metadata.is_empty())
+        .then(|| metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<HashMap<_, _>>())
 }
 
 /// The five `checksum_*` fields of a DTO, in [`ChecksumAlgorithm::ALL`] order.
@@ -344,12 +354,18 @@ fn check_conditions(
     let since = |t: &dto::Timestamp| OffsetDateTime::from(t.clone());
     if let Some(c) = if_match {
         if !matches(c) {
-            return Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"));
+            return Err(s3_error!(
+                PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold"
+            ));
         }
     } else if let Some(t) = if_unmodified_since
         && modified > since(t)
     {
-        return Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"));
+        return Err(s3_error!(
+            PreconditionFailed,
+            "At least one of the pre-conditions you specified did not hold"
+        ));
     }
     if let Some(c) = if_none_match {
         if matches(c) {
@@ -409,10 +425,9 @@ fn page_size(requested: Option<i32>) -> S3Result<usize> {
 }
 
 fn part_number(n: i32) -> S3Result<u32> {
-    u32::try_from(n)
-        .ok()
-        .filter(|n| (1..=MAX_PART_NUMBER).contains(n))
-        .ok_or_else(|| s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"))
+    u32::try_from(n).ok().filter(|n| (1..=MAX_PART_NUMBER).contains(n)).ok_or_else(|| {
+        s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive")
+    })
 }
 
 fn parse_checksum_algorithm(a: &dto::ChecksumAlgorithm) -> S3Result<ChecksumAlgorithm> {
@@ -440,9 +455,15 @@ impl S3 for SandboxS3 {
         Ok(S3Response::new(dto::CreateBucketOutput { location: Some(format!("/{}", input.bucket)) }))
     }
 
-    async fn head_bucket(&self, req: S3Request<dto::HeadBucketInput>) -> S3Result<S3Response<dto::HeadBucketOutput>> {
+    async fn head_bucket(
+        &self,
+        req: S3Request<dto::HeadBucketInput>,
+    ) -> S3Result<S3Response<dto::HeadBucketOutput>> {
         let bucket = self.store.bucket(&req.input.bucket).map_err(store_error)?;
-        Ok(S3Response::new(dto::HeadBucketOutput { bucket_region: Some(bucket.region), ..Default::default() }))
+        Ok(S3Response::new(dto::HeadBucketOutput {
+            bucket_region: Some(bucket.region),
+            ..Default::default()
+        }))
     }
 
     async fn list_buckets(
@@ -496,7 +517,10 @@ impl S3 for SandboxS3 {
     ) -> S3Result<S3Response<dto::PutBucketEncryptionOutput>> {
         let input = req.input;
         let malformed = || {
-            s3_error!(MalformedXML, "The XML you provided was not well-formed or did not validate against our published schema")
+            s3_error!(
+                MalformedXML,
+                "The XML you provided was not well-formed or did not validate against our published schema"
+            )
         };
         let rule = input.server_side_encryption_configuration.rules.first().ok_or_else(malformed)?;
         let by_default = rule.apply_server_side_encryption_by_default.as_ref().ok_or_else(malformed)?;
@@ -510,10 +534,13 @@ impl S3 for SandboxS3 {
                 }
                 DefaultSse::S3
             }
-            dto::ServerSideEncryption::AWS_KMS => DefaultSse::Kms { key_id: by_default.kms_master_key_id.clone() },
+            dto::ServerSideEncryption::AWS_KMS => {
+                DefaultSse::Kms { key_id: by_default.kms_master_key_id.clone() }
+            }
             _ => return Err(malformed()),
         };
-        let encryption = BucketEncryption { default, bucket_key_enabled: rule.bucket_key_enabled.unwrap_or(false) };
+        let encryption =
+            BucketEncryption { default, bucket_key_enabled: rule.bucket_key_enabled.unwrap_or(false) };
         self.store.set_bucket_encryption(&input.bucket, Some(encryption)).map_err(store_error)?;
         Ok(S3Response::new(dto::PutBucketEncryptionOutput::default()))
     }
@@ -535,7 +562,9 @@ impl S3 for SandboxS3 {
             bucket_key_enabled: Some(bucket.encryption.bucket_key_enabled),
         };
         Ok(S3Response::new(dto::GetBucketEncryptionOutput {
-            server_side_encryption_configuration: Some(dto::ServerSideEncryptionConfiguration { rules: vec![rule] }),
+            server_side_encryption_configuration: Some(dto::ServerSideEncryptionConfiguration {
+                rules: vec![rule],
+            }),
         }))
     }
 
@@ -595,7 +624,10 @@ impl S3 for SandboxS3 {
 
     // ---- objects ----
 
-    async fn put_object(&self, req: S3Request<dto::PutObjectInput>) -> S3Result<S3Response<dto::PutObjectOutput>> {
+    async fn put_object(
+        &self,
+        req: S3Request<dto::PutObjectInput>,
+    ) -> S3Result<S3Response<dto::PutObjectOutput>> {
         let trailing = req.trailing_headers;
         let input = req.input;
         let bucket = self.store.bucket(&input.bucket).map_err(store_error)?;
@@ -613,12 +645,19 @@ impl S3 for SandboxS3 {
                 dto::ETagCondition::Any => ours.is_some(),
                 dto::ETagCondition::ETag(t) => ours == Some(t.value()),
             };
-            if input.if_none_match.as_ref().is_some_and(holds) || input.if_match.as_ref().is_some_and(|c| !holds(c)) {
-                return Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"));
+            if input.if_none_match.as_ref().is_some_and(holds)
+                || input.if_match.as_ref().is_some_and(|c| !holds(c))
+            {
+                return Err(s3_error!(
+                    PreconditionFailed,
+                    "At least one of the pre-conditions you specified did not hold"
+                ));
             }
         }
-        let sse = self.write_sse(&bucket, input.server_side_encryption.as_ref(), input.ssekms_key_id.as_deref())?;
-        let checksum = ChecksumRequest::parse(checksum_fields!(input), input.checksum_algorithm.as_ref(), &req.headers)?;
+        let sse =
+            self.write_sse(&bucket, input.server_side_encryption.as_ref(), input.ssekms_key_id.as_deref())?;
+        let checksum =
+            ChecksumRequest::parse(checksum_fields!(input), input.checksum_algorithm.as_ref(), &req.headers)?;
         // S3 gives objects uploaded without a checksum a CRC64NVME one.
         let mut algorithms = checksum.algorithms(None);
         if algorithms.is_empty() {
@@ -647,10 +686,16 @@ impl S3 for SandboxS3 {
         Ok(S3Response::new(output))
     }
 
-    async fn get_object(&self, req: S3Request<dto::GetObjectInput>) -> S3Result<S3Response<dto::GetObjectOutput>> {
+    async fn get_object(
+        &self,
+        req: S3Request<dto::GetObjectInput>,
+    ) -> S3Result<S3Response<dto::GetObjectOutput>> {
         let input = req.input;
         if input.part_number.is_some() {
-            return Err(s3_error!(NotImplemented, "GetObject by part number is not supported by the sandbox"));
+            return Err(s3_error!(
+                NotImplemented,
+                "GetObject by part number is not supported by the sandbox"
+            ));
         }
         let (info, file) = self.store.open_object(&input.bucket, &input.key).map_err(store_error)?;
         check_conditions(
@@ -687,7 +732,10 @@ impl S3 for SandboxS3 {
         Ok(S3Response::new(output))
     }
 
-    async fn head_object(&self, req: S3Request<dto::HeadObjectInput>) -> S3Result<S3Response<dto::HeadObjectOutput>> {
+    async fn head_object(
+        &self,
+        req: S3Request<dto::HeadObjectInput>,
+    ) -> S3Result<S3Response<dto::HeadObjectOutput>> {
         let input = req.input;
         let info = self.store.head_object(&input.bucket, &input.key).map_err(store_error)?;
         check_conditions(
@@ -757,15 +805,23 @@ impl S3 for SandboxS3 {
         }))
     }
 
-    async fn copy_object(&self, req: S3Request<dto::CopyObjectInput>) -> S3Result<S3Response<dto::CopyObjectOutput>> {
+    async fn copy_object(
+        &self,
+        req: S3Request<dto::CopyObjectInput>,
+    ) -> S3Result<S3Response<dto::CopyObjectOutput>> {
         let input = req.input;
         let dto::CopySource::Bucket { bucket: src_bucket, key: src_key, .. } = &input.copy_source else {
-            return Err(s3_error!(NotImplemented, "Copying from access points is not supported by the sandbox"));
+            return Err(s3_error!(
+                NotImplemented,
+                "Copying from access points is not supported by the sandbox"
+            ));
         };
         let (source, mut file) = self.store.open_object(src_bucket, src_key).map_err(store_error)?;
-        let failed = || s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold");
+        let failed =
+            || s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold");
         let unmodified_since = |t: &dto::Timestamp| {
-            source.last_modified.replace_nanosecond(0).unwrap_or(source.last_modified) <= OffsetDateTime::from(t.clone())
+            source.last_modified.replace_nanosecond(0).unwrap_or(source.last_modified)
+                <= OffsetDateTime::from(t.clone())
         };
         let same_etag = |c: &dto::ETagCondition| match c {
             dto::ETagCondition::Any => true,
@@ -780,7 +836,8 @@ impl S3 for SandboxS3 {
         }
         self.check_key_usable(&source.sse)?;
         let bucket = self.store.bucket(&input.bucket).map_err(store_error)?;
-        let replace = input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == dto::MetadataDirective::REPLACE);
+        let replace =
+            input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == dto::MetadataDirective::REPLACE);
         if **src_bucket == *input.bucket
             && **src_key == *input.key
             && !replace
@@ -792,11 +849,20 @@ impl S3 for SandboxS3 {
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
             ));
         }
-        let sse = self.write_sse(&bucket, input.server_side_encryption.as_ref(), input.ssekms_key_id.as_deref())?;
+        let sse =
+            self.write_sse(&bucket, input.server_side_encryption.as_ref(), input.ssekms_key_id.as_deref())?;
         let write = if replace {
-            ObjectWrite { content_type: input.content_type, metadata: user_metadata(input.metadata), sse: Some(sse) }
+            ObjectWrite {
+                content_type: input.content_type,
+                metadata: user_metadata(input.metadata),
+                sse: Some(sse),
+            }
         } else {
-            ObjectWrite { content_type: source.content_type.clone(), metadata: source.metadata.clone(), sse: Some(sse) }
+            ObjectWrite {
+                content_type: source.content_type.clone(),
+                metadata: source.metadata.clone(),
+                sse: Some(sse),
+            }
         };
         // The copy gets the requested checksum, else the source's full-object ones, else S3's default.
         let algorithms: Vec<ChecksumAlgorithm> = match &input.checksum_algorithm {
@@ -837,13 +903,11 @@ impl S3 for SandboxS3 {
         let max_keys = page_size(input.max_keys)?;
         // The continuation token is the last key or common prefix returned, made opaque.
         let after = match &input.continuation_token {
-            Some(token) => Some(
-                TOKEN
-                    .decode(token)
-                    .ok()
-                    .and_then(|raw| String::from_utf8(raw).ok())
-                    .ok_or_else(|| s3_error!(InvalidArgument, "The continuation token provided is incorrect"))?,
-            ),
+            Some(token) => {
+                Some(TOKEN.decode(token).ok().and_then(|raw| String::from_utf8(raw).ok()).ok_or_else(
+                    || s3_error!(InvalidArgument, "The continuation token provided is incorrect"),
+                )?)
+            }
             None => input.start_after.clone(),
         };
         let query = ListQuery {
@@ -898,8 +962,11 @@ impl S3 for SandboxS3 {
         };
         let page = self.store.list_page(&input.bucket, &query).map_err(store_error)?;
         let encode = encoder(input.encoding_type.as_ref());
-        let contents =
-            page.objects.iter().map(|o| dto::Object { key: Some(encode(o.key.clone())), owner: Some(owner()), ..object_out(o) }).collect();
+        let contents = page
+            .objects
+            .iter()
+            .map(|o| dto::Object { key: Some(encode(o.key.clone())), owner: Some(owner()), ..object_out(o) })
+            .collect();
         let common_prefixes: Vec<dto::CommonPrefix> =
             page.common_prefixes.into_iter().map(|p| dto::CommonPrefix { prefix: Some(encode(p)) }).collect();
         Ok(S3Response::new(dto::ListObjectsOutput {
@@ -933,8 +1000,9 @@ impl S3 for SandboxS3 {
             .checksum_type
             .as_ref()
             .map(|t| {
-                ChecksumType::parse(t.as_str())
-                    .ok_or_else(|| s3_error!(InvalidRequest, "Value for x-amz-checksum-type header is invalid."))
+                ChecksumType::parse(t.as_str()).ok_or_else(|| {
+                    s3_error!(InvalidRequest, "Value for x-amz-checksum-type header is invalid.")
+                })
             })
             .transpose()?;
         let checksum = match (algorithm, requested_type) {
@@ -946,42 +1014,59 @@ impl S3 for SandboxS3 {
                 ));
             }
             (Some(a), Some(ChecksumType::Composite)) if !a.supports_composite() => {
-                return Err(s3_error!(InvalidRequest, "The COMPOSITE checksum type cannot be used with the {} checksum algorithm.", a.as_str()));
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "The COMPOSITE checksum type cannot be used with the {} checksum algorithm.",
+                    a.as_str()
+                ));
             }
             (Some(a), Some(ChecksumType::FullObject)) if !a.supports_full_object() => {
-                return Err(s3_error!(InvalidRequest, "The FULL_OBJECT checksum type cannot be used with the {} checksum algorithm.", a.as_str()));
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "The FULL_OBJECT checksum type cannot be used with the {} checksum algorithm.",
+                    a.as_str()
+                ));
             }
             (Some(a), Some(t)) => Some((a, t)),
             (Some(a), None) if a.supports_composite() => Some((a, ChecksumType::Composite)),
             (Some(a), None) => Some((a, ChecksumType::FullObject)),
         };
-        let sse = self.write_sse(&bucket, input.server_side_encryption.as_ref(), input.ssekms_key_id.as_deref())?;
+        let sse =
+            self.write_sse(&bucket, input.server_side_encryption.as_ref(), input.ssekms_key_id.as_deref())?;
         let write = ObjectWrite {
             content_type: input.content_type,
             metadata: user_metadata(input.metadata),
             sse: Some(sse),
         };
-        let upload =
-            self.store.create_multipart_upload(&input.bucket, &input.key, write, checksum).map_err(store_error)?;
+        let upload = self
+            .store
+            .create_multipart_upload(&input.bucket, &input.key, write, checksum)
+            .map_err(store_error)?;
         Ok(S3Response::new(dto::CreateMultipartUploadOutput {
             bucket: Some(upload.bucket),
             key: Some(upload.key),
             upload_id: Some(upload.upload_id),
             server_side_encryption: sse_algorithm(&upload.sse),
             ssekms_key_id: sse_key(&upload.sse),
-            checksum_algorithm: upload.checksum_algorithm.map(|a| dto::ChecksumAlgorithm::from_static(a.as_str())),
+            checksum_algorithm: upload
+                .checksum_algorithm
+                .map(|a| dto::ChecksumAlgorithm::from_static(a.as_str())),
             checksum_type: checksum_type_out(upload.checksum_type),
             ..Default::default()
         }))
     }
 
-    async fn upload_part(&self, req: S3Request<dto::UploadPartInput>) -> S3Result<S3Response<dto::UploadPartOutput>> {
+    async fn upload_part(
+        &self,
+        req: S3Request<dto::UploadPartInput>,
+    ) -> S3Result<S3Response<dto::UploadPartOutput>> {
         let trailing = req.trailing_headers;
         let input = req.input;
         let number = part_number(input.part_number)?;
         let upload = self.store.upload(&input.bucket, &input.key, &input.upload_id).map_err(store_error)?;
         self.check_key_usable(&upload.sse)?;
-        let checksum = ChecksumRequest::parse(checksum_fields!(input), input.checksum_algorithm.as_ref(), &req.headers)?;
+        let checksum =
+            ChecksumRequest::parse(checksum_fields!(input), input.checksum_algorithm.as_ref(), &req.headers)?;
         if let (Some(expected), Some(actual)) = (upload.checksum_algorithm, checksum.algorithm())
             && expected != actual
         {
@@ -1000,8 +1085,10 @@ impl S3 for SandboxS3 {
         verify_content_md5(input.content_md5.as_ref(), blob.md5_hex())?;
         check_length(input.content_length, blob.size())?;
 
-        let part =
-            self.store.put_part(&input.bucket, &input.key, &input.upload_id, number, blob).map_err(store_error)?;
+        let part = self
+            .store
+            .put_part(&input.bucket, &input.key, &input.upload_id, number, blob)
+            .map_err(store_error)?;
         let mut output = dto::UploadPartOutput {
             e_tag: Some(etag(&part.etag)),
             server_side_encryption: sse_algorithm(&upload.sse),
@@ -1057,16 +1144,23 @@ impl S3 for SandboxS3 {
         req: S3Request<dto::AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<dto::AbortMultipartUploadOutput>> {
         let input = req.input;
-        self.store.abort_multipart_upload(&input.bucket, &input.key, &input.upload_id).map_err(store_error)?;
+        self.store
+            .abort_multipart_upload(&input.bucket, &input.key, &input.upload_id)
+            .map_err(store_error)?;
         Ok(S3Response::new(dto::AbortMultipartUploadOutput::default()))
     }
 
-    async fn list_parts(&self, req: S3Request<dto::ListPartsInput>) -> S3Result<S3Response<dto::ListPartsOutput>> {
+    async fn list_parts(
+        &self,
+        req: S3Request<dto::ListPartsInput>,
+    ) -> S3Result<S3Response<dto::ListPartsOutput>> {
         let input = req.input;
         let max = page_size(input.max_parts)?;
         let marker = u32::try_from(input.part_number_marker.unwrap_or(0)).unwrap_or(0);
-        let (upload, parts, truncated) =
-            self.store.list_parts(&input.bucket, &input.key, &input.upload_id, marker, max).map_err(store_error)?;
+        let (upload, parts, truncated) = self
+            .store
+            .list_parts(&input.bucket, &input.key, &input.upload_id, marker, max)
+            .map_err(store_error)?;
         let next = parts.last().map_or(marker, |p| p.part_number);
         let parts = parts
             .into_iter()
@@ -1091,10 +1185,15 @@ impl S3 for SandboxS3 {
             max_parts: i32::try_from(max).ok(),
             is_truncated: Some(truncated),
             parts: Some(parts),
-            checksum_algorithm: upload.checksum_algorithm.map(|a| dto::ChecksumAlgorithm::from_static(a.as_str())),
+            checksum_algorithm: upload
+                .checksum_algorithm
+                .map(|a| dto::ChecksumAlgorithm::from_static(a.as_str())),
             checksum_type: checksum_type_out(upload.checksum_type),
             owner: Some(owner()),
-            initiator: Some(dto::Initiator { display_name: Some("sandbox".into()), id: Some(OWNER_ID.into()) }),
+            initiator: Some(dto::Initiator {
+                display_name: Some("sandbox".into()),
+                id: Some(OWNER_ID.into()),
+            }),
             storage_class: Some(dto::StorageClass::from_static(dto::StorageClass::STANDARD)),
             ..Default::default()
         }))
@@ -1128,10 +1227,15 @@ impl S3 for SandboxS3 {
                 key: Some(encode(u.key)),
                 upload_id: Some(u.upload_id),
                 initiated: Some(timestamp(u.initiated)),
-                checksum_algorithm: u.checksum_algorithm.map(|a| dto::ChecksumAlgorithm::from_static(a.as_str())),
+                checksum_algorithm: u
+                    .checksum_algorithm
+                    .map(|a| dto::ChecksumAlgorithm::from_static(a.as_str())),
                 checksum_type: checksum_type_out(u.checksum_type),
                 owner: Some(owner()),
-                initiator: Some(dto::Initiator { display_name: Some("sandbox".into()), id: Some(OWNER_ID.into()) }),
+                initiator: Some(dto::Initiator {
+                    display_name: Some("sandbox".into()),
+                    id: Some(OWNER_ID.into()),
+                }),
                 storage_class: Some(dto::StorageClass::from_static(dto::StorageClass::STANDARD)),
             })
             .collect();
@@ -1148,5 +1252,65 @@ impl S3 for SandboxS3 {
             encoding_type: input.encoding_type,
             ..Default::default()
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trailer_request() -> ChecksumRequest {
+        ChecksumRequest {
+            header: None,
+            declared: Some(ChecksumAlgorithm::Crc32),
+            trailer: Some(ChecksumAlgorithm::Crc32),
+        }
+    }
+
+    fn hello_world_crc32() -> Checksums {
+        Checksums { crc32: Some("7ErD0A==".into()), ..Checksums::default() }
+    }
+
+    fn trailers(value: &str) -> HeaderMap {
+        let mut trailers = HeaderMap::new();
+        trailers.insert("x-amz-checksum-crc32", value.parse().expect("header value"));
+        trailers
+    }
+
+    #[test]
+    fn a_trailing_checksum_is_checked_against_the_received_bytes() {
+        let request = trailer_request();
+        assert!(request.verify(&hello_world_crc32(), Some(trailers("7ErD0A=="))).is_ok());
+        let mismatch =
+            request.verify(&hello_world_crc32(), Some(trailers("AAAAAA=="))).expect_err("mismatch");
+        assert_eq!(mismatch.code(), &S3ErrorCode::BadDigest);
+    }
+
+    #[test]
+    fn an_announced_trailer_that_never_comes_is_an_invalid_request() {
+        let missing = trailer_request().verify(&hello_world_crc32(), None).expect_err("missing trailer");
+        assert_eq!(missing.code(), &S3ErrorCode::InvalidRequest);
+        let garbled =
+            trailer_request().verify(&hello_world_crc32(), Some(trailers("garbage"))).expect_err("garbled");
+        assert_eq!(garbled.code(), &S3ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn two_checksum_headers_are_refused() {
+        let crc32 = "7ErD0A==".to_string();
+        let values = [
+            (ChecksumAlgorithm::Crc32, Some(&crc32)),
+            (ChecksumAlgorithm::Crc32c, Some(&crc32)),
+            (ChecksumAlgorithm::Crc64Nvme, None),
+            (ChecksumAlgorithm::Sha1, None),
+            (ChecksumAlgorithm::Sha256, None),
+        ];
+        let err = ChecksumRequest::parse(values, None, &HeaderMap::new()).err().expect("refused");
+        assert_eq!(err.code(), &S3ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn url_encoding_keeps_slashes_and_escapes_the_rest() {
+        assert_eq!(url_encode("a b/c+d%é"), "a%20b/c%2Bd%25%C3%A9");
     }
 }

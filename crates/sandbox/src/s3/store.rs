@@ -490,7 +490,9 @@ impl ObjectStore {
             let tx = conn.transaction()?;
             bucket_in(&tx, name)?;
             let has_objects: bool =
-                tx.query_row("SELECT EXISTS (SELECT 1 FROM objects WHERE bucket = ?1)", [name], |r| r.get(0))?;
+                tx.query_row("SELECT EXISTS (SELECT 1 FROM objects WHERE bucket = ?1)", [name], |r| {
+                    r.get(0)
+                })?;
             if has_objects {
                 return Err(StoreError::BucketNotEmpty(name.to_string()));
             }
@@ -500,7 +502,10 @@ impl ObjectStore {
                 )?;
                 stmt.query_map([name], |r| r.get(0))?.collect::<Result<_, _>>()?
             };
-            tx.execute("DELETE FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket = ?1)", [name])?;
+            tx.execute(
+                "DELETE FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket = ?1)",
+                [name],
+            )?;
             tx.execute("DELETE FROM uploads WHERE bucket = ?1", [name])?;
             tx.execute("DELETE FROM buckets WHERE name = ?1", [name])?;
             tx.commit()?;
@@ -516,10 +521,16 @@ impl ObjectStore {
     }
 
     /// Sets the default encryption; `None` resets it to S3's default, SSE-S3, as DeleteBucketEncryption does.
-    pub fn set_bucket_encryption(&self, name: &str, encryption: Option<BucketEncryption>) -> Result<(), StoreError> {
+    pub fn set_bucket_encryption(
+        &self,
+        name: &str,
+        encryption: Option<BucketEncryption>,
+    ) -> Result<(), StoreError> {
         let encryption = encryption.unwrap_or_default();
-        let changed =
-            self.conn().execute("UPDATE buckets SET encryption = ?2 WHERE name = ?1", params![name, to_json(&encryption)])?;
+        let changed = self.conn().execute(
+            "UPDATE buckets SET encryption = ?2 WHERE name = ?1",
+            params![name, to_json(&encryption)],
+        )?;
         if changed == 0 {
             return Err(StoreError::NoSuchBucket(name.to_string()));
         }
@@ -532,7 +543,11 @@ impl ObjectStore {
     }
 
     /// Sets (or with `None` deletes) the bucket's Block Public Access settings.
-    pub fn set_public_access_block(&self, name: &str, block: Option<PublicAccessBlock>) -> Result<(), StoreError> {
+    pub fn set_public_access_block(
+        &self,
+        name: &str,
+        block: Option<PublicAccessBlock>,
+    ) -> Result<(), StoreError> {
         let changed = self.conn().execute(
             "UPDATE buckets SET public_access_block = ?2 WHERE name = ?1",
             params![name, block.as_ref().map(to_json)],
@@ -562,7 +577,13 @@ impl ObjectStore {
     }
 
     /// Writes a whole object from memory, with a CRC64NVME checksum as S3 adds to objects uploaded without one.
-    pub fn put_object(&self, bucket: &str, key: &str, bytes: &[u8], write: ObjectWrite) -> Result<ObjectInfo, StoreError> {
+    pub fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: &[u8],
+        write: ObjectWrite,
+    ) -> Result<ObjectInfo, StoreError> {
         let mut writer = self.blob_writer(&[ChecksumAlgorithm::Crc64Nvme])?;
         writer.write_all(bytes)?;
         self.put_blob(bucket, key, writer.finish()?, write)
@@ -570,8 +591,15 @@ impl ObjectStore {
 
     /// Publishes received bytes as the object `bucket/key`, replacing any previous one, with the blob's
     /// checksums as its full-object checksums.
-    pub fn put_blob(&self, bucket: &str, key: &str, blob: Blob, write: ObjectWrite) -> Result<ObjectInfo, StoreError> {
-        let md5 = blob.md5.map(hex::encode).ok_or_else(|| io::Error::other("blob was written without an MD5"))?;
+    pub fn put_blob(
+        &self,
+        bucket: &str,
+        key: &str,
+        blob: Blob,
+        write: ObjectWrite,
+    ) -> Result<ObjectInfo, StoreError> {
+        let md5 =
+            blob.md5.map(hex::encode).ok_or_else(|| io::Error::other("blob was written without an MD5"))?;
         let checksum_type = (!blob.checksums.is_empty()).then_some(ChecksumType::FullObject);
         let checksums = blob.checksums.clone();
         self.install(bucket, key, blob, md5, write, checksums, checksum_type, None, None)
@@ -631,7 +659,9 @@ impl ObjectStore {
                 parts_count,
             };
             let old: Option<String> = tx
-                .query_row("SELECT blob FROM objects WHERE bucket = ?1 AND key = ?2", [bucket, key], |r| r.get(0))
+                .query_row("SELECT blob FROM objects WHERE bucket = ?1 AND key = ?2", [bucket, key], |r| {
+                    r.get(0)
+                })
                 .optional()?;
             stale.extend(old);
             tx.execute(
@@ -689,7 +719,9 @@ impl ObjectStore {
             let tx = conn.transaction()?;
             bucket_in(&tx, bucket)?;
             let old: Option<String> = tx
-                .query_row("SELECT blob FROM objects WHERE bucket = ?1 AND key = ?2", [bucket, key], |r| r.get(0))
+                .query_row("SELECT blob FROM objects WHERE bucket = ?1 AND key = ?2", [bucket, key], |r| {
+                    r.get(0)
+                })
                 .optional()?;
             tx.execute("DELETE FROM objects WHERE bucket = ?1 AND key = ?2", [bucket, key])?;
             tx.commit()?;
@@ -702,7 +734,8 @@ impl ObjectStore {
 
     /// Every object whose key starts with `prefix`, in key order.
     pub fn list_objects(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
-        let query = ListQuery { prefix: prefix.to_string(), delimiter: None, after: None, max_keys: usize::MAX };
+        let query =
+            ListQuery { prefix: prefix.to_string(), delimiter: None, after: None, max_keys: usize::MAX };
         Ok(self.list_page(bucket, &query)?.objects)
     }
 
@@ -815,7 +848,8 @@ impl ObjectStore {
         let dest = self.data.join(&name);
         fs::rename(&file.path, &dest)?;
         file.path = dest;
-        let part = PartInfo { part_number, size, etag: format!("\"{md5}\""), last_modified: self.now(), checksums };
+        let part =
+            PartInfo { part_number, size, etag: format!("\"{md5}\""), last_modified: self.now(), checksums };
         let old = {
             let mut conn = self.conn();
             let tx = conn.transaction()?;
@@ -859,8 +893,11 @@ impl ObjectStore {
     ) -> Result<(UploadInfo, Vec<PartInfo>, bool), StoreError> {
         let conn = self.conn();
         let upload = upload_in(&conn, bucket, key, upload_id)?;
-        let mut parts: Vec<PartInfo> =
-            parts_in(&conn, upload_id)?.into_values().map(|(p, _)| p).filter(|p| p.part_number > after).collect();
+        let mut parts: Vec<PartInfo> = parts_in(&conn, upload_id)?
+            .into_values()
+            .map(|(p, _)| p)
+            .filter(|p| p.part_number > after)
+            .collect();
         let truncated = parts.len() > max;
         parts.truncate(max);
         Ok((upload, parts, truncated))
@@ -873,7 +910,8 @@ impl ObjectStore {
         let mut stmt = conn.prepare(&format!(
             "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE bucket = ?1 AND key >= ?2 ORDER BY key, initiated_ms, upload_id"
         ))?;
-        let uploads: Vec<UploadInfo> = stmt.query_map(params![bucket, prefix], row_to_upload)?.collect::<Result<_, _>>()?;
+        let uploads: Vec<UploadInfo> =
+            stmt.query_map(params![bucket, prefix], row_to_upload)?.collect::<Result<_, _>>()?;
         Ok(uploads.into_iter().take_while(|u| u.key.starts_with(prefix)).collect())
     }
 
@@ -958,7 +996,8 @@ impl ObjectStore {
         }
         for (alg, value) in expected.iter() {
             let matches = checksums.get(alg).is_some_and(|ours| {
-                ours == value || (checksum_type == ChecksumType::Composite && ours.split('-').next() == Some(value))
+                ours == value
+                    || (checksum_type == ChecksumType::Composite && ours.split('-').next() == Some(value))
             });
             if !matches {
                 return Err(StoreError::BadDigest { algorithm: alg });
@@ -967,7 +1006,11 @@ impl ObjectStore {
 
         let md5s: Vec<[u8; 16]> = chosen.iter().map(|(p, _)| md5_bytes(&p.etag)).collect();
         let etag = checksum::multipart_etag(&md5s);
-        let write = ObjectWrite { content_type: upload.content_type, metadata: upload.metadata, sse: Some(upload.sse) };
+        let write = ObjectWrite {
+            content_type: upload.content_type,
+            metadata: upload.metadata,
+            sse: Some(upload.sse),
+        };
         let expected_blobs: BTreeMap<u32, String> =
             chosen.iter().map(|(p, b)| (p.part_number, (*b).clone())).collect();
         let parts_count = u32::try_from(chosen.len()).unwrap_or(u32::MAX);
@@ -994,7 +1037,8 @@ impl ObjectStore {
     }
 }
 
-const OBJECT_COLUMNS: &str = "bucket, key, size, etag, last_modified_ms, content_type, metadata, sse, checksums,
+const OBJECT_COLUMNS: &str =
+    "bucket, key, size, etag, last_modified_ms, content_type, metadata, sse, checksums,
     checksum_type, parts_count, blob";
 const UPLOAD_COLUMNS: &str =
     "upload_id, bucket, key, initiated_ms, content_type, metadata, sse, checksum_algorithm, checksum_type";
@@ -1011,9 +1055,11 @@ fn bucket_in(conn: &Connection, name: &str) -> Result<BucketInfo, StoreError> {
 
 fn object_in(conn: &Connection, bucket: &str, key: &str) -> Result<(ObjectInfo, String), StoreError> {
     let found = conn
-        .query_row(&format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ?1 AND key = ?2"), [bucket, key], |r| {
-            row_to_object(r)
-        })
+        .query_row(
+            &format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ?1 AND key = ?2"),
+            [bucket, key],
+            |r| row_to_object(r),
+        )
         .optional()?;
     match found {
         Some(found) => Ok(found),
@@ -1026,10 +1072,14 @@ fn object_in(conn: &Connection, bucket: &str, key: &str) -> Result<(ObjectInfo, 
 
 fn upload_in(conn: &Connection, bucket: &str, key: &str, upload_id: &str) -> Result<UploadInfo, StoreError> {
     bucket_in(conn, bucket)?;
-    conn.query_row(&format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE upload_id = ?1"), [upload_id], row_to_upload)
-        .optional()?
-        .filter(|u| u.bucket == bucket && u.key == key)
-        .ok_or_else(|| StoreError::NoSuchUpload(upload_id.to_string()))
+    conn.query_row(
+        &format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE upload_id = ?1"),
+        [upload_id],
+        row_to_upload,
+    )
+    .optional()?
+    .filter(|u| u.bucket == bucket && u.key == key)
+    .ok_or_else(|| StoreError::NoSuchUpload(upload_id.to_string()))
 }
 
 /// The upload's parts by number, each with the name of its data file.
@@ -1128,7 +1178,8 @@ fn to_json<T: Serialize>(value: &T) -> String {
 }
 
 fn parse_json<T: DeserializeOwned>(text: &str, column: usize) -> rusqlite::Result<T> {
-    serde_json::from_str(text).map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, Type::Text, Box::new(e)))
+    serde_json::from_str(text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, Type::Text, Box::new(e)))
 }
 
 fn json_column<T: DeserializeOwned>(row: &Row<'_>, column: usize) -> rusqlite::Result<T> {
@@ -1140,7 +1191,8 @@ fn to_ms(time: OffsetDateTime) -> i64 {
 }
 
 fn from_ms(ms: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 fn to_i64(n: u64) -> i64 {
