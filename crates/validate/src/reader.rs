@@ -104,7 +104,7 @@ pub fn validate_reader(
         for issue in verdict.issues {
             report.record(issue, options.max_issues_per_file);
         }
-        if line_no % PROGRESS_EVERY_LINES == 0 && !progress(Progress { bytes_done, lines_done: line_no }) {
+        if line_no.is_multiple_of(PROGRESS_EVERY_LINES) && !progress(Progress { bytes_done, lines_done: line_no }) {
             return Err(io::Error::new(io::ErrorKind::Interrupted, "validation cancelled"));
         }
     }

@@ -8,8 +8,9 @@ use tauri::ipc::Channel;
 
 use crate::{AppState, IpcError};
 
+/// What the UI asks to import.
 #[derive(Debug, Deserialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename = "ImportRequest", rename_all = "camelCase")]
 pub struct ImportRequestDto {
     pub paths: Vec<String>,
     pub job_name: Option<String>,

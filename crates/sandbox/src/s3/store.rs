@@ -3,7 +3,8 @@
 //! Metadata (buckets, objects, multipart uploads, parts) lives in one SQLite file, `<dir>/s3.db`; bytes live in
 //! plain files `<dir>/data/<uuid>`. Bytes are always written to a `tmp-*` file in the same directory first and
 //! renamed into place before the metadata that names them is committed, so a crash leaves at worst an
-//! unreferenced file (swept at the next open), never a visible half object.
+//! unreferenced file (swept at the next open), never a visible half object. Because of that sweep, one
+//! directory belongs to one open store at a time.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File};
@@ -1058,7 +1059,7 @@ fn object_in(conn: &Connection, bucket: &str, key: &str) -> Result<(ObjectInfo, 
         .query_row(
             &format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ?1 AND key = ?2"),
             [bucket, key],
-            |r| row_to_object(r),
+            row_to_object,
         )
         .optional()?;
     match found {

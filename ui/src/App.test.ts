@@ -1,0 +1,105 @@
+import { flushSync, mount, tick, unmount } from "svelte";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { emitDrop, fakeBackend, resetBackend } from "./ipc/testing";
+import { resetFiles } from "./state/files.svelte";
+import { resetImporter } from "./state/importer.svelte";
+import { sampleReport } from "./test/fixtures";
+import App from "./App.svelte";
+
+let component: ReturnType<typeof mount> | null = null;
+
+async function waitFor(check: () => boolean, ms = 2000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 5));
+    await tick();
+  }
+}
+
+beforeEach(() => {
+  resetFiles();
+  resetImporter();
+});
+
+afterEach(() => {
+  if (component) unmount(component);
+  component = null;
+  document.body.innerHTML = "";
+  resetBackend();
+});
+
+function backend(initial: string[]) {
+  const validated: unknown[] = [];
+  fakeBackend((cmd, args) => {
+    switch (cmd) {
+      case "connection":
+        return {
+          kind: "sandbox",
+          label: "Sandbox",
+          region: "us-east-1",
+          endpoint: "http://127.0.0.1:1",
+          datastoreId: "ds-1",
+          datastoreName: "demo",
+          inputBucket: "in",
+          outputBucket: "out",
+          kmsKeyId: "k",
+          kmsKeyAlias: null,
+          roleArn: "arn:aws:iam::0:role/r",
+        };
+      case "initial_paths":
+        return initial;
+      case "validate_files":
+        validated.push(args.paths);
+        return sampleReport();
+      default:
+        throw { code: "internal", message: `unexpected ${cmd}` };
+    }
+  });
+  return validated;
+}
+
+function render(): HTMLElement {
+  const target = document.createElement("div");
+  document.body.append(target);
+  component = mount(App, { target });
+  flushSync();
+  return target;
+}
+
+describe("App", () => {
+  it("shows the active connection in the header", async () => {
+    backend([]);
+    const root = render();
+    await waitFor(
+      () =>
+        root.querySelector('[data-testid="connection"]')?.textContent?.includes("demo") ?? false,
+    );
+    const text = root
+      .querySelector('[data-testid="connection"]')
+      ?.textContent?.replace(/\s+/g, " ")
+      .trim();
+    expect(text).toBe("Sandbox · us-east-1 · data store demo");
+  });
+
+  it("validates a native drop once it listens, as the e2e test drives it", async () => {
+    const validated = backend([]);
+    const root = render();
+    const zone = () => root.querySelector('[data-testid="drop-zone"]');
+    await waitFor(() => zone()?.getAttribute("data-drop-ready") === "true");
+
+    await emitDrop(["/data/10-patients"]);
+    await waitFor(() => root.querySelectorAll('[data-testid="file-row"]').length === 14);
+    expect(validated).toEqual([["/data/10-patients"]]);
+    expect(root.querySelector('[data-testid="live-region"]')?.textContent).toContain(
+      "Check finished",
+    );
+  });
+
+  it("checks paths given on the command line at startup", async () => {
+    const validated = backend(["/data/10-patients"]);
+    const root = render();
+    await waitFor(() => root.querySelector('[data-testid="validation-summary"]') !== null);
+    expect(validated).toEqual([["/data/10-patients"]]);
+  });
+});

@@ -1,0 +1,190 @@
+import { afterEach, describe, expect, it } from "vitest";
+import * as ipc from "./index";
+import { LakedropError, describeError, isErrorCode, toLakedropError } from "./errors";
+import type { ErrorCode } from "./bindings";
+import { emitDragOver, emitDrop, fakeBackend, resetBackend, sendOnChannel } from "./testing";
+
+const CONNECTION: ipc.Connection = {
+  kind: "sandbox",
+  label: "Sandbox",
+  region: "us-east-1",
+  endpoint: "http://127.0.0.1:4566",
+  datastoreId: "ds-1",
+  datastoreName: "demo",
+  inputBucket: "in",
+  outputBucket: "out",
+  outputUri: "s3://out/lakedrop-output/",
+  kmsKeyId: "key-1",
+  kmsKeyAlias: null,
+  roleArn: "arn:aws:iam::000000000000:role/import",
+};
+
+const ALL_CODES: ErrorCode[] = [
+  "invalid-input",
+  "not-found",
+  "io",
+  "credentials",
+  "access-denied",
+  "aws",
+  "cancelled",
+  "sandbox",
+  "internal",
+];
+
+afterEach(() => resetBackend());
+
+describe("command wrappers", () => {
+  it("return the data of an Ok and call the snake_case command with camelCase args", async () => {
+    const calls: [string, Record<string, unknown>][] = [];
+    fakeBackend((cmd, args) => {
+      calls.push([cmd, args]);
+      if (cmd === "connection") return CONNECTION;
+      if (cmd === "job_result") return { job: { jobId: args.jobId }, manifest: null };
+      throw new Error(`unexpected ${cmd}`);
+    });
+
+    await expect(ipc.connection()).resolves.toEqual(CONNECTION);
+    await expect(ipc.jobResult("job-7")).resolves.toMatchObject({ job: { jobId: "job-7" } });
+    expect(calls.map(([cmd]) => cmd)).toEqual(["connection", "job_result"]);
+    expect(calls[1]?.[1]).toEqual({ jobId: "job-7" });
+  });
+
+  it("throw a LakedropError carrying the backend's code and raw message", async () => {
+    fakeBackend(() => {
+      throw {
+        code: "access-denied",
+        message: "User: x is not authorized to perform: s3:PutObject",
+      };
+    });
+
+    const error = await ipc.listJobs().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LakedropError);
+    expect((error as LakedropError).code).toBe("access-denied");
+    expect((error as LakedropError).message).toContain("s3:PutObject");
+    expect((error as LakedropError).what).toMatch(/refused/);
+  });
+
+  it("map Tauri's own string rejections (e.g. a missing command) to internal", async () => {
+    fakeBackend(() => Promise.reject("command list_jobs not found"));
+
+    await expect(ipc.listJobs()).rejects.toMatchObject({
+      code: "internal",
+      message: "command list_jobs not found",
+    });
+  });
+
+  it("wrap commands without a Result too", async () => {
+    fakeBackend((cmd) => {
+      if (cmd === "initial_paths") return ["/data/a.ndjson"];
+      throw { code: "not-found", message: "no such operation" };
+    });
+
+    await expect(ipc.initialPaths()).resolves.toEqual(["/data/a.ndjson"]);
+    await expect(ipc.cancel("op-1")).rejects.toMatchObject({ code: "not-found" });
+  });
+
+  it("stream progress from a Channel argument to the callback", async () => {
+    fakeBackend((cmd, args) => {
+      expect(cmd).toBe("validate_files");
+      expect(args.paths).toEqual(["/data"]);
+      sendOnChannel(args.onProgress, [
+        { event: "fileStarted", path: "/data/a.ndjson" },
+        { event: "progress", bytesDone: 5, bytesTotal: 10, linesDone: 2 },
+      ]);
+      return { files: [], valid: 0, invalid: 0 };
+    });
+
+    const seen: ipc.ValidateProgress[] = [];
+    await ipc.validateFiles(["/data"], (p) => seen.push(p));
+    expect(seen).toEqual([
+      { event: "fileStarted", path: "/data/a.ndjson" },
+      { event: "progress", bytesDone: 5, bytesTotal: 10, linesDone: 2 },
+    ]);
+  });
+
+  it("pass opId, request and channel to start_import", async () => {
+    let received: Record<string, unknown> = {};
+    fakeBackend((_cmd, args) => {
+      received = args;
+      return {
+        jobId: "j1",
+        batchId: "b1",
+        datastoreId: "ds-1",
+        inputUri: "s3://in/x/",
+        outputUri: "s3://out/x/",
+        filesUploaded: 1,
+        filesSkipped: [],
+      };
+    });
+
+    const started = await ipc.startImport("op-9", { paths: ["/a"], jobName: null }, () => {});
+    expect(started.jobId).toBe("j1");
+    expect(received.opId).toBe("op-9");
+    expect(received.request).toEqual({ paths: ["/a"], jobName: null });
+    expect(received.onProgress).toHaveProperty("id");
+  });
+});
+
+describe("error sentences", () => {
+  it("exist for every error code, saying what happened and what to do", () => {
+    const seen = new Set<string>();
+    for (const code of ALL_CODES) {
+      const { what, next } = describeError(code);
+      expect(what.length, code).toBeGreaterThan(10);
+      expect(next.length, code).toBeGreaterThan(10);
+      expect(what.endsWith("."), code).toBe(true);
+      seen.add(what);
+    }
+    // No two codes share a sentence: each tells the person something different.
+    expect(seen.size).toBe(ALL_CODES.length);
+  });
+
+  it("tell credentials problems to sign in again", () => {
+    expect(describeError("credentials").next).toMatch(/sign in/i);
+  });
+
+  it("treat an unknown code from a newer backend as internal, keeping the raw text", () => {
+    const error = toLakedropError({ code: "throttled", message: "Rate exceeded" });
+    expect(error.code).toBe("internal");
+    expect(error.message).toBe("throttled: Rate exceeded");
+    expect(isErrorCode("throttled")).toBe(false);
+    expect(isErrorCode("sandbox")).toBe(true);
+  });
+});
+
+describe("file drops", () => {
+  it("deliver dropped paths and the hover state", async () => {
+    fakeBackend(() => null);
+    const dropped: string[][] = [];
+    const hover: boolean[] = [];
+    const stop = await ipc.onFileDrop({
+      onDrop: (paths) => dropped.push(paths),
+      onHover: (h) => hover.push(h),
+    });
+
+    await emitDragOver();
+    await emitDrop(["/data/10-patients"]);
+    expect(dropped).toEqual([["/data/10-patients"]]);
+    expect(hover).toEqual([true, false]);
+
+    stop();
+  });
+
+  it("use the native pickers with the FHIR NDJSON filter", async () => {
+    const options: unknown[] = [];
+    fakeBackend((cmd, args) => {
+      expect(cmd).toBe("plugin:dialog|open");
+      options.push(args.options);
+      return options.length === 1 ? ["/a.ndjson", "/b.ndjson.gz"] : null;
+    });
+
+    await expect(ipc.pickFiles()).resolves.toEqual(["/a.ndjson", "/b.ndjson.gz"]);
+    await expect(ipc.pickFolder()).resolves.toEqual([]);
+    expect(options[0]).toMatchObject({
+      multiple: true,
+      directory: false,
+      filters: [{ name: "FHIR NDJSON", extensions: ["ndjson", "gz"] }],
+    });
+    expect(options[1]).toMatchObject({ directory: true });
+  });
+});

@@ -1,0 +1,42 @@
+// Numbers are formatted the same way everywhere (en-US grouping), so what the table
+// shows, what the summary says and what the end-to-end test reads agree.
+
+export function formatCount(n: number): string {
+  return n.toLocaleString("en-US");
+}
+
+/** "1 file", "13 files". */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${formatCount(n)} ${n === 1 ? one : many}`;
+}
+
+const UNITS = ["bytes", "KB", "MB", "GB", "TB"];
+
+export function formatBytes(bytes: number): string {
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < UNITS.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  if (unit === 0) return plural(bytes, "byte");
+  return `${value.toLocaleString("en-US", { maximumFractionDigits: 1 })} ${UNITS[unit]}`;
+}
+
+export function formatPercent(part: number, whole: number): string {
+  if (whole <= 0) return "0%";
+  return `${Math.floor((part / whole) * 100)}%`;
+}
+
+export function formatTime(epochMs: number): string {
+  return new Date(epochMs).toLocaleString("en-US", {
+    dateStyle: "medium",
+    timeStyle: "medium",
+  });
+}
+
+/** The last segment of a path, for either separator. */
+export function baseName(path: string): string {
+  const parts = path.split(/[\\/]/).filter((p) => p.length > 0);
+  return parts[parts.length - 1] ?? path;
+}

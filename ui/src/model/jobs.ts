@@ -1,0 +1,70 @@
+// HealthLake's JobStatus, as the UI classifies it.
+
+export type JobStatusKind =
+  "waiting" | "running" | "succeeded" | "partial" | "failed" | "cancelled";
+
+interface StatusInfo {
+  kind: JobStatusKind;
+  label: string;
+  terminal: boolean;
+}
+
+const STATUSES: Record<string, StatusInfo> = {
+  SUBMITTED: { kind: "waiting", label: "Submitted", terminal: false },
+  QUEUED: { kind: "waiting", label: "Queued", terminal: false },
+  IN_PROGRESS: { kind: "running", label: "In progress", terminal: false },
+  COMPLETED: { kind: "succeeded", label: "Completed", terminal: true },
+  // A partial success: most resources are in; some lines were rejected. Never a failure.
+  COMPLETED_WITH_ERRORS: { kind: "partial", label: "Completed with errors", terminal: true },
+  FAILED: { kind: "failed", label: "Failed", terminal: true },
+  CANCEL_SUBMITTED: { kind: "running", label: "Cancelling", terminal: false },
+  CANCEL_IN_PROGRESS: { kind: "running", label: "Cancelling", terminal: false },
+  CANCEL_COMPLETED: { kind: "cancelled", label: "Cancelled", terminal: true },
+  CANCEL_FAILED: { kind: "failed", label: "Cancel failed", terminal: true },
+};
+
+function info(status: string): StatusInfo {
+  // An unknown status is shown as it is and polled on: a newer service may add states.
+  return STATUSES[status] ?? { kind: "running", label: status, terminal: false };
+}
+
+export function statusKind(status: string): JobStatusKind {
+  return info(status).kind;
+}
+
+export function statusLabel(status: string): string {
+  return info(status).label;
+}
+
+/** Whether the job will not change any more, so polling can stop. */
+export function isTerminal(status: string): boolean {
+  return info(status).terminal;
+}
+
+/** Completed, fully or partly: the manifest has numbers worth charting. */
+export function isSuccess(status: string): boolean {
+  const kind = info(status).kind;
+  return kind === "succeeded" || kind === "partial";
+}
+
+export interface TimelineStep {
+  label: string;
+  state: "done" | "current" | "upcoming";
+}
+
+const ORDER = ["SUBMITTED", "QUEUED", "IN_PROGRESS"];
+
+/** Submitted → Queued → In progress → (outcome), with where the job is now. */
+export function timeline(status: string): TimelineStep[] {
+  const terminal = isTerminal(status);
+  const reached = terminal ? ORDER.length : Math.max(ORDER.indexOf(status), 0);
+  const steps: TimelineStep[] = ORDER.map((s, i) => ({
+    label: statusLabel(s),
+    state: i < reached ? "done" : i === reached ? "current" : "upcoming",
+  }));
+  steps.push({
+    label: terminal ? statusLabel(status) : "Finished",
+    state: terminal ? "current" : "upcoming",
+  });
+  return steps;
+}

@@ -1,0 +1,144 @@
+// What a validation report means for the import: which files go, which are skipped,
+// and the one-line summary the Files view shows.
+import type { FileReport, ValidationReport } from "../ipc";
+import { formatCount, plural } from "./format";
+
+export type FileVerdict =
+  /** Every line is a valid resource. */
+  | { kind: "ready" }
+  /** Uploaded; HealthLake will reject the invalid lines. */
+  | { kind: "partial"; rejected: number }
+  /** Not a FHIR file at all (e.g. a bulk-export log): skipped. */
+  | { kind: "not-fhir" }
+  /** FHIR, but no line is valid: skipped. */
+  | { kind: "no-valid" };
+
+export function fileVerdict(file: FileReport): FileVerdict {
+  if (file.notFhir) return { kind: "not-fhir" };
+  if (file.valid === 0) return { kind: "no-valid" };
+  if (file.invalid > 0) return { kind: "partial", rejected: file.invalid };
+  return { kind: "ready" };
+}
+
+export function verdictLabel(verdict: FileVerdict): string {
+  switch (verdict.kind) {
+    case "ready":
+      return "Ready";
+    case "partial":
+      return `${plural(verdict.rejected, "line")} will be rejected`;
+    case "not-fhir":
+      return "Not FHIR — will be skipped";
+    case "no-valid":
+      return "No valid resources — will be skipped";
+  }
+}
+
+export function willUpload(file: FileReport): boolean {
+  const kind = fileVerdict(file).kind;
+  return kind === "ready" || kind === "partial";
+}
+
+export interface ValidationTotals {
+  resources: number;
+  readyFiles: number;
+  rejectedLines: number;
+  notFhirFiles: number;
+  noValidFiles: number;
+}
+
+export function totals(files: readonly FileReport[]): ValidationTotals {
+  const t: ValidationTotals = {
+    resources: 0,
+    readyFiles: 0,
+    rejectedLines: 0,
+    notFhirFiles: 0,
+    noValidFiles: 0,
+  };
+  for (const file of files) {
+    const verdict = fileVerdict(file);
+    switch (verdict.kind) {
+      case "ready":
+      case "partial":
+        t.resources += file.valid;
+        t.readyFiles += 1;
+        t.rejectedLines += file.invalid;
+        break;
+      case "not-fhir":
+        t.notFhirFiles += 1;
+        break;
+      case "no-valid":
+        t.noValidFiles += 1;
+        break;
+    }
+  }
+  return t;
+}
+
+/** "7,160 resources in 13 files ready to import · 1 file skipped (not FHIR)". */
+export function summaryText(files: readonly FileReport[]): string {
+  const t = totals(files);
+  const parts: string[] = [];
+  parts.push(
+    t.readyFiles > 0
+      ? `${plural(t.resources, "resource")} in ${plural(t.readyFiles, "file")} ready to import`
+      : "No valid FHIR resources to import",
+  );
+  if (t.rejectedLines > 0) {
+    parts.push(`${plural(t.rejectedLines, "line")} will be rejected`);
+  }
+  const skipped = t.notFhirFiles + t.noValidFiles;
+  if (skipped > 0) {
+    const reasons: string[] = [];
+    if (t.notFhirFiles > 0) {
+      reasons.push(t.noValidFiles > 0 ? `${formatCount(t.notFhirFiles)} not FHIR` : "not FHIR");
+    }
+    if (t.noValidFiles > 0) {
+      reasons.push(
+        t.notFhirFiles > 0
+          ? `${formatCount(t.noValidFiles)} without valid resources`
+          : "no valid resources",
+      );
+    }
+    parts.push(`${plural(skipped, "file")} skipped (${reasons.join(", ")})`);
+  }
+  return parts.join(" · ");
+}
+
+/** Why the import button is disabled, or null when it is not. */
+export function importBlocker(files: readonly FileReport[], busy: boolean): string | null {
+  if (busy) return "Wait until the files have been checked.";
+  if (files.length === 0) return "Add files first.";
+  if (totals(files).readyFiles === 0) return "None of these files has a valid FHIR resource.";
+  return null;
+}
+
+/**
+ * Merges a new report into the files already checked: a file checked again replaces
+ * its old row, in place; new files are appended in the order the backend returned them.
+ */
+export function mergeReports(
+  existing: readonly FileReport[],
+  incoming: ValidationReport,
+): FileReport[] {
+  const byPath = new Map(incoming.files.map((f) => [f.path, f]));
+  const merged = existing.map((f) => {
+    const replacement = byPath.get(f.path);
+    if (replacement) byPath.delete(f.path);
+    return replacement ?? f;
+  });
+  return [...merged, ...byPath.values()];
+}
+
+/** Why a skipped file was not uploaded, for the job view. */
+export function skipReason(path: string, files: readonly FileReport[]): string {
+  const file = files.find((f) => f.path === path || f.name === path);
+  if (!file) return "not uploaded";
+  switch (fileVerdict(file).kind) {
+    case "not-fhir":
+      return "not FHIR, not uploaded";
+    case "no-valid":
+      return "no valid resources, not uploaded";
+    default:
+      return "not uploaded";
+  }
+}

@@ -1,0 +1,114 @@
+// The files the person has dropped or picked, and their validation reports.
+import * as ipc from "../ipc";
+import type { FileReport, LakedropError } from "../ipc";
+import { formatBytes, plural } from "../model/format";
+import { mergeReports, summaryText } from "../model/validation";
+import { announce } from "./announcer.svelte";
+
+export interface CheckProgress {
+  file: string | null;
+  bytesDone: number;
+  bytesTotal: number;
+  linesDone: number;
+}
+
+export const checked = $state<{
+  files: FileReport[];
+  /** True while validateFiles runs. */
+  checking: boolean;
+  progress: CheckProgress | null;
+  error: LakedropError | null;
+  /** Whether native drops are being listened to (the e2e test waits for it). */
+  dropReady: boolean;
+  /** Something is being dragged over the window. */
+  hovering: boolean;
+}>({
+  files: [],
+  checking: false,
+  progress: null,
+  error: null,
+  dropReady: false,
+  hovering: false,
+});
+
+let pending: string[] = [];
+let running: Promise<void> | null = null;
+
+/**
+ * Validates the given paths and merges them into the list. Paths that arrive while a
+ * check runs are queued and checked right after, so a second drop is never lost.
+ */
+export function addPaths(paths: string[]): Promise<void> {
+  if (paths.length === 0) return running ?? Promise.resolve();
+  pending.push(...paths);
+  running ??= drain().finally(() => {
+    running = null;
+  });
+  return running;
+}
+
+async function drain(): Promise<void> {
+  while (pending.length > 0) {
+    const batch = [...new Set(pending)];
+    pending = [];
+    await check(batch);
+  }
+}
+
+async function check(paths: string[]): Promise<void> {
+  checked.checking = true;
+  checked.error = null;
+  checked.progress = { file: null, bytesDone: 0, bytesTotal: 0, linesDone: 0 };
+  announce(`Checking ${plural(paths.length, "item")}…`);
+  try {
+    const report = await ipc.validateFiles(paths, (p) => {
+      const progress = checked.progress;
+      if (!progress) return;
+      switch (p.event) {
+        case "fileStarted":
+          progress.file = p.path;
+          break;
+        case "progress":
+          progress.bytesDone = p.bytesDone;
+          progress.bytesTotal = p.bytesTotal;
+          progress.linesDone = p.linesDone;
+          break;
+        case "fileDone":
+          break;
+      }
+    });
+    checked.files = mergeReports(checked.files, report);
+    announce(`Check finished. ${summaryText(checked.files)}.`);
+  } catch (e) {
+    checked.error = ipc.toLakedropError(e);
+    announce(`Checking failed. ${checked.error.what}`);
+  } finally {
+    checked.checking = false;
+    checked.progress = null;
+  }
+}
+
+export function clearFiles(): void {
+  checked.files = [];
+  checked.error = null;
+  announce("File list cleared.");
+}
+
+export function progressText(p: CheckProgress): string {
+  if (p.bytesTotal <= 0) return "Starting…";
+  return `${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`;
+}
+
+/** For tests: back to an empty list. */
+export function resetFiles(): void {
+  pending = [];
+  running = null;
+  Object.assign(checked, {
+    files: [],
+    checking: false,
+    progress: null,
+    error: null,
+    dropReady: false,
+    hovering: false,
+  });
+}

@@ -1,0 +1,116 @@
+// One import at a time: validate again, upload, submit. The view only renders this state.
+import * as ipc from "../ipc";
+import type { FileReport, ImportStarted, LakedropError } from "../ipc";
+import { baseName, formatBytes, formatPercent } from "../model/format";
+import { announce } from "./announcer.svelte";
+import { go } from "./navigation.svelte";
+
+export type ImportPhase =
+  "idle" | "validating" | "uploading" | "submitting" | "submitted" | "failed" | "cancelled";
+
+export interface LastImport {
+  started: ImportStarted;
+  /** The validation report the import started from, to explain skipped files. */
+  files: FileReport[];
+}
+
+export const importer = $state<{
+  phase: ImportPhase;
+  opId: string | null;
+  upload: { file: string; bytesDone: number; bytesTotal: number } | null;
+  error: LakedropError | null;
+  cancelling: boolean;
+  last: LastImport | null;
+}>({ phase: "idle", opId: null, upload: null, error: null, cancelling: false, last: null });
+
+let lastQuarter = -1;
+
+function onProgress(p: ipc.ImportProgress): void {
+  switch (p.event) {
+    case "validating":
+      importer.phase = "validating";
+      announce("Checking files again before upload…");
+      break;
+    case "uploading": {
+      const firstOfFile = importer.upload?.file !== p.file;
+      importer.phase = "uploading";
+      importer.upload = { file: p.file, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal };
+      const quarter = p.bytesTotal > 0 ? Math.floor((p.bytesDone / p.bytesTotal) * 4) : 0;
+      if (firstOfFile || quarter !== lastQuarter) {
+        lastQuarter = quarter;
+        announce(`Uploading ${baseName(p.file)}, ${formatPercent(p.bytesDone, p.bytesTotal)}`);
+      }
+      break;
+    }
+    case "submitting":
+      importer.phase = "submitting";
+      importer.upload = null;
+      announce("Upload finished. Starting the HealthLake import job…");
+      break;
+    case "submitted":
+      importer.phase = "submitted";
+      break;
+  }
+}
+
+export async function startImport(files: FileReport[]): Promise<void> {
+  if (importer.opId !== null) return;
+  const opId = ipc.newOperationId();
+  Object.assign(importer, {
+    phase: "validating",
+    opId,
+    upload: null,
+    error: null,
+    cancelling: false,
+  });
+  lastQuarter = -1;
+  go({ name: "import" });
+  try {
+    const started = await ipc.startImport(
+      opId,
+      { paths: files.map((f) => f.path), jobName: null },
+      onProgress,
+    );
+    importer.phase = "submitted";
+    importer.last = { started, files };
+    announce(`Import job ${started.jobId} started.`);
+    go({ name: "job", jobId: started.jobId });
+  } catch (e) {
+    const error = ipc.toLakedropError(e);
+    importer.phase = error.code === "cancelled" ? "cancelled" : "failed";
+    importer.error = error;
+    announce(error.code === "cancelled" ? "Import cancelled." : `Import failed. ${error.what}`);
+  } finally {
+    importer.opId = null;
+    importer.cancelling = false;
+  }
+}
+
+export async function cancelImport(): Promise<void> {
+  const opId = importer.opId;
+  if (opId === null || importer.cancelling) return;
+  importer.cancelling = true;
+  announce("Cancelling…");
+  try {
+    await ipc.cancel(opId);
+  } catch (e) {
+    importer.cancelling = false;
+    importer.error = ipc.toLakedropError(e);
+  }
+}
+
+export function uploadText(u: { bytesDone: number; bytesTotal: number }): string {
+  return `${formatBytes(u.bytesDone)} of ${formatBytes(u.bytesTotal)}`;
+}
+
+/** For tests. */
+export function resetImporter(): void {
+  Object.assign(importer, {
+    phase: "idle",
+    opId: null,
+    upload: null,
+    error: null,
+    cancelling: false,
+    last: null,
+  });
+}

@@ -1,0 +1,30 @@
+// Which view is shown. No router: the app has four views and no URLs worth sharing.
+
+export type View =
+  { name: "files" } | { name: "import" } | { name: "jobs" } | { name: "job"; jobId: string };
+
+export const STEPS = ["Files", "Import", "Job", "Results"];
+
+export const nav = $state<{ view: View; resultsShown: boolean }>({
+  view: { name: "files" },
+  resultsShown: false,
+});
+
+export function go(view: View): void {
+  nav.view = view;
+  nav.resultsShown = false;
+}
+
+/** The step indicator's current step for the view shown. */
+export function currentStep(view: View, resultsShown: boolean): number {
+  switch (view.name) {
+    case "files":
+      return 0;
+    case "import":
+      return 1;
+    case "job":
+      return resultsShown ? 3 : 2;
+    case "jobs":
+      return -1;
+  }
+}

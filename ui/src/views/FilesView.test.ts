@@ -1,0 +1,185 @@
+import { flushSync, mount, tick, unmount } from "svelte";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { fakeBackend, resetBackend, sendOnChannel } from "../ipc/testing";
+import { destination } from "../state/connection.svelte";
+import { checked, resetFiles } from "../state/files.svelte";
+import { importer, resetImporter } from "../state/importer.svelte";
+import { fileReport, sampleReport } from "../test/fixtures";
+import type { ValidationReport } from "../ipc";
+import FilesView from "./FilesView.svelte";
+
+let component: ReturnType<typeof mount> | null = null;
+
+function render(): HTMLElement {
+  const target = document.createElement("div");
+  document.body.append(target);
+  component = mount(FilesView, { target });
+  flushSync();
+  return target;
+}
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) {
+    await new Promise((r) => setTimeout(r, 0));
+    await tick();
+  }
+}
+
+function button(root: HTMLElement, text: string): HTMLButtonElement {
+  const found = [...root.querySelectorAll("button")].find((b) =>
+    b.textContent?.replace(/\s+/g, " ").includes(text),
+  );
+  if (!found) throw new Error(`no button "${text}"`);
+  return found;
+}
+
+/** A backend whose file picker returns `picked` and whose validator returns `report`. */
+function backendWith(picked: string[], report: ValidationReport) {
+  const validated: unknown[] = [];
+  fakeBackend((cmd, args) => {
+    switch (cmd) {
+      case "plugin:dialog|open":
+        return picked;
+      case "validate_files":
+        validated.push(args.paths);
+        sendOnChannel(args.onProgress, [
+          { event: "fileStarted", path: picked[0] },
+          { event: "progress", bytesDone: 10, bytesTotal: 20, linesDone: 3 },
+        ]);
+        return report;
+      default:
+        throw { code: "internal", message: `unexpected ${cmd}` };
+    }
+  });
+  return validated;
+}
+
+beforeEach(() => {
+  resetFiles();
+  resetImporter();
+  destination.connection = {
+    kind: "sandbox",
+    label: "Sandbox",
+    region: "us-east-1",
+    endpoint: null,
+    datastoreId: "ds-1",
+    datastoreName: "demo",
+    inputBucket: "in",
+    outputBucket: "out",
+    outputUri: "s3://out/lakedrop-output/",
+    kmsKeyId: "k",
+    kmsKeyAlias: null,
+    roleArn: "arn:aws:iam::0:role/r",
+  };
+});
+
+afterEach(() => {
+  if (component) unmount(component);
+  component = null;
+  document.body.innerHTML = "";
+  resetBackend();
+});
+
+describe("FilesView", () => {
+  it("shows a drop zone and no import button before any file is added", () => {
+    const root = render();
+    expect(root.querySelector('[data-testid="drop-zone"]')?.textContent).toContain(
+      "Drop .ndjson files or folders here",
+    );
+    expect(root.querySelector('[data-testid="import-button"]')).toBeNull();
+  });
+
+  it("validates picked files and summarizes the report, with import enabled", async () => {
+    const validated = backendWith(["/data/10-patients"], sampleReport());
+    const root = render();
+
+    button(root, "Choose files…").click();
+    await settle();
+
+    expect(validated).toEqual([["/data/10-patients"]]);
+    const rows = root.querySelectorAll('[data-testid="file-row"]');
+    expect(rows).toHaveLength(14);
+    const log = [...rows].find((r) => r.textContent?.includes("log.ndjson"));
+    expect(log?.querySelector('[data-testid="file-status"]')?.textContent).toBe(
+      "Not FHIR — will be skipped",
+    );
+    expect(root.querySelector('[data-testid="validation-summary"]')?.textContent).toBe(
+      "7,160 resources in 13 files ready to import · 1 file skipped (not FHIR)",
+    );
+    const importButton = root.querySelector<HTMLButtonElement>('[data-testid="import-button"]');
+    expect(importButton?.textContent?.trim()).toBe("Import to demo");
+    expect(importButton?.disabled).toBe(false);
+  });
+
+  it("disables import, with the reason, when nothing is valid", async () => {
+    backendWith(["/data/log.ndjson"], {
+      files: [fileReport({ name: "log.ndjson", valid: 0, notFhir: true })],
+      valid: 0,
+      invalid: 0,
+    });
+    const root = render();
+
+    button(root, "Choose files…").click();
+    await settle();
+
+    const importButton = root.querySelector<HTMLButtonElement>('[data-testid="import-button"]');
+    expect(importButton?.disabled).toBe(true);
+    const reasonId = importButton?.getAttribute("aria-describedby");
+    expect(reasonId).toBeTruthy();
+    expect(root.querySelector(`#${reasonId}`)?.textContent).toMatch(
+      /none of these files has a valid FHIR resource/i,
+    );
+  });
+
+  it("expands a file's issues on demand", async () => {
+    backendWith(["/data/10-patients"], sampleReport());
+    const root = render();
+    button(root, "Choose files…").click();
+    await settle();
+
+    const toggle = button(root, "Show 1 issue");
+    expect(toggle.getAttribute("aria-expanded")).toBe("false");
+    toggle.click();
+    flushSync();
+    expect(toggle.getAttribute("aria-expanded")).toBe("true");
+    const issues = document.getElementById(toggle.getAttribute("aria-controls") ?? "");
+    expect(issues?.textContent).toContain("not a FHIR resource");
+  });
+
+  it("explains a failed check in plain words, with the raw message behind Details", async () => {
+    fakeBackend((cmd) => {
+      if (cmd === "plugin:dialog|open") return ["/nope"];
+      throw { code: "not-found", message: "/nope: No such file or directory (os error 2)" };
+    });
+    const root = render();
+    button(root, "Choose files…").click();
+    await settle();
+
+    const alert = root.querySelector('[role="alert"]');
+    expect(alert?.textContent).toContain("could not be found");
+    expect(alert?.querySelector("details pre")?.textContent).toContain("os error 2");
+    expect(checked.files).toHaveLength(0);
+  });
+
+  it("starts the import with every checked file", async () => {
+    backendWith(["/data/10-patients"], sampleReport());
+    const root = render();
+    button(root, "Choose files…").click();
+    await settle();
+
+    let request: unknown = null;
+    fakeBackend((cmd, args) => {
+      if (cmd === "start_import") {
+        request = args.request;
+        return new Promise(() => {}); // stays in flight
+      }
+      return null;
+    });
+    root.querySelector<HTMLButtonElement>('[data-testid="import-button"]')?.click();
+    await settle();
+
+    expect(importer.opId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(request).toMatchObject({ jobName: null });
+    expect((request as { paths: string[] }).paths).toHaveLength(14);
+  });
+});

@@ -1,0 +1,46 @@
+import { flushSync, mount, tick, unmount } from "svelte";
+import { afterEach, describe, expect, it } from "vitest";
+import { fakeBackend, resetBackend } from "../ipc/testing";
+import { nav } from "../state/navigation.svelte";
+import { completedJob } from "../test/fixtures";
+import JobsView from "./JobsView.svelte";
+
+let component: ReturnType<typeof mount> | null = null;
+
+async function render(): Promise<HTMLElement> {
+  const target = document.createElement("div");
+  document.body.append(target);
+  component = mount(JobsView, { target });
+  flushSync();
+  for (let i = 0; i < 5; i++) {
+    await new Promise((r) => setTimeout(r, 0));
+    await tick();
+  }
+  return target;
+}
+
+afterEach(() => {
+  if (component) unmount(component);
+  component = null;
+  document.body.innerHTML = "";
+  resetBackend();
+});
+
+describe("JobsView", () => {
+  it("lists jobs with their status and opens one", async () => {
+    const partial = completedJob("COMPLETED_WITH_ERRORS").job;
+    fakeBackend(() => [{ ...partial, jobId: "job-2", jobName: null }, completedJob().job]);
+    const root = await render();
+
+    const badges = [...root.querySelectorAll('[data-testid="job-list-status"]')];
+    expect(badges.map((b) => b.textContent)).toEqual(["Completed with errors", "Completed"]);
+    root.querySelector<HTMLButtonElement>("li button")?.click();
+    expect(nav.view).toEqual({ name: "job", jobId: "job-2" });
+  });
+
+  it("says so when there are no jobs yet", async () => {
+    fakeBackend(() => []);
+    const root = await render();
+    expect(root.textContent).toContain("No import jobs yet");
+  });
+});
