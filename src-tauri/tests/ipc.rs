@@ -61,7 +61,8 @@ fn commands_answer_on_the_mock_runtime() {
     assert_eq!(invoke(&window, "list_jobs", json!({})).expect("jobs"), json!([]));
     assert_eq!(invoke(&window, "cancel", json!({"opId": "nothing-running"})).expect("cancel"), Value::Null);
 
-    let err = invoke(&window, "job_result", json!({"jobId": "0123456789abcdef0123456789abcdef"})).expect_err("unknown job");
+    let err = invoke(&window, "job_result", json!({"jobId": "0123456789abcdef0123456789abcdef"}))
+        .expect_err("unknown job");
     assert_eq!(err["code"], "not-found", "{err}");
     assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()));
 }

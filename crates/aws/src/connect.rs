@@ -26,13 +26,20 @@ pub struct Clients {
 }
 
 pub async fn connect(target: &Target) -> Result<Clients, AwsError> {
-    let http = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+    let http =
+        aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
     let endpoint = match target {
         Target::Endpoint { url, region, access_key_id, secret_access_key } => {
             loader = loader
                 .region(aws_config::Region::new(region.clone()))
-                .credentials_provider(Credentials::new(access_key_id, secret_access_key, None, None, "lakedrop"))
+                .credentials_provider(Credentials::new(
+                    access_key_id,
+                    secret_access_key,
+                    None,
+                    None,
+                    "lakedrop",
+                ))
                 .endpoint_url(url);
             true
         }
@@ -48,7 +55,8 @@ pub async fn connect(target: &Target) -> Result<Clients, AwsError> {
     };
     let sdk = loader.load().await;
     let region = sdk.region().map(ToString::to_string).ok_or_else(|| AwsError::Credentials {
-        message: "no AWS Region is configured; choose one in the settings or set `region` in the profile".into(),
+        message: "no AWS Region is configured; choose one in the settings or set `region` in the profile"
+            .into(),
     })?;
     let s3 = aws_sdk_s3::config::Builder::from(&sdk).force_path_style(endpoint).build();
     Ok(Clients {

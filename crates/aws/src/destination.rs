@@ -96,7 +96,10 @@ async fn only_active_datastore(clients: &Clients) -> Result<(String, String), Aw
         .map_err(|e| AwsError::from_sdk("ListFHIRDatastores", e))?;
     let stores = out.datastore_properties_list();
     match stores {
-        [one] => Ok((one.datastore_id().to_string(), one.datastore_name().unwrap_or(one.datastore_id()).to_string())),
+        [one] => Ok((
+            one.datastore_id().to_string(),
+            one.datastore_name().unwrap_or(one.datastore_id()).to_string(),
+        )),
         [] => Err(AwsError::NotFound { message: "no ACTIVE HealthLake data store in this Region".into() }),
         many => Err(AwsError::Input(format!(
             "{} ACTIVE data stores; choose one with --datastore ({})",

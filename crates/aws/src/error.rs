@@ -79,7 +79,10 @@ impl AwsError {
                     AwsError::Network { operation, message: short(&detail) }
                 }
             }
-            _ if detail.contains("credentials") || detail.contains("identity") || detail.contains("token") => {
+            _ if detail.contains("credentials")
+                || detail.contains("identity")
+                || detail.contains("token") =>
+            {
                 credentials_error(&detail)
             }
             _ => AwsError::Service { operation, code: "ClientError".into(), message: short(&detail) },
@@ -92,21 +95,38 @@ fn classify(operation: &'static str, code: &str, message: String) -> AwsError {
         "AccessDenied" | "AccessDeniedException" | "AllAccessDisabled" | "Forbidden" => {
             AwsError::AccessDenied { operation, message }
         }
-        "ExpiredToken" | "ExpiredTokenException" | "InvalidAccessKeyId" | "InvalidClientTokenId"
-        | "UnrecognizedClientException" | "SignatureDoesNotMatch" | "InvalidSignatureException"
+        "ExpiredToken"
+        | "ExpiredTokenException"
+        | "InvalidAccessKeyId"
+        | "InvalidClientTokenId"
+        | "UnrecognizedClientException"
+        | "SignatureDoesNotMatch"
+        | "InvalidSignatureException"
         | "MissingAuthenticationTokenException" => AwsError::Credentials {
-            message: format!("AWS refused the credentials ({code}): {message}. Sign in again (e.g. `aws sso login --profile <profile>`) or check the keys"),
+            message: format!(
+                "AWS refused the credentials ({code}): {message}. Sign in again (e.g. `aws sso login --profile <profile>`) or check the keys"
+            ),
         },
-        "NoSuchBucket" | "NoSuchKey" | "NotFound" | "NoSuchUpload" | "ResourceNotFoundException" | "NotFoundException" => {
-            AwsError::NotFound { message: if message.is_empty() { format!("{operation}: {code}") } else { message } }
-        }
-        "Throttling" | "ThrottlingException" | "SlowDown" | "TooManyRequestsException" | "RequestLimitExceeded" => {
-            AwsError::Throttled { operation }
-        }
+        "NoSuchBucket"
+        | "NoSuchKey"
+        | "NotFound"
+        | "NoSuchUpload"
+        | "ResourceNotFoundException"
+        | "NotFoundException" => AwsError::NotFound {
+            message: if message.is_empty() { format!("{operation}: {code}") } else { message },
+        },
+        "Throttling"
+        | "ThrottlingException"
+        | "SlowDown"
+        | "TooManyRequestsException"
+        | "RequestLimitExceeded" => AwsError::Throttled { operation },
         "ValidationException" | "InvalidRequest" | "InvalidArgument" | "SerializationException" => {
             AwsError::Invalid { operation, message }
         }
-        "FailedDependencyException" | "KMS.DisabledException" | "KMS.NotFoundException" | "DisabledException"
+        "FailedDependencyException"
+        | "KMS.DisabledException"
+        | "KMS.NotFoundException"
+        | "DisabledException"
         | "KMSInvalidStateException" => AwsError::Dependency { operation, message },
         _ => AwsError::Service { operation, code: code.into(), message },
     }
@@ -136,11 +156,20 @@ mod tests {
 
     #[test]
     fn service_codes_map_to_kinds_people_can_act_on() {
-        assert!(matches!(classify("StartFHIRImportJob", "AccessDeniedException", "x".into()), AwsError::AccessDenied { .. }));
+        assert!(matches!(
+            classify("StartFHIRImportJob", "AccessDeniedException", "x".into()),
+            AwsError::AccessDenied { .. }
+        ));
         assert!(matches!(classify("PutObject", "ExpiredToken", "x".into()), AwsError::Credentials { .. }));
         assert!(matches!(classify("GetObject", "NoSuchKey", String::new()), AwsError::NotFound { .. }));
-        assert!(matches!(classify("ListFHIRImportJobs", "ThrottlingException", String::new()), AwsError::Throttled { .. }));
-        assert!(matches!(classify("StartFHIRImportJob", "FailedDependencyException", String::new()), AwsError::Dependency { .. }));
+        assert!(matches!(
+            classify("ListFHIRImportJobs", "ThrottlingException", String::new()),
+            AwsError::Throttled { .. }
+        ));
+        assert!(matches!(
+            classify("StartFHIRImportJob", "FailedDependencyException", String::new()),
+            AwsError::Dependency { .. }
+        ));
         let other = classify("X", "Weird", "msg".into());
         assert_eq!(other.to_string(), "X failed (Weird): msg");
     }

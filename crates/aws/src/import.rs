@@ -33,7 +33,11 @@ pub fn skip_reason(file: &FileReport) -> Option<String> {
 }
 
 /// Validates every file (off the async threads), reporting progress as `Validating`.
-pub async fn validate(paths: Vec<PathBuf>, level: Level, cancel: CancellationToken) -> Result<ValidationReport, AwsError> {
+pub async fn validate(
+    paths: Vec<PathBuf>,
+    level: Level,
+    cancel: CancellationToken,
+) -> Result<ValidationReport, AwsError> {
     tokio::task::spawn_blocking(move || {
         let files = expand_paths(&paths)?;
         Ok(validate_files(&files, &Options { level, ..Options::default() }, &mut |_| {}, &cancel)?)

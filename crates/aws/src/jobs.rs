@@ -54,7 +54,9 @@ pub async fn describe(clients: &Clients, datastore_id: &str, job_id: &str) -> Re
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("DescribeFHIRImportJob", e))?;
-    out.import_job_properties().map(to_job).ok_or_else(|| AwsError::NotFound { message: format!("import job {job_id}") })
+    out.import_job_properties()
+        .map(to_job)
+        .ok_or_else(|| AwsError::NotFound { message: format!("import job {job_id}") })
 }
 
 /// Every import job of a data store, newest first, following `NextToken` to the end.
@@ -126,7 +128,8 @@ pub async fn result(clients: &Clients, datastore_id: &str, job_id: &str) -> Resu
 /// Reads `Manifest.json` (or `manifest.json`) from a job's output folder; `None` when neither exists.
 pub async fn read_manifest(clients: &Clients, folder_uri: &str) -> Result<Option<Manifest>, AwsError> {
     let (bucket, prefix) = split_s3_uri(folder_uri)?;
-    let prefix = if prefix.is_empty() || prefix.ends_with('/') { prefix.to_string() } else { format!("{prefix}/") };
+    let prefix =
+        if prefix.is_empty() || prefix.ends_with('/') { prefix.to_string() } else { format!("{prefix}/") };
     for name in MANIFEST_NAMES {
         let got = clients.s3.get_object().bucket(bucket).key(format!("{prefix}{name}")).send().await;
         match got {
@@ -137,8 +140,9 @@ pub async fn read_manifest(clients: &Clients, folder_uri: &str) -> Result<Option
                     .await
                     .map_err(|e| AwsError::Network { operation: "GetObject", message: e.to_string() })?
                     .into_bytes();
-                let manifest = Manifest::parse(&bytes)
-                    .map_err(|e| AwsError::Input(format!("{folder_uri}{name} is not a readable manifest: {e}")))?;
+                let manifest = Manifest::parse(&bytes).map_err(|e| {
+                    AwsError::Input(format!("{folder_uri}{name} is not a readable manifest: {e}"))
+                })?;
                 return Ok(Some(manifest));
             }
             Err(e) => match AwsError::from_sdk("GetObject", e) {
@@ -151,7 +155,8 @@ pub async fn read_manifest(clients: &Clients, folder_uri: &str) -> Result<Option
 }
 
 pub fn split_s3_uri(uri: &str) -> Result<(&str, &str), AwsError> {
-    let rest = uri.strip_prefix("s3://").ok_or_else(|| AwsError::Input(format!("{uri} is not an s3:// URI")))?;
+    let rest =
+        uri.strip_prefix("s3://").ok_or_else(|| AwsError::Input(format!("{uri} is not an s3:// URI")))?;
     let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() {
         return Err(AwsError::Input(format!("{uri} names no bucket")));
@@ -181,9 +186,14 @@ pub fn to_job(p: &ImportJobProperties) -> Job {
             scanned_files: r.total_number_of_scanned_files().unwrap_or(0).max(0) as u64,
             resources_scanned: r.total_number_of_resources_scanned().unwrap_or(0).max(0) as u64,
             resources_imported: r.total_number_of_resources_imported().unwrap_or(0).max(0) as u64,
-            resources_with_customer_error: r.total_number_of_resources_with_customer_error().unwrap_or(0).max(0) as u64,
-            files_read_with_customer_error: r.total_number_of_files_read_with_customer_error().unwrap_or(0).max(0)
-                as u64,
+            resources_with_customer_error: r
+                .total_number_of_resources_with_customer_error()
+                .unwrap_or(0)
+                .max(0) as u64,
+            files_read_with_customer_error: r
+                .total_number_of_files_read_with_customer_error()
+                .unwrap_or(0)
+                .max(0) as u64,
         }),
     }
 }

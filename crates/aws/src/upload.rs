@@ -36,7 +36,8 @@ pub async fn put_file(
     path: &Path,
     encryption: &Encryption,
 ) -> Result<Uploaded, AwsError> {
-    let bytes = tokio::fs::metadata(path).await.map_err(|source| AwsError::Io { path: path.into(), source })?.len();
+    let bytes =
+        tokio::fs::metadata(path).await.map_err(|source| AwsError::Io { path: path.into(), source })?.len();
     let body = ByteStream::from_path(path)
         .await
         .map_err(|e| AwsError::Io { path: path.into(), source: std::io::Error::other(e.to_string()) })?;

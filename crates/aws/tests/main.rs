@@ -24,7 +24,8 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = SandboxConfig::new(dir.path().join("sandbox"));
-    config.pacing = Pacing { datastore_creation: Duration::from_millis(200), job_start_delay: Duration::from_millis(50) };
+    config.pacing =
+        Pacing { datastore_creation: Duration::from_millis(200), job_start_delay: Duration::from_millis(50) };
     let sandbox = Sandbox::start(config).await.expect("sandbox starts");
     let seed = sandbox.seed().clone();
     let clients = connect(&Target::Endpoint {
@@ -35,9 +36,10 @@ async fn fixture() -> Fixture {
     })
     .await
     .expect("clients");
-    let destination = resolve(&clients, Choices::default(), ConnectionKind::Sandbox, "Sandbox", Some(sandbox.endpoint()))
-        .await
-        .expect("the sandbox's defaults resolve");
+    let destination =
+        resolve(&clients, Choices::default(), ConnectionKind::Sandbox, "Sandbox", Some(sandbox.endpoint()))
+            .await
+            .expect("the sandbox's defaults resolve");
     Fixture { sandbox, clients, destination, _dir: dir }
 }
 
@@ -56,8 +58,18 @@ async fn import(f: &Fixture, paths: Vec<PathBuf>) -> lakedrop_core::progress::Im
 async fn wait(f: &Fixture, job_id: &str) -> lakedrop_core::job::Job {
     let cancel = CancellationToken::new();
     let mut on_update = |_: &lakedrop_core::job::Job| {};
-    let wait = jobs::wait(&f.clients, &f.destination.datastore_id, job_id, Duration::from_millis(50), &mut on_update, &cancel);
-    tokio::time::timeout(Duration::from_secs(60), wait).await.expect("job ends in time").expect("describe works")
+    let wait = jobs::wait(
+        &f.clients,
+        &f.destination.datastore_id,
+        job_id,
+        Duration::from_millis(50),
+        &mut on_update,
+        &cancel,
+    );
+    tokio::time::timeout(Duration::from_secs(60), wait)
+        .await
+        .expect("job ends in time")
+        .expect("describe works")
 }
 
 #[tokio::test]
@@ -87,7 +99,10 @@ async fn the_ten_patient_sample_imports_end_to_end() {
     assert_eq!(manifest.resources_imported, 7160);
     assert_eq!(manifest.resources_with_customer_error, 0);
     let folder = job.output_uri.expect("output folder");
-    assert!(folder.ends_with(&format!("{}-FHIR_IMPORT-{}/", f.destination.datastore_id, job.job_id)), "{folder}");
+    assert!(
+        folder.ends_with(&format!("{}-FHIR_IMPORT-{}/", f.destination.datastore_id, job.job_id)),
+        "{folder}"
+    );
     f.sandbox.stop().await;
 }
 
@@ -97,7 +112,10 @@ fn file_with_bad_lines(dir: &Path) -> PathBuf {
     let lines: Vec<&str> = good.lines().take(3).collect();
     let mut no_id: serde_json::Value = serde_json::from_str(lines[1]).expect("json");
     no_id.as_object_mut().expect("object").remove("id");
-    let text = format!("{}\n{}\n{}\n{{\"resourceType\": \"Patient\", broken\n{}\n", lines[0], no_id, lines[1], lines[2]);
+    let text = format!(
+        "{}\n{}\n{}\n{{\"resourceType\": \"Patient\", broken\n{}\n",
+        lines[0], no_id, lines[1], lines[2]
+    );
     let path = dir.join("Patient.bad.ndjson");
     std::fs::write(&path, text).expect("write");
     path
@@ -115,14 +133,29 @@ async fn rejected_lines_land_in_failure_files_with_their_line_ids() {
         .expect("result")
         .manifest
         .expect("manifest");
-    assert_eq!((manifest.resources_scanned, manifest.resources_imported, manifest.resources_with_customer_error), (5, 3, 2));
+    assert_eq!(
+        (manifest.resources_scanned, manifest.resources_imported, manifest.resources_with_customer_error),
+        (5, 3, 2)
+    );
 
     let folder = job.output_uri.expect("folder");
     let (bucket, prefix) = jobs::split_s3_uri(&folder).expect("uri");
-    let object = f.clients.s3.get_object().bucket(bucket).key(format!("{prefix}FAILURE/Patient.bad.ndjson")).send().await.expect("FAILURE file");
+    let object = f
+        .clients
+        .s3
+        .get_object()
+        .bucket(bucket)
+        .key(format!("{prefix}FAILURE/Patient.bad.ndjson"))
+        .send()
+        .await
+        .expect("FAILURE file");
     assert_eq!(object.server_side_encryption().map(|s| s.as_str()), Some("aws:kms"), "output is SSE-KMS");
     let bytes = object.body.collect().await.expect("body").into_bytes();
-    let lines: Vec<OutputLine> = bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).expect("line")).collect();
+    let lines: Vec<OutputLine> = bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).expect("line"))
+        .collect();
     assert_eq!(lines.iter().map(|l| l.line_id).collect::<Vec<_>>(), [2, 4]);
     assert_eq!(lines[0].diagnostics(), ["Missing required id field in resource json"]);
     assert_eq!(lines[1].diagnostics(), ["Invalid JSON found in input file"]);

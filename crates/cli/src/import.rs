@@ -79,7 +79,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else if let Some(url) = &args.endpoint {
         let access_key_id = std::env::var("AWS_ACCESS_KEY_ID")
             .context("set AWS_ACCESS_KEY_ID (and AWS_SECRET_ACCESS_KEY) for the endpoint; `lakedrop sandbox serve` prints them")?;
-        let secret_access_key = std::env::var("AWS_SECRET_ACCESS_KEY").context("set AWS_SECRET_ACCESS_KEY")?;
+        let secret_access_key =
+            std::env::var("AWS_SECRET_ACCESS_KEY").context("set AWS_SECRET_ACCESS_KEY")?;
         let target = Target::Endpoint {
             url: url.clone(),
             region: args.region.clone().unwrap_or_else(|| "us-east-1".into()),
@@ -89,7 +90,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         (target, ConnectionKind::Sandbox, url.clone(), Some(url.clone()))
     } else {
         let label = args.profile.clone().unwrap_or_else(|| "default".into());
-        (Target::Aws { profile: args.profile.clone(), region: args.region.clone() }, ConnectionKind::Aws, label, None)
+        (
+            Target::Aws { profile: args.profile.clone(), region: args.region.clone() },
+            ConnectionKind::Aws,
+            label,
+            None,
+        )
     };
 
     let result = import(&args, &target, kind, &label, endpoint.as_deref()).await;
@@ -126,7 +132,11 @@ async fn import(
         match event {
             ImportProgress::Validating => eprintln!("validating…"),
             ImportProgress::Uploading { file, bytes_done, bytes_total } if bytes_done < bytes_total => {
-                eprintln!("uploading {file} ({} of {} bytes done)", thousands(bytes_done), thousands(bytes_total));
+                eprintln!(
+                    "uploading {file} ({} of {} bytes done)",
+                    thousands(bytes_done),
+                    thousands(bytes_total)
+                );
             }
             ImportProgress::Uploading { .. } => {}
             ImportProgress::Submitting => eprintln!("starting the import job…"),
@@ -134,8 +144,11 @@ async fn import(
         }
     };
     let cancel = CancellationToken::new();
-    let request =
-        ImportRequest { paths: args.paths.clone(), job_name: args.job_name.clone(), level: args.validation_level };
+    let request = ImportRequest {
+        paths: args.paths.clone(),
+        job_name: args.job_name.clone(),
+        level: args.validation_level,
+    };
     let started = run_import(&clients, &destination, &state, request, &progress, &cancel, now_unix()).await?;
     if text {
         for skipped in &started.files_skipped {
@@ -156,9 +169,15 @@ async fn import(
             eprintln!("job {}: {}", job.job_id, job.status);
         }
     };
-    let job =
-        jobs::wait(&clients, &started.datastore_id, &started.job_id, Duration::from_millis(500), &mut on_update, &cancel)
-            .await?;
+    let job = jobs::wait(
+        &clients,
+        &started.datastore_id,
+        &started.job_id,
+        Duration::from_millis(500),
+        &mut on_update,
+        &cancel,
+    )
+    .await?;
     let result = jobs::result(&clients, &started.datastore_id, &job.job_id).await?;
     let code = if result.job.status == "COMPLETED" { ExitCode::SUCCESS } else { ExitCode::from(1) };
     if text {

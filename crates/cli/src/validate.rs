@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use lakedrop_core::files::{expand_paths, validate_files};
 use lakedrop_core::CancellationToken;
+use lakedrop_core::files::{expand_paths, validate_files};
 use lakedrop_validate::{Level, Options, Severity};
 use serde_json::json;
 
@@ -23,7 +23,8 @@ pub struct Args {
 }
 
 pub fn parse_level(s: &str) -> Result<Level, String> {
-    Level::parse(s).ok_or_else(|| format!("'{s}' is not a validation level: use strict, structure-only or minimal"))
+    Level::parse(s)
+        .ok_or_else(|| format!("'{s}' is not a validation level: use strict, structure-only or minimal"))
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -61,7 +62,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                         Severity::Error => "",
                         Severity::Warning => "warning: ",
                     };
-                    println!("{}:{}: {severity}{path}{} [{}]", file.path, issue.line, issue.message, issue.code);
+                    println!(
+                        "{}:{}: {severity}{path}{} [{}]",
+                        file.path, issue.line, issue.message, issue.code
+                    );
                 }
                 if file.issues_truncated {
                     println!("{}: … more issues not shown", file.path);

@@ -68,18 +68,28 @@ fn import_against_a_served_sandbox_reports_the_manifest() {
 
 #[test]
 fn validate_exits_1_on_a_folder_with_a_non_fhir_file_and_prints_a_json_report() {
-    let out = Command::new(BIN).args(["validate", "--output", "json"]).arg(sample_dir()).output().expect("runs");
+    let out =
+        Command::new(BIN).args(["validate", "--output", "json"]).arg(sample_dir()).output().expect("runs");
     assert_eq!(out.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(json["summary"]["valid"], 7160);
     assert_eq!(json["summary"]["by_code"]["not-fhir"], 1);
-    let log = json["files"].as_array().expect("files").iter().find(|f| f["path"].as_str().is_some_and(|p| p.ends_with("log.ndjson"))).expect("log");
+    let log = json["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .find(|f| f["path"].as_str().is_some_and(|p| p.ends_with("log.ndjson")))
+        .expect("log");
     assert_eq!(log["issues"][0]["code"], "not-fhir");
 }
 
 #[test]
 fn validate_text_reads_like_a_compiler_and_exit_0_when_clean() {
-    let out = Command::new(BIN).arg("validate").arg(sample_dir().join("Patient.000.ndjson")).output().expect("runs");
+    let out = Command::new(BIN)
+        .arg("validate")
+        .arg(sample_dir().join("Patient.000.ndjson"))
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("13 resources valid, 0 lines would be rejected, in 1 files"), "{text}");

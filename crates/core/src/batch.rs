@@ -67,8 +67,10 @@ pub fn unique_key_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<Str
     names
         .into_iter()
         .map(|name| {
-            let name: String =
-                name.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
+            let name: String = name
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' })
+                .collect();
             let (stem, ext) = match name.find('.') {
                 Some(i) => (name[..i].to_string(), name[i..].to_string()),
                 None => (name.clone(), String::new()),
@@ -110,7 +112,12 @@ mod tests {
             datastore_id: "ds".into(),
             input_bucket: "in".into(),
             prefix: "lakedrop/b/".into(),
-            files: vec![BatchFile { local_path: "/x/a.ndjson".into(), key_name: "a.ndjson".into(), bytes: 1, sha256: sha.into() }],
+            files: vec![BatchFile {
+                local_path: "/x/a.ndjson".into(),
+                key_name: "a.ndjson".into(),
+                bytes: 1,
+                sha256: sha.into(),
+            }],
         }
     }
 

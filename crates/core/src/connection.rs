@@ -32,4 +32,3 @@ pub struct Connection {
     pub kms_key_alias: Option<String>,
     pub role_arn: String,
 }
-

@@ -116,7 +116,10 @@ mod tests {
         assert_eq!(summary.resources_with_customer_error, 5);
         assert_eq!(summary.resources_with_server_error, 0, "missing counts default to zero");
         assert_eq!(manifest.failure_output.failure_output_s3_uri, None);
-        assert_eq!(manifest.output_data_config.encryption_key_id.as_deref(), Some("arn:aws:kms:us-west-2:1:key/k"));
+        assert_eq!(
+            manifest.output_data_config.encryption_key_id.as_deref(),
+            Some("arn:aws:kms:us-west-2:1:key/k")
+        );
     }
 
     #[test]

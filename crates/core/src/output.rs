@@ -43,7 +43,9 @@ impl OutputLine {
             .as_ref()
             .and_then(|r| r.json_blob.get("issue"))
             .and_then(Value::as_array)
-            .map(|issues| issues.iter().filter_map(|i| i.get("diagnostics").and_then(Value::as_str)).collect())
+            .map(|issues| {
+                issues.iter().filter_map(|i| i.get("diagnostics").and_then(Value::as_str)).collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -69,7 +71,9 @@ mod tests {
             }),
         };
         let text = serde_json::to_string(&line).expect("serializes");
-        assert!(text.starts_with(r#"{"lineId":9,"resourceType":"Patient","UpdateResourceResponse":{"jsonBlob":"#));
+        assert!(
+            text.starts_with(r#"{"lineId":9,"resourceType":"Patient","UpdateResourceResponse":{"jsonBlob":"#)
+        );
         let back: OutputLine = serde_json::from_str(&text).expect("parses");
         assert_eq!(back.diagnostics(), vec!["Missing required id field in resource json"]);
     }

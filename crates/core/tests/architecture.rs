@@ -50,7 +50,9 @@ mod toml_like {
             let line = line.trim();
             if line.starts_with('[') {
                 in_deps = line.contains("dependencies");
-                if let Some(rest) = line.strip_prefix("[dependencies.").or_else(|| line.strip_prefix("[dev-dependencies.")) {
+                if let Some(rest) =
+                    line.strip_prefix("[dependencies.").or_else(|| line.strip_prefix("[dev-dependencies."))
+                {
                     names.push(rest.trim_end_matches(']').to_string());
                 }
                 continue;

@@ -41,7 +41,8 @@ fn not_found(key: &str) -> ApiError {
 
 fn random_bytes<const N: usize>() -> ApiResult<[u8; N]> {
     let mut buf = [0u8; N];
-    getrandom::fill(&mut buf).map_err(|e| ApiError::new("KMSInternalException", 500, format!("no randomness: {e}")))?;
+    getrandom::fill(&mut buf)
+        .map_err(|e| ApiError::new("KMSInternalException", 500, format!("no randomness: {e}")))?;
     Ok(buf)
 }
 
@@ -61,7 +62,9 @@ impl Kms {
                 let key = self.create_key(opt_str(input, "Description").unwrap_or(""), now)?;
                 Ok(json!({"KeyMetadata": self.metadata(&self.resolve(&key.key_id)?)}))
             }
-            "DescribeKey" => Ok(json!({"KeyMetadata": self.metadata(&self.resolve(req_str(input, "KeyId")?)?)})),
+            "DescribeKey" => {
+                Ok(json!({"KeyMetadata": self.metadata(&self.resolve(req_str(input, "KeyId")?)?)}))
+            }
             "ListKeys" => {
                 let keys: Vec<Value> = self
                     .all_keys()?
@@ -86,9 +89,10 @@ impl Kms {
             "EnableKey" | "DisableKey" => {
                 let key = self.resolve(req_str(input, "KeyId")?)?;
                 let enabled = operation == "EnableKey";
-                self.db
-                    .conn()
-                    .execute("UPDATE kms_keys SET enabled = ?2 WHERE key_id = ?1", params![key.key_id, enabled])?;
+                self.db.conn().execute(
+                    "UPDATE kms_keys SET enabled = ?2 WHERE key_id = ?1",
+                    params![key.key_id, enabled],
+                )?;
                 Ok(json!({}))
             }
             "Encrypt" => {
@@ -106,17 +110,30 @@ impl Kms {
                 if let Some(wanted) = opt_str(input, "KeyId")
                     && self.resolve(wanted)?.key_id != key.key_id
                 {
-                    return Err(ApiError::new("IncorrectKeyException", 400, "The key ID in the request does not identify the key that encrypted the ciphertext"));
+                    return Err(ApiError::new(
+                        "IncorrectKeyException",
+                        400,
+                        "The key ID in the request does not identify the key that encrypted the ciphertext",
+                    ));
                 }
-                Ok(json!({"KeyId": key.arn, "Plaintext": B64.encode(plaintext), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}))
+                Ok(
+                    json!({"KeyId": key.arn, "Plaintext": B64.encode(plaintext), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}),
+                )
             }
             "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" => {
                 let key = self.usable(req_str(input, "KeyId")?)?;
-                let len = match (opt_str(input, "KeySpec"), input.get("NumberOfBytes").and_then(Value::as_u64)) {
+                let len = match (
+                    opt_str(input, "KeySpec"),
+                    input.get("NumberOfBytes").and_then(Value::as_u64),
+                ) {
                     (Some("AES_256"), None) | (None, None) => 32,
                     (Some("AES_128"), None) => 16,
                     (None, Some(n @ 1..=1024)) => n as usize,
-                    _ => return Err(ApiError::validation("Specify either KeySpec (AES_256 or AES_128) or NumberOfBytes (1-1024), not both")),
+                    _ => {
+                        return Err(ApiError::validation(
+                            "Specify either KeySpec (AES_256 or AES_128) or NumberOfBytes (1-1024), not both",
+                        ));
+                    }
                 };
                 let data_key = random_bytes::<1024>()?[..len].to_vec();
                 let mut out = json!({"CiphertextBlob": B64.encode(seal(&key, &data_key)?), "KeyId": key.arn});
@@ -156,7 +173,11 @@ impl Kms {
             params![alias, key.key_id, epoch_seconds(now)],
         )?;
         if inserted == 0 {
-            return Err(ApiError::new("AlreadyExistsException", 400, format!("An alias with the name {} already exists", self.alias_arn(alias))));
+            return Err(ApiError::new(
+                "AlreadyExistsException",
+                400,
+                format!("An alias with the name {} already exists", self.alias_arn(alias)),
+            ));
         }
         Ok(())
     }
@@ -169,7 +190,8 @@ impl Kms {
         let filter = key.map(|k| self.resolve(k)).transpose()?.map(|k| k.key_id);
         let conn = self.db.conn();
         let mut stmt = conn.prepare("SELECT name, key_id, created FROM kms_aliases ORDER BY name")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, f64>(2)?)))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, f64>(2)?)))?;
         let mut aliases = Vec::new();
         for row in rows {
             let (name, key_id, created) = row?;
@@ -184,8 +206,9 @@ impl Kms {
 
     fn all_keys(&self) -> ApiResult<Vec<KeyRow>> {
         let conn = self.db.conn();
-        let mut stmt =
-            conn.prepare("SELECT key_id, arn, description, enabled, created, material FROM kms_keys ORDER BY created")?;
+        let mut stmt = conn.prepare(
+            "SELECT key_id, arn, description, enabled, created, material FROM kms_keys ORDER BY created",
+        )?;
         let rows = stmt.query_map([], row_to_key)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -198,7 +221,8 @@ impl Kms {
             .unwrap_or(key);
         let conn = self.db.conn();
         let key_id: Option<String> = if alias.starts_with("alias/") {
-            conn.query_row("SELECT key_id FROM kms_aliases WHERE name = ?1", params![alias], |r| r.get(0)).optional()?
+            conn.query_row("SELECT key_id FROM kms_aliases WHERE name = ?1", params![alias], |r| r.get(0))
+                .optional()?
         } else {
             Some(key.rsplit('/').next().unwrap_or(key).to_string())
         };
@@ -222,7 +246,13 @@ impl Kms {
     }
 
     fn open(&self, blob: &[u8]) -> ApiResult<(KeyRow, Vec<u8>)> {
-        let invalid = || ApiError::new("InvalidCiphertextException", 400, "The ciphertext is invalid or was not made by this KMS");
+        let invalid = || {
+            ApiError::new(
+                "InvalidCiphertextException",
+                400,
+                "The ciphertext is invalid or was not made by this KMS",
+            )
+        };
         let rest = blob.strip_prefix(CIPHERTEXT_MAGIC.as_slice()).ok_or_else(invalid)?;
         if rest.len() < KEY_ID_LEN + 12 {
             return Err(invalid());
@@ -280,7 +310,8 @@ fn row_to_key(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
 }
 
 fn seal(key: &KeyRow, plaintext: &[u8]) -> ApiResult<Vec<u8>> {
-    let cipher = Aes256Gcm::new_from_slice(&key.material).map_err(|e| ApiError::internal(format!("key material: {e}")))?;
+    let cipher = Aes256Gcm::new_from_slice(&key.material)
+        .map_err(|e| ApiError::internal(format!("key material: {e}")))?;
     let nonce_bytes = random_bytes::<12>()?;
     let sealed = cipher
         .encrypt(Nonce::from_slice(&nonce_bytes), plaintext)

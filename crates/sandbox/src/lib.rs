@@ -84,11 +84,13 @@ impl Sandbox {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| SandboxError::Bind { addr: config.listen, source })?;
-        let addr = listener.local_addr().map_err(|source| SandboxError::Bind { addr: config.listen, source })?;
+        let addr =
+            listener.local_addr().map_err(|source| SandboxError::Bind { addr: config.listen, source })?;
         let endpoint = format!("http://{addr}");
 
         let db = Arc::new(db::Db::open(&dir.join("sandbox.db"))?);
-        let store = Arc::new(s3::ObjectStore::open(&dir.join("s3")).map_err(|e| SandboxError::Store(e.to_string()))?);
+        let store =
+            Arc::new(s3::ObjectStore::open(&dir.join("s3")).map_err(|e| SandboxError::Store(e.to_string()))?);
         let kms = Arc::new(kms::Kms::new(db.clone(), &config.region, ACCOUNT_ID));
         let healthlake = Arc::new(healthlake::HealthLake::new(
             db.clone(),

@@ -37,7 +37,8 @@ pub(crate) fn ensure(
 ) -> Result<Seed, SandboxError> {
     let path = dir.join(SEED_FILE);
     if let Ok(text) = std::fs::read_to_string(&path) {
-        return serde_json::from_str(&text).map_err(|e| SandboxError::Seed(format!("{}: {e}", path.display())));
+        return serde_json::from_str(&text)
+            .map_err(|e| SandboxError::Seed(format!("{}: {e}", path.display())));
     }
     let now = SystemTime::now();
     let seed_err = |e: crate::protocol::ApiError| SandboxError::Seed(e.message);
@@ -67,7 +68,8 @@ pub(crate) fn ensure(
         role_arn: format!("arn:aws:iam::{}:role/LakedropSandboxImport", crate::ACCOUNT_ID),
     };
     let text = serde_json::to_string_pretty(&seed).map_err(|e| SandboxError::Seed(e.to_string()))?;
-    write_private(&path, text.as_bytes()).map_err(|source| SandboxError::DataDir { path: path.clone(), source })?;
+    write_private(&path, text.as_bytes())
+        .map_err(|source| SandboxError::DataDir { path: path.clone(), source })?;
     Ok(seed)
 }
 

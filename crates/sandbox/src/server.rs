@@ -32,22 +32,38 @@ pub(crate) struct Router {
 }
 
 impl Router {
-    pub fn new(store: Arc<ObjectStore>, kms: Arc<Kms>, healthlake: Arc<HealthLake>, seed: &Seed, region: &str) -> Router {
+    pub fn new(
+        store: Arc<ObjectStore>,
+        kms: Arc<Kms>,
+        healthlake: Arc<HealthLake>,
+        seed: &Seed,
+        region: &str,
+    ) -> Router {
         let mut builder = s3s::service::S3ServiceBuilder::new(SandboxS3::new(store, kms.clone(), region));
-        builder.set_auth(s3s::auth::SimpleAuth::from_single(seed.access_key_id.as_str(), seed.secret_access_key.as_str()));
+        builder.set_auth(s3s::auth::SimpleAuth::from_single(
+            seed.access_key_id.as_str(),
+            seed.secret_access_key.as_str(),
+        ));
         Router {
             s3: builder.build(),
             kms,
             healthlake,
-            key: SigningKey { access_key: seed.access_key_id.clone(), secret_key: seed.secret_access_key.clone() },
+            key: SigningKey {
+                access_key: seed.access_key_id.clone(),
+                secret_key: seed.secret_access_key.clone(),
+            },
         }
     }
 
     async fn route(&self, request: Request<Incoming>) -> Response<s3s::Body> {
         let target = request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string);
         match target.as_deref().and_then(|t| t.split_once('.')) {
-            Some(("HealthLake", op)) => self.json(request, JsonVersion::V1_0, op.to_string(), Service::HealthLake).await,
-            Some(("TrentService", op)) => self.json(request, JsonVersion::V1_1, op.to_string(), Service::Kms).await,
+            Some(("HealthLake", op)) => {
+                self.json(request, JsonVersion::V1_0, op.to_string(), Service::HealthLake).await
+            }
+            Some(("TrentService", op)) => {
+                self.json(request, JsonVersion::V1_1, op.to_string(), Service::Kms).await
+            }
             _ => match self.s3.call(request.map(s3s::Body::from)).await {
                 Ok(response) => response,
                 Err(e) => {
@@ -60,12 +76,20 @@ impl Router {
         }
     }
 
-    async fn json(&self, request: Request<Incoming>, version: JsonVersion, op: String, service: Service) -> Response<s3s::Body> {
+    async fn json(
+        &self,
+        request: Request<Incoming>,
+        version: JsonVersion,
+        op: String,
+        service: Service,
+    ) -> Response<s3s::Body> {
         let request_id = uuid::Uuid::new_v4().to_string();
         let now = SystemTime::now();
         let (parts, body) = request.into_parts();
         let result = match Limited::new(body, MAX_JSON_BODY).collect().await {
-            Err(_) => Err(ApiError::new("SerializationException", 413, "request body too large or unreadable")),
+            Err(_) => {
+                Err(ApiError::new("SerializationException", 413, "request body too large or unreadable"))
+            }
             Ok(collected) => {
                 let body = collected.to_bytes();
                 let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
@@ -82,12 +106,19 @@ impl Router {
         respond(version, &request_id, result).map(s3s::Body::from)
     }
 
-    async fn dispatch(&self, body: &Bytes, op: &str, service: Service, now: SystemTime) -> Result<serde_json::Value, ApiError> {
+    async fn dispatch(
+        &self,
+        body: &Bytes,
+        op: &str,
+        service: Service,
+        now: SystemTime,
+    ) -> Result<serde_json::Value, ApiError> {
         let input: serde_json::Value = if body.is_empty() {
             serde_json::json!({})
         } else {
-            serde_json::from_slice(body)
-                .map_err(|_| ApiError::new("SerializationException", 400, "The request body is not valid JSON"))?
+            serde_json::from_slice(body).map_err(|_| {
+                ApiError::new("SerializationException", 400, "The request body is not valid JSON")
+            })?
         };
         // Handlers do short SQLite work; keep it off the reactor threads anyway.
         let (kms, healthlake, op) = (self.kms.clone(), self.healthlake.clone(), op.to_string());

@@ -27,10 +27,15 @@ pub fn verify(
     body: &[u8],
     now: SystemTime,
 ) -> Result<(), ApiError> {
-    let missing = || ApiError::new("MissingAuthenticationTokenException", 403, "Missing Authentication Token");
+    let missing =
+        || ApiError::new("MissingAuthenticationTokenException", 403, "Missing Authentication Token");
     let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).ok_or_else(missing)?;
     let parsed = parse_authorization(authorization).ok_or_else(|| {
-        ApiError::new("IncompleteSignatureException", 400, "Authorization header requires Credential, SignedHeaders and Signature")
+        ApiError::new(
+            "IncompleteSignatureException",
+            400,
+            "Authorization header requires Credential, SignedHeaders and Signature",
+        )
     })?;
     if parsed.access_key != key.access_key {
         return Err(ApiError::new(
@@ -40,8 +45,9 @@ pub fn verify(
         ));
     }
     let amz_date = headers.get("x-amz-date").and_then(|v| v.to_str().ok()).ok_or_else(missing)?;
-    let time = parse_amz_date(amz_date)
-        .ok_or_else(|| ApiError::new("IncompleteSignatureException", 400, "x-amz-date is not a valid date"))?;
+    let time = parse_amz_date(amz_date).ok_or_else(|| {
+        ApiError::new("IncompleteSignatureException", 400, "x-amz-date is not a valid date")
+    })?;
     let skew = now.duration_since(time).or_else(|e| Ok::<_, ApiError>(e.duration()))?;
     if skew.as_secs() > MAX_SKEW_SECS {
         return Err(ApiError::new(
@@ -66,9 +72,15 @@ pub fn verify(
         .build()
         .map_err(|e| ApiError::internal(format!("signing parameters: {e}")))?
         .into();
-    let uri = format!("https://{}{}", headers.get("host").and_then(|v| v.to_str().ok()).unwrap_or("localhost"), path_and_query);
-    let request = SignableRequest::new(method, uri, signed.into_iter(), SignableBody::Bytes(body))
-        .map_err(|e| ApiError::new("IncompleteSignatureException", 400, format!("request cannot be signed: {e}")))?;
+    let uri = format!(
+        "https://{}{}",
+        headers.get("host").and_then(|v| v.to_str().ok()).unwrap_or("localhost"),
+        path_and_query
+    );
+    let request =
+        SignableRequest::new(method, uri, signed.into_iter(), SignableBody::Bytes(body)).map_err(|e| {
+            ApiError::new("IncompleteSignatureException", 400, format!("request cannot be signed: {e}"))
+        })?;
     let expected = sign(request, &params).map_err(|e| ApiError::internal(format!("signing: {e}")))?;
     if expected.signature() != parsed.signature {
         return Err(ApiError::new(
@@ -105,7 +117,13 @@ fn parse_authorization(header: &str) -> Option<Authorization<'_>> {
     let _date = scope.next()?;
     let region = scope.next()?;
     let service = scope.next()?;
-    Some(Authorization { access_key, region, service, signed_headers: signed_headers?, signature: signature? })
+    Some(Authorization {
+        access_key,
+        region,
+        service,
+        signed_headers: signed_headers?,
+        signature: signature?,
+    })
 }
 
 fn parse_amz_date(s: &str) -> Option<SystemTime> {
@@ -121,7 +139,10 @@ mod tests {
     #[test]
     fn parses_an_sdk_authorization_header() {
         let a = parse_authorization("AWS4-HMAC-SHA256 Credential=AKID/20261122/us-east-1/healthlake/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=abc123").expect("parses");
-        assert_eq!((a.access_key, a.region, a.service, a.signature), ("AKID", "us-east-1", "healthlake", "abc123"));
+        assert_eq!(
+            (a.access_key, a.region, a.service, a.signature),
+            ("AKID", "us-east-1", "healthlake", "abc123")
+        );
         assert_eq!(a.signed_headers, "content-type;host;x-amz-date;x-amz-target");
         assert!(parse_authorization("Bearer x").is_none());
     }

@@ -68,10 +68,7 @@ pub fn check_line(line_no: u64, bytes: &[u8], options: &Options) -> LineVerdict 
                 Code::InvalidUtf8,
                 Severity::Error,
                 None,
-                format!(
-                    "byte {} is not valid UTF-8; re-export the file as UTF-8",
-                    e.valid_up_to() + 1
-                ),
+                format!("byte {} is not valid UTF-8; re-export the file as UTF-8", e.valid_up_to() + 1),
             );
             return verdict;
         }
@@ -97,7 +94,11 @@ pub fn check_line(line_no: u64, bytes: &[u8], options: &Options) -> LineVerdict 
                     e.column()
                 )
             } else {
-                format!("invalid JSON at column {}: {}; fix the syntax or drop the line", e.column(), strip_position(&e))
+                format!(
+                    "invalid JSON at column {}: {}; fix the syntax or drop the line",
+                    e.column(),
+                    strip_position(&e)
+                )
             };
             verdict.push(line_no, Code::InvalidJson, Severity::Error, None, message);
             return verdict;
@@ -109,7 +110,10 @@ pub fn check_line(line_no: u64, bytes: &[u8], options: &Options) -> LineVerdict 
             Code::NotAnObject,
             Severity::Error,
             None,
-            format!("the line is a JSON {}, not a resource object; each line must be one {{...}} resource", kind_of(&value)),
+            format!(
+                "the line is a JSON {}, not a resource object; each line must be one {{...}} resource",
+                kind_of(&value)
+            ),
         );
         return verdict;
     };
@@ -261,5 +265,9 @@ fn strip_position(e: &serde_json::Error) -> String {
 }
 
 fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max { s.to_string() } else { format!("{}…", s.chars().take(max).collect::<String>()) }
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(max).collect::<String>())
+    }
 }

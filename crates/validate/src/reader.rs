@@ -36,7 +36,8 @@ pub fn validate_reader(
     options: &Options,
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> io::Result<FileReport> {
-    let name = Path::new(path).file_name().map_or_else(|| path.to_string(), |n| n.to_string_lossy().into_owned());
+    let name =
+        Path::new(path).file_name().map_or_else(|| path.to_string(), |n| n.to_string_lossy().into_owned());
     let expected_type = type_from_file_name(&name);
     let mut report = FileReport { path: path.to_string(), name, ..FileReport::default() };
     let mut line = Vec::with_capacity(64 * 1024);
@@ -104,7 +105,9 @@ pub fn validate_reader(
         for issue in verdict.issues {
             report.record(issue, options.max_issues_per_file);
         }
-        if line_no.is_multiple_of(PROGRESS_EVERY_LINES) && !progress(Progress { bytes_done, lines_done: line_no }) {
+        if line_no.is_multiple_of(PROGRESS_EVERY_LINES)
+            && !progress(Progress { bytes_done, lines_done: line_no })
+        {
             return Err(io::Error::new(io::ErrorKind::Interrupted, "validation cancelled"));
         }
     }

@@ -85,8 +85,9 @@ fn invalid_utf8_and_blank_lines_are_reported_not_fatal() {
 #[test]
 fn crlf_line_endings_are_fine() {
     let text = format!("{}\r\n{}\r\n", first_patient_line(), first_patient_line());
-    let report = validate_reader("Patient.crlf.ndjson", &mut text.as_bytes(), &Options::default(), &mut |_| true)
-        .expect("read");
+    let report =
+        validate_reader("Patient.crlf.ndjson", &mut text.as_bytes(), &Options::default(), &mut |_| true)
+            .expect("read");
     assert_eq!((report.lines, report.valid, report.invalid), (2, 2, 0), "{:?}", report.issues);
 }
 

@@ -35,8 +35,10 @@ pub async fn start_import(
     let progress = move |event| {
         let _ = on_progress.send(event);
     };
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    let result = run(&session.clients, &session.connection, &session.history, request, &progress, &cancel, now).await;
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let result =
+        run(&session.clients, &session.connection, &session.history, request, &progress, &cancel, now).await;
     state.finish(&op_id);
     Ok(result?)
 }

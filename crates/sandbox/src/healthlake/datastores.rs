@@ -20,8 +20,14 @@ impl HealthLake {
     pub(crate) fn settle_datastores(&self, now: SystemTime) -> ApiResult<()> {
         let now = epoch_seconds(now);
         let conn = self.db.conn();
-        conn.execute("UPDATE datastores SET status = 'ACTIVE' WHERE status = 'CREATING' AND active_at <= ?1", params![now])?;
-        conn.execute("UPDATE datastores SET status = 'DELETED' WHERE status = 'DELETING' AND active_at <= ?1", params![now])?;
+        conn.execute(
+            "UPDATE datastores SET status = 'ACTIVE' WHERE status = 'CREATING' AND active_at <= ?1",
+            params![now],
+        )?;
+        conn.execute(
+            "UPDATE datastores SET status = 'DELETED' WHERE status = 'DELETING' AND active_at <= ?1",
+            params![now],
+        )?;
         Ok(())
     }
 
@@ -39,7 +45,9 @@ impl HealthLake {
             .query_row(
                 "SELECT id, name, status, created FROM datastores WHERE id = ?1 AND status != 'DELETED'",
                 params![id],
-                |r| Ok(DatastoreRow { id: r.get(0)?, name: r.get(1)?, status: r.get(2)?, created: r.get(3)? }),
+                |r| {
+                    Ok(DatastoreRow { id: r.get(0)?, name: r.get(1)?, status: r.get(2)?, created: r.get(3)? })
+                },
             )
             .optional()?
             .ok_or_else(|| ApiError::not_found(format!("The requested data store {id} was not found.")))
@@ -68,8 +76,11 @@ impl HealthLake {
     ) -> ApiResult<String> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let t = epoch_seconds(now);
-        let (status, active_at) =
-            if active { ("ACTIVE", t) } else { ("CREATING", t + self.pacing.datastore_creation.as_secs_f64()) };
+        let (status, active_at) = if active {
+            ("ACTIVE", t)
+        } else {
+            ("CREATING", t + self.pacing.datastore_creation.as_secs_f64())
+        };
         self.db.conn().execute(
             "INSERT INTO datastores (id, name, status, created, active_at, client_token) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![id, name, status, t, active_at, client_token],
@@ -108,7 +119,8 @@ impl HealthLake {
         let filter = input.get("Filter").cloned().unwrap_or(Value::Null);
         let rows: Vec<DatastoreRow> = {
             let conn = self.db.conn();
-            let mut stmt = conn.prepare("SELECT id, name, status, created FROM datastores ORDER BY created, id")?;
+            let mut stmt =
+                conn.prepare("SELECT id, name, status, created FROM datastores ORDER BY created, id")?;
             let rows = stmt.query_map([], |r| {
                 Ok(DatastoreRow { id: r.get(0)?, name: r.get(1)?, status: r.get(2)?, created: r.get(3)? })
             })?;
@@ -136,7 +148,10 @@ impl HealthLake {
             return Err(ApiError::new(
                 "ConflictException",
                 409,
-                format!("The data store is in a transition state ({}) and the user requested action cannot be performed.", row.status),
+                format!(
+                    "The data store is in a transition state ({}) and the user requested action cannot be performed.",
+                    row.status
+                ),
             ));
         }
         let when = epoch_seconds(now) + self.pacing.datastore_creation.as_secs_f64();
@@ -144,7 +159,9 @@ impl HealthLake {
             "UPDATE datastores SET status = 'DELETING', active_at = ?2 WHERE id = ?1",
             params![row.id, when],
         )?;
-        Ok(json!({"DatastoreId": row.id, "DatastoreArn": self.datastore_arn(&row.id), "DatastoreStatus": "DELETING",
-                  "DatastoreEndpoint": self.datastore_endpoint(&row.id)}))
+        Ok(
+            json!({"DatastoreId": row.id, "DatastoreArn": self.datastore_arn(&row.id), "DatastoreStatus": "DELETING",
+                  "DatastoreEndpoint": self.datastore_endpoint(&row.id)}),
+        )
     }
 }

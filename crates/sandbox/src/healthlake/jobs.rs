@@ -60,7 +60,12 @@ pub(crate) fn row_to_job(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
 impl JobRow {
     /// The job's own output folder, which Describe and List return in place of the requested prefix.
     pub fn job_folder(&self) -> String {
-        format!("{}/{}-FHIR_IMPORT-{}/", self.output_uri.trim_end_matches('/'), self.datastore_id, self.job_id)
+        format!(
+            "{}/{}-FHIR_IMPORT-{}/",
+            self.output_uri.trim_end_matches('/'),
+            self.datastore_id,
+            self.job_id
+        )
     }
 
     fn properties(&self) -> Value {
@@ -111,8 +116,12 @@ impl HealthLake {
         let role_arn = req_str(input, "DataAccessRoleArn")?;
         let token = opt_str(input, "ClientToken");
         let request_hash = hex::encode(Sha256::digest(
-            format!("{}|{input_uri}|{output_uri}|{kms_key_id}|{role_arn}|{:?}", datastore.id, opt_str(input, "ValidationLevel"))
-                .as_bytes(),
+            format!(
+                "{}|{input_uri}|{output_uri}|{kms_key_id}|{role_arn}|{:?}",
+                datastore.id,
+                opt_str(input, "ValidationLevel")
+            )
+            .as_bytes(),
         ));
 
         if let Some(token) = token {
@@ -176,9 +185,9 @@ impl HealthLake {
         }
 
         let probe_key = format!("{}{WRITE_PROBE}", normalize_prefix(out_prefix));
-        self.store
-            .put_object(out_bucket, &probe_key, &[], crate::s3::ObjectWrite::kms(&key_arn))
-            .map_err(|e| ApiError::new("AccessDeniedException", 403, format!("Cannot write to {output_uri}: {e}")))?;
+        self.store.put_object(out_bucket, &probe_key, &[], crate::s3::ObjectWrite::kms(&key_arn)).map_err(
+            |e| ApiError::new("AccessDeniedException", 403, format!("Cannot write to {output_uri}: {e}")),
+        )?;
 
         let job_id = uuid::Uuid::new_v4().simple().to_string();
         self.db.conn().execute(
@@ -222,7 +231,9 @@ impl HealthLake {
             .iter()
             .filter(|j| opt_str(input, "JobName").is_none_or(|n| j.job_name.as_deref() == Some(n)))
             .filter(|j| opt_str(input, "JobStatus").is_none_or(|s| j.status == s))
-            .filter(|j| input.get("SubmittedBefore").and_then(Value::as_f64).is_none_or(|t| j.submit_time < t))
+            .filter(|j| {
+                input.get("SubmittedBefore").and_then(Value::as_f64).is_none_or(|t| j.submit_time < t)
+            })
             .filter(|j| input.get("SubmittedAfter").and_then(Value::as_f64).is_none_or(|t| j.submit_time > t))
             .collect();
         let (start, end, next) = page(input, jobs.len())?;

@@ -74,7 +74,11 @@ impl HealthLake {
 
     pub fn handle(&self, operation: &str, input: &Value, now: SystemTime) -> ApiResult {
         if !model::has_operation(operation) {
-            return Err(ApiError::new("UnknownOperationException", 400, format!("Unknown operation {operation}")));
+            return Err(ApiError::new(
+                "UnknownOperationException",
+                400,
+                format!("Unknown operation {operation}"),
+            ));
         }
         model::validate_input(operation, input)?;
         self.settle_datastores(now)?;

@@ -56,7 +56,13 @@ fn serialization(message: String) -> ApiError {
     ApiError::new("SerializationException", 400, message)
 }
 
-fn check(m: &Model, shape_name: &str, value: &Value, path: &str, errors: &mut Vec<String>) -> Result<(), ApiError> {
+fn check(
+    m: &Model,
+    shape_name: &str,
+    value: &Value,
+    path: &str,
+    errors: &mut Vec<String>,
+) -> Result<(), ApiError> {
     let shape = &m.doc["shapes"][shape_name];
     match shape["type"].as_str().unwrap_or("") {
         "structure" => {
@@ -73,13 +79,17 @@ fn check(m: &Model, shape_name: &str, value: &Value, path: &str, errors: &mut Ve
             }
             let members = shape["members"].as_object();
             if shape["union"].as_bool() == Some(true) && object.len() != 1 {
-                errors.push(format!("Value at '{path}' failed to satisfy constraint: Member must set exactly one union member"));
+                errors.push(format!(
+                    "Value at '{path}' failed to satisfy constraint: Member must set exactly one union member"
+                ));
             }
             for (name, child) in object {
                 if child.is_null() {
                     continue;
                 }
-                if let Some(member_shape) = members.and_then(|ms| ms.get(name)).and_then(|ms| ms["shape"].as_str()) {
+                if let Some(member_shape) =
+                    members.and_then(|ms| ms.get(name)).and_then(|ms| ms["shape"].as_str())
+                {
                     check(m, member_shape, child, &member_path(path, name), errors)?;
                 }
             }
@@ -132,7 +142,9 @@ fn check(m: &Model, shape_name: &str, value: &Value, path: &str, errors: &mut Ve
                 errors.push(format!("Value '{n}' at '{path}' failed to satisfy constraint: Member must have value less than or equal to {max}"));
             }
         }
-        "boolean" if !value.is_boolean() => return Err(serialization(format!("Expected a boolean at '{path}'"))),
+        "boolean" if !value.is_boolean() => {
+            return Err(serialization(format!("Expected a boolean at '{path}'")));
+        }
         "timestamp" if !value.is_number() => {
             return Err(serialization(format!("Expected a timestamp (epoch seconds) at '{path}'")));
         }
@@ -180,7 +192,8 @@ mod tests {
     #[test]
     fn the_model_loads_and_knows_the_import_operations() {
         assert!(model().doc.is_object());
-        for op in ["StartFHIRImportJob", "DescribeFHIRImportJob", "ListFHIRImportJobs", "CreateFHIRDatastore"] {
+        for op in ["StartFHIRImportJob", "DescribeFHIRImportJob", "ListFHIRImportJobs", "CreateFHIRDatastore"]
+        {
             assert!(has_operation(op), "{op}");
         }
         assert!(!has_operation("CancelFHIRImportJob"));
@@ -198,12 +211,15 @@ mod tests {
         assert!(err.message.starts_with("3 validation errors detected: "), "{}", err.message);
         assert!(err.message.contains("at 'dataAccessRoleArn' failed to satisfy constraint: Member must satisfy regular expression pattern"));
         assert!(err.message.contains("Value null at 'jobOutputDataConfig.s3Configuration.kmsKeyId'"));
-        assert!(err.message.contains("Member must satisfy enum value set: [strict, structure-only, minimal]"));
+        assert!(
+            err.message.contains("Member must satisfy enum value set: [strict, structure-only, minimal]")
+        );
     }
 
     #[test]
     fn max_results_is_bounded_and_types_are_enforced() {
-        let err = validate_input("ListFHIRImportJobs", &json!({"DatastoreId": "ds", "MaxResults": 501})).expect_err("too big");
+        let err = validate_input("ListFHIRImportJobs", &json!({"DatastoreId": "ds", "MaxResults": 501}))
+            .expect_err("too big");
         assert!(err.message.contains("less than or equal to 500"));
         let err = validate_input("ListFHIRImportJobs", &json!({"DatastoreId": 5})).expect_err("wrong type");
         assert_eq!(err.type_name, "SerializationException");

@@ -40,7 +40,12 @@ pub async fn run_jobs(healthlake: Arc<HealthLake>, shutdown: CancellationToken) 
                     let result = tokio::task::spawn_blocking(move || hl2.run_job(&job)).await;
                     if let Err(e) = result {
                         tracing::error!(job_id, error = %e, "import job panicked");
-                        let _ = hl.finish(&job_id, "FAILED", Some("Internal error while running the job"), SystemTime::now());
+                        let _ = hl.finish(
+                            &job_id,
+                            "FAILED",
+                            Some("Internal error while running the job"),
+                            SystemTime::now(),
+                        );
                     }
                     hl.wake.notify_one();
                 });
@@ -59,7 +64,10 @@ pub async fn run_jobs(healthlake: Arc<HealthLake>, shutdown: CancellationToken) 
 
 impl HealthLake {
     fn requeue_interrupted(&self) -> ApiResult<()> {
-        let n = self.db.conn().execute("UPDATE import_jobs SET status = 'QUEUED' WHERE status = 'IN_PROGRESS'", [])?;
+        let n = self
+            .db
+            .conn()
+            .execute("UPDATE import_jobs SET status = 'QUEUED' WHERE status = 'IN_PROGRESS'", [])?;
         if n > 0 {
             tracing::info!(jobs = n, "re-queued import jobs interrupted by a restart");
         }
@@ -106,9 +114,10 @@ impl HealthLake {
     }
 
     fn set_progress(&self, job_id: &str, progress: &Value) -> ApiResult<()> {
-        self.db
-            .conn()
-            .execute("UPDATE import_jobs SET progress = ?2 WHERE job_id = ?1", params![job_id, progress.to_string()])?;
+        self.db.conn().execute(
+            "UPDATE import_jobs SET progress = ?2 WHERE job_id = ?1",
+            params![job_id, progress.to_string()],
+        )?;
         Ok(())
     }
 
@@ -117,9 +126,12 @@ impl HealthLake {
         let outcome = self.import(job, started);
         let now = SystemTime::now();
         let result = match outcome {
-            Ok(Outcome::Done { failures }) => {
-                self.finish(&job.job_id, if failures > 0 { "COMPLETED_WITH_ERRORS" } else { "COMPLETED" }, None, now)
-            }
+            Ok(Outcome::Done { failures }) => self.finish(
+                &job.job_id,
+                if failures > 0 { "COMPLETED_WITH_ERRORS" } else { "COMPLETED" },
+                None,
+                now,
+            ),
             Ok(Outcome::Failed(message)) => self.finish(&job.job_id, "FAILED", Some(&message), now),
             Err(e) => {
                 tracing::error!(job_id = job.job_id, error = %e.message, "import job failed");
@@ -129,7 +141,11 @@ impl HealthLake {
         if let Err(e) = result {
             tracing::error!(job_id = job.job_id, error = %e.message, "could not record the job's end");
         }
-        tracing::info!(job_id = job.job_id, elapsed_ms = started.elapsed().as_millis() as u64, "import job ended");
+        tracing::info!(
+            job_id = job.job_id,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "import job ended"
+        );
     }
 
     fn import(&self, job: &JobRow, started: std::time::Instant) -> ApiResult<Outcome> {
@@ -158,14 +174,19 @@ impl HealthLake {
         let level = job.validation_level.as_deref().and_then(Level::parse).unwrap_or(Level::Strict);
         let options = Options { level, ..Options::default() };
         let folder = job.job_folder();
-        let Some((out_bucket, folder_key)) = parse_s3_uri(&folder).map(|(b, k)| (b.to_string(), k.to_string())) else {
+        let Some((out_bucket, folder_key)) =
+            parse_s3_uri(&folder).map(|(b, k)| (b.to_string(), k.to_string()))
+        else {
             return Ok(Outcome::Failed("Output S3 URI is not valid".into()));
         };
-        let sse = ObjectWrite::kms(&self.kms.enabled_key_arn(&job.kms_key_id).unwrap_or_else(|_| job.kms_key_id.clone()));
+        let sse = ObjectWrite::kms(
+            &self.kms.enabled_key_arn(&job.kms_key_id).unwrap_or_else(|_| job.kms_key_id.clone()),
+        );
         let mut totals = Totals::default();
 
         for object in &objects {
-            let relative = object.key.strip_prefix(&normalize_prefix(in_prefix)).unwrap_or(&object.key).to_string();
+            let relative =
+                object.key.strip_prefix(&normalize_prefix(in_prefix)).unwrap_or(&object.key).to_string();
             let bytes = self
                 .store
                 .get_object_bytes(in_bucket, &object.key)
@@ -173,12 +194,23 @@ impl HealthLake {
             let file = self.import_file(&job.datastore_id, &bytes, &options)?;
             totals.add(&file, bytes.len() as u64);
             if !file.success.is_empty() {
-                self.put_output(&out_bucket, &format!("{folder_key}SUCCESS/{relative}"), &file.success, &sse)?;
+                self.put_output(
+                    &out_bucket,
+                    &format!("{folder_key}SUCCESS/{relative}"),
+                    &file.success,
+                    &sse,
+                )?;
             }
             if !file.failure.is_empty() {
-                self.put_output(&out_bucket, &format!("{folder_key}FAILURE/{relative}"), &file.failure, &sse)?;
+                self.put_output(
+                    &out_bucket,
+                    &format!("{folder_key}FAILURE/{relative}"),
+                    &file.failure,
+                    &sse,
+                )?;
             }
-            let mb_per_sec = totals.scanned_bytes as f64 / BYTES_PER_MB / started.elapsed().as_secs_f64().max(1e-3);
+            let mb_per_sec =
+                totals.scanned_bytes as f64 / BYTES_PER_MB / started.elapsed().as_secs_f64().max(1e-3);
             self.set_progress(&job.job_id, &totals.progress_report(mb_per_sec))?;
         }
 
@@ -202,9 +234,15 @@ impl HealthLake {
             number_of_resources_with_customer_error: totals.customer_errors,
             number_of_resources_with_server_error: 0,
         };
-        let manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| crate::protocol::ApiError::internal(e.to_string()))?;
+        let manifest_bytes = serde_json::to_vec_pretty(&manifest)
+            .map_err(|e| crate::protocol::ApiError::internal(e.to_string()))?;
         self.store
-            .put_object(&out_bucket, &format!("{folder_key}Manifest.json"), &manifest_bytes, sse.clone().json())
+            .put_object(
+                &out_bucket,
+                &format!("{folder_key}Manifest.json"),
+                &manifest_bytes,
+                sse.clone().json(),
+            )
             .map_err(|e| crate::protocol::ApiError::internal(e.to_string()))?;
         Ok(Outcome::Done { failures: totals.customer_errors })
     }
@@ -252,7 +290,8 @@ impl HealthLake {
                 } else {
                     let (Some(rt), Some(id)) = (&verdict.resource_type, &verdict.id) else { continue };
                     let body = std::str::from_utf8(raw).unwrap_or_default();
-                    let version: i64 = upsert.query_row(params![datastore_id, rt, id, now, body], |r| r.get(0))?;
+                    let version: i64 =
+                        upsert.query_row(params![datastore_id, rt, id, now, body], |r| r.get(0))?;
                     out.imported += 1;
                     OutputLine {
                         line_id,
@@ -265,7 +304,8 @@ impl HealthLake {
                     }
                 };
                 let target = if verdict.rejected { &mut out.failure } else { &mut out.success };
-                serde_json::to_writer(&mut *target, &line).map_err(|e| crate::protocol::ApiError::internal(e.to_string()))?;
+                serde_json::to_writer(&mut *target, &line)
+                    .map_err(|e| crate::protocol::ApiError::internal(e.to_string()))?;
                 target.push(b'\n');
             }
         }
