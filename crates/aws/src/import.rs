@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use lakedrop_core::batch::{Batch, BatchFile, unique_key_names};
 use lakedrop_core::files::{expand_paths, sha256_file, validate_files};
-use lakedrop_core::progress::{ImportProgress, ImportStarted, ValidationReport};
+use lakedrop_core::progress::{ImportProgress, ImportStarted, SkipReason, SkippedFile, ValidationReport};
 use lakedrop_core::state::State;
 use lakedrop_core::{CancellationToken, connection::Connection};
 use lakedrop_validate::{FileReport, Level, Options};
@@ -22,11 +22,11 @@ pub struct ImportRequest {
 }
 
 /// Why a validated file is left out of the upload, if it is.
-pub fn skip_reason(file: &FileReport) -> Option<String> {
+pub fn skip_reason(file: &FileReport) -> Option<SkipReason> {
     if file.not_fhir {
-        Some(format!("{}: not FHIR, not uploaded", file.name))
+        Some(SkipReason::NotFhir)
     } else if file.valid == 0 {
-        Some(format!("{}: no line HealthLake would accept, not uploaded", file.name))
+        Some(SkipReason::NoValidLines)
     } else {
         None
     }
@@ -59,9 +59,15 @@ pub async fn run(
     let report = validate(request.paths.clone(), request.level, cancel.clone()).await?;
     let (upload, skipped): (Vec<&FileReport>, Vec<&FileReport>) =
         report.files.iter().partition(|f| skip_reason(f).is_none());
-    let skipped: Vec<String> = skipped.iter().filter_map(|f| skip_reason(f)).collect();
+    let skipped: Vec<SkippedFile> = skipped
+        .iter()
+        .filter_map(|f| {
+            skip_reason(f).map(|reason| SkippedFile { path: f.path.clone(), name: f.name.clone(), reason })
+        })
+        .collect();
     if upload.is_empty() {
-        return Err(AwsError::Input(format!("nothing to import: {}", skipped.join("; "))));
+        let why: Vec<String> = skipped.iter().map(SkippedFile::describe).collect();
+        return Err(AwsError::Input(format!("nothing to import: {}", why.join("; "))));
     }
 
     let names = unique_key_names(upload.iter().map(|f| f.name.as_str()));

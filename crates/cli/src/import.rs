@@ -152,7 +152,7 @@ async fn import(
     let started = run_import(&clients, &destination, &state, request, &progress, &cancel, now_unix()).await?;
     if text {
         for skipped in &started.files_skipped {
-            eprintln!("skipped {skipped}");
+            eprintln!("skipped {}", skipped.describe());
         }
     }
     if !args.wait {
@@ -193,7 +193,7 @@ async fn import(
             println!("  server errors            {}", thousands(m.resources_with_server_error));
         }
         for skipped in &started.files_skipped {
-            println!("  skipped {skipped}");
+            println!("  skipped {}", skipped.describe());
         }
     } else {
         print_json(&json!({"import": started, "job": result.job, "manifest": result.manifest}))?;

@@ -63,7 +63,8 @@ fn import_against_a_served_sandbox_reports_the_manifest() {
     assert_eq!(json["job"]["status"], "COMPLETED");
     assert_eq!(json["manifest"]["resourcesImported"], 7160);
     assert_eq!(json["manifest"]["scannedFiles"], 13);
-    assert_eq!(json["import"]["filesSkipped"][0], "log.ndjson: not FHIR, not uploaded");
+    assert_eq!(json["import"]["filesSkipped"][0]["name"], "log.ndjson");
+    assert_eq!(json["import"]["filesSkipped"][0]["reason"], "not-fhir");
 }
 
 #[test]

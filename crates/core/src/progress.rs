@@ -32,6 +32,37 @@ pub struct ValidationReport {
     pub invalid: u64,
 }
 
+/// Why a file the analyst chose was left out of the upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "kebab-case")]
+pub enum SkipReason {
+    /// Not FHIR at all (a bulk-export log, say).
+    NotFhir,
+    /// FHIR, but HealthLake would reject every line.
+    NoValidLines,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct SkippedFile {
+    pub path: String,
+    pub name: String,
+    pub reason: SkipReason,
+}
+
+impl SkippedFile {
+    /// The file's verdict for a report: `log.ndjson: not FHIR, not uploaded`.
+    pub fn describe(&self) -> String {
+        let why = match self.reason {
+            SkipReason::NotFhir => "not FHIR",
+            SkipReason::NoValidLines => "no line HealthLake would accept",
+        };
+        format!("{}: {why}, not uploaded", self.name)
+    }
+}
+
 /// What `start import` did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -43,6 +74,6 @@ pub struct ImportStarted {
     pub input_uri: String,
     pub output_uri: String,
     pub files_uploaded: u64,
-    /// Files left out, with the reason, e.g. "log.ndjson: not FHIR".
-    pub files_skipped: Vec<String>,
+    /// Files left out of the upload, with the reason.
+    pub files_skipped: Vec<SkippedFile>,
 }

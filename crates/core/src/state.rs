@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::batch::{Batch, BatchFile};
+use crate::progress::SkippedFile;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -56,7 +57,12 @@ impl State {
         self.db.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    pub fn record_batch(&self, batch: &Batch, skipped: &[String], now_unix: i64) -> Result<(), StateError> {
+    pub fn record_batch(
+        &self,
+        batch: &Batch,
+        skipped: &[SkippedFile],
+        now_unix: i64,
+    ) -> Result<(), StateError> {
         self.db().execute(
             "INSERT OR REPLACE INTO batches (id, datastore_id, input_bucket, prefix, files, skipped, created_unix)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -79,7 +85,7 @@ impl State {
     }
 
     /// The batch a job was started from, with the files left out of it, if this machine started it.
-    pub fn batch_for_job(&self, job_id: &str) -> Result<Option<(Batch, Vec<String>)>, StateError> {
+    pub fn batch_for_job(&self, job_id: &str) -> Result<Option<(Batch, Vec<SkippedFile>)>, StateError> {
         let row = self
             .db()
             .query_row(
@@ -99,7 +105,7 @@ impl State {
             .optional()?;
         let Some((id, datastore_id, input_bucket, prefix, files, skipped)) = row else { return Ok(None) };
         let files: Vec<BatchFile> = serde_json::from_str(&files)?;
-        let skipped: Vec<String> = serde_json::from_str(&skipped)?;
+        let skipped: Vec<SkippedFile> = serde_json::from_str(&skipped)?;
         Ok(Some((Batch { id, datastore_id, input_bucket, prefix, files }, skipped)))
     }
 }
@@ -107,6 +113,7 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::progress::SkipReason;
 
     #[test]
     fn a_batch_and_its_job_survive_reopening() {
@@ -126,13 +133,18 @@ mod tests {
         };
         {
             let state = State::open(&path).expect("open");
-            state.record_batch(&batch, &["log.ndjson: not FHIR".into()], 0).expect("record");
+            let skipped = SkippedFile {
+                path: "/data/log.ndjson".into(),
+                name: "log.ndjson".into(),
+                reason: SkipReason::NotFhir,
+            };
+            state.record_batch(&batch, &[skipped], 0).expect("record");
             state.set_job("b1", "job1").expect("set job");
         }
         let state = State::open(&path).expect("reopen");
         let (found, skipped) = state.batch_for_job("job1").expect("query").expect("found");
         assert_eq!(found, batch);
-        assert_eq!(skipped, ["log.ndjson: not FHIR"]);
+        assert_eq!(skipped[0].describe(), "log.ndjson: not FHIR, not uploaded");
         assert!(state.batch_for_job("other").expect("query").is_none());
     }
 }

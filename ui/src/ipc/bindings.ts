@@ -94,8 +94,8 @@ export type ImportStarted = {
 	inputUri: string,
 	outputUri: string,
 	filesUploaded: number,
-	/**  Files left out, with the reason, e.g. "log.ndjson: not FHIR". */
-	filesSkipped: string[],
+	/**  Files left out of the upload, with the reason. */
+	filesSkipped: SkippedFile[],
 };
 
 export type IpcError = {
@@ -161,6 +161,19 @@ export type ManifestSummary = {
 
 /**  Whether an issue blocks the line at the chosen level (`Error`) or is only worth knowing (`Warning`). */
 export type Severity = "error" | "warning";
+
+/**  Why a file the analyst chose was left out of the upload. */
+export type SkipReason = 
+/**  Not FHIR at all (a bulk-export log, say). */
+"not-fhir" | 
+/**  FHIR, but HealthLake would reject every line. */
+"no-valid-lines";
+
+export type SkippedFile = {
+	path: string,
+	name: string,
+	reason: SkipReason,
+};
 
 export type ValidateProgress = { event: "fileStarted"; path: string } | { event: "progress"; bytesDone: number; bytesTotal: number; linesDone: number } | { event: "fileDone"; path: string };
 

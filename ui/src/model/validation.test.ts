@@ -4,6 +4,7 @@ import {
   fileVerdict,
   importBlocker,
   mergeReports,
+  issueCountText,
   skipReason,
   summaryText,
   verdictLabel,
@@ -78,11 +79,28 @@ describe("mergeReports", () => {
   });
 });
 
+describe("issueCountText", () => {
+  it("counts every issue from byCode, even past the listed examples", () => {
+    const file = fileReport({
+      name: "Encounter.000.ndjson",
+      byCode: { "conditional-reference": 1215 },
+      issuesTruncated: true,
+    });
+    expect(issueCountText(file)).toBe("1,215 warnings");
+  });
+  it("says issues when some line is blocked", () => {
+    const file = fileReport({
+      name: "x.ndjson",
+      invalid: 2,
+      byCode: { "missing-id": 2, "blank-line": 1 },
+    });
+    expect(issueCountText(file)).toBe("3 issues");
+  });
+});
+
 describe("skipReason", () => {
-  it("explains a skipped file from the report, by path or name", () => {
-    const files = sampleReport().files;
-    expect(skipReason("/data/10-patients/log.ndjson", files)).toBe("not FHIR, not uploaded");
-    expect(skipReason("log.ndjson", files)).toBe("not FHIR, not uploaded");
-    expect(skipReason("/elsewhere/x.ndjson", files)).toBe("not uploaded");
+  it("puts each reason the backend gives into words", () => {
+    expect(skipReason("not-fhir")).toBe("not FHIR, not uploaded");
+    expect(skipReason("no-valid-lines")).toBe("no valid resources, not uploaded");
   });
 });

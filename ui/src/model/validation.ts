@@ -1,6 +1,6 @@
 // What a validation report means for the import: which files go, which are skipped,
 // and the one-line summary the Files view shows.
-import type { FileReport, ValidationReport } from "../ipc";
+import type { FileReport, SkipReason, ValidationReport } from "../ipc";
 import { formatCount, plural } from "./format";
 
 export type FileVerdict =
@@ -129,16 +129,23 @@ export function mergeReports(
   return [...merged, ...byPath.values()];
 }
 
+/**
+ * "1,215 warnings" or "3 issues": counted from `byCode`, which is complete even when the example
+ * list was cut; "warnings" when no line of the file is blocked.
+ */
+export function issueCountText(file: FileReport): string {
+  const counts = Object.values(file.byCode) as number[];
+  const total = counts.length > 0 ? counts.reduce((a, b) => a + b, 0) : file.issues.length;
+  const blocked = file.invalid > 0 || file.notFhir;
+  return plural(total, blocked ? "issue" : "warning");
+}
+
 /** Why a skipped file was not uploaded, for the job view. */
-export function skipReason(path: string, files: readonly FileReport[]): string {
-  const file = files.find((f) => f.path === path || f.name === path);
-  if (!file) return "not uploaded";
-  switch (fileVerdict(file).kind) {
+export function skipReason(reason: SkipReason): string {
+  switch (reason) {
     case "not-fhir":
       return "not FHIR, not uploaded";
-    case "no-valid":
+    case "no-valid-lines":
       return "no valid resources, not uploaded";
-    default:
-      return "not uploaded";
   }
 }

@@ -86,7 +86,9 @@ describe("JobView", () => {
         inputUri: "s3://in/x/",
         outputUri: "s3://out/x/",
         filesUploaded: 13,
-        filesSkipped: ["/data/10-patients/log.ndjson"],
+        filesSkipped: [
+          { path: "/data/10-patients/log.ndjson", name: "log.ndjson", reason: "not-fhir" },
+        ],
       },
       files: sampleReport().files,
     };
