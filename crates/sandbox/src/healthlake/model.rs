@@ -203,8 +203,9 @@ mod tests {
     fn reports_every_violation_in_aws_wording() {
         let err = validate_input(
             "StartFHIRImportJob",
-            &json!({"InputDataConfig": {"S3Uri": "s3://in/x/"}, "DatastoreId": "ds", "DataAccessRoleArn": "not-an-arn",
-                    "JobOutputDataConfig": {"S3Configuration": {"S3Uri": "s3://out/x/"}}, "ValidationLevel": "lenient"}),
+            &json!({"InputDataConfig": {"S3Uri": "s3://input/x/"}, "DatastoreId": "ds",
+                    "DataAccessRoleArn": "arn:aws:iam::role/no-account",
+                    "JobOutputDataConfig": {"S3Configuration": {"S3Uri": "s3://output/x/"}}, "ValidationLevel": "lenient"}),
         )
         .expect_err("invalid");
         assert_eq!(err.type_name, "ValidationException");
@@ -214,6 +215,35 @@ mod tests {
         assert!(
             err.message.contains("Member must satisfy enum value set: [strict, structure-only, minimal]")
         );
+    }
+
+    #[test]
+    fn bucket_names_follow_the_model_pattern() {
+        let err = validate_input("ListFHIRImportJobs", &json!({"DatastoreId": "ds"}));
+        assert!(err.is_ok());
+        let start = |uri: &str| {
+            validate_input(
+                "StartFHIRImportJob",
+                &json!({"InputDataConfig": {"S3Uri": uri}, "DatastoreId": "ds",
+                        "DataAccessRoleArn": "arn:aws:iam::000000000000:role/r",
+                        "JobOutputDataConfig": {"S3Configuration": {"S3Uri": "s3://output/x/", "KmsKeyId": "alias/k"}}}),
+            )
+        };
+        assert!(start("s3://input/x/").is_ok());
+        let err = start("s3://in/x/").expect_err("two-letter bucket");
+        assert!(err.message.contains("at 'inputDataConfig.s3Uri'"), "{}", err.message);
+    }
+
+    #[test]
+    fn every_model_pattern_compiles() {
+        let m = model();
+        let shapes = m.doc["shapes"].as_object().expect("shapes");
+        for (name, shape) in shapes {
+            if let Some(pattern) = shape["pattern"].as_str() {
+                let body = pattern.trim_start_matches('^').trim_end_matches('$');
+                assert!(Regex::new(&format!("^(?:{body})$")).is_ok(), "{name}: {pattern}");
+            }
+        }
     }
 
     #[test]
