@@ -10,8 +10,8 @@ export const commands = {
 	connection: () => typedError<Connection, IpcError>(__TAURI_INVOKE("connection")),
 	/**  Paths given on the command line ("Open with"), added as if dropped at start. */
 	initialPaths: () => __TAURI_INVOKE<string[]>("initial_paths"),
-	/**  Validates dropped or picked files and folders, streaming progress. */
-	validateFiles: (paths: string[], onProgress: Channel<ValidateProgress>) => typedError<ValidationReport, IpcError>(__TAURI_INVOKE("validate_files", { paths, onProgress })),
+	/**  Validates dropped or picked files and folders, streaming progress; cancellable with `cancel(opId)`. */
+	validateFiles: (opId: string, paths: string[], onProgress: Channel<ValidateProgress>) => typedError<ValidationReport, IpcError>(__TAURI_INVOKE("validate_files", { opId, paths, onProgress })),
 	/**  Validates, uploads to a fresh prefix and starts the import job; cancellable with `cancel(opId)`. */
 	startImport: (opId: string, request: ImportRequest, onProgress: Channel<ImportProgress>) => typedError<ImportStarted, IpcError>(__TAURI_INVOKE("start_import", { opId, request, onProgress })),
 	/**  Cancels a running operation by the id the UI gave it. */

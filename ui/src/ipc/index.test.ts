@@ -87,6 +87,7 @@ describe("command wrappers", () => {
     fakeBackend((cmd, args) => {
       expect(cmd).toBe("validate_files");
       expect(args.paths).toEqual(["/data"]);
+      expect(args.opId).toBe("op-1");
       sendOnChannel(args.onProgress, [
         { event: "fileStarted", path: "/data/a.ndjson" },
         { event: "progress", bytesDone: 5, bytesTotal: 10, linesDone: 2 },
@@ -95,7 +96,7 @@ describe("command wrappers", () => {
     });
 
     const seen: ipc.ValidateProgress[] = [];
-    await ipc.validateFiles(["/data"], (p) => seen.push(p));
+    await ipc.validateFiles("op-1", ["/data"], (p) => seen.push(p));
     expect(seen).toEqual([
       { event: "fileStarted", path: "/data/a.ndjson" },
       { event: "progress", bytesDone: 5, bytesTotal: 10, linesDone: 2 },

@@ -60,12 +60,13 @@ export function initialPaths(): Promise<string[]> {
   return plain(() => commands.initialPaths());
 }
 
-/** Validates files and folders locally; never uploads anything. */
+/** Validates files and folders locally; never uploads anything. Cancel with `cancel(opId)`. */
 export function validateFiles(
+  opId: string,
   paths: string[],
   onProgress: (progress: ValidateProgress) => void,
 ): Promise<ValidationReport> {
-  return unwrap(() => commands.validateFiles(paths, channel(onProgress)));
+  return unwrap(() => commands.validateFiles(opId, paths, channel(onProgress)));
 }
 
 /** A fresh operation id, so that a long-running command can be cancelled. */

@@ -33,6 +33,8 @@ export const checked = $state<{
 
 let pending: string[] = [];
 let running: Promise<void> | null = null;
+/** The operation id of the check that is running, so it can be cancelled. */
+let currentOp: string | null = null;
 
 /**
  * Validates the given paths and merges them into the list. Paths that arrive while a
@@ -60,8 +62,10 @@ async function check(paths: string[]): Promise<void> {
   checked.error = null;
   checked.progress = { file: null, bytesDone: 0, bytesTotal: 0, linesDone: 0 };
   announce(`Checking ${plural(paths.length, "item")}…`);
+  const opId = ipc.newOperationId();
+  currentOp = opId;
   try {
-    const report = await ipc.validateFiles(paths, (p) => {
+    const report = await ipc.validateFiles(opId, paths, (p) => {
       const progress = checked.progress;
       if (!progress) return;
       switch (p.event) {
@@ -80,12 +84,24 @@ async function check(paths: string[]): Promise<void> {
     checked.files = mergeReports(checked.files, report);
     announce(`Check finished. ${summaryText(checked.files)}.`);
   } catch (e) {
-    checked.error = ipc.toLakedropError(e);
-    announce(`Checking failed. ${checked.error.what}`);
+    const error = ipc.toLakedropError(e);
+    if (error.code === "cancelled") {
+      announce("Check cancelled. Nothing was added.");
+    } else {
+      checked.error = error;
+      announce(`Checking failed. ${error.what}`);
+    }
   } finally {
+    currentOp = null;
     checked.checking = false;
     checked.progress = null;
   }
+}
+
+/** Stops the running check; files waiting to be checked are dropped too. */
+export async function cancelCheck(): Promise<void> {
+  pending = [];
+  if (currentOp) await ipc.cancel(currentOp);
 }
 
 export function clearFiles(): void {

@@ -111,6 +111,43 @@ describe("FilesView", () => {
     expect(importButton?.disabled).toBe(false);
   });
 
+  it("cancels a running check with the same operation id and shows no error", async () => {
+    let cancelled: (() => void) | null = null;
+    const calls: { cmd: string; opId: unknown }[] = [];
+    fakeBackend((cmd, args) => {
+      calls.push({ cmd, opId: args.opId });
+      switch (cmd) {
+        case "plugin:dialog|open":
+          return ["/data/huge.ndjson"];
+        case "validate_files":
+          // The backend answers only when cancelled, as a long check would.
+          return new Promise((_, reject) => {
+            cancelled = () => reject({ code: "cancelled", message: "cancelled" });
+          });
+        case "cancel":
+          cancelled?.();
+          return null;
+        default:
+          throw { code: "internal", message: `unexpected ${cmd}` };
+      }
+    });
+    const root = render();
+    button(root, "Choose files…").click();
+    await settle();
+    expect(checked.checking).toBe(true);
+
+    root.querySelector<HTMLButtonElement>('[data-testid="cancel-check"]')?.click();
+    await settle();
+
+    const validate = calls.find((c) => c.cmd === "validate_files");
+    const cancel = calls.find((c) => c.cmd === "cancel");
+    expect(typeof validate?.opId).toBe("string");
+    expect(cancel?.opId).toBe(validate?.opId);
+    expect(checked.checking).toBe(false);
+    expect(checked.error).toBeNull();
+    expect(root.querySelector('[data-testid="file-row"]')).toBeNull();
+  });
+
   it("disables import, with the reason, when nothing is valid", async () => {
     backendWith(["/data/log.ndjson"], {
       files: [fileReport({ name: "log.ndjson", valid: 0, notFhir: true })],
