@@ -4,7 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use lakedrop_sandbox::{Sandbox, SandboxConfig};
+use lakedrop_sandbox::{Faults, Sandbox, SandboxConfig};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -19,6 +19,9 @@ pub enum Command {
         /// Listen on this address instead of 127.0.0.1 (the sandbox has no TLS; think twice).
         #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
         bind: IpAddr,
+        /// Inject failures for testing clients, e.g. 's3:5xx=0.1,s3:reset=0.05,slowdown=0.05[,seed=N]'.
+        #[arg(long, value_parser = Faults::parse)]
+        faults: Option<Faults>,
     },
 }
 
@@ -28,9 +31,13 @@ pub fn default_sandbox_dir() -> PathBuf {
 
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve { port, data, bind } => {
+        Command::Serve { port, data, bind, faults } => {
             let mut config = SandboxConfig::new(data.unwrap_or_else(default_sandbox_dir));
             config.listen = SocketAddr::new(bind, port);
+            if let Some(faults) = faults {
+                eprintln!("fault injection is on: some requests will fail on purpose");
+                config.faults = faults;
+            }
             let sandbox = Sandbox::start(config).await?;
             let seed = sandbox.seed();
             println!("Lakedrop sandbox listening on {}", sandbox.endpoint());

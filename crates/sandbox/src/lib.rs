@@ -8,6 +8,7 @@
 //! anything but loopback unless told to.
 
 mod db;
+pub mod faults;
 pub mod healthlake;
 mod kms;
 mod protocol;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use faults::Faults;
 pub use healthlake::Pacing;
 pub use seed::Seed;
 
@@ -37,6 +39,8 @@ pub struct SandboxConfig {
     pub listen: SocketAddr,
     pub region: String,
     pub pacing: Pacing,
+    /// Injected failures for tests (`Faults::parse("s3:5xx=0.1")`); none by default.
+    pub faults: Faults,
 }
 
 impl SandboxConfig {
@@ -46,6 +50,7 @@ impl SandboxConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             region: "us-east-1".into(),
             pacing: Pacing::default(),
+            faults: Faults::default(),
         }
     }
 }
@@ -104,7 +109,14 @@ impl Sandbox {
         let seed = seed::ensure(dir, &config.region, &store, &kms, &healthlake)?;
 
         let shutdown = CancellationToken::new();
-        let router = Arc::new(server::Router::new(store, kms, healthlake.clone(), &seed, &config.region));
+        let router = Arc::new(server::Router::new(
+            store,
+            kms,
+            healthlake.clone(),
+            &seed,
+            &config.region,
+            config.faults.clone(),
+        ));
         let tasks = vec![
             tokio::spawn(server::serve(listener, router, shutdown.clone())),
             tokio::spawn(healthlake::run_jobs(healthlake, shutdown.clone())),

@@ -1,7 +1,7 @@
 //! The one loopback endpoint: requests with an `X-Amz-Target` of `HealthLake.*` or `TrentService.*` go to the
-//! JSON services (after our SigV4 check), everything else to `s3s` (which checks SigV4 itself).
+//! JSON services (after our SigV4 check), everything else to `s3s` (which checks SigV4 itself). With a fault
+//! spec, a share of requests fail before routing (see `faults.rs`).
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -14,6 +14,7 @@ use s3s::service::S3Service;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::faults::{self, Fault, Faults};
 use crate::healthlake::HealthLake;
 use crate::kms::Kms;
 use crate::protocol::{ApiError, JsonVersion, respond};
@@ -29,7 +30,20 @@ pub(crate) struct Router {
     kms: Arc<Kms>,
     healthlake: Arc<HealthLake>,
     key: SigningKey,
+    faults: Faults,
 }
+
+/// The connection is to be dropped without an answer (an injected reset).
+#[derive(Debug)]
+pub(crate) struct DropConnection;
+
+impl std::fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("injected connection reset")
+    }
+}
+
+impl std::error::Error for DropConnection {}
 
 impl Router {
     pub fn new(
@@ -38,6 +52,7 @@ impl Router {
         healthlake: Arc<HealthLake>,
         seed: &Seed,
         region: &str,
+        faults: Faults,
     ) -> Router {
         let mut builder = s3s::service::S3ServiceBuilder::new(SandboxS3::new(store, kms.clone(), region));
         builder.set_auth(s3s::auth::SimpleAuth::from_single(
@@ -52,6 +67,23 @@ impl Router {
                 access_key: seed.access_key_id.clone(),
                 secret_key: seed.secret_access_key.clone(),
             },
+            faults,
+        }
+    }
+
+    /// Serves one request, unless an injected fault strikes first.
+    async fn handle(&self, request: Request<Incoming>) -> Result<Response<s3s::Body>, DropConnection> {
+        let service = service_of(&request);
+        match self.faults.draw(service) {
+            None => Ok(self.route(request).await),
+            Some(Fault::Reset) => {
+                tracing::debug!(?service, "injected fault: connection reset");
+                Err(DropConnection)
+            }
+            Some(fault) => {
+                tracing::debug!(?service, ?fault, "injected fault");
+                Ok(fault_response(service, fault))
+            }
         }
     }
 
@@ -164,7 +196,7 @@ pub(crate) async fn serve(listener: TcpListener, router: Arc<Router>, shutdown: 
         connections.spawn(async move {
             let service = hyper::service::service_fn(move |request| {
                 let router = router.clone();
-                async move { Ok::<_, Infallible>(router.route(request).await) }
+                async move { router.handle(request).await }
             });
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             let connection = builder.serve_connection(TokioIo::new(stream), service);
@@ -181,4 +213,59 @@ pub(crate) async fn serve(listener: TcpListener, router: Arc<Router>, shutdown: 
     }
     connections.close();
     connections.wait().await;
+}
+
+fn service_of<B>(request: &Request<B>) -> faults::Service {
+    let target = request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if target.starts_with("HealthLake.") || request.uri().path().starts_with("/datastore/") {
+        faults::Service::HealthLake
+    } else if target.starts_with("TrentService.") {
+        faults::Service::Kms
+    } else {
+        faults::Service::S3
+    }
+}
+
+/// The error each service answers with when it is overloaded or broken, in its own protocol.
+fn fault_response(service: faults::Service, fault: Fault) -> Response<s3s::Body> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let throttled = fault == Fault::SlowDown;
+    match service {
+        faults::Service::S3 => {
+            let (status, code, message) = if throttled {
+                (StatusCode::SERVICE_UNAVAILABLE, "SlowDown", "Please reduce your request rate.")
+            } else {
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    "We encountered an internal error. Please try again.",
+                )
+            };
+            let body = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>{request_id}</RequestId></Error>"
+            );
+            let mut response = Response::new(s3s::Body::from(body));
+            *response.status_mut() = status;
+            response
+                .headers_mut()
+                .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/xml"));
+            response
+        }
+        faults::Service::HealthLake => {
+            let error = if throttled {
+                ApiError::new("ThrottlingException", 429, "Rate exceeded")
+            } else {
+                ApiError::internal("An unknown internal error occurred in the service.")
+            };
+            respond(JsonVersion::V1_0, &request_id, Err(error)).map(s3s::Body::from)
+        }
+        faults::Service::Kms => {
+            let error = if throttled {
+                ApiError::new("ThrottlingException", 400, "Rate exceeded")
+            } else {
+                ApiError::new("KMSInternalException", 500, "An internal error occurred.")
+            };
+            respond(JsonVersion::V1_1, &request_id, Err(error)).map(s3s::Body::from)
+        }
+    }
 }
