@@ -17,6 +17,10 @@ e2e:
 bindings:
 	LAKEDROP_UPDATE_BINDINGS=1 cargo test -p lakedrop-desktop --test ipc bindings_are_current
 
+## Benchmarks: print their figures (release builds).
+bench:
+	cargo bench -p lakedrop-sandbox --bench import
+
 fmt:
 	cargo fmt --all
 	cd ui && npm run format

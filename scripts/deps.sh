@@ -43,4 +43,10 @@ npm_ci() {
 npm_ci ui
 if [[ "${1:-}" == "--test" ]]; then
   npm_ci tests/e2e
+  # Independent peers for the tests: the AWS CLI and moto's server, from PyPI, in a venv under target/.
+  if [[ ! -x target/awscli/bin/aws || ! -x target/awscli/bin/moto_server ]]; then
+    echo "==> installing the AWS CLI and moto from PyPI into target/awscli"
+    python3 -m venv target/awscli
+    target/awscli/bin/pip install -q --disable-pip-version-check awscli 'moto[server]'
+  fi
 fi
