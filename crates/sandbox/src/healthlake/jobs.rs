@@ -146,6 +146,15 @@ impl HealthLake {
             }
         }
 
+        // There is no IAM here, so "can HealthLake assume the role" becomes "is the role in this account": a role
+        // elsewhere is what a real account would refuse, with the error the docs name for it.
+        if role_arn.split(':').nth(4) != Some(self.account.as_str()) {
+            return Err(ApiError::new(
+                "AccessDeniedException",
+                403,
+                format!("HealthLake cannot assume {role_arn}: the role must be in account {}", self.account),
+            ));
+        }
         if datastore.status != "ACTIVE" {
             return Err(ApiError::validation(format!(
                 "Datastore {} is in {} state; imports need an ACTIVE data store",

@@ -33,8 +33,13 @@ pub async fn run_jobs(healthlake: Arc<HealthLake>, shutdown: CancellationToken) 
         match claimed {
             Ok(Some(job)) => {
                 let hl = healthlake.clone();
+                let shutdown = shutdown.clone();
                 tokio::spawn(async move {
-                    tokio::time::sleep(hl.pacing.job_start_delay).await;
+                    // A sandbox stopped before the job starts leaves it IN_PROGRESS; the next start re-queues it.
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(hl.pacing.job_start_delay) => {}
+                    }
                     let job_id = job.job_id.clone();
                     let hl2 = hl.clone();
                     let result = tokio::task::spawn_blocking(move || hl2.run_job(&job)).await;
