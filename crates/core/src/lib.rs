@@ -11,6 +11,7 @@ pub mod files;
 pub mod job;
 pub mod manifest;
 pub mod output;
+pub mod policy;
 pub mod progress;
 pub mod state;
 
