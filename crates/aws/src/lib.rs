@@ -11,6 +11,7 @@ pub mod destination;
 pub mod error;
 pub mod import;
 pub mod jobs;
+pub mod preflight;
 pub mod upload;
 
 pub use connect::{Clients, Target, connect};

@@ -1,0 +1,207 @@
+//! Preflight against the sandbox: every check passing on the seeded setup, and each failing for its own cause.
+
+use std::time::Duration;
+
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
+};
+use lakedrop_aws::preflight::{Check, Plan, Status, blocks, run};
+use lakedrop_aws::{Clients, Target, connect};
+use lakedrop_sandbox::{Pacing, Sandbox, SandboxConfig, Seed};
+
+async fn fixture() -> (Sandbox, Clients, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = SandboxConfig::new(dir.path());
+    // New data stores stay CREATING for the whole test.
+    config.pacing =
+        Pacing { datastore_creation: Duration::from_secs(600), job_start_delay: Duration::from_millis(10) };
+    let sandbox = Sandbox::start(config).await.expect("sandbox");
+    let seed = sandbox.seed().clone();
+    let clients = connect(&Target::Endpoint {
+        url: sandbox.endpoint().into(),
+        region: seed.region.clone(),
+        access_key_id: seed.access_key_id.clone(),
+        secret_access_key: seed.secret_access_key.clone(),
+    })
+    .await
+    .expect("clients");
+    (sandbox, clients, dir)
+}
+
+fn plan(seed: &Seed) -> Plan {
+    Plan {
+        datastore_id: seed.datastore_id.clone(),
+        output_uri: format!("s3://{}/out/", seed.output_bucket),
+        kms_key_id: seed.kms_key_alias.clone(),
+        role_arn: seed.role_arn.clone(),
+        input_uri: None,
+        batch_keys: Vec::new(),
+        file_count: 13,
+    }
+}
+
+fn status(checks: &[Check], id: &str) -> Status {
+    checks.iter().find(|c| c.id == id).unwrap_or_else(|| panic!("no check {id}: {checks:?}")).status
+}
+
+#[tokio::test]
+async fn the_seeded_setup_passes_every_check_it_can_see() {
+    let (sandbox, clients, _dir) = fixture().await;
+    let checks = run(&clients, &plan(sandbox.seed())).await;
+    for check in &checks {
+        let expected = if check.id == "role-trust" { Status::Warn } else { Status::Pass };
+        assert_eq!(check.status, expected, "{check:?}");
+    }
+    assert!(!blocks(&checks));
+    assert_eq!(
+        checks.iter().map(|c| c.id).collect::<Vec<_>>(),
+        [
+            "datastore-active",
+            "output-bucket-region",
+            "output-bucket-public-access",
+            "output-bucket-encryption",
+            "kms-key-usable",
+            "role-arn",
+            "role-trust",
+            "file-count"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_bucket_with_public_access_allowed_fails_with_the_fix() {
+    let (sandbox, clients, _dir) = fixture().await;
+    clients.s3.create_bucket().bucket("open-bucket").send().await.expect("bucket");
+    let off = PublicAccessBlockConfiguration::builder()
+        .block_public_acls(false)
+        .ignore_public_acls(false)
+        .block_public_policy(false)
+        .restrict_public_buckets(false)
+        .build();
+    clients
+        .s3
+        .put_public_access_block()
+        .bucket("open-bucket")
+        .public_access_block_configuration(off)
+        .send()
+        .await
+        .expect("bpa");
+    let checks =
+        run(&clients, &Plan { output_uri: "s3://open-bucket/out/".into(), ..plan(sandbox.seed()) }).await;
+    let check = checks.iter().find(|c| c.id == "output-bucket-public-access").expect("check");
+    assert_eq!(check.status, Status::Fail);
+    assert!(
+        check.fix.as_deref().is_some_and(|f| f.contains("put-public-access-block --bucket open-bucket")),
+        "{check:?}"
+    );
+    assert!(blocks(&checks));
+}
+
+#[tokio::test]
+async fn a_disabled_key_fails() {
+    let (sandbox, clients, _dir) = fixture().await;
+    let key = clients.kms.create_key().send().await.expect("key");
+    let key_id = key.key_metadata().expect("meta").key_id().to_string();
+    clients.kms.disable_key().key_id(&key_id).send().await.expect("disable");
+    let checks = run(&clients, &Plan { kms_key_id: key_id, ..plan(sandbox.seed()) }).await;
+    assert_eq!(status(&checks, "kms-key-usable"), Status::Fail);
+}
+
+#[tokio::test]
+async fn a_data_store_still_creating_fails() {
+    let (sandbox, clients, _dir) = fixture().await;
+    let created = clients
+        .healthlake
+        .create_fhir_datastore()
+        .datastore_type_version(aws_sdk_healthlake::types::FhirVersion::R4)
+        .datastore_name("new-store")
+        .send()
+        .await
+        .expect("create");
+    let checks =
+        run(&clients, &Plan { datastore_id: created.datastore_id().into(), ..plan(sandbox.seed()) }).await;
+    let check = checks.iter().find(|c| c.id == "datastore-active").expect("check");
+    assert_eq!(check.status, Status::Fail);
+    assert!(check.detail.contains("CREATING"), "{check:?}");
+}
+
+#[tokio::test]
+async fn an_output_bucket_in_another_region_fails() {
+    let (sandbox, clients, _dir) = fixture().await;
+    let config =
+        CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::EuWest1).build();
+    clients
+        .s3
+        .create_bucket()
+        .bucket("far-bucket")
+        .create_bucket_configuration(config)
+        .send()
+        .await
+        .expect("bucket");
+    let checks =
+        run(&clients, &Plan { output_uri: "s3://far-bucket/out/".into(), ..plan(sandbox.seed()) }).await;
+    let check = checks.iter().find(|c| c.id == "output-bucket-region").expect("check");
+    assert_eq!(check.status, Status::Fail, "{check:?}");
+    assert!(check.detail.contains("eu-west-1"), "{check:?}");
+}
+
+#[tokio::test]
+async fn a_missing_output_bucket_fails() {
+    let (sandbox, clients, _dir) = fixture().await;
+    let checks =
+        run(&clients, &Plan { output_uri: "s3://no-such-bucket/out/".into(), ..plan(sandbox.seed()) }).await;
+    assert_eq!(status(&checks, "output-bucket-region"), Status::Fail);
+}
+
+#[tokio::test]
+async fn more_than_ten_thousand_files_fail() {
+    let (sandbox, clients, _dir) = fixture().await;
+    let checks = run(&clients, &Plan { file_count: 10_001, ..plan(sandbox.seed()) }).await;
+    assert_eq!(status(&checks, "file-count"), Status::Fail);
+    let checks = run(&clients, &Plan { file_count: 10_000, ..plan(sandbox.seed()) }).await;
+    assert_eq!(status(&checks, "file-count"), Status::Pass);
+}
+
+#[tokio::test]
+async fn foreign_objects_under_the_input_prefix_fail_and_an_exact_batch_passes() {
+    let (sandbox, clients, _dir) = fixture().await;
+    let bucket = sandbox.seed().input_bucket.clone();
+    for key in ["batch/a.ndjson", "batch/b.ndjson"] {
+        clients
+            .s3
+            .put_object()
+            .bucket(&bucket)
+            .key(key)
+            .body(b"{}".to_vec().into())
+            .send()
+            .await
+            .expect("put");
+    }
+    let exact = Plan {
+        input_uri: Some(format!("s3://{bucket}/batch/")),
+        batch_keys: vec!["batch/a.ndjson".into(), "batch/b.ndjson".into()],
+        ..plan(sandbox.seed())
+    };
+    assert_eq!(status(&run(&clients, &exact).await, "input-prefix"), Status::Pass);
+    clients
+        .s3
+        .put_object()
+        .bucket(&bucket)
+        .key("batch/stray.ndjson")
+        .body(b"{}".to_vec().into())
+        .send()
+        .await
+        .expect("put");
+    let checks = run(&clients, &exact).await;
+    let check = checks.iter().find(|c| c.id == "input-prefix").expect("check");
+    assert_eq!(check.status, Status::Fail);
+    assert!(check.detail.contains("batch/stray.ndjson"), "{check:?}");
+}
+
+#[tokio::test]
+async fn a_malformed_role_arn_fails() {
+    let (sandbox, clients, _dir) = fixture().await;
+    let checks =
+        run(&clients, &Plan { role_arn: "arn:aws:iam::12:user/bob".into(), ..plan(sandbox.seed()) }).await;
+    assert_eq!(status(&checks, "role-arn"), Status::Fail);
+}
