@@ -85,7 +85,8 @@ pub async fn resolve(
     })
 }
 
-async fn only_active_datastore(clients: &Clients) -> Result<(String, String), AwsError> {
+/// The id and name of the only ACTIVE data store; an error naming them all when there are several.
+pub async fn only_active_datastore(clients: &Clients) -> Result<(String, String), AwsError> {
     let filter = DatastoreFilter::builder().datastore_status(DatastoreStatus::Active).build();
     let out = clients
         .healthlake

@@ -4,8 +4,11 @@
 //! ended with errors or failed); 2 the command could not do its work (bad arguments, unreadable files, AWS
 //! refused).
 
+mod connection;
 mod import;
+mod jobs;
 mod output;
+mod preflight;
 mod sandbox;
 mod validate;
 
@@ -26,6 +29,13 @@ enum Command {
     Validate(validate::Args),
     /// Validate, upload to a fresh S3 prefix and start a HealthLake import job.
     Import(import::Args),
+    /// Import jobs of a data store.
+    #[command(subcommand)]
+    Jobs(jobs::Command),
+    /// Check the AWS setup for an import before submitting it.
+    Preflight(preflight::Args),
+    /// Print the IAM policies HealthLake's import role (and its caller) need.
+    Policy(preflight::PolicyArgs),
     /// The local AWS stand-in (S3, KMS, HealthLake on one endpoint).
     #[command(subcommand)]
     Sandbox(sandbox::Command),
@@ -55,6 +65,9 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Validate(args) => validate::run(args).await,
             Command::Import(args) => import::run(args).await,
+            Command::Jobs(command) => jobs::run(command).await,
+            Command::Preflight(args) => preflight::run_preflight(args).await,
+            Command::Policy(args) => preflight::run_policy(args),
             Command::Sandbox(command) => sandbox::run(command).await,
         }
     });

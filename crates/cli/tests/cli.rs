@@ -65,6 +65,63 @@ fn import_against_a_served_sandbox_reports_the_manifest() {
     assert_eq!(json["manifest"]["scannedFiles"], 13);
     assert_eq!(json["import"]["filesSkipped"][0]["name"], "log.ndjson");
     assert_eq!(json["import"]["filesSkipped"][0]["reason"], "not-fhir");
+    let job_id = json["job"]["jobId"].as_str().expect("job id").to_string();
+
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .envs(server.env.iter().map(|(k, v)| (k, v)))
+            .env("LAKEDROP_DATA_DIR", dir.path().join("client"))
+            .output()
+            .expect("runs")
+    };
+    let out = run(&["jobs", "list", "--output", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(listed["jobs"][0]["job"]["jobId"], job_id.as_str());
+    assert_eq!(
+        listed["jobs"][0]["queuePosition"],
+        serde_json::Value::Null,
+        "a finished job has no queue place"
+    );
+
+    let out = run(&["jobs", "show", &job_id]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("COMPLETED") && text.contains("imported 7,160"), "{text}");
+
+    let out = run(&["preflight", "--files", "13"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("ok    datastore-active"), "{text}");
+    assert!(text.contains("warn  role-trust"), "{text}");
+
+    let out = run(&["preflight", "--files", "10001"]);
+    assert_eq!(out.status.code(), Some(1), "too many files fail preflight");
+}
+
+#[test]
+fn policy_prints_the_trust_and_permissions_policies() {
+    let out = Command::new(BIN)
+        .args(["policy", "--account", "111122223333", "--region", "us-east-1", "--datastore", "abc"])
+        .args([
+            "--input-bucket",
+            "in-b",
+            "--output-bucket",
+            "out-b",
+            "--kms-key",
+            "arn:aws:kms:us-east-1:111122223333:key/k",
+        ])
+        .args(["--role", "arn:aws:iam::111122223333:role/HL"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        json["trustPolicy"]["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"],
+        "arn:aws:healthlake:us-east-1:111122223333:datastore/fhir/abc"
+    );
+    assert_eq!(json["permissionsPolicy"]["Statement"][1]["Resource"][0], "arn:aws:s3:::in-b/*");
+    assert_eq!(json["callerPassRolePolicy"]["Statement"][0]["Resource"], "arn:aws:iam::111122223333:role/HL");
 }
 
 #[test]

@@ -1,0 +1,129 @@
+//! Where a command talks to: an AWS profile, an AWS-compatible endpoint, or the embedded sandbox, and the
+//! destination resolved there. Shared by every command that calls AWS.
+
+use anyhow::Context;
+use lakedrop_aws::destination::{Choices, resolve};
+use lakedrop_aws::{Clients, Target, connect};
+use lakedrop_core::connection::{Connection, ConnectionKind};
+use lakedrop_sandbox::{Sandbox, SandboxConfig};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ConnectArgs {
+    /// An AWS-compatible endpoint (e.g. a `lakedrop sandbox serve`); credentials from AWS_ACCESS_KEY_ID and
+    /// AWS_SECRET_ACCESS_KEY.
+    #[arg(long, env = "AWS_ENDPOINT_URL", conflicts_with_all = ["profile", "sandbox"])]
+    pub endpoint: Option<String>,
+    /// Use the embedded sandbox in Lakedrop's data directory (started for this command).
+    #[arg(long)]
+    pub sandbox: bool,
+    /// The AWS profile (SSO and credential_process profiles work).
+    #[arg(long)]
+    pub profile: Option<String>,
+    #[arg(long, env = "AWS_REGION")]
+    pub region: Option<String>,
+}
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct DestinationArgs {
+    /// The HealthLake data store id (default: the only ACTIVE one).
+    #[arg(long)]
+    pub datastore: Option<String>,
+    /// The IAM role HealthLake assumes to read the input and write the output.
+    #[arg(long)]
+    pub role: Option<String>,
+    /// The KMS key for uploads and job output (id, ARN or alias/...).
+    #[arg(long)]
+    pub kms_key: Option<String>,
+    /// The bucket the files are uploaded to (each import gets its own prefix).
+    #[arg(long)]
+    pub input_bucket: Option<String>,
+    /// Where HealthLake writes its output, s3://bucket/prefix/.
+    #[arg(long)]
+    pub output_uri: Option<String>,
+}
+
+/// A live connection; stop it with [`Session::close`] so an embedded sandbox shuts down cleanly.
+pub struct Session {
+    pub clients: Clients,
+    pub kind: ConnectionKind,
+    pub label: String,
+    pub endpoint: Option<String>,
+    sandbox: Option<Sandbox>,
+}
+
+impl Session {
+    pub async fn open(args: &ConnectArgs) -> anyhow::Result<Session> {
+        if args.sandbox {
+            let sandbox = Sandbox::start(SandboxConfig::new(crate::sandbox::default_sandbox_dir())).await?;
+            let seed = sandbox.seed().clone();
+            let target = Target::Endpoint {
+                url: sandbox.endpoint().to_string(),
+                region: seed.region.clone(),
+                access_key_id: seed.access_key_id.clone(),
+                secret_access_key: seed.secret_access_key.clone(),
+            };
+            let endpoint = Some(sandbox.endpoint().to_string());
+            return Ok(Session {
+                clients: connect(&target).await?,
+                kind: ConnectionKind::Sandbox,
+                label: "Sandbox".into(),
+                endpoint,
+                sandbox: Some(sandbox),
+            });
+        }
+        if let Some(url) = &args.endpoint {
+            let access_key_id = std::env::var("AWS_ACCESS_KEY_ID").context(
+                "set AWS_ACCESS_KEY_ID (and AWS_SECRET_ACCESS_KEY) for the endpoint; `lakedrop sandbox serve` prints them",
+            )?;
+            let secret_access_key =
+                std::env::var("AWS_SECRET_ACCESS_KEY").context("set AWS_SECRET_ACCESS_KEY")?;
+            let target = Target::Endpoint {
+                url: url.clone(),
+                region: args.region.clone().unwrap_or_else(|| "us-east-1".into()),
+                access_key_id,
+                secret_access_key,
+            };
+            return Ok(Session {
+                clients: connect(&target).await?,
+                kind: ConnectionKind::Sandbox,
+                label: url.clone(),
+                endpoint: Some(url.clone()),
+                sandbox: None,
+            });
+        }
+        let target = Target::Aws { profile: args.profile.clone(), region: args.region.clone() };
+        Ok(Session {
+            clients: connect(&target).await?,
+            kind: ConnectionKind::Aws,
+            label: args.profile.clone().unwrap_or_else(|| "default".into()),
+            endpoint: None,
+            sandbox: None,
+        })
+    }
+
+    /// The destination, from the choices given and what can be looked up.
+    pub async fn destination(&self, args: &DestinationArgs) -> anyhow::Result<Connection> {
+        let choices = Choices {
+            datastore_id: args.datastore.clone(),
+            kms_key: args.kms_key.clone(),
+            input_bucket: args.input_bucket.clone(),
+            output_uri: args.output_uri.clone(),
+            role_arn: args.role.clone(),
+        };
+        Ok(resolve(&self.clients, choices, self.kind, &self.label, self.endpoint.as_deref()).await?)
+    }
+
+    /// The data store a command is about: the one given, or the only ACTIVE one.
+    pub async fn datastore_id(&self, given: Option<&str>) -> anyhow::Result<String> {
+        match given {
+            Some(id) => Ok(id.to_string()),
+            None => Ok(lakedrop_aws::destination::only_active_datastore(&self.clients).await?.0),
+        }
+    }
+
+    pub async fn close(self) {
+        if let Some(sandbox) = self.sandbox {
+            sandbox.stop().await;
+        }
+    }
+}

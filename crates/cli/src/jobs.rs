@@ -1,0 +1,118 @@
+//! `lakedrop jobs list|show`: import jobs of a data store, with their place in the queue.
+
+use std::process::ExitCode;
+
+use lakedrop_aws::jobs;
+use lakedrop_core::job::{Job, queue_positions};
+use serde_json::json;
+
+use crate::connection::{ConnectArgs, Session};
+use crate::output::{Format, print_json, thousands};
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// List import jobs, newest first.
+    List {
+        #[command(flatten)]
+        connect: ConnectArgs,
+        /// The data store (default: the only ACTIVE one).
+        #[arg(long)]
+        datastore: Option<String>,
+        /// Only jobs in this status (e.g. IN_PROGRESS, COMPLETED_WITH_ERRORS).
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// One job, with its manifest once it has ended.
+    Show {
+        job: String,
+        #[command(flatten)]
+        connect: ConnectArgs,
+        #[arg(long)]
+        datastore: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+}
+
+pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::List { connect, datastore, status, output } => {
+            let session = Session::open(&connect).await?;
+            let result = async {
+                let datastore = session.datastore_id(datastore.as_deref()).await?;
+                let all = jobs::list(&session.clients, &datastore, status.as_deref()).await?;
+                // Queue positions need every unfinished job, whatever the status filter.
+                let everything = if status.is_some() {
+                    jobs::list(&session.clients, &datastore, None).await?
+                } else {
+                    all.clone()
+                };
+                let positions = queue_positions(&everything);
+                match output {
+                    Format::Json => {
+                        let list: Vec<_> = all
+                            .iter()
+                            .map(|j| json!({"job": j, "queuePosition": positions.get(&j.job_id)}))
+                            .collect();
+                        print_json(&json!({"datastoreId": datastore, "jobs": list}))?;
+                    }
+                    Format::Text => {
+                        if all.is_empty() {
+                            println!("no import jobs on data store {datastore}");
+                        }
+                        for job in &all {
+                            println!("{}", line(job, positions.get(&job.job_id).copied()));
+                        }
+                    }
+                }
+                anyhow::Ok(ExitCode::SUCCESS)
+            }
+            .await;
+            session.close().await;
+            result
+        }
+        Command::Show { job, connect, datastore, output } => {
+            let session = Session::open(&connect).await?;
+            let result = async {
+                let datastore = session.datastore_id(datastore.as_deref()).await?;
+                let result = jobs::result(&session.clients, &datastore, &job).await?;
+                match output {
+                    Format::Json => print_json(&result)?,
+                    Format::Text => {
+                        println!("{}", line(&result.job, None));
+                        if let Some(message) = &result.job.message {
+                            println!("  {message}");
+                        }
+                        if let Some(uri) = &result.job.output_uri {
+                            println!("  output   {uri}");
+                        }
+                        if let Some(m) = &result.manifest {
+                            println!(
+                                "  scanned  {} resources in {} files",
+                                thousands(m.resources_scanned),
+                                m.scanned_files
+                            );
+                            println!("  imported {}", thousands(m.resources_imported));
+                            println!("  rejected {}", thousands(m.resources_with_customer_error));
+                        }
+                    }
+                }
+                anyhow::Ok(ExitCode::SUCCESS)
+            }
+            .await;
+            session.close().await;
+            result
+        }
+    }
+}
+
+fn line(job: &Job, position: Option<u32>) -> String {
+    let waiting = match (job.status.as_str(), position) {
+        ("QUEUED" | "SUBMITTED", Some(n)) => format!(" (#{n} in the queue)"),
+        _ => String::new(),
+    };
+    let name = job.job_name.as_deref().unwrap_or("");
+    format!("{}  {:<22}{waiting}  {name}", job.job_id, job.status)
+}

@@ -1,0 +1,105 @@
+//! `lakedrop preflight` and `lakedrop policy`: check the AWS setup for an import, and print the IAM policies it
+//! needs.
+
+use std::process::ExitCode;
+
+use lakedrop_aws::preflight::{self, Plan, Status};
+use lakedrop_core::policy::{PolicyTarget, pass_role_policy, permissions_policy, trust_policy};
+use serde_json::json;
+
+use crate::connection::{ConnectArgs, DestinationArgs, Session};
+use crate::output::{Format, print_json};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    connect: ConnectArgs,
+    #[command(flatten)]
+    destination: DestinationArgs,
+    /// How many files the import will have (HealthLake takes at most 10,000 per job).
+    #[arg(long, default_value_t = 1)]
+    files: usize,
+    #[arg(long, value_enum, default_value_t)]
+    output: Format,
+}
+
+/// Exit 0 when nothing fails (warnings allowed), 1 when a check fails.
+pub async fn run_preflight(args: Args) -> anyhow::Result<ExitCode> {
+    let session = Session::open(&args.connect).await?;
+    let result = async {
+        let destination = session.destination(&args.destination).await?;
+        let plan = Plan {
+            datastore_id: destination.datastore_id.clone(),
+            output_uri: destination.output_uri.clone(),
+            kms_key_id: destination.kms_key_id.clone(),
+            role_arn: destination.role_arn.clone(),
+            input_uri: None,
+            batch_keys: Vec::new(),
+            file_count: args.files,
+        };
+        let checks = preflight::run(&session.clients, &plan).await;
+        match args.output {
+            Format::Json => print_json(&json!({"checks": checks, "blocks": preflight::blocks(&checks)}))?,
+            Format::Text => {
+                for check in &checks {
+                    let mark = match check.status {
+                        Status::Pass => "ok  ",
+                        Status::Warn => "warn",
+                        Status::Fail => "FAIL",
+                    };
+                    println!("{mark}  {:<28} {}", check.id, check.detail);
+                    if let (Some(fix), false) = (&check.fix, check.status == Status::Pass) {
+                        println!("      {:<28} → {fix}", "");
+                    }
+                }
+            }
+        }
+        anyhow::Ok(if preflight::blocks(&checks) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    }
+    .await;
+    session.close().await;
+    result
+}
+
+#[derive(clap::Args)]
+pub struct PolicyArgs {
+    /// The 12-digit account of the data store.
+    #[arg(long)]
+    account: String,
+    #[arg(long)]
+    region: String,
+    #[arg(long)]
+    datastore: String,
+    #[arg(long)]
+    input_bucket: String,
+    #[arg(long)]
+    output_bucket: String,
+    /// The KMS key's ARN.
+    #[arg(long)]
+    kms_key: String,
+    /// The role's ARN, for the caller's iam:PassRole policy.
+    #[arg(long)]
+    role: Option<String>,
+    #[arg(long, default_value = "aws")]
+    partition: String,
+}
+
+/// Prints the role's trust and permissions policies (and the caller's PassRole policy) as JSON.
+pub fn run_policy(args: PolicyArgs) -> anyhow::Result<ExitCode> {
+    let target = PolicyTarget {
+        partition: args.partition,
+        account_id: args.account,
+        region: args.region,
+        datastore_id: args.datastore,
+        input_bucket: args.input_bucket,
+        output_bucket: args.output_bucket,
+        kms_key_arn: args.kms_key,
+    };
+    let mut out =
+        json!({"trustPolicy": trust_policy(&target), "permissionsPolicy": permissions_policy(&target)});
+    if let Some(role) = &args.role {
+        out["callerPassRolePolicy"] = pass_role_policy(role);
+    }
+    print_json(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
