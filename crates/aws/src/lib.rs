@@ -6,6 +6,7 @@
 //! terminals and reports progress through callbacks. Errors are classified into [`AwsError`] variants so the
 //! shells never match on message strings.
 
+pub mod catalog;
 pub mod connect;
 pub mod destination;
 pub mod error;
