@@ -14,6 +14,16 @@ pub use session::AppState;
 pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
     tauri_specta::Builder::<R>::new().commands(tauri_specta::collect_commands![
         commands::connection::connection,
+        commands::connection::connection_status,
+        commands::connection::profiles,
+        commands::connection::use_connection,
+        commands::connection::datastores,
+        commands::connection::kms_keys,
+        commands::connection::buckets,
+        commands::connection::set_destination,
+        commands::connection::remembered_role,
+        commands::preflight::preflight,
+        commands::preflight::policies,
         commands::files::initial_paths,
         commands::files::validate_files,
         commands::import::start_import,

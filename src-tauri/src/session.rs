@@ -1,5 +1,6 @@
-//! The app's state: where imports go (the embedded sandbox unless an AWS profile is chosen), the local history,
-//! and the cancellation tokens of running operations.
+//! The app's state: the active connection (the embedded sandbox unless an AWS profile is chosen), the
+//! destination picked there, the local history, remembered settings, and the cancellation tokens of running
+//! operations. Switching connections replaces the session; the old one is closed (its sandbox stopped).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -9,19 +10,43 @@ use lakedrop_aws::destination::{Choices, resolve};
 use lakedrop_aws::{Clients, Target, connect};
 use lakedrop_core::CancellationToken;
 use lakedrop_core::connection::{Connection, ConnectionKind};
+use lakedrop_core::settings::SettingsFile;
 use lakedrop_core::state::State;
 use lakedrop_sandbox::{Sandbox, SandboxConfig};
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, RwLock};
 
 use crate::{ErrorCode, IpcError};
 
-/// A destination ready to use.
+/// A live connection and the destination chosen on it.
 pub struct Session {
     pub clients: Clients,
-    pub connection: Connection,
-    pub history: State,
-    /// Kept alive for as long as the session; the app's process end stops it.
-    _sandbox: Option<Sandbox>,
+    pub kind: ConnectionKind,
+    pub label: String,
+    pub endpoint: Option<String>,
+    destination: Mutex<Option<Connection>>,
+    sandbox: tokio::sync::Mutex<Option<Sandbox>>,
+}
+
+impl Session {
+    /// The chosen destination, or an error that says what to choose.
+    pub fn destination(&self) -> Result<Connection, IpcError> {
+        self.destination.lock().unwrap_or_else(PoisonError::into_inner).clone().ok_or_else(|| {
+            IpcError::new(
+                ErrorCode::InvalidInput,
+                "choose a data store, KMS key, output location and IAM role for this connection first",
+            )
+        })
+    }
+
+    pub fn set_destination(&self, connection: Connection) {
+        *self.destination.lock().unwrap_or_else(PoisonError::into_inner) = Some(connection);
+    }
+
+    async fn close(&self) {
+        if let Some(sandbox) = self.sandbox.lock().await.take() {
+            sandbox.stop().await;
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -32,7 +57,8 @@ pub struct AppState {
 struct Inner {
     data_dir: PathBuf,
     initial_paths: Vec<String>,
-    session: OnceCell<Session>,
+    session: RwLock<Option<Arc<Session>>>,
+    history: OnceCell<Arc<State>>,
     operations: Mutex<HashMap<String, CancellationToken>>,
 }
 
@@ -42,7 +68,8 @@ impl AppState {
             inner: Arc::new(Inner {
                 data_dir,
                 initial_paths,
-                session: OnceCell::new(),
+                session: RwLock::new(None),
+                history: OnceCell::new(),
                 operations: Mutex::new(HashMap::new()),
             }),
         }
@@ -52,9 +79,65 @@ impl AppState {
         &self.inner.initial_paths
     }
 
+    pub fn settings(&self) -> SettingsFile {
+        SettingsFile::new(&self.inner.data_dir)
+    }
+
     /// The active session, starting the embedded sandbox on first use.
-    pub async fn session(&self) -> Result<&Session, IpcError> {
-        self.inner.session.get_or_try_init(|| start_sandbox_session(self.inner.data_dir.clone())).await
+    pub async fn session(&self) -> Result<Arc<Session>, IpcError> {
+        if let Some(session) = self.inner.session.read().await.as_ref() {
+            return Ok(session.clone());
+        }
+        let mut slot = self.inner.session.write().await;
+        if let Some(session) = slot.as_ref() {
+            return Ok(session.clone());
+        }
+        let session = Arc::new(sandbox_session(&self.inner.data_dir).await?);
+        *slot = Some(session.clone());
+        Ok(session)
+    }
+
+    /// Replaces the session with the sandbox, or with an AWS profile (whose destination is then to be chosen).
+    pub async fn switch(
+        &self,
+        profile: Option<String>,
+        region: Option<String>,
+    ) -> Result<Arc<Session>, IpcError> {
+        let session = Arc::new(match &profile {
+            None => sandbox_session(&self.inner.data_dir).await?,
+            Some(name) => aws_session(name, region.clone()).await?,
+        });
+        let old = self.inner.session.write().await.replace(session.clone());
+        if let Some(old) = old {
+            old.close().await;
+        }
+        let remembered = self.settings().update(|s| {
+            s.profile = profile;
+            s.region = region;
+        });
+        if let Err(e) = remembered {
+            tracing::warn!(error = %e, "could not remember the connection");
+        }
+        Ok(session)
+    }
+
+    /// The local history (batches and their jobs), opened once.
+    pub async fn history(&self) -> Result<Arc<State>, IpcError> {
+        self.inner
+            .history
+            .get_or_try_init(|| async {
+                std::fs::create_dir_all(&self.inner.data_dir).map_err(|e| {
+                    IpcError::new(
+                        ErrorCode::Io,
+                        format!("cannot create {}: {e}", self.inner.data_dir.display()),
+                    )
+                })?;
+                State::open(&self.inner.data_dir.join("state.db"))
+                    .map(Arc::new)
+                    .map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))
+            })
+            .await
+            .cloned()
     }
 
     /// Registers a cancellable operation under the UI's id; the token is dropped by [`AppState::finish`].
@@ -80,8 +163,8 @@ impl AppState {
     }
 }
 
-async fn start_sandbox_session(data_dir: PathBuf) -> Result<Session, IpcError> {
-    std::fs::create_dir_all(&data_dir)
+async fn sandbox_session(data_dir: &std::path::Path) -> Result<Session, IpcError> {
+    std::fs::create_dir_all(data_dir)
         .map_err(|e| IpcError::new(ErrorCode::Io, format!("cannot create {}: {e}", data_dir.display())))?;
     let sandbox = Sandbox::start(SandboxConfig::new(data_dir.join("sandbox")))
         .await
@@ -101,9 +184,26 @@ async fn start_sandbox_session(data_dir: PathBuf) -> Result<Session, IpcError> {
         output_uri: Some(format!("s3://{}/lakedrop-output/", seed.output_bucket)),
         role_arn: Some(seed.role_arn.clone()),
     };
-    let connection =
-        resolve(&clients, choices, ConnectionKind::Sandbox, "Sandbox", Some(sandbox.endpoint())).await?;
-    let history = State::open(&data_dir.join("state.db"))
-        .map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))?;
-    Ok(Session { clients, connection, history, _sandbox: Some(sandbox) })
+    let endpoint = sandbox.endpoint().to_string();
+    let connection = resolve(&clients, choices, ConnectionKind::Sandbox, "Sandbox", Some(&endpoint)).await?;
+    Ok(Session {
+        clients,
+        kind: ConnectionKind::Sandbox,
+        label: "Sandbox".into(),
+        endpoint: Some(endpoint),
+        destination: Mutex::new(Some(connection)),
+        sandbox: tokio::sync::Mutex::new(Some(sandbox)),
+    })
+}
+
+async fn aws_session(profile: &str, region: Option<String>) -> Result<Session, IpcError> {
+    let clients = connect(&Target::Aws { profile: Some(profile.to_string()), region }).await?;
+    Ok(Session {
+        clients,
+        kind: ConnectionKind::Aws,
+        label: profile.to_string(),
+        endpoint: None,
+        destination: Mutex::new(None),
+        sandbox: tokio::sync::Mutex::new(None),
+    })
 }

@@ -66,3 +66,42 @@ fn commands_answer_on_the_mock_runtime() {
     assert_eq!(err["code"], "not-found", "{err}");
     assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()));
 }
+
+#[test]
+fn the_destination_commands_list_pick_check_and_remember() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let window = app(dir.path());
+
+    let status = invoke(&window, "connection_status", json!({})).expect("status");
+    assert_eq!(status["kind"], "sandbox");
+    let destination = &status["destination"];
+    let datastore_id = destination["datastoreId"].as_str().expect("id").to_string();
+
+    let stores = invoke(&window, "datastores", json!({})).expect("data stores");
+    assert_eq!(stores[0]["id"], datastore_id.as_str());
+    assert_eq!(stores[0]["selectable"], true);
+    let keys = invoke(&window, "kms_keys", json!({})).expect("keys");
+    assert_eq!(keys[0]["aliases"], json!(["alias/lakedrop-sandbox"]));
+    let buckets = invoke(&window, "buckets", json!({})).expect("buckets");
+    assert_eq!(buckets.as_array().map(Vec::len), Some(2));
+
+    let role = "arn:aws:iam::000000000000:role/LakedropSandboxImport";
+    let choices = json!({"choices": {"datastoreId": datastore_id, "kmsKeyId": keys[0]["keyId"], "inputBucket": "lakedrop-input",
+        "outputUri": "s3://lakedrop-output/elsewhere/", "roleArn": role}});
+    let picked = invoke(&window, "set_destination", choices).expect("set");
+    assert_eq!(picked["outputUri"], "s3://lakedrop-output/elsewhere/");
+    assert_eq!(invoke(&window, "remembered_role", json!({"datastoreId": datastore_id})).expect("role"), role);
+
+    let checks = invoke(&window, "preflight", json!({"fileCount": 13})).expect("preflight");
+    let failing: Vec<&Value> =
+        checks.as_array().expect("list").iter().filter(|c| c["status"] == "fail").collect();
+    assert!(failing.is_empty(), "{failing:?}");
+
+    let policies = invoke(&window, "policies", json!({})).expect("policies");
+    let trust = policies["trustPolicy"].as_str().expect("text");
+    assert!(trust.contains(&format!("datastore/fhir/{datastore_id}")), "{trust}");
+
+    let back =
+        invoke(&window, "use_connection", json!({"profile": null, "region": null})).expect("sandbox again");
+    assert_eq!(back["destination"]["datastoreId"], datastore_id.as_str(), "the same sandbox data directory");
+}

@@ -12,6 +12,7 @@ use crate::{AwsError, Clients};
 
 /// How a profile gets its credentials; shown so the analyst knows whether to run `aws sso login`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "kebab-case")]
 pub enum ProfileKind {
     Sso,
@@ -22,6 +23,7 @@ pub enum ProfileKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileChoice {
     pub name: String,
@@ -72,6 +74,7 @@ pub async fn profiles_in(fs: &Fs, env: &Env) -> Vec<ProfileChoice> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct DatastoreChoice {
     pub id: String,
@@ -104,6 +107,7 @@ pub async fn datastores(clients: &Clients) -> Result<Vec<DatastoreChoice>, AwsEr
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct KeyChoice {
     pub key_id: String,
@@ -180,6 +184,7 @@ pub async fn kms_keys(clients: &Clients) -> Result<Vec<KeyChoice>, AwsError> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct BucketChoice {
     pub name: String,

@@ -75,6 +75,13 @@ pub async fn list(clients: &Clients, datastore_id: &str, status: Option<&str>) -
         jobs.extend(page.import_job_properties_list().iter().map(to_job));
     }
     jobs.sort_by_key(|j| std::cmp::Reverse(j.submit_time));
+    // A status filter hides the jobs ahead in the queue; positions are only right over the whole list.
+    if status.is_none() {
+        let positions = lakedrop_core::job::queue_positions(&jobs);
+        for job in &mut jobs {
+            job.queue_position = positions.get(&job.job_id).copied();
+        }
+    }
     Ok(jobs)
 }
 
@@ -195,5 +202,6 @@ pub fn to_job(p: &ImportJobProperties) -> Job {
                 .unwrap_or(0)
                 .max(0) as u64,
         }),
+        queue_position: None,
     }
 }

@@ -15,6 +15,7 @@ use crate::{AwsError, Clients};
 pub const MAX_FILES_PER_JOB: usize = 10_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     Pass,
@@ -24,6 +25,7 @@ pub enum Status {
 
 /// One check's outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct Check {
     /// A stable id, e.g. `output-bucket-public-access`.
@@ -344,4 +346,34 @@ fn unreadable(id: &'static str, what: &str, error: AwsError) -> Check {
             "try again; if it persists, check the connection",
         ),
     }
+}
+
+/// The policy target for a destination: account and Region come from the data store's ARN.
+pub async fn policy_target(
+    clients: &Clients,
+    destination: &lakedrop_core::connection::Connection,
+) -> Result<lakedrop_core::policy::PolicyTarget, AwsError> {
+    let out = clients
+        .healthlake
+        .describe_fhir_datastore()
+        .datastore_id(&destination.datastore_id)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeFHIRDatastore", e))?;
+    let arn = out.datastore_properties().map(|p| p.datastore_arn().to_string()).unwrap_or_default();
+    // arn:PARTITION:healthlake:REGION:ACCOUNT:datastore/fhir/ID
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [_, partition, _, region, account, _] = parts[..] else {
+        return Err(AwsError::Input(format!("unexpected data store ARN {arn:?}")));
+    };
+    let (output_bucket, _) = split_s3_uri(&destination.output_uri)?;
+    Ok(lakedrop_core::policy::PolicyTarget {
+        partition: partition.to_string(),
+        account_id: account.to_string(),
+        region: region.to_string(),
+        datastore_id: destination.datastore_id.clone(),
+        input_bucket: destination.input_bucket.clone(),
+        output_bucket: output_bucket.to_string(),
+        kms_key_arn: destination.kms_key_id.clone(),
+    })
 }

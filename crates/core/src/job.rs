@@ -29,6 +29,8 @@ pub struct Job {
     /// The job's own output folder (`.../<DatastoreId>-FHIR_IMPORT-<JobId>/`) once known.
     pub output_uri: Option<String>,
     pub progress: Option<JobProgress>,
+    /// Unfinished jobs ahead of this one on its data store (0: running or next), when known.
+    pub queue_position: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -94,6 +96,7 @@ mod tests {
             message: None,
             output_uri: None,
             progress: None,
+            queue_position: None,
         }
     }
 

@@ -1,10 +1,114 @@
-use lakedrop_core::connection::Connection;
+use lakedrop_aws::catalog::{self, BucketChoice, DatastoreChoice, KeyChoice, ProfileChoice};
+use lakedrop_aws::destination::{Choices, resolve};
+use lakedrop_core::connection::{Connection, ConnectionKind};
+use serde::{Deserialize, Serialize};
 
 use crate::{AppState, IpcError};
 
-/// The active destination (the sandbox until an AWS profile is chosen).
+/// The active destination (the sandbox until an AWS profile is chosen and its destination picked).
 #[tauri::command]
 #[specta::specta]
 pub async fn connection(state: tauri::State<'_, AppState>) -> Result<Connection, IpcError> {
-    Ok(state.session().await?.connection.clone())
+    state.session().await?.destination()
+}
+
+/// Where the app is connected, and the destination if one is chosen.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionStatus {
+    pub kind: ConnectionKind,
+    pub label: String,
+    pub region: String,
+    pub endpoint: Option<String>,
+    pub destination: Option<Connection>,
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn connection_status(state: tauri::State<'_, AppState>) -> Result<ConnectionStatus, IpcError> {
+    let s = state.session().await?;
+    let (kind, label, region, endpoint) =
+        (s.kind, s.label.clone(), s.clients.region.clone(), s.endpoint.clone());
+    Ok(ConnectionStatus { kind, label, region, endpoint, destination: s.destination().ok() })
+}
+
+/// The AWS profiles in the user's config (names, kinds and Regions; never credentials).
+#[tauri::command]
+#[specta::specta]
+pub async fn profiles() -> Vec<ProfileChoice> {
+    catalog::profiles().await
+}
+
+/// Connects to an AWS profile (and Region), or back to the sandbox when `profile` is null.
+#[tauri::command]
+#[specta::specta]
+pub async fn use_connection(
+    state: tauri::State<'_, AppState>,
+    profile: Option<String>,
+    region: Option<String>,
+) -> Result<ConnectionStatus, IpcError> {
+    state.switch(profile, region).await?;
+    connection_status(state).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn datastores(state: tauri::State<'_, AppState>) -> Result<Vec<DatastoreChoice>, IpcError> {
+    Ok(catalog::datastores(&state.session().await?.clients).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn kms_keys(state: tauri::State<'_, AppState>) -> Result<Vec<KeyChoice>, IpcError> {
+    Ok(catalog::kms_keys(&state.session().await?.clients).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn buckets(state: tauri::State<'_, AppState>) -> Result<Vec<BucketChoice>, IpcError> {
+    Ok(catalog::buckets(&state.session().await?.clients).await?)
+}
+
+/// What the analyst picked for this connection.
+#[derive(Debug, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DestinationChoices {
+    pub datastore_id: String,
+    pub kms_key_id: String,
+    pub input_bucket: String,
+    pub output_uri: String,
+    pub role_arn: String,
+}
+
+/// Sets the destination (resolving the key to its ARN) and remembers the role for the data store.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_destination(
+    state: tauri::State<'_, AppState>,
+    choices: DestinationChoices,
+) -> Result<Connection, IpcError> {
+    let s = state.session().await?;
+    let picked = Choices {
+        datastore_id: Some(choices.datastore_id.clone()),
+        kms_key: Some(choices.kms_key_id),
+        input_bucket: Some(choices.input_bucket),
+        output_uri: Some(choices.output_uri),
+        role_arn: Some(choices.role_arn.clone()),
+    };
+    let connection = resolve(&s.clients, picked, s.kind, &s.label, s.endpoint.as_deref()).await?;
+    s.set_destination(connection.clone());
+    let remembered = state.settings().update(|st| {
+        st.roles.insert(choices.datastore_id, choices.role_arn);
+    });
+    if let Err(e) = remembered {
+        tracing::warn!(error = %e, "could not remember the role");
+    }
+    Ok(connection)
+}
+
+/// The IAM role last used with this data store, if any.
+#[tauri::command]
+#[specta::specta]
+pub fn remembered_role(state: tauri::State<'_, AppState>, datastore_id: String) -> Option<String> {
+    state.settings().load().roles.get(&datastore_id).cloned()
 }

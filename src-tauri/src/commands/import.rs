@@ -26,6 +26,8 @@ pub async fn start_import(
     on_progress: Channel<ImportProgress>,
 ) -> Result<ImportStarted, IpcError> {
     let session = state.session().await?;
+    let destination = session.destination()?;
+    let history = state.history().await?;
     let cancel = state.begin(&op_id);
     let request = ImportRequest {
         paths: request.paths.into_iter().map(PathBuf::from).collect(),
@@ -37,8 +39,7 @@ pub async fn start_import(
     };
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    let result =
-        run(&session.clients, &session.connection, &session.history, request, &progress, &cancel, now).await;
+    let result = run(&session.clients, &destination, &history, request, &progress, &cancel, now).await;
     state.finish(&op_id);
     Ok(result?)
 }

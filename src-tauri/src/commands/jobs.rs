@@ -8,7 +8,7 @@ use crate::{AppState, IpcError};
 #[specta::specta]
 pub async fn list_jobs(state: tauri::State<'_, AppState>) -> Result<Vec<Job>, IpcError> {
     let session = state.session().await?;
-    Ok(jobs::list(&session.clients, &session.connection.datastore_id, None).await?)
+    Ok(jobs::list(&session.clients, &session.destination()?.datastore_id, None).await?)
 }
 
 /// One job with its manifest once it has ended.
@@ -16,5 +16,5 @@ pub async fn list_jobs(state: tauri::State<'_, AppState>) -> Result<Vec<Job>, Ip
 #[specta::specta]
 pub async fn job_result(state: tauri::State<'_, AppState>, job_id: String) -> Result<JobResult, IpcError> {
     let session = state.session().await?;
-    Ok(jobs::result(&session.clients, &session.connection.datastore_id, &job_id).await?)
+    Ok(jobs::result(&session.clients, &session.destination()?.datastore_id, &job_id).await?)
 }

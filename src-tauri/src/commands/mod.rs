@@ -4,3 +4,4 @@ pub mod connection;
 pub mod files;
 pub mod import;
 pub mod jobs;
+pub mod preflight;

@@ -6,8 +6,23 @@ import { invoke as __TAURI_INVOKE, Channel } from "@tauri-apps/api/core";
 
 /** Commands */
 export const commands = {
-	/**  The active destination (the sandbox until an AWS profile is chosen). */
+	/**  The active destination (the sandbox until an AWS profile is chosen and its destination picked). */
 	connection: () => typedError<Connection, IpcError>(__TAURI_INVOKE("connection")),
+	connectionStatus: () => typedError<ConnectionStatus, IpcError>(__TAURI_INVOKE("connection_status")),
+	/**  The AWS profiles in the user's config (names, kinds and Regions; never credentials). */
+	profiles: () => __TAURI_INVOKE<ProfileChoice[]>("profiles"),
+	/**  Connects to an AWS profile (and Region), or back to the sandbox when `profile` is null. */
+	useConnection: (profile: string | null, region: string | null) => typedError<ConnectionStatus, IpcError>(__TAURI_INVOKE("use_connection", { profile, region })),
+	datastores: () => typedError<DatastoreChoice[], IpcError>(__TAURI_INVOKE("datastores")),
+	kmsKeys: () => typedError<KeyChoice[], IpcError>(__TAURI_INVOKE("kms_keys")),
+	buckets: () => typedError<BucketChoice[], IpcError>(__TAURI_INVOKE("buckets")),
+	/**  Sets the destination (resolving the key to its ARN) and remembers the role for the data store. */
+	setDestination: (choices: DestinationChoices) => typedError<Connection, IpcError>(__TAURI_INVOKE("set_destination", { choices })),
+	/**  The IAM role last used with this data store, if any. */
+	rememberedRole: (datastoreId: string) => __TAURI_INVOKE<string | null>("remembered_role", { datastoreId }),
+	/**  Checks the AWS setup for importing `fileCount` files into the chosen destination. */
+	preflight: (fileCount: number) => typedError<Check[], IpcError>(__TAURI_INVOKE("preflight", { fileCount })),
+	policies: () => typedError<Policies, IpcError>(__TAURI_INVOKE("policies")),
 	/**  Paths given on the command line ("Open with"), added as if dropped at start. */
 	initialPaths: () => __TAURI_INVOKE<string[]>("initial_paths"),
 	/**  Validates dropped or picked files and folders, streaming progress; cancellable with `cancel(opId)`. */
@@ -23,6 +38,23 @@ export const commands = {
 };
 
 /* Types */
+export type BucketChoice = {
+	name: string,
+	/**  `None` when the caller may not read the bucket's location. */
+	region: string | null,
+};
+
+/**  One check's outcome. */
+export type Check = {
+	/**  A stable id, e.g. `output-bucket-public-access`. */
+	id: string,
+	status: Status,
+	/**  What was found, in a sentence. */
+	detail: string,
+	/**  What to do about it, when something is to be done. */
+	fix: string | null,
+};
+
 /**
  *  A stable, machine-readable reason a line (or file) would be rejected or deserves a look.
  * 
@@ -51,6 +83,33 @@ export type Connection = {
 };
 
 export type ConnectionKind = "sandbox" | "aws";
+
+/**  Where the app is connected, and the destination if one is chosen. */
+export type ConnectionStatus = {
+	kind: ConnectionKind,
+	label: string,
+	region: string,
+	endpoint: string | null,
+	destination: Connection | null,
+};
+
+export type DatastoreChoice = {
+	id: string,
+	name: string | null,
+	/**  HealthLake's status; only ACTIVE stores take imports. */
+	status: string,
+	region: string,
+	selectable: boolean,
+};
+
+/**  What the analyst picked for this connection. */
+export type DestinationChoices = {
+	datastoreId: string,
+	kmsKeyId: string,
+	inputBucket: string,
+	outputUri: string,
+	roleArn: string,
+};
 
 export type ErrorCode = "invalid-input" | "not-found" | "io" | "credentials" | "access-denied" | "aws" | "cancelled" | "sandbox" | "internal";
 
@@ -129,6 +188,8 @@ export type Job = {
 	/**  The job's own output folder (`.../<DatastoreId>-FHIR_IMPORT-<JobId>/`) once known. */
 	outputUri: string | null,
 	progress: JobProgress | null,
+	/**  Unfinished jobs ahead of this one on its data store (0: running or next), when known. */
+	queuePosition: number | null,
 };
 
 export type JobProgress = {
@@ -145,6 +206,18 @@ export type JobResult = {
 	manifest: ManifestSummary | null,
 };
 
+export type KeyChoice = {
+	keyId: string,
+	arn: string,
+	aliases: string[],
+	description: string,
+	enabled: boolean,
+	symmetric: boolean,
+	region: string,
+	/**  Usable for HealthLake output: enabled, symmetric encryption, in the connection's Region. */
+	selectable: boolean,
+};
+
 /**  The manifest's numbers, as the app and the CLI show them. */
 export type ManifestSummary = {
 	inputUri: string | null,
@@ -158,6 +231,22 @@ export type ManifestSummary = {
 	resourcesWithCustomerError: number,
 	resourcesWithServerError: number,
 };
+
+/**  The IAM policies for the chosen destination, as pretty JSON ready to copy. */
+export type Policies = {
+	trustPolicy: string,
+	permissionsPolicy: string,
+	passRolePolicy: string,
+};
+
+export type ProfileChoice = {
+	name: string,
+	kind: ProfileKind,
+	region: string | null,
+};
+
+/**  How a profile gets its credentials; shown so the analyst knows whether to run `aws sso login`. */
+export type ProfileKind = "sso" | "credential-process" | "assume-role" | "access-keys" | "other";
 
 /**  Whether an issue blocks the line at the chosen level (`Error`) or is only worth knowing (`Warning`). */
 export type Severity = "error" | "warning";
@@ -174,6 +263,8 @@ export type SkippedFile = {
 	name: string,
 	reason: SkipReason,
 };
+
+export type Status = "pass" | "warn" | "fail";
 
 export type ValidateProgress = { event: "fileStarted"; path: string } | { event: "progress"; bytesDone: number; bytesTotal: number; linesDone: number } | { event: "fileDone"; path: string };
 

@@ -75,6 +75,7 @@ export function completedJob(status = "COMPLETED"): JobResult {
       message: null,
       outputUri: "s3://out/job-1/",
       progress: null,
+      queuePosition: null,
     },
     manifest: {
       inputUri: "s3://in/x/",

@@ -1,0 +1,73 @@
+//! The analyst's remembered choices (the IAM role per data store, the last connection), in a small JSON file
+//! beside the history. Preferences, not records: losing the file loses nothing but convenience.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Settings {
+    /// The IAM role last used with each data store, by data store id.
+    pub roles: BTreeMap<String, String>,
+    /// The AWS profile last connected to; `None` means the sandbox.
+    pub profile: Option<String>,
+    pub region: Option<String>,
+}
+
+pub struct SettingsFile {
+    path: PathBuf,
+}
+
+impl SettingsFile {
+    pub fn new(dir: &Path) -> SettingsFile {
+        SettingsFile { path: dir.join("settings.json") }
+    }
+
+    /// The settings; defaults when the file is missing or unreadable (it only holds conveniences).
+    pub fn load(&self) -> Settings {
+        std::fs::read(&self.path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default()
+    }
+
+    /// Writes atomically (a temporary file renamed over the old one), so a crash never leaves half a file.
+    pub fn save(&self, settings: &Settings) -> std::io::Result<()> {
+        let tmp = self.path.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(settings)?)?;
+        std::fs::rename(&tmp, &self.path)
+    }
+
+    /// Loads, changes and saves in one step.
+    pub fn update(&self, change: impl FnOnce(&mut Settings)) -> std::io::Result<Settings> {
+        let mut settings = self.load();
+        change(&mut settings);
+        self.save(&settings)?;
+        Ok(settings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_remembered_per_data_store_across_loads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = SettingsFile::new(dir.path());
+        assert_eq!(file.load(), Settings::default(), "no file yet");
+        file.update(|s| {
+            s.roles.insert("ds1".into(), "arn:aws:iam::111122223333:role/A".into());
+        })
+        .expect("save");
+        let again = SettingsFile::new(dir.path()).load();
+        assert_eq!(again.roles["ds1"], "arn:aws:iam::111122223333:role/A");
+        assert!(!dir.path().join("settings.json.tmp").exists());
+    }
+
+    #[test]
+    fn an_unreadable_file_gives_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("settings.json"), b"{not json").expect("write");
+        assert_eq!(SettingsFile::new(dir.path()).load(), Settings::default());
+    }
+}
