@@ -4,4 +4,5 @@ pub mod connection;
 pub mod files;
 pub mod import;
 pub mod jobs;
+pub mod notify;
 pub mod preflight;

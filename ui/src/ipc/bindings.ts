@@ -35,6 +35,12 @@ export const commands = {
 	listJobs: () => typedError<Job[], IpcError>(__TAURI_INVOKE("list_jobs")),
 	/**  One job with its manifest once it has ended. */
 	jobResult: (jobId: string) => typedError<JobResult, IpcError>(__TAURI_INVOKE("job_result", { jobId })),
+	/**
+	 *  Tells the desktop that a job ended (the window may be in the background). The text is made here from the
+	 *  status, so the webview cannot put arbitrary text in a system notification. A desktop without a notification
+	 *  service is not an error: the app shows the result in its own window anyway.
+	 */
+	notifyJobEnded: (jobId: string, status: string) => typedError<boolean, IpcError>(__TAURI_INVOKE("notify_job_ended", { jobId, status })),
 };
 
 /* Types */
