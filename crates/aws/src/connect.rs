@@ -22,6 +22,8 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub kms: aws_sdk_kms::Client,
     pub healthlake: aws_sdk_healthlake::Client,
+    /// Only read (GetRole), to check the import role's trust policy.
+    pub iam: aws_sdk_iam::Client,
     pub region: String,
 }
 
@@ -63,6 +65,7 @@ pub async fn connect(target: &Target) -> Result<Clients, AwsError> {
         s3: aws_sdk_s3::Client::from_conf(s3),
         kms: aws_sdk_kms::Client::new(&sdk),
         healthlake: aws_sdk_healthlake::Client::new(&sdk),
+        iam: aws_sdk_iam::Client::new(&sdk),
         region,
     })
 }

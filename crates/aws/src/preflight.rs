@@ -2,8 +2,8 @@
 //! fix, so the analyst learns about a public bucket or a disabled key before a job fails, not after.
 //!
 //! A check the caller lacks permission to run is a warning, never a failure: the setup may well be right, we
-//! just cannot see it. The role's trust policy is judged by `lakedrop_core::policy::check_trust` when the
-//! caller can read the role; reading roles needs IAM, which is not wired up yet, so that check warns.
+//! just cannot see it. The role's trust policy is read with IAM's GetRole when the caller may, and judged by
+//! `lakedrop_core::policy::check_trust`.
 
 use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 use serde::{Deserialize, Serialize};
@@ -68,15 +68,15 @@ pub struct Plan {
 pub async fn run(clients: &Clients, plan: &Plan) -> Vec<Check> {
     let mut checks = Vec::new();
     let store_region = datastore(clients, plan, &mut checks).await;
-    let region = store_region.as_ref().map_or(clients.region.as_str(), |(r, _)| r.as_str());
-    output_bucket(clients, plan, region, &mut checks).await;
-    checks.push(kms_key(clients, plan, region).await);
-    checks.push(role_arn(plan, store_region.as_ref().map(|(_, account)| account.as_str())));
-    checks.push(Check::warn(
-        "role-trust",
-        "the role's trust policy was not read (Lakedrop does not call IAM yet)",
-        "make sure the role trusts healthlake.amazonaws.com for this data store: `lakedrop policy` prints the policy",
-    ));
+    let region = store_region.as_ref().map_or(clients.region.as_str(), |(r, _)| r.as_str()).to_string();
+    output_bucket(clients, plan, &region, &mut checks).await;
+    checks.push(kms_key(clients, plan, &region).await);
+    let role = role_arn(plan, store_region.as_ref().map(|(_, account)| account.as_str()));
+    let role_ok = role.status != Status::Fail;
+    checks.push(role);
+    if role_ok {
+        checks.push(role_trust(clients, plan, store_region.as_ref()).await);
+    }
     if let Some(input_uri) = &plan.input_uri {
         checks.push(input_prefix(clients, input_uri, &plan.batch_keys).await);
     }
@@ -274,6 +274,63 @@ fn role_arn(plan: &Plan, datastore_account: Option<&str>) -> Check {
             "HealthLake usually needs a role in the data store's account",
         ),
         _ => Check::pass(id, format!("{} is a role ARN", plan.role_arn)),
+    }
+}
+
+async fn role_trust(clients: &Clients, plan: &Plan, store: Option<&(String, String)>) -> Check {
+    let id = "role-trust";
+    let name = plan.role_arn.rsplit('/').next().unwrap_or_default();
+    let out = clients.iam.get_role().role_name(name).send().await;
+    let role = match out.map_err(|e| AwsError::from_sdk("GetRole", e)) {
+        Ok(out) => out.role().cloned(),
+        Err(AwsError::Service { code, .. }) if code == "NoSuchEntity" => {
+            return Check::fail(
+                id,
+                format!("role {name} does not exist"),
+                "create it with the trust and permissions policies `lakedrop policy` prints",
+            );
+        }
+        Err(e) => return unreadable(id, &format!("role {name}'s trust policy"), e),
+    };
+    let Some((region, account)) = store else {
+        return Check::warn(
+            id,
+            "the data store could not be read, so its trust cannot be judged",
+            "fix the data store first",
+        );
+    };
+    let document = role
+        .and_then(|r| r.assume_role_policy_document().map(str::to_string))
+        .map(|d| percent_encoding::percent_decode_str(&d).decode_utf8_lossy().into_owned())
+        .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok());
+    let Some(document) = document else {
+        return Check::warn(
+            id,
+            format!("role {name} has no readable trust policy"),
+            "check the role in the IAM console",
+        );
+    };
+    let partition = plan.role_arn.split(':').nth(1).unwrap_or("aws").to_string();
+    let target = lakedrop_core::policy::PolicyTarget {
+        partition,
+        account_id: account.clone(),
+        region: region.clone(),
+        datastore_id: plan.datastore_id.clone(),
+        input_bucket: String::new(),
+        output_bucket: String::new(),
+        kms_key_arn: String::new(),
+    };
+    let fix = "use the trust policy `lakedrop policy` prints (aws iam update-assume-role-policy --role-name ... --policy-document file://trust.json)";
+    match lakedrop_core::policy::check_trust(&document, &target) {
+        lakedrop_core::policy::TrustVerdict::Trusted => {
+            Check::pass(id, format!("role {name} trusts HealthLake for this data store"))
+        }
+        lakedrop_core::policy::TrustVerdict::TrustedWithoutConditions(why) => {
+            Check::warn(id, format!("role {name} trusts HealthLake without conditions"), why)
+        }
+        lakedrop_core::policy::TrustVerdict::NotTrusted(why) => {
+            Check::fail(id, format!("HealthLake cannot assume role {name}: {why}"), fix)
+        }
     }
 }
 

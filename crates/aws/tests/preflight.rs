@@ -49,8 +49,7 @@ async fn the_seeded_setup_passes_every_check_it_can_see() {
     let (sandbox, clients, _dir) = fixture().await;
     let checks = run(&clients, &plan(sandbox.seed())).await;
     for check in &checks {
-        let expected = if check.id == "role-trust" { Status::Warn } else { Status::Pass };
-        assert_eq!(check.status, expected, "{check:?}");
+        assert_eq!(check.status, Status::Pass, "{check:?}");
     }
     assert!(!blocks(&checks));
     assert_eq!(
@@ -204,4 +203,42 @@ async fn a_malformed_role_arn_fails() {
     let checks =
         run(&clients, &Plan { role_arn: "arn:aws:iam::12:user/bob".into(), ..plan(sandbox.seed()) }).await;
     assert_eq!(status(&checks, "role-arn"), Status::Fail);
+}
+
+#[tokio::test]
+async fn a_role_that_does_not_trust_healthlake_or_does_not_exist_fails() {
+    let (sandbox, clients, _dir) = fixture().await;
+    let seed = sandbox.seed().clone();
+    let name = seed.role_arn.rsplit('/').next().expect("name").to_string();
+    let ec2 = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    clients
+        .iam
+        .update_assume_role_policy()
+        .role_name(&name)
+        .policy_document(ec2)
+        .send()
+        .await
+        .expect("update");
+    let checks = run(&clients, &plan(&seed)).await;
+    let check = checks.iter().find(|c| c.id == "role-trust").expect("check");
+    assert_eq!(check.status, Status::Fail, "{check:?}");
+    assert!(check.detail.contains("healthlake.amazonaws.com"), "{check:?}");
+
+    let open = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"healthlake.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    clients
+        .iam
+        .update_assume_role_policy()
+        .role_name(&name)
+        .policy_document(open)
+        .send()
+        .await
+        .expect("update");
+    let checks = run(&clients, &plan(&seed)).await;
+    assert_eq!(status(&checks, "role-trust"), Status::Warn, "trust without conditions is a warning");
+
+    let missing = Plan { role_arn: "arn:aws:iam::000000000000:role/Nobody".into(), ..plan(&seed) };
+    let checks = run(&clients, &missing).await;
+    let check = checks.iter().find(|c| c.id == "role-trust").expect("check");
+    assert_eq!(check.status, Status::Fail);
+    assert!(check.detail.contains("does not exist"), "{check:?}");
 }

@@ -93,7 +93,7 @@ fn import_against_a_served_sandbox_reports_the_manifest() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("ok    datastore-active"), "{text}");
-    assert!(text.contains("warn  role-trust"), "{text}");
+    assert!(text.contains("ok    role-trust"), "{text}");
 
     let out = run(&["preflight", "--files", "10001"]);
     assert_eq!(out.status.code(), Some(1), "too many files fail preflight");

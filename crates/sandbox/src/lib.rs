@@ -10,6 +10,7 @@
 mod db;
 pub mod faults;
 pub mod healthlake;
+mod iam;
 mod kms;
 mod protocol;
 pub mod s3;
@@ -97,22 +98,26 @@ impl Sandbox {
         let store =
             Arc::new(s3::ObjectStore::open(&dir.join("s3")).map_err(|e| SandboxError::Store(e.to_string()))?);
         let kms = Arc::new(kms::Kms::new(db.clone(), &config.region, ACCOUNT_ID));
+        let iam = Arc::new(iam::Iam::new(db.clone(), ACCOUNT_ID)?);
         let healthlake = Arc::new(healthlake::HealthLake::new(
             db.clone(),
             store.clone(),
             kms.clone(),
+            iam.clone(),
             &config.region,
             ACCOUNT_ID,
             &endpoint,
             config.pacing.clone(),
         ));
         let seed = seed::ensure(dir, &config.region, &store, &kms, &healthlake)?;
+        seed::ensure_role(&iam, &seed)?;
 
         let shutdown = CancellationToken::new();
         let router = Arc::new(server::Router::new(
             store,
             kms,
             healthlake.clone(),
+            iam,
             &seed,
             &config.region,
             config.faults.clone(),

@@ -82,3 +82,20 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path)?.write_all(bytes)
 }
+
+/// Makes sure the seeded import role exists in the sandbox's IAM with a trust policy for the seeded data store
+/// (data directories made before IAM existed get it at their next start).
+pub(crate) fn ensure_role(iam: &crate::iam::Iam, seed: &Seed) -> Result<(), SandboxError> {
+    let target = lakedrop_core::policy::PolicyTarget {
+        partition: "aws".into(),
+        account_id: crate::ACCOUNT_ID.into(),
+        region: seed.region.clone(),
+        datastore_id: seed.datastore_id.clone(),
+        input_bucket: seed.input_bucket.clone(),
+        output_bucket: seed.output_bucket.clone(),
+        kms_key_arn: seed.kms_key_arn.clone(),
+    };
+    let name = seed.role_arn.rsplit('/').next().unwrap_or("LakedropSandboxImport");
+    let trust = lakedrop_core::policy::trust_policy(&target).to_string();
+    iam.ensure_role(name, &trust, SystemTime::now()).map_err(|e| SandboxError::Seed(e.message))
+}

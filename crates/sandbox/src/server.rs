@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::faults::{self, Fault, Faults};
 use crate::healthlake::HealthLake;
+use crate::iam::Iam;
 use crate::kms::Kms;
 use crate::protocol::{ApiError, JsonVersion, respond};
 use crate::s3::{ObjectStore, SandboxS3};
@@ -29,6 +30,7 @@ pub(crate) struct Router {
     s3: S3Service,
     kms: Arc<Kms>,
     healthlake: Arc<HealthLake>,
+    iam: Arc<Iam>,
     key: SigningKey,
     faults: Faults,
 }
@@ -50,6 +52,7 @@ impl Router {
         store: Arc<ObjectStore>,
         kms: Arc<Kms>,
         healthlake: Arc<HealthLake>,
+        iam: Arc<Iam>,
         seed: &Seed,
         region: &str,
         faults: Faults,
@@ -63,6 +66,7 @@ impl Router {
             s3: builder.build(),
             kms,
             healthlake,
+            iam,
             key: SigningKey {
                 access_key: seed.access_key_id.clone(),
                 secret_key: seed.secret_access_key.clone(),
@@ -96,6 +100,7 @@ impl Router {
             Some(("TrentService", op)) => {
                 self.json(request, JsonVersion::V1_1, op.to_string(), Service::Kms).await
             }
+            None if is_query_protocol(&request) => self.query(request).await,
             _ => match self.s3.call(request.map(s3s::Body::from)).await {
                 Ok(response) => response,
                 Err(e) => {
@@ -106,6 +111,39 @@ impl Router {
                 }
             },
         }
+    }
+
+    /// IAM's Query protocol: a form-encoded POST to `/`, answered in XML.
+    async fn query(&self, request: Request<Incoming>) -> Response<s3s::Body> {
+        let now = SystemTime::now();
+        let (parts, body) = request.into_parts();
+        let answer = match Limited::new(body, MAX_JSON_BODY).collect().await {
+            Err(_) => crate::iam::QueryResponse { status: 413, body: "<ErrorResponse/>".into() },
+            Ok(collected) => {
+                let body = collected.to_bytes();
+                let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                match verify(&self.key, parts.method.as_str(), path, &parts.headers, &body, now) {
+                    Err(e) => crate::iam::QueryResponse {
+                        status: e.status.as_u16(),
+                        body: format!(
+                            "<ErrorResponse><Error><Type>Sender</Type><Code>{}</Code><Message>{}</Message></Error></ErrorResponse>",
+                            e.type_name, e.message
+                        ),
+                    },
+                    Ok(()) => {
+                        let iam = self.iam.clone();
+                        tokio::task::spawn_blocking(move || iam.handle(&body, now)).await.unwrap_or_else(
+                            |_| crate::iam::QueryResponse { status: 500, body: "<ErrorResponse/>".into() },
+                        )
+                    }
+                }
+            }
+        };
+        let mut response = Response::new(s3s::Body::from(answer.body));
+        *response.status_mut() =
+            StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/xml"));
+        response
     }
 
     async fn json(
@@ -268,4 +306,15 @@ fn fault_response(service: faults::Service, fault: Fault) -> Response<s3s::Body>
             respond(JsonVersion::V1_1, &request_id, Err(error)).map(s3s::Body::from)
         }
     }
+}
+
+/// A form-encoded POST to `/` with no target header: IAM (and STS) speak this; S3 never does.
+fn is_query_protocol<B>(request: &Request<B>) -> bool {
+    request.method() == http::Method::POST
+        && request.uri().path() == "/"
+        && request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"))
 }

@@ -146,13 +146,13 @@ impl HealthLake {
             }
         }
 
-        // There is no IAM here, so "can HealthLake assume the role" becomes "is the role in this account": a role
-        // elsewhere is what a real account would refuse, with the error the docs name for it.
-        if role_arn.split(':').nth(4) != Some(self.account.as_str()) {
+        // HealthLake must be able to assume the role: it exists in this account and its trust policy lets
+        // healthlake.amazonaws.com in for this data store. Otherwise AWS answers AccessDenied.
+        if let Err(why) = self.iam.trust_for_healthlake(role_arn, &self.region, &datastore.id) {
             return Err(ApiError::new(
                 "AccessDeniedException",
                 403,
-                format!("HealthLake cannot assume {role_arn}: the role must be in account {}", self.account),
+                format!("HealthLake cannot assume {role_arn}: {why}"),
             ));
         }
         if datastore.status != "ACTIVE" {

@@ -17,6 +17,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::db::Db;
+use crate::iam::Iam;
 use crate::kms::Kms;
 use crate::protocol::{ApiError, ApiResult};
 use crate::s3::ObjectStore;
@@ -42,6 +43,7 @@ pub struct HealthLake {
     db: Arc<Db>,
     store: Arc<ObjectStore>,
     kms: Arc<Kms>,
+    iam: Arc<Iam>,
     region: String,
     account: String,
     /// The sandbox's own URL, for `DatastoreEndpoint`.
@@ -55,6 +57,7 @@ impl HealthLake {
         db: Arc<Db>,
         store: Arc<ObjectStore>,
         kms: Arc<Kms>,
+        iam: Arc<Iam>,
         region: &str,
         account: &str,
         endpoint: &str,
@@ -64,6 +67,7 @@ impl HealthLake {
             db,
             store,
             kms,
+            iam,
             region: region.into(),
             account: account.into(),
             endpoint: endpoint.trim_end_matches('/').into(),
