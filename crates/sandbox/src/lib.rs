@@ -99,11 +99,14 @@ impl Sandbox {
             Arc::new(s3::ObjectStore::open(&dir.join("s3")).map_err(|e| SandboxError::Store(e.to_string()))?);
         let kms = Arc::new(kms::Kms::new(db.clone(), &config.region, ACCOUNT_ID));
         let iam = Arc::new(iam::Iam::new(db.clone(), ACCOUNT_ID)?);
+        let deps = healthlake::Dependencies {
+            db: db.clone(),
+            store: store.clone(),
+            kms: kms.clone(),
+            iam: iam.clone(),
+        };
         let healthlake = Arc::new(healthlake::HealthLake::new(
-            db.clone(),
-            store.clone(),
-            kms.clone(),
-            iam.clone(),
+            deps,
             &config.region,
             ACCOUNT_ID,
             &endpoint,

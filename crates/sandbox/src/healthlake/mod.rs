@@ -52,17 +52,23 @@ pub struct HealthLake {
     wake: Notify,
 }
 
+/// The sandbox's other services, which HealthLake uses as the real one uses S3, KMS and IAM.
+pub struct Dependencies {
+    pub db: Arc<Db>,
+    pub store: Arc<ObjectStore>,
+    pub kms: Arc<Kms>,
+    pub iam: Arc<Iam>,
+}
+
 impl HealthLake {
     pub fn new(
-        db: Arc<Db>,
-        store: Arc<ObjectStore>,
-        kms: Arc<Kms>,
-        iam: Arc<Iam>,
+        deps: Dependencies,
         region: &str,
         account: &str,
         endpoint: &str,
         pacing: Pacing,
     ) -> HealthLake {
+        let Dependencies { db, store, kms, iam } = deps;
         HealthLake {
             db,
             store,
