@@ -96,7 +96,7 @@ async fn import(args: &Args, session: &Session) -> anyhow::Result<ExitCode> {
         }
     };
     let job = jobs::wait(
-        &clients,
+        clients,
         &started.datastore_id,
         &started.job_id,
         Duration::from_millis(500),
