@@ -59,14 +59,51 @@ pub async fn describe(clients: &Clients, datastore_id: &str, job_id: &str) -> Re
         .ok_or_else(|| AwsError::NotFound { message: format!("import job {job_id}") })
 }
 
+/// Which jobs to list; every field narrows.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    /// HealthLake's JobStatus, e.g. `IN_PROGRESS`.
+    pub status: Option<String>,
+    /// The exact job name.
+    pub name: Option<String>,
+    /// Epoch milliseconds.
+    pub submitted_after: Option<i64>,
+    pub submitted_before: Option<i64>,
+}
+
+impl JobFilter {
+    fn is_empty(&self) -> bool {
+        self.status.is_none()
+            && self.name.is_none()
+            && self.submitted_after.is_none()
+            && self.submitted_before.is_none()
+    }
+}
+
 /// Every import job of a data store, newest first, following `NextToken` to the end.
 pub async fn list(clients: &Clients, datastore_id: &str, status: Option<&str>) -> Result<Vec<Job>, AwsError> {
+    let filter = JobFilter { status: status.map(str::to_string), ..JobFilter::default() };
+    list_filtered(clients, datastore_id, &filter, 100).await
+}
+
+/// The jobs of a data store that pass `filter`, fetched `page_size` at a time; queue positions are filled in
+/// when the list is unfiltered (a filter hides the jobs ahead in the queue).
+pub async fn list_filtered(
+    clients: &Clients,
+    datastore_id: &str,
+    filter: &JobFilter,
+    page_size: i32,
+) -> Result<Vec<Job>, AwsError> {
+    let time = |ms: i64| aws_smithy_types::DateTime::from_millis(ms);
     let mut pages = clients
         .healthlake
         .list_fhir_import_jobs()
         .datastore_id(datastore_id)
-        .set_job_status(status.map(JobStatus::from))
-        .max_results(100)
+        .set_job_status(filter.status.as_deref().map(JobStatus::from))
+        .set_job_name(filter.name.clone())
+        .set_submitted_after(filter.submitted_after.map(time))
+        .set_submitted_before(filter.submitted_before.map(time))
+        .max_results(page_size)
         .into_paginator()
         .send();
     let mut jobs = Vec::new();
@@ -75,14 +112,28 @@ pub async fn list(clients: &Clients, datastore_id: &str, status: Option<&str>) -
         jobs.extend(page.import_job_properties_list().iter().map(to_job));
     }
     jobs.sort_by_key(|j| std::cmp::Reverse(j.submit_time));
-    // A status filter hides the jobs ahead in the queue; positions are only right over the whole list.
-    if status.is_none() {
+    if filter.is_empty() {
         let positions = lakedrop_core::job::queue_positions(&jobs);
         for job in &mut jobs {
             job.queue_position = positions.get(&job.job_id).copied();
         }
     }
     Ok(jobs)
+}
+
+/// The jobs of every data store in the Region (started here, in the console or anywhere else), newest first.
+pub async fn list_all(clients: &Clients, filter: &JobFilter) -> Result<Vec<Job>, AwsError> {
+    let mut all = Vec::new();
+    for store in crate::catalog::datastores(clients).await? {
+        // Deleted stores answer ResourceNotFound for their jobs; they have none worth following.
+        match list_filtered(clients, &store.id, filter, 100).await {
+            Ok(jobs) => all.extend(jobs),
+            Err(AwsError::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    all.sort_by_key(|j| std::cmp::Reverse(j.submit_time));
+    Ok(all)
 }
 
 /// Polls until the job ends, calling `on_update` on each change of status; backs off from `first_poll` to at

@@ -230,3 +230,36 @@ async fn wrong_credentials_are_reported_as_credentials() {
     let err = clients.s3.list_buckets().send().await.expect_err("refused");
     assert!(matches!(AwsError::from_sdk("ListBuckets", err), AwsError::Credentials { .. }));
 }
+
+#[tokio::test]
+async fn job_lists_page_through_every_job_filter_and_span_data_stores() {
+    let f = fixture().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = file_with_bad_lines(dir.path());
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(import(&f, vec![path.clone()]).await.job_id);
+    }
+    let store = &f.destination.datastore_id;
+    let paged = jobs::list_filtered(&f.clients, store, &jobs::JobFilter::default(), 1).await.expect("paged");
+    let mut seen: Vec<String> = paged.iter().map(|j| j.job_id.clone()).collect();
+    seen.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(seen, expected, "three pages of one job each");
+
+    let named = jobs::JobFilter { name: paged[0].job_name.clone(), ..jobs::JobFilter::default() };
+    let by_name = jobs::list_filtered(&f.clients, store, &named, 100).await.expect("by name");
+    assert_eq!(by_name.len(), 1);
+    let later = jobs::JobFilter {
+        submitted_after: Some(paged[0].submit_time + 60_000),
+        ..jobs::JobFilter::default()
+    };
+    assert!(jobs::list_filtered(&f.clients, store, &later, 100).await.expect("later").is_empty());
+
+    let all = jobs::list_all(&f.clients, &jobs::JobFilter::default()).await.expect("all stores");
+    assert_eq!(all.len(), 3);
+    for id in &ids {
+        wait(&f, id).await;
+    }
+}

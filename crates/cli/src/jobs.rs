@@ -21,6 +21,12 @@ pub enum Command {
         /// Only jobs in this status (e.g. IN_PROGRESS, COMPLETED_WITH_ERRORS).
         #[arg(long)]
         status: Option<String>,
+        /// Only the job with this exact name.
+        #[arg(long)]
+        name: Option<String>,
+        /// The jobs of every data store in the Region.
+        #[arg(long, conflicts_with = "datastore")]
+        all: bool,
         #[arg(long, value_enum, default_value_t)]
         output: Format,
     },
