@@ -44,16 +44,20 @@ pub enum Command {
 
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::List { connect, datastore, status, output } => {
+        Command::List { connect, datastore, status, name, all: every_store, output } => {
             let session = Session::open(&connect).await?;
             let result = async {
-                let datastore = session.datastore_id(datastore.as_deref()).await?;
-                let all = jobs::list(&session.clients, &datastore, status.as_deref()).await?;
-                // Queue positions need every unfinished job, whatever the status filter.
-                let everything = if status.is_some() {
-                    jobs::list(&session.clients, &datastore, None).await?
+                let filter = jobs::JobFilter { status, name, ..jobs::JobFilter::default() };
+                let (datastore, all, everything) = if every_store {
+                    let all = jobs::list_all(&session.clients, &filter).await?;
+                    let everything = jobs::list_all(&session.clients, &jobs::JobFilter::default()).await?;
+                    ("*".to_string(), all, everything)
                 } else {
-                    all.clone()
+                    let datastore = session.datastore_id(datastore.as_deref()).await?;
+                    let all = jobs::list_filtered(&session.clients, &datastore, &filter, 100).await?;
+                    // Queue positions need every unfinished job, whatever the filter.
+                    let everything = jobs::list(&session.clients, &datastore, None).await?;
+                    (datastore, all, everything)
                 };
                 let positions = queue_positions(&everything);
                 match output {
