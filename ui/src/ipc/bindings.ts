@@ -31,7 +31,7 @@ export const commands = {
 	startImport: (opId: string, request: ImportRequest, onProgress: Channel<ImportProgress>) => typedError<ImportStarted, IpcError>(__TAURI_INVOKE("start_import", { opId, request, onProgress })),
 	/**  Cancels a running operation by the id the UI gave it. */
 	cancel: (opId: string) => __TAURI_INVOKE<void>("cancel", { opId }),
-	/**  The import jobs of the active data store, newest first. */
+	/**  The import jobs of every data store of the connection (started here or anywhere else), newest first. */
 	listJobs: () => typedError<Job[], IpcError>(__TAURI_INVOKE("list_jobs")),
 	/**  One job with its manifest once it has ended. */
 	jobResult: (jobId: string) => typedError<JobResult, IpcError>(__TAURI_INVOKE("job_result", { jobId })),
