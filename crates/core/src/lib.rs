@@ -13,6 +13,7 @@ pub mod manifest;
 pub mod output;
 pub mod policy;
 pub mod progress;
+pub mod results;
 pub mod settings;
 pub mod state;
 
