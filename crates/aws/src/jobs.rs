@@ -239,6 +239,10 @@ pub fn to_job(p: &ImportJobProperties) -> Job {
         submit_time: millis(p.submit_time()),
         end_time: p.end_time().map(millis),
         message: p.message().map(str::to_string),
+        input_uri: match p.input_data_config() {
+            Some(InputDataConfig::S3Uri(uri)) => Some(uri.clone()),
+            _ => None,
+        },
         output_uri,
         progress: p.job_progress_report().map(|r| JobProgress {
             scanned_files: r.total_number_of_scanned_files().unwrap_or(0).max(0) as u64,

@@ -13,6 +13,7 @@ pub mod error;
 pub mod import;
 pub mod jobs;
 pub mod preflight;
+pub mod results;
 pub mod upload;
 
 pub use connect::{Clients, Target, connect};

@@ -26,6 +26,8 @@ pub struct Job {
     /// Epoch milliseconds.
     pub end_time: Option<i64>,
     pub message: Option<String>,
+    /// Where the job reads its input, `s3://bucket/prefix/`.
+    pub input_uri: Option<String>,
     /// The job's own output folder (`.../<DatastoreId>-FHIR_IMPORT-<JobId>/`) once known.
     pub output_uri: Option<String>,
     pub progress: Option<JobProgress>,
@@ -94,6 +96,7 @@ mod tests {
             submit_time: submit,
             end_time: None,
             message: None,
+            input_uri: None,
             output_uri: None,
             progress: None,
             queue_position: None,

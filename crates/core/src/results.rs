@@ -104,7 +104,11 @@ pub fn classify(diagnostics: &str) -> Cause {
     let d = diagnostics.to_ascii_lowercase();
     if d.contains("invalid json") || d.contains("unexpected character") || d.contains("malformed json") {
         Cause::InvalidJson
-    } else if d.contains("at 'resourcetype'") || d.contains("resourcetype") && d.contains("pattern") {
+    } else if d.contains("at 'resourcetype'")
+        || (d.contains("resourcetype") && d.contains("pattern"))
+        || d.contains("not a fhir r4 resource type")
+        || d.contains("unknown resource type")
+    {
         Cause::InvalidResourceType
     } else if d.contains("missing required id") {
         Cause::MissingId
@@ -425,6 +429,10 @@ mod tests {
         assert_eq!(
             classify("This property must be an simple value, not a com.google.gson.JsonArray"),
             Cause::WrongType
+        );
+        assert_eq!(
+            classify("\"Patiennt\" is not a FHIR R4 resource type; check the spelling"),
+            Cause::InvalidResourceType
         );
         assert_eq!(classify("something nobody has seen"), Cause::Other);
         for cause in [Cause::InvalidJson, Cause::Other] {

@@ -27,7 +27,10 @@ impl SettingsFile {
 
     /// The settings; defaults when the file is missing or unreadable (it only holds conveniences).
     pub fn load(&self) -> Settings {
-        std::fs::read(&self.path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default()
+        std::fs::read(&self.path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
     }
 
     /// Writes atomically (a temporary file renamed over the old one), so a crash never leaves half a file.

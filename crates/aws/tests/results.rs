@@ -1,0 +1,138 @@
+//! A job's failures against the sandbox: grouped by cause, joined back to exactly the lines that failed, from the
+//! local file or, when it is gone, from S3.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lakedrop_aws::destination::{Choices, resolve};
+use lakedrop_aws::import::{ImportRequest, run};
+use lakedrop_aws::results::{failures, join};
+use lakedrop_aws::{Target, connect, jobs};
+use lakedrop_core::CancellationToken;
+use lakedrop_core::connection::ConnectionKind;
+use lakedrop_core::results::{Cause, LineIdBase};
+use lakedrop_core::state::State;
+use lakedrop_sandbox::{Pacing, Sandbox, SandboxConfig};
+use lakedrop_validate::Level;
+
+fn sample_line(n: usize) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/synthea/10-patients/Patient.000.ndjson");
+    std::fs::read_to_string(path).expect("sample").lines().nth(n).expect("line").to_string()
+}
+
+#[tokio::test]
+async fn failures_are_grouped_and_joined_to_exactly_the_lines_that_failed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = SandboxConfig::new(dir.path().join("sandbox"));
+    config.pacing = Pacing { job_start_delay: Duration::from_millis(10), ..Pacing::default() };
+    let sandbox = Sandbox::start(config).await.expect("sandbox");
+    let seed = sandbox.seed().clone();
+    let clients = connect(&Target::Endpoint {
+        url: sandbox.endpoint().into(),
+        region: seed.region.clone(),
+        access_key_id: seed.access_key_id.clone(),
+        secret_access_key: seed.secret_access_key.clone(),
+    })
+    .await
+    .expect("clients");
+    let destination =
+        resolve(&clients, Choices::default(), ConnectionKind::Sandbox, "Sandbox", Some(sandbox.endpoint()))
+            .await
+            .expect("destination");
+
+    // Lines 2, 3 and 5 fail: no id, an unknown type (with an id, so the evidence can place it), broken JSON.
+    let mut no_id: serde_json::Value = serde_json::from_str(&sample_line(1)).expect("json");
+    no_id.as_object_mut().expect("object").remove("id");
+    let mut unknown: serde_json::Value = serde_json::from_str(&sample_line(2)).expect("json");
+    unknown["resourceType"] = "Patiennt".into();
+    unknown["id"] = "p-unique".into();
+    let lines = [
+        sample_line(0),
+        no_id.to_string(),
+        unknown.to_string(),
+        sample_line(3),
+        "{\"resourceType\": \"Patient\", broken".to_string(),
+    ];
+    let source = dir.path().join("Patient.mixed.ndjson");
+    std::fs::write(&source, lines.join("\n") + "\n").expect("write");
+    let good = dir.path().join("Good.ndjson");
+    std::fs::write(&good, sample_line(4) + "\n").expect("write");
+
+    let state = State::open(&dir.path().join("state.db")).expect("state");
+    let request = ImportRequest {
+        paths: vec![source.clone(), good.clone()],
+        job_name: None,
+        level: Level::StructureOnly,
+    };
+    let started =
+        run(&clients, &destination, &state, request, &|_| {}, &CancellationToken::new(), 1_795_336_440)
+            .await
+            .expect("import");
+    let cancel = CancellationToken::new();
+    let mut on_update = |_: &lakedrop_core::job::Job| {};
+    let job = jobs::wait(
+        &clients,
+        &seed.datastore_id,
+        &started.job_id,
+        Duration::from_millis(20),
+        &mut on_update,
+        &cancel,
+    )
+    .await
+    .expect("job ends");
+    assert_eq!(job.status, "COMPLETED_WITH_ERRORS");
+
+    let found = failures(&clients, &seed.datastore_id, &job.job_id).await.expect("failures");
+    let mut ids: Vec<u64> = found.failures.iter().map(|f| f.line_id).collect();
+    ids.sort();
+    assert_eq!(ids, [2, 3, 5], "only the mixed file failed, on exactly its bad lines");
+    let causes: Vec<(Cause, u64)> = {
+        let mut c: Vec<(Cause, u64)> = found.groups.iter().map(|g| (g.cause, g.count)).collect();
+        c.sort();
+        c
+    };
+    assert_eq!(causes, [(Cause::InvalidJson, 1), (Cause::InvalidResourceType, 1), (Cause::MissingId, 1)]);
+    assert!(found.groups.iter().all(|g| g.file == "Patient.mixed.ndjson"));
+    assert_eq!(found.unreadable.lines, 0);
+
+    let (joined, sources) =
+        join(&clients, &state, &seed.datastore_id, &job.job_id, found.failures.clone()).await.expect("join");
+    assert_eq!(sources[0].origin, "local");
+    let decision = sources[0].decision.as_ref().expect("decision");
+    assert_eq!(decision.base, LineIdBase::OneBased, "{decision:?}");
+    for row in &joined {
+        let expected = &lines[row.failure.line_id as usize - 1];
+        assert_eq!(row.original.as_deref(), Some(expected.as_str()), "line {}", row.failure.line_id);
+        assert!(!row.mismatch);
+    }
+
+    // The local file is gone: the same lines come from the input object in S3.
+    std::fs::remove_file(&source).expect("remove");
+    let (joined, sources) =
+        join(&clients, &state, &seed.datastore_id, &job.job_id, found.failures).await.expect("join");
+    assert_eq!(sources[0].origin, "s3");
+    assert!(
+        joined.iter().all(|r| r.original.as_deref() == Some(lines[r.failure.line_id as usize - 1].as_str()))
+    );
+
+    // A job where nothing failed has no FAILURE folder at all, and that is fine.
+    let request = ImportRequest { paths: vec![good], job_name: None, level: Level::StructureOnly };
+    let clean =
+        run(&clients, &destination, &state, request, &|_| {}, &CancellationToken::new(), 1_795_336_441)
+            .await
+            .expect("import");
+    jobs::wait(
+        &clients,
+        &seed.datastore_id,
+        &clean.job_id,
+        Duration::from_millis(20),
+        &mut on_update,
+        &cancel,
+    )
+    .await
+    .expect("ends");
+    let none = failures(&clients, &seed.datastore_id, &clean.job_id).await.expect("failures");
+    assert!(none.failures.is_empty() && none.groups.is_empty());
+    sandbox.stop().await;
+}
