@@ -191,6 +191,8 @@ export type Job = {
 	/**  Epoch milliseconds. */
 	endTime: number | null,
 	message: string | null,
+	/**  Where the job reads its input, `s3://bucket/prefix/`. */
+	inputUri: string | null,
 	/**  The job's own output folder (`.../<DatastoreId>-FHIR_IMPORT-<JobId>/`) once known. */
 	outputUri: string | null,
 	progress: JobProgress | null,

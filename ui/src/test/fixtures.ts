@@ -73,6 +73,7 @@ export function completedJob(status = "COMPLETED"): JobResult {
       submitTime: Date.UTC(2026, 10, 22, 9, 0, 0),
       endTime: Date.UTC(2026, 10, 22, 9, 1, 0),
       message: null,
+      inputUri: "s3://in/x/",
       outputUri: "s3://out/job-1/",
       progress: null,
       queuePosition: null,
