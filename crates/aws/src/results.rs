@@ -170,3 +170,86 @@ fn normalize(prefix: &str) -> String {
 fn hex_sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// What a retry started.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Retry {
+    pub job_id: String,
+    pub input_uri: String,
+    pub lines: u64,
+    /// Failures whose original line could not be found, left out.
+    pub missing: u64,
+}
+
+/// Imports only the failed lines again (all of them, or one cause's) as a new batch and job, named after the
+/// first job. The lines go from memory straight to S3: no temporary copy of patient data is written.
+pub async fn retry(
+    clients: &Clients,
+    state: &State,
+    destination: &lakedrop_core::connection::Connection,
+    job_id: &str,
+    cause: Option<lakedrop_core::results::Cause>,
+    level: lakedrop_validate::Level,
+    now_unix: i64,
+) -> Result<Retry, AwsError> {
+    let found = failures(clients, &destination.datastore_id, job_id).await?;
+    let selected: Vec<Failure> =
+        found.failures.into_iter().filter(|f| cause.is_none_or(|c| f.cause == c)).collect();
+    if selected.is_empty() {
+        return Err(AwsError::Input(format!("job {job_id} has no failed lines to retry")));
+    }
+    let (joined, _) = join(clients, state, &destination.datastore_id, job_id, selected).await?;
+    let mut by_file: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let (mut lines, mut missing) = (0u64, 0u64);
+    for row in joined {
+        match row.original {
+            Some(line) => {
+                let buf = by_file.entry(row.failure.file).or_default();
+                buf.extend_from_slice(line.as_bytes());
+                buf.push(b'\n');
+                lines += 1;
+            }
+            None => missing += 1,
+        }
+    }
+    let id = lakedrop_core::batch::Batch::new_id(now_unix, (now_unix as u32).rotate_left(7) ^ lines as u32);
+    let prefix = lakedrop_core::batch::Batch::prefix_for(&id);
+    let mut hash = Sha256::new();
+    hash.update(job_id.as_bytes());
+    for (file, bytes) in &by_file {
+        hash.update(file.as_bytes());
+        hash.update(bytes);
+        clients
+            .s3
+            .put_object()
+            .bucket(&destination.input_bucket)
+            .key(format!("{prefix}{file}"))
+            .body(bytes.clone().into())
+            .content_type("application/fhir+ndjson")
+            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+            .ssekms_key_id(&destination.kms_key_id)
+            .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc32C)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("PutObject", e))?;
+    }
+    let token: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let input_uri = format!("s3://{}/{prefix}", destination.input_bucket);
+    let short: String = job_id.chars().take(12).collect();
+    let new_job = crate::jobs::start(
+        clients,
+        &crate::jobs::StartImport {
+            datastore_id: destination.datastore_id.clone(),
+            input_uri: input_uri.clone(),
+            output_uri: destination.output_uri.clone(),
+            kms_key_id: destination.kms_key_id.clone(),
+            role_arn: destination.role_arn.clone(),
+            job_name: Some(format!("lakedrop-retry-of-{short}")),
+            validation_level: level,
+            client_token: token,
+        },
+    )
+    .await?;
+    Ok(Retry { job_id: new_job, input_uri, lines, missing })
+}

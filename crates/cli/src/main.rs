@@ -9,6 +9,7 @@ mod import;
 mod jobs;
 mod output;
 mod preflight;
+mod results;
 mod sandbox;
 mod validate;
 
@@ -36,6 +37,10 @@ enum Command {
     Preflight(preflight::Args),
     /// Print the IAM policies HealthLake's import role (and its caller) need.
     Policy(preflight::PolicyArgs),
+    /// What a job rejected and why, grouped by cause, beside the original lines.
+    Results(results::Args),
+    /// Import only the lines a job rejected (all, or one cause's) as a new job.
+    Retry(results::RetryArgs),
     /// The local AWS stand-in (S3, KMS, HealthLake on one endpoint).
     #[command(subcommand)]
     Sandbox(sandbox::Command),
@@ -68,6 +73,8 @@ fn main() -> ExitCode {
             Command::Jobs(command) => jobs::run(command).await,
             Command::Preflight(args) => preflight::run_preflight(args).await,
             Command::Policy(args) => preflight::run_policy(args),
+            Command::Results(args) => results::run_results(args).await,
+            Command::Retry(args) => results::run_retry(args).await,
             Command::Sandbox(command) => sandbox::run(command).await,
         }
     });

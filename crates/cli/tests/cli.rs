@@ -164,3 +164,68 @@ fn validate_exits_2_when_a_path_cannot_be_read() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/file.ndjson"));
 }
+
+#[test]
+fn results_join_export_fix_and_retry_add_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = serve(&dir.path().join("sandbox"));
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .envs(server.env.iter().map(|(k, v)| (k, v)))
+            .env("LAKEDROP_DATA_DIR", dir.path().join("client"))
+            .output()
+            .expect("runs")
+    };
+    let patients = std::fs::read_to_string(sample_dir().join("Patient.000.ndjson")).expect("sample");
+    let good: Vec<&str> = patients.lines().take(4).collect();
+    let no_id = good[1].replacen("\"id\":", "\"x-id\":", 1);
+    let batch = dir.path().join("batch");
+    std::fs::create_dir(&batch).expect("mkdir");
+    std::fs::write(
+        batch.join("Patient.mixed.ndjson"),
+        format!("{}\n{no_id}\n{}\n{{broken\n", good[0], good[2]),
+    )
+    .expect("write");
+
+    let out = run(&["import", batch.to_str().expect("utf-8"), "--wait", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(1), "a job with errors exits 1");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let job_id = json["job"]["jobId"].as_str().expect("id").to_string();
+    assert_eq!(json["manifest"]["resourcesImported"], 2);
+
+    let out = run(&["results", &job_id, "--join", "--output", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let results: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let causes: Vec<&str> =
+        results["groups"].as_array().expect("groups").iter().filter_map(|g| g["cause"].as_str()).collect();
+    assert_eq!(causes.len(), 2);
+    assert!(causes.contains(&"missing-id") && causes.contains(&"invalid-json"), "{causes:?}");
+    let originals: Vec<&str> =
+        results["joined"].as_array().expect("joined").iter().filter_map(|r| r["original"].as_str()).collect();
+    assert!(originals.contains(&no_id.as_str()) && originals.contains(&"{broken"), "{originals:?}");
+
+    let exported = dir.path().join("failed.ndjson");
+    let out =
+        run(&["results", &job_id, "--cause", "missing-id", "--export", exported.to_str().expect("utf-8")]);
+    assert!(out.status.success());
+    let lines = std::fs::read_to_string(&exported).expect("export");
+    assert_eq!(lines.trim_end(), no_id, "only the missing-id line");
+
+    // Fixed by hand (the id restored), imported again: every good resource is in, the totals add up.
+    std::fs::write(&exported, format!("{}\n", good[1])).expect("fix");
+    let out = run(&["import", exported.to_str().expect("utf-8"), "--wait", "--output", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let fixed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(fixed["manifest"]["resourcesImported"], 1);
+
+    // A retry imports exactly the failed lines again, in a job named after the first.
+    let out = run(&["retry", &job_id, "--wait", "--output", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let retried: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(retried["retry"]["lines"], 2);
+    assert_eq!(retried["result"]["manifest"]["resourcesScanned"], 2);
+    assert!(
+        retried["result"]["job"]["jobName"].as_str().is_some_and(|n| n.starts_with("lakedrop-retry-of-"))
+    );
+}

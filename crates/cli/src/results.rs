@@ -1,0 +1,207 @@
+//! `lakedrop results` and `lakedrop retry`: what a job rejected, why, beside the original lines; and importing
+//! only those lines again.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use lakedrop_aws::jobs;
+use lakedrop_aws::results::{failures, join, retry};
+use lakedrop_core::CancellationToken;
+use lakedrop_core::results::Cause;
+use lakedrop_core::state::State;
+use lakedrop_validate::Level;
+use serde_json::json;
+
+use crate::connection::{ConnectArgs, DestinationArgs, Session};
+use crate::output::{Format, print_json, thousands};
+use crate::validate::parse_level;
+
+#[derive(clap::Args)]
+pub struct Args {
+    job: String,
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// The data store (default: the only ACTIVE one).
+    #[arg(long)]
+    datastore: Option<String>,
+    /// List every failure, not only the groups.
+    #[arg(long)]
+    failures: bool,
+    /// Show each failure's original line (from the local file, or from S3 when it is gone).
+    #[arg(long)]
+    join: bool,
+    /// Write the failed original lines to this NDJSON file (all causes, or --cause's).
+    #[arg(long)]
+    export: Option<PathBuf>,
+    /// Only this cause (e.g. missing-id, invalid-json, unknown-property).
+    #[arg(long, value_parser = parse_cause)]
+    cause: Option<Cause>,
+    #[arg(long, value_enum, default_value_t)]
+    output: Format,
+}
+
+fn parse_cause(s: &str) -> Result<Cause, String> {
+    serde_json::from_value(json!(s))
+        .map_err(|_| format!("'{s}' is not a cause; see `lakedrop results JOB` for the causes"))
+}
+
+pub async fn run_results(args: Args) -> anyhow::Result<ExitCode> {
+    let session = Session::open(&args.connect).await?;
+    let result = async {
+        let datastore = session.datastore_id(args.datastore.as_deref()).await?;
+        let mut found = failures(&session.clients, &datastore, &args.job).await?;
+        found.failures.retain(|f| args.cause.is_none_or(|c| f.cause == c));
+        let state = State::open(&lakedrop_core::data_dir().join("state.db"))?;
+        let joined = if args.join || args.export.is_some() {
+            Some(join(&session.clients, &state, &datastore, &args.job, found.failures.clone()).await?)
+        } else {
+            None
+        };
+        if let (Some(path), Some((rows, _))) = (&args.export, &joined) {
+            let mut file = std::fs::File::create(path)?;
+            for row in rows.iter().filter_map(|r| r.original.as_ref()) {
+                writeln!(file, "{row}")?;
+            }
+            eprintln!(
+                "wrote {} failed lines to {}",
+                rows.iter().filter(|r| r.original.is_some()).count(),
+                path.display()
+            );
+        }
+        match args.output {
+            Format::Json => {
+                let (rows, sources) = joined.map_or((None, None), |(r, s)| (Some(r), Some(s)));
+                print_json(&json!({"groups": found.groups, "unreadable": found.unreadable,
+                    "failures": if args.failures || rows.is_some() { Some(&found.failures) } else { None },
+                    "joined": rows, "sources": sources}))?;
+            }
+            Format::Text => {
+                if found.groups.is_empty() {
+                    println!("no failures");
+                }
+                for g in &found.groups {
+                    println!(
+                        "{:>8}  {:<22} {:<20} {}",
+                        thousands(g.count),
+                        g.cause.as_str(),
+                        g.resource_type,
+                        g.file
+                    );
+                    println!("          {}", g.cause.explanation());
+                    println!("          fix: {}", g.cause.fix());
+                }
+                if found.unreadable.lines > 0 {
+                    println!(
+                        "{} FAILURE lines could not be read: {}",
+                        found.unreadable.lines,
+                        found.unreadable.examples.join("; ")
+                    );
+                }
+                if let Some((rows, sources)) = &joined {
+                    for s in sources {
+                        let base = s.decision.as_ref().map_or("-".to_string(), |d| {
+                            format!(
+                                "{:?} ({} of {} compared lines match)",
+                                d.base,
+                                d.one_based_matches.max(d.zero_based_matches),
+                                d.compared
+                            )
+                        });
+                        println!("{}: lines from {}, lineId read as {base}", s.file, s.origin);
+                    }
+                    if args.failures {
+                        for r in rows {
+                            let mark = if r.mismatch { " (does not match the source line)" } else { "" };
+                            println!(
+                                "{}:{}: {}{mark}",
+                                r.failure.file,
+                                r.failure.line_id,
+                                r.failure.diagnostics.join("; ")
+                            );
+                        }
+                    }
+                } else if args.failures {
+                    for f in &found.failures {
+                        println!("{}:{}: {}", f.file, f.line_id, f.diagnostics.join("; "));
+                    }
+                }
+            }
+        }
+        anyhow::Ok(ExitCode::SUCCESS)
+    }
+    .await;
+    session.close().await;
+    result
+}
+
+#[derive(clap::Args)]
+pub struct RetryArgs {
+    job: String,
+    #[command(flatten)]
+    connect: ConnectArgs,
+    #[command(flatten)]
+    destination: DestinationArgs,
+    /// Only this cause's lines.
+    #[arg(long, value_parser = parse_cause)]
+    cause: Option<Cause>,
+    #[arg(long, default_value = "structure-only", value_parser = parse_level)]
+    validation_level: Level,
+    /// Wait for the new job and print how it ended.
+    #[arg(long)]
+    wait: bool,
+    #[arg(long, value_enum, default_value_t)]
+    output: Format,
+}
+
+pub async fn run_retry(args: RetryArgs) -> anyhow::Result<ExitCode> {
+    let session = Session::open(&args.connect).await?;
+    let result = async {
+        let destination = session.destination(&args.destination).await?;
+        let state = State::open(&lakedrop_core::data_dir().join("state.db"))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let started =
+            retry(&session.clients, &state, &destination, &args.job, args.cause, args.validation_level, now)
+                .await?;
+        let mut end = None;
+        if args.wait {
+            let mut quiet = |_: &lakedrop_core::job::Job| {};
+            jobs::wait(
+                &session.clients,
+                &destination.datastore_id,
+                &started.job_id,
+                Duration::from_millis(500),
+                &mut quiet,
+                &CancellationToken::new(),
+            )
+            .await?;
+            end = Some(jobs::result(&session.clients, &destination.datastore_id, &started.job_id).await?);
+        }
+        match args.output {
+            Format::Json => print_json(&json!({"retry": started, "result": end}))?,
+            Format::Text => {
+                println!(
+                    "job {} retries {} lines of {} ({} not found)",
+                    started.job_id, started.lines, args.job, started.missing
+                );
+                if let Some(end) = &end {
+                    println!("job {} {}", end.job.job_id, end.job.status);
+                    if let Some(m) = &end.manifest {
+                        println!(
+                            "  imported {} of {}",
+                            thousands(m.resources_imported),
+                            thousands(m.resources_scanned)
+                        );
+                    }
+                }
+            }
+        }
+        anyhow::Ok(ExitCode::SUCCESS)
+    }
+    .await;
+    session.close().await;
+    result
+}
