@@ -20,6 +20,7 @@ bindings:
 ## Benchmarks: print their figures (release builds).
 bench:
 	cargo bench -p lakedrop-sandbox --bench import
+	cargo bench -p lakedrop-core --bench results
 
 fmt:
 	cargo fmt --all
