@@ -92,6 +92,18 @@ impl HealthLake {
         }
         model::validate_input(operation, input)?;
         self.settle_datastores(now)?;
+        let output = self.dispatch(operation, input, now)?;
+        // Every response in debug builds (so every test) is checked against the model's output shape: the SDKs
+        // silently default missing required members, so a non-conforming answer would otherwise go unnoticed.
+        #[cfg(debug_assertions)]
+        if let Err(problem) = model::validate_output(operation, &output) {
+            tracing::error!(%problem, "the sandbox's response does not conform to the service model");
+            return Err(ApiError::internal(problem));
+        }
+        Ok(output)
+    }
+
+    fn dispatch(&self, operation: &str, input: &Value, now: SystemTime) -> ApiResult {
         match operation {
             "CreateFHIRDatastore" => self.create_datastore(input, now),
             "DescribeFHIRDatastore" => self.describe_datastore(input),

@@ -46,6 +46,16 @@ pub fn validate_input(operation: &str, input: &Value) -> Result<(), ApiError> {
     Err(ApiError::validation(format!("{n} validation {noun} detected: {}", errors.join("; "))))
 }
 
+/// Checks a response against the operation's output shape: the sandbox must answer exactly as the model says
+/// (required members present, types, lengths, patterns, enums), because SDKs silently fill what is missing.
+pub fn validate_output(operation: &str, output: &Value) -> Result<(), String> {
+    let m = model();
+    let Some(shape) = m.doc["operations"][operation]["output"]["shape"].as_str() else { return Ok(()) };
+    let mut errors = Vec::new();
+    check(m, shape, output, "", &mut errors).map_err(|e| e.message)?;
+    if errors.is_empty() { Ok(()) } else { Err(format!("{operation} response: {}", errors.join("; "))) }
+}
+
 fn member_path(parent: &str, member: &str) -> String {
     let mut chars = member.chars();
     let lower: String = chars.next().map(|c| c.to_ascii_lowercase()).into_iter().chain(chars).collect();
@@ -254,5 +264,23 @@ mod tests {
         let err = validate_input("ListFHIRImportJobs", &json!({"DatastoreId": 5})).expect_err("wrong type");
         assert_eq!(err.type_name, "SerializationException");
         assert!(validate_input("ListFHIRImportJobs", &json!({"DatastoreId": "ds", "MaxResults": 1})).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod output_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_response_missing_a_required_member_is_caught() {
+        let ok = json!({"JobId": "0123456789abcdef0123456789abcdef", "JobStatus": "SUBMITTED", "DatastoreId": "ds"});
+        assert!(validate_output("StartFHIRImportJob", &ok).is_ok());
+        let missing = json!({"JobStatus": "SUBMITTED"});
+        let err = validate_output("StartFHIRImportJob", &missing).expect_err("JobId is required");
+        assert!(err.contains("'jobId'"), "{err}");
+        let bad_enum = json!({"JobId": "j", "JobStatus": "DONE"});
+        assert!(validate_output("StartFHIRImportJob", &bad_enum).is_err());
     }
 }
