@@ -49,10 +49,10 @@ pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
 pub fn run() {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LAKEDROP_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::new(lakedrop_core::logging::log_filter(
+            std::env::var("LAKEDROP_LOG").ok().as_deref(),
+            "info",
+        )))
         .init();
     let initial_paths: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let specta = specta_builder::<tauri::Wry>();

@@ -54,10 +54,10 @@ fn main() -> ExitCode {
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LAKEDROP_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::new(lakedrop_core::logging::log_filter(
+            std::env::var("LAKEDROP_LOG").ok().as_deref(),
+            default_level,
+        )))
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

@@ -9,6 +9,7 @@ pub mod batch;
 pub mod connection;
 pub mod files;
 pub mod job;
+pub mod logging;
 pub mod manifest;
 pub mod output;
 pub mod policy;
