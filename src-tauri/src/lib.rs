@@ -46,14 +46,33 @@ pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-pub fn run() {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::new(lakedrop_core::logging::log_filter(
+/// Logs go to `<data dir>/logs/lakedrop.log.<date>`, rotated daily and pruned to a week, through the shared
+/// filter that keeps request bodies (patient data) out of every log.
+fn init_logging(data_dir: &std::path::Path) {
+    let filter = || {
+        tracing_subscriber::EnvFilter::new(lakedrop_core::logging::log_filter(
             std::env::var("LAKEDROP_LOG").ok().as_deref(),
             "info",
-        )))
-        .init();
+        ))
+    };
+    let appender = tracing_appender::rolling::Builder::new()
+        .rotation(tracing_appender::rolling::Rotation::DAILY)
+        .filename_prefix("lakedrop.log")
+        .max_log_files(7)
+        .build(data_dir.join("logs"));
+    match appender {
+        Ok(appender) => {
+            tracing_subscriber::fmt().with_writer(appender).with_ansi(false).with_env_filter(filter()).init();
+        }
+        Err(e) => {
+            tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter()).init();
+            tracing::warn!(error = %e, "cannot write log files; logging to stderr");
+        }
+    }
+}
+
+pub fn run() {
+    init_logging(&lakedrop_core::data_dir());
     let initial_paths: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let specta = specta_builder::<tauri::Wry>();
     let result = tauri::Builder::default()
