@@ -4,24 +4,16 @@ use std::time::Duration;
 
 use aws_types::os_shim_internal::{Env, Fs};
 use lakedrop_aws::catalog::{ProfileKind, buckets, datastores, kms_keys, profiles_in};
-use lakedrop_aws::{Target, connect};
-use lakedrop_sandbox::{Pacing, Sandbox, SandboxConfig};
+use lakedrop_sandbox::Pacing;
+
+mod support;
 
 #[tokio::test]
 async fn data_stores_keys_and_buckets_are_listed_with_what_makes_them_usable() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = SandboxConfig::new(dir.path());
-    config.pacing = Pacing { datastore_creation: Duration::from_secs(600), ..Pacing::default() };
-    let sandbox = Sandbox::start(config).await.expect("sandbox");
+    let pacing = Pacing { datastore_creation: Duration::from_secs(600), ..Pacing::default() };
+    let (sandbox, clients) = support::start(&dir, pacing).await;
     let seed = sandbox.seed().clone();
-    let clients = connect(&Target::Endpoint {
-        url: sandbox.endpoint().into(),
-        region: seed.region.clone(),
-        access_key_id: seed.access_key_id.clone(),
-        secret_access_key: seed.secret_access_key.clone(),
-    })
-    .await
-    .expect("clients");
 
     clients
         .healthlake

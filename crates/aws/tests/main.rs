@@ -11,7 +11,9 @@ use lakedrop_core::CancellationToken;
 use lakedrop_core::connection::{Connection, ConnectionKind};
 use lakedrop_core::output::OutputLine;
 use lakedrop_core::state::State;
-use lakedrop_sandbox::{Pacing, Sandbox, SandboxConfig};
+use lakedrop_sandbox::{Pacing, Sandbox};
+
+mod support;
 use lakedrop_validate::Level;
 
 struct Fixture {
@@ -23,19 +25,9 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = SandboxConfig::new(dir.path().join("sandbox"));
-    config.pacing =
+    let pacing =
         Pacing { datastore_creation: Duration::from_millis(200), job_start_delay: Duration::from_millis(50) };
-    let sandbox = Sandbox::start(config).await.expect("sandbox starts");
-    let seed = sandbox.seed().clone();
-    let clients = connect(&Target::Endpoint {
-        url: sandbox.endpoint().to_string(),
-        region: seed.region.clone(),
-        access_key_id: seed.access_key_id.clone(),
-        secret_access_key: seed.secret_access_key.clone(),
-    })
-    .await
-    .expect("clients");
+    let (sandbox, clients) = support::start(&dir, pacing).await;
     let destination =
         resolve(&clients, Choices::default(), ConnectionKind::Sandbox, "Sandbox", Some(sandbox.endpoint()))
             .await

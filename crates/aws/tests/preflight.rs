@@ -5,26 +5,18 @@ use std::time::Duration;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
 };
+use lakedrop_aws::Clients;
 use lakedrop_aws::preflight::{Check, Plan, Status, blocks, run};
-use lakedrop_aws::{Clients, Target, connect};
-use lakedrop_sandbox::{Pacing, Sandbox, SandboxConfig, Seed};
+use lakedrop_sandbox::{Pacing, Sandbox, Seed};
+
+mod support;
 
 async fn fixture() -> (Sandbox, Clients, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = SandboxConfig::new(dir.path());
     // New data stores stay CREATING for the whole test.
-    config.pacing =
+    let pacing =
         Pacing { datastore_creation: Duration::from_secs(600), job_start_delay: Duration::from_millis(10) };
-    let sandbox = Sandbox::start(config).await.expect("sandbox");
-    let seed = sandbox.seed().clone();
-    let clients = connect(&Target::Endpoint {
-        url: sandbox.endpoint().into(),
-        region: seed.region.clone(),
-        access_key_id: seed.access_key_id.clone(),
-        secret_access_key: seed.secret_access_key.clone(),
-    })
-    .await
-    .expect("clients");
+    let (sandbox, clients) = support::start(&dir, pacing).await;
     (sandbox, clients, dir)
 }
 

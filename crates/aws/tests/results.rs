@@ -6,13 +6,15 @@ use std::time::Duration;
 
 use lakedrop_aws::destination::{Choices, resolve};
 use lakedrop_aws::import::{ImportRequest, run};
+use lakedrop_aws::jobs;
 use lakedrop_aws::results::{failures, join};
-use lakedrop_aws::{Target, connect, jobs};
 use lakedrop_core::CancellationToken;
 use lakedrop_core::connection::ConnectionKind;
 use lakedrop_core::results::{Cause, LineIdBase};
 use lakedrop_core::state::State;
-use lakedrop_sandbox::{Pacing, Sandbox, SandboxConfig};
+use lakedrop_sandbox::Pacing;
+
+mod support;
 use lakedrop_validate::Level;
 
 fn sample_line(n: usize) -> String {
@@ -24,18 +26,9 @@ fn sample_line(n: usize) -> String {
 #[tokio::test]
 async fn failures_are_grouped_and_joined_to_exactly_the_lines_that_failed() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = SandboxConfig::new(dir.path().join("sandbox"));
-    config.pacing = Pacing { job_start_delay: Duration::from_millis(10), ..Pacing::default() };
-    let sandbox = Sandbox::start(config).await.expect("sandbox");
+    let pacing = Pacing { job_start_delay: Duration::from_millis(10), ..Pacing::default() };
+    let (sandbox, clients) = support::start(&dir, pacing).await;
     let seed = sandbox.seed().clone();
-    let clients = connect(&Target::Endpoint {
-        url: sandbox.endpoint().into(),
-        region: seed.region.clone(),
-        access_key_id: seed.access_key_id.clone(),
-        secret_access_key: seed.secret_access_key.clone(),
-    })
-    .await
-    .expect("clients");
     let destination =
         resolve(&clients, Choices::default(), ConnectionKind::Sandbox, "Sandbox", Some(sandbox.endpoint()))
             .await

@@ -7,10 +7,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use aws_sdk_healthlake::types::{InputDataConfig, JobStatus, OutputDataConfig, S3Configuration};
-use aws_sdk_s3::config::{Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use lakedrop_sandbox::{Pacing, Sandbox, SandboxConfig};
+
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
@@ -25,25 +26,8 @@ async fn run() {
     config.pacing = Pacing { job_start_delay: Duration::ZERO, ..Pacing::default() };
     let sandbox = Sandbox::start(config).await.expect("sandbox");
     let seed = sandbox.seed().clone();
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(Region::new(seed.region.clone()))
-        .endpoint_url(sandbox.endpoint())
-        .credentials_provider(Credentials::new(
-            &seed.access_key_id,
-            &seed.secret_access_key,
-            None,
-            None,
-            "bench",
-        ))
-        .http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(Provider::Rustls(CryptoMode::Ring))
-                .build_https(),
-        )
-        .load()
-        .await;
-    let s3 =
-        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
+    let sdk = support::sdk(&sandbox, None).await;
+    let s3 = support::s3(&sdk);
     let healthlake = aws_sdk_healthlake::Client::new(&sdk);
 
     let mut files: Vec<PathBuf> = std::fs::read_dir(&sample)

@@ -1,13 +1,11 @@
 //! The fault mode as SDK clients meet it: each fault in the service's own protocol, and retries that get
 //! through a noisy sandbox with every byte intact.
 
-use std::time::Duration;
-
-use aws_sdk_s3::config::{Credentials, Region};
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use lakedrop_sandbox::{Faults, Sandbox, SandboxConfig};
+
+mod support;
 
 async fn sandbox(spec: &str) -> (Sandbox, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -17,33 +15,11 @@ async fn sandbox(spec: &str) -> (Sandbox, tempfile::TempDir) {
 }
 
 async fn sdk(sandbox: &Sandbox, attempts: u32) -> aws_config::SdkConfig {
-    let seed = sandbox.seed();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(Region::new(seed.region.clone()))
-        .endpoint_url(sandbox.endpoint())
-        .credentials_provider(Credentials::new(
-            &seed.access_key_id,
-            &seed.secret_access_key,
-            None,
-            None,
-            "test",
-        ))
-        .http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(Provider::Rustls(CryptoMode::Ring))
-                .build_https(),
-        )
-        .retry_config(
-            aws_config::retry::RetryConfig::standard()
-                .with_max_attempts(attempts)
-                .with_initial_backoff(Duration::from_millis(1)),
-        )
-        .load()
-        .await
+    support::sdk(sandbox, Some(attempts)).await
 }
 
 fn s3(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build())
+    support::s3(config)
 }
 
 #[tokio::test]

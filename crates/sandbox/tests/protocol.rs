@@ -4,30 +4,13 @@
 use std::time::Duration;
 
 use aws_sdk_healthlake::types::{InputDataConfig, JobStatus, OutputDataConfig, S3Configuration};
-use aws_sdk_s3::config::{Credentials, Region};
-use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use lakedrop_sandbox::{Faults, Pacing, Sandbox, SandboxConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+mod support;
+
 async fn sdk(sandbox: &Sandbox) -> aws_config::SdkConfig {
-    let seed = sandbox.seed();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(Region::new(seed.region.clone()))
-        .endpoint_url(sandbox.endpoint())
-        .credentials_provider(Credentials::new(
-            &seed.access_key_id,
-            &seed.secret_access_key,
-            None,
-            None,
-            "test",
-        ))
-        .http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(Provider::Rustls(CryptoMode::Ring))
-                .build_https(),
-        )
-        .load()
-        .await
+    support::sdk(sandbox, None).await
 }
 
 /// Sends a raw, unsigned HTTP/1.1 request and returns the status line and body.
@@ -81,9 +64,7 @@ async fn a_job_interrupted_by_a_restart_is_finished_after_it() {
     let sandbox = Sandbox::start(config.clone()).await.expect("starts");
     let seed = sandbox.seed().clone();
     let sdk_config = sdk(&sandbox).await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk_config).force_path_style(true).build(),
-    );
+    let s3 = support::s3(&sdk_config);
     let line = r#"{"resourceType":"Basic","id":"b1","code":{"text":"x"}}"#;
     s3.put_object()
         .bucket(&seed.input_bucket)
