@@ -31,6 +31,10 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
         commands::jobs::list_jobs,
         commands::jobs::job_result,
         commands::notify::notify_job_ended,
+        commands::results::failure_summary,
+        commands::results::failure_rows,
+        commands::results::export_failures,
+        commands::results::retry_failures,
     ])
 }
 
@@ -82,6 +86,17 @@ pub fn run() {
         .setup(|app| {
             use tauri::Manager;
             let state = app.state::<AppState>().inner().clone();
+            let handle = app.handle().clone();
+            state.set_save_dialog(std::sync::Arc::new(move |name: &str| {
+                use tauri_plugin_dialog::DialogExt;
+                let picked = handle
+                    .dialog()
+                    .file()
+                    .set_file_name(name)
+                    .add_filter("NDJSON", &["ndjson"])
+                    .blocking_save_file();
+                picked.and_then(|p| p.into_path().ok())
+            }));
             // Start the sandbox (or connect) while the window loads, so the first command does not wait.
             tauri::async_runtime::spawn(async move {
                 if let Err(e) = state.session().await {

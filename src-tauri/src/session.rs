@@ -17,6 +17,14 @@ use tokio::sync::{OnceCell, RwLock};
 
 use crate::{ErrorCode, IpcError};
 
+/// A finished job's failures with their sources opened for joining, kept while the app runs.
+pub struct JobFailures {
+    pub failures: Vec<lakedrop_core::results::Failure>,
+    pub groups: Vec<lakedrop_core::results::Group>,
+    pub unreadable: lakedrop_core::results::Unreadable,
+    pub sources: lakedrop_aws::results::Sources,
+}
+
 /// A live connection and the destination chosen on it.
 pub struct Session {
     pub clients: Clients,
@@ -60,7 +68,14 @@ struct Inner {
     session: RwLock<Option<Arc<Session>>>,
     history: OnceCell<Arc<State>>,
     operations: Mutex<HashMap<String, CancellationToken>>,
+    /// Failures of finished jobs, by job id: a finished job's output never changes.
+    failures: Mutex<HashMap<String, Arc<JobFailures>>>,
+    /// The native save dialog, installed by the real app (tests have none).
+    save_dialog: Mutex<Option<SaveDialog>>,
 }
+
+/// Asks where to save a file with this default name; `None` when cancelled.
+pub type SaveDialog = Arc<dyn Fn(&str) -> Option<PathBuf> + Send + Sync>;
 
 impl AppState {
     pub fn new(data_dir: PathBuf, initial_paths: Vec<String>) -> AppState {
@@ -71,6 +86,8 @@ impl AppState {
                 session: RwLock::new(None),
                 history: OnceCell::new(),
                 operations: Mutex::new(HashMap::new()),
+                failures: Mutex::new(HashMap::new()),
+                save_dialog: Mutex::new(None),
             }),
         }
     }
@@ -108,6 +125,8 @@ impl AppState {
             Some(name) => aws_session(name, region.clone()).await?,
         });
         let old = self.inner.session.write().await.replace(session.clone());
+        // Another connection's jobs are other jobs.
+        self.inner.failures.lock().unwrap_or_else(PoisonError::into_inner).clear();
         if let Some(old) = old {
             old.close().await;
         }
@@ -156,6 +175,26 @@ impl AppState {
         if let Some(token) = self.operations().get(op_id) {
             token.cancel();
         }
+    }
+
+    pub fn set_save_dialog(&self, dialog: SaveDialog) {
+        *self.inner.save_dialog.lock().unwrap_or_else(PoisonError::into_inner) = Some(dialog);
+    }
+
+    pub fn save_dialog(&self) -> Option<SaveDialog> {
+        self.inner.save_dialog.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    pub fn cached_failures(&self, job_id: &str) -> Option<Arc<JobFailures>> {
+        self.inner.failures.lock().unwrap_or_else(PoisonError::into_inner).get(job_id).cloned()
+    }
+
+    pub fn cache_failures(&self, job_id: &str, failures: Arc<JobFailures>) {
+        self.inner
+            .failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(job_id.to_string(), failures);
     }
 
     fn operations(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {

@@ -105,3 +105,58 @@ fn the_destination_commands_list_pick_check_and_remember() {
         invoke(&window, "use_connection", json!({"profile": null, "region": null})).expect("sandbox again");
     assert_eq!(back["destination"]["datastoreId"], datastore_id.as_str(), "the same sandbox data directory");
 }
+
+#[test]
+fn failures_of_a_finished_job_are_summarized_paged_joined_and_retried() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let window = app(dir.path());
+    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/synthea/10-patients/Patient.000.ndjson");
+    let patients = std::fs::read_to_string(sample).expect("sample");
+    let good: Vec<&str> = patients.lines().take(3).collect();
+    let no_id = good[1].replacen("\"id\":", "\"x-id\":", 1);
+    let file = dir.path().join("Patient.mixed.ndjson");
+    std::fs::write(&file, format!("{}\n{no_id}\n{}\n{{broken\n", good[0], good[2])).expect("write");
+
+    let request =
+        json!({"opId": "op-1", "request": {"paths": [file], "jobName": null}, "onProgress": "__CHANNEL__:1"});
+    let started = invoke(&window, "start_import", request).expect("import starts");
+    let job_id = started["jobId"].as_str().expect("job id").to_string();
+    let mut status = String::new();
+    for _ in 0..200 {
+        let result = invoke(&window, "job_result", json!({"jobId": job_id})).expect("result");
+        status = result["job"]["status"].as_str().unwrap_or_default().to_string();
+        if status.starts_with("COMPLETED") || status == "FAILED" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(status, "COMPLETED_WITH_ERRORS");
+
+    let summary = invoke(&window, "failure_summary", json!({"jobId": job_id})).expect("summary");
+    assert_eq!(summary["total"], 2);
+    assert_eq!(summary["sources"][0]["origin"], "local");
+    let causes: Vec<&str> = summary["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .filter_map(|g| g["group"]["cause"].as_str())
+        .collect();
+    assert!(causes.contains(&"missing-id") && causes.contains(&"invalid-json"), "{causes:?}");
+    assert!(summary["groups"][0]["fix"].as_str().is_some_and(|f| !f.is_empty()));
+
+    let page = invoke(&window, "failure_rows", json!({"jobId": job_id, "offset": 0, "limit": 1, "cause": "missing-id", "resourceType": null, "file": null})).expect("page");
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["rows"][0]["original"], no_id.as_str());
+    assert_eq!(page["rows"][0]["failure"]["lineId"], 2);
+
+    let err = invoke(&window, "export_failures", json!({"jobId": job_id, "cause": null}))
+        .expect_err("no dialog here");
+    assert_eq!(err["code"], "internal");
+
+    let retried =
+        invoke(&window, "retry_failures", json!({"jobId": job_id, "cause": "missing-id", "level": null}))
+            .expect("retry");
+    assert_eq!(retried["lines"], 1);
+    assert!(retried["jobId"].as_str().is_some_and(|id| id != job_id));
+}

@@ -17,6 +17,7 @@ use crate::{AwsError, Clients};
 
 /// Everything known about a job's failures.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct Failures {
     pub failures: Vec<Failure>,
@@ -55,6 +56,7 @@ pub async fn failures(clients: &Clients, datastore_id: &str, job_id: &str) -> Re
 
 /// A failure beside its original line.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct Joined {
     pub failure: Failure,
@@ -66,6 +68,7 @@ pub struct Joined {
 
 /// Where the source lines came from and how `lineId` was read, per input file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct JoinSource {
     pub file: String,
@@ -82,53 +85,9 @@ pub async fn join(
     job_id: &str,
     failures: Vec<Failure>,
 ) -> Result<(Vec<Joined>, Vec<JoinSource>), AwsError> {
-    let batch = state.batch_for_job(job_id)?.map(|(batch, _)| batch);
-    let job = describe(clients, datastore_id, job_id).await?;
-    let mut by_file: BTreeMap<String, Vec<Failure>> = BTreeMap::new();
-    for failure in failures {
-        by_file.entry(failure.file.clone()).or_default().push(failure);
-    }
-    let mut joined = Vec::new();
-    let mut sources = Vec::new();
-    for (file, failures) in by_file {
-        let local = batch.as_ref().and_then(|b| b.files.iter().find(|f| f.key_name == file)).and_then(|f| {
-            // A local file that changed since the upload would join the wrong lines: use S3's copy then.
-            let bytes = std::fs::read(&f.local_path).ok()?;
-            let same = hex_sha256(&bytes) == f.sha256;
-            same.then_some(bytes)
-        });
-        let (origin, bytes) = match local {
-            Some(bytes) => ("local", Some(bytes)),
-            None => match input_object(clients, job.input_uri.as_deref(), &file).await? {
-                Some(bytes) => ("s3", Some(bytes)),
-                None => ("missing", None),
-            },
-        };
-        let Some(bytes) = bytes else {
-            sources.push(JoinSource { file: file.clone(), origin: origin.into(), decision: None });
-            joined.extend(failures.into_iter().map(|failure| Joined {
-                failure,
-                original: None,
-                mismatch: false,
-            }));
-            continue;
-        };
-        let index = LineIndex::build(&mut bytes.as_slice()).map_err(|e| AwsError::Input(e.to_string()))?;
-        let mut cursor = Cursor::new(bytes.as_slice());
-        let decision =
-            decide_base(&failures, &index, &mut cursor, 200).map_err(|e| AwsError::Input(e.to_string()))?;
-        let base = decision.base;
-        sources.push(JoinSource { file: file.clone(), origin: origin.into(), decision: Some(decision) });
-        for failure in failures {
-            let original = match base.source_line(failure.line_id) {
-                Some(n) => index.read_line(&mut cursor, n).map_err(|e| AwsError::Input(e.to_string()))?,
-                None => None,
-            };
-            let mismatch = original.as_deref().and_then(|line| line_matches(&failure, line)) == Some(false);
-            joined.push(Joined { failure, original, mismatch });
-        }
-    }
-    Ok((joined, sources))
+    let sources = Sources::open(clients, state, datastore_id, job_id, &failures).await?;
+    let joined = failures.iter().map(|f| sources.join(f)).collect();
+    Ok((joined, sources.describe()))
 }
 
 async fn input_object(
@@ -173,6 +132,7 @@ fn hex_sha256(bytes: &[u8]) -> String {
 
 /// What a retry started.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct Retry {
     pub job_id: String,
@@ -252,4 +212,87 @@ pub async fn retry(
     )
     .await?;
     Ok(Retry { job_id: new_job, input_uri, lines, missing })
+}
+
+/// A job's source files opened for joining, page by page: each file's bytes (from disk if unchanged since the
+/// upload, else from S3) with its line index and base decision. Held in memory only, never written anywhere.
+pub struct Sources {
+    files: BTreeMap<String, Source>,
+}
+
+struct Source {
+    bytes: Option<Vec<u8>>,
+    index: Option<LineIndex>,
+    origin: &'static str,
+    decision: Option<BaseDecision>,
+}
+
+impl Sources {
+    /// Opens the source of every file that has failures.
+    pub async fn open(
+        clients: &Clients,
+        state: &State,
+        datastore_id: &str,
+        job_id: &str,
+        failures: &[Failure],
+    ) -> Result<Sources, AwsError> {
+        let batch = state.batch_for_job(job_id)?.map(|(batch, _)| batch);
+        let job = describe(clients, datastore_id, job_id).await?;
+        let mut by_file: BTreeMap<&str, Vec<Failure>> = BTreeMap::new();
+        for f in failures {
+            by_file.entry(f.file.as_str()).or_default().push(f.clone());
+        }
+        let mut files = BTreeMap::new();
+        for (file, file_failures) in by_file {
+            let local =
+                batch.as_ref().and_then(|b| b.files.iter().find(|f| f.key_name == file)).and_then(|f| {
+                    let bytes = std::fs::read(&f.local_path).ok()?;
+                    (hex_sha256(&bytes) == f.sha256).then_some(bytes)
+                });
+            let (origin, bytes) = match local {
+                Some(bytes) => ("local", Some(bytes)),
+                None => match input_object(clients, job.input_uri.as_deref(), file).await? {
+                    Some(bytes) => ("s3", Some(bytes)),
+                    None => ("missing", None),
+                },
+            };
+            let (index, decision) = match &bytes {
+                Some(bytes) => {
+                    let index = LineIndex::build(&mut bytes.as_slice())
+                        .map_err(|e| AwsError::Input(e.to_string()))?;
+                    let decision =
+                        decide_base(&file_failures, &index, &mut Cursor::new(bytes.as_slice()), 200)
+                            .map_err(|e| AwsError::Input(e.to_string()))?;
+                    (Some(index), Some(decision))
+                }
+                None => (None, None),
+            };
+            files.insert(file.to_string(), Source { bytes, index, origin, decision });
+        }
+        Ok(Sources { files })
+    }
+
+    /// Joins one failure to its source line.
+    pub fn join(&self, failure: &Failure) -> Joined {
+        let source = self.files.get(&failure.file);
+        let original = source.and_then(|s| {
+            let (bytes, index, decision) = (s.bytes.as_ref()?, s.index.as_ref()?, s.decision.as_ref()?);
+            let n = decision.base.source_line(failure.line_id)?;
+            index.read_line(&mut Cursor::new(bytes.as_slice()), n).ok().flatten()
+        });
+        let mismatch = original.as_deref().and_then(|line| line_matches(failure, line)) == Some(false);
+        Joined { failure: failure.clone(), original, mismatch }
+    }
+
+    /// Where each file's lines come from and how `lineId` was read.
+    pub fn describe(&self) -> Vec<JoinSource> {
+        self.files
+            .iter()
+            .map(|(file, s)| JoinSource {
+                file: file.clone(),
+                origin: s.origin.into(),
+                decision: s.decision.clone(),
+            })
+            .collect()
+    }
 }

@@ -6,3 +6,4 @@ pub mod import;
 pub mod jobs;
 pub mod notify;
 pub mod preflight;
+pub mod results;

@@ -41,13 +41,44 @@ export const commands = {
 	 *  service is not an error: the app shows the result in its own window anyway.
 	 */
 	notifyJobEnded: (jobId: string, status: string) => typedError<boolean, IpcError>(__TAURI_INVOKE("notify_job_ended", { jobId, status })),
+	/**  Loads a finished job's failures (once; later calls answer from memory), grouped by cause. */
+	failureSummary: (jobId: string) => typedError<FailureSummary, IpcError>(__TAURI_INVOKE("failure_summary", { jobId })),
+	/**  One page of failures (at most 500), filtered, each beside its original line. */
+	failureRows: (jobId: string, offset: number, limit: number, cause: Cause | null, resourceType: string | null, file: string | null) => typedError<FailurePage, IpcError>(__TAURI_INVOKE("failure_rows", { jobId, offset, limit, cause, resourceType, file })),
+	/**
+	 *  Asks where to save, then writes the failed original lines (all, or one cause's) there as NDJSON. The path
+	 *  comes from the native dialog opened here, never from the webview. `None` when the analyst cancelled.
+	 */
+	exportFailures: (jobId: string, cause: Cause | null) => typedError<number | null, IpcError>(__TAURI_INVOKE("export_failures", { jobId, cause })),
+	/**  Imports only the failed lines again (all, or one cause's) as a new job named after this one. */
+	retryFailures: (jobId: string, cause: Cause | null, level: Level | null) => typedError<Retry, IpcError>(__TAURI_INVOKE("retry_failures", { jobId, cause, level })),
 };
 
 /* Types */
+/**  The evidence behind a base decision. */
+export type BaseDecision = {
+	base: LineIdBase,
+	/**  Failures whose type/id matched the source line under each reading. */
+	oneBasedMatches: number,
+	zeroBasedMatches: number,
+	/**  Failures that carried a type or id to compare. */
+	compared: number,
+};
+
 export type BucketChoice = {
 	name: string,
 	/**  `None` when the caller may not read the bucket's location. */
 	region: string | null,
+};
+
+/**  Why resources failed, normalized from HealthLake's diagnostics text. */
+export type Cause = "invalid-json" | "invalid-resource-type" | "missing-id" | "invalid-id" | "unknown-property" | "missing-required" | "wrong-type" | "bad-date" | "profile-not-supported" | "invalid-reference" | "other";
+
+/**  A group of failures with what its cause means and what to do. */
+export type CauseGroup = {
+	group: Group,
+	explanation: string,
+	fix: string,
 };
 
 /**  One check's outcome. */
@@ -119,6 +150,32 @@ export type DestinationChoices = {
 
 export type ErrorCode = "invalid-input" | "not-found" | "io" | "credentials" | "access-denied" | "aws" | "cancelled" | "sandbox" | "internal";
 
+/**  One failed resource, as HealthLake reported it. */
+export type Failure = {
+	/**  The input file (its key under the batch prefix). */
+	file: string,
+	lineId: number,
+	resourceType: string | null,
+	resourceId: string | null,
+	statusCode: number | null,
+	diagnostics: string[],
+	cause: Cause,
+};
+
+export type FailurePage = {
+	/**  Rows matching the filter, in all. */
+	total: number,
+	rows: Joined[],
+};
+
+export type FailureSummary = {
+	total: number,
+	groups: CauseGroup[],
+	unreadable: Unreadable,
+	/**  Per input file: where its original lines come from and how lineId was read. */
+	sources: JoinSource[],
+};
+
 /**  Everything validation found in one file. */
 export type FileReport = {
 	path: string,
@@ -141,6 +198,17 @@ export type FileReport = {
 	byCode: Partial<{ [key in Code]: number }>,
 	/**  Valid resources counted by `resourceType`. */
 	resourceTypes: { [key in string]: number },
+};
+
+/**  A count of failures for one cause, resource type and file, with the first line ids as examples. */
+export type Group = {
+	cause: Cause,
+	resourceType: string,
+	file: string,
+	count: number,
+	exampleLineIds: number[],
+	/**  A representative diagnostics text. */
+	diagnostics: string,
 };
 
 export type ImportProgress = { event: "validating" } | { event: "uploading"; file: string; bytesDone: number; bytesTotal: number } | { event: "submitting" } | { event: "submitted"; jobId: string };
@@ -214,6 +282,23 @@ export type JobResult = {
 	manifest: ManifestSummary | null,
 };
 
+/**  Where the source lines came from and how `lineId` was read, per input file. */
+export type JoinSource = {
+	file: string,
+	/**  `local` (the file recorded in the batch), `s3` (the input object), or `missing`. */
+	origin: string,
+	decision: BaseDecision | null,
+};
+
+/**  A failure beside its original line. */
+export type Joined = {
+	failure: Failure,
+	/**  The source line, when it could be found. */
+	original: string | null,
+	/**  The source line does not carry the resourceType/id the failure names (a changed file, or a wrong base). */
+	mismatch: boolean,
+};
+
 export type KeyChoice = {
 	keyId: string,
 	arn: string,
@@ -225,6 +310,24 @@ export type KeyChoice = {
 	/**  Usable for HealthLake output: enabled, symmetric encryption, in the connection's Region. */
 	selectable: boolean,
 };
+
+/**  HealthLake's `ValidationLevel`, with the wire names the service uses. */
+export type Level = 
+/**  HealthLake's default: R4 plus the profiles named in `meta.profile`. */
+"strict" | 
+/**  R4 structure, ignoring profiles. */
+"structure-only" | 
+/**  Only what search and storage need; structure problems become warnings. */
+"minimal";
+
+/**  How `lineId` maps to source lines. */
+export type LineIdBase = 
+/**  `lineId` 1 is the first line (what the sandbox writes). */
+"one-based" | 
+/**  `lineId` 0 is the first line. */
+"zero-based" | 
+/**  The evidence does not tell (no failure carries a resourceType/resourceId that matches either way). */
+"undecided";
 
 /**  The manifest's numbers, as the app and the CLI show them. */
 export type ManifestSummary = {
@@ -256,6 +359,15 @@ export type ProfileChoice = {
 /**  How a profile gets its credentials; shown so the analyst knows whether to run `aws sso login`. */
 export type ProfileKind = "sso" | "credential-process" | "assume-role" | "access-keys" | "other";
 
+/**  What a retry started. */
+export type Retry = {
+	jobId: string,
+	inputUri: string,
+	lines: number,
+	/**  Failures whose original line could not be found, left out. */
+	missing: number,
+};
+
 /**  Whether an issue blocks the line at the chosen level (`Error`) or is only worth knowing (`Warning`). */
 export type Severity = "error" | "warning";
 
@@ -273,6 +385,13 @@ export type SkippedFile = {
 };
 
 export type Status = "pass" | "warn" | "fail";
+
+/**  Counts of FAILURE lines that could not be read at all (a truncated file, say); reported, never fatal. */
+export type Unreadable = {
+	lines: number,
+	/**  The first few, as `file:line: reason`. */
+	examples: string[],
+};
 
 export type ValidateProgress = { event: "fileStarted"; path: string } | { event: "progress"; bytesDone: number; bytesTotal: number; linesDone: number } | { event: "fileDone"; path: string };
 

@@ -1,0 +1,160 @@
+use std::sync::Arc;
+
+use lakedrop_aws::results::{JoinSource, Joined, Retry, Sources, failures, retry};
+use lakedrop_core::results::{Cause, Failure, Group, Unreadable};
+use lakedrop_validate::Level;
+use serde::Serialize;
+
+use crate::session::JobFailures;
+use crate::{AppState, ErrorCode, IpcError};
+
+/// A group of failures with what its cause means and what to do.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct CauseGroup {
+    pub group: Group,
+    pub explanation: String,
+    pub fix: String,
+}
+
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureSummary {
+    pub total: u32,
+    pub groups: Vec<CauseGroup>,
+    pub unreadable: Unreadable,
+    /// Per input file: where its original lines come from and how lineId was read.
+    pub sources: Vec<JoinSource>,
+}
+
+/// Loads a finished job's failures (once; later calls answer from memory), grouped by cause.
+#[tauri::command]
+#[specta::specta]
+pub async fn failure_summary(
+    state: tauri::State<'_, AppState>,
+    job_id: String,
+) -> Result<FailureSummary, IpcError> {
+    let loaded = load(&state, &job_id).await?;
+    let groups = loaded
+        .groups
+        .iter()
+        .map(|g| CauseGroup {
+            group: g.clone(),
+            explanation: g.cause.explanation().into(),
+            fix: g.cause.fix().into(),
+        })
+        .collect();
+    let total = u32::try_from(loaded.failures.len()).unwrap_or(u32::MAX);
+    Ok(FailureSummary {
+        total,
+        groups,
+        unreadable: loaded.unreadable.clone(),
+        sources: loaded.sources.describe(),
+    })
+}
+
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct FailurePage {
+    /// Rows matching the filter, in all.
+    pub total: u32,
+    pub rows: Vec<Joined>,
+}
+
+/// One page of failures (at most 500), filtered, each beside its original line.
+#[tauri::command]
+#[specta::specta]
+#[allow(clippy::too_many_arguments)]
+pub async fn failure_rows(
+    state: tauri::State<'_, AppState>,
+    job_id: String,
+    offset: u32,
+    limit: u32,
+    cause: Option<Cause>,
+    resource_type: Option<String>,
+    file: Option<String>,
+) -> Result<FailurePage, IpcError> {
+    let loaded = load(&state, &job_id).await?;
+    let keep = |f: &&Failure| {
+        cause.is_none_or(|c| f.cause == c)
+            && resource_type.as_deref().is_none_or(|t| f.resource_type.as_deref() == Some(t))
+            && file.as_deref().is_none_or(|name| f.file == name)
+    };
+    let matching: Vec<&Failure> = loaded.failures.iter().filter(keep).collect();
+    let rows = matching
+        .iter()
+        .skip(offset as usize)
+        .take(limit.min(500) as usize)
+        .map(|f| loaded.sources.join(f))
+        .collect();
+    Ok(FailurePage { total: u32::try_from(matching.len()).unwrap_or(u32::MAX), rows })
+}
+
+/// Asks where to save, then writes the failed original lines (all, or one cause's) there as NDJSON. The path
+/// comes from the native dialog opened here, never from the webview. `None` when the analyst cancelled.
+#[tauri::command]
+#[specta::specta]
+pub async fn export_failures(
+    state: tauri::State<'_, AppState>,
+    job_id: String,
+    cause: Option<Cause>,
+) -> Result<Option<u32>, IpcError> {
+    let loaded = load(&state, &job_id).await?;
+    let lines: Vec<String> = loaded
+        .failures
+        .iter()
+        .filter(|f| cause.is_none_or(|c| f.cause == c))
+        .filter_map(|f| loaded.sources.join(f).original)
+        .collect();
+    let name = format!(
+        "failed-{}{}.ndjson",
+        &job_id.chars().take(12).collect::<String>(),
+        cause.map(|c| format!("-{}", c.as_str())).unwrap_or_default()
+    );
+    let dialog = state
+        .save_dialog()
+        .ok_or_else(|| IpcError::new(ErrorCode::Internal, "no save dialog in this window"))?;
+    let picked = tauri::async_runtime::spawn_blocking(move || dialog(&name)).await.ok().flatten();
+    let Some(path) = picked else { return Ok(None) };
+    let text = lines.iter().fold(String::new(), |acc, l| acc + l + "\n");
+    std::fs::write(&path, text)
+        .map_err(|e| IpcError::new(ErrorCode::Io, format!("{}: {e}", path.display())))?;
+    Ok(Some(u32::try_from(lines.len()).unwrap_or(u32::MAX)))
+}
+
+/// Imports only the failed lines again (all, or one cause's) as a new job named after this one.
+#[tauri::command]
+#[specta::specta]
+pub async fn retry_failures(
+    state: tauri::State<'_, AppState>,
+    job_id: String,
+    cause: Option<Cause>,
+    level: Option<Level>,
+) -> Result<Retry, IpcError> {
+    let session = state.session().await?;
+    let destination = session.destination()?;
+    let history = state.history().await?;
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let level = level.unwrap_or(Level::StructureOnly);
+    Ok(retry(&session.clients, &history, &destination, &job_id, cause, level, now).await?)
+}
+
+async fn load(state: &AppState, job_id: &str) -> Result<Arc<JobFailures>, IpcError> {
+    if let Some(cached) = state.cached_failures(job_id) {
+        return Ok(cached);
+    }
+    let session = state.session().await?;
+    let datastore = session.destination()?.datastore_id;
+    let found = failures(&session.clients, &datastore, job_id).await?;
+    let history = state.history().await?;
+    let sources = Sources::open(&session.clients, &history, &datastore, job_id, &found.failures).await?;
+    let loaded = Arc::new(JobFailures {
+        failures: found.failures,
+        groups: found.groups,
+        unreadable: found.unreadable,
+        sources,
+    });
+    state.cache_failures(job_id, loaded.clone());
+    Ok(loaded)
+}
