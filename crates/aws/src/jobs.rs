@@ -245,6 +245,7 @@ pub fn to_job(p: &ImportJobProperties) -> Job {
         },
         output_uri,
         progress: p.job_progress_report().map(|r| JobProgress {
+            scanned_mb: r.total_size_of_scanned_files_in_mb().unwrap_or(0.0),
             scanned_files: r.total_number_of_scanned_files().unwrap_or(0).max(0) as u64,
             resources_scanned: r.total_number_of_resources_scanned().unwrap_or(0).max(0) as u64,
             resources_imported: r.total_number_of_resources_imported().unwrap_or(0).max(0) as u64,
@@ -258,5 +259,6 @@ pub fn to_job(p: &ImportJobProperties) -> Job {
                 .max(0) as u64,
         }),
         queue_position: None,
+        eta: None,
     }
 }

@@ -33,12 +33,16 @@ pub struct Job {
     pub progress: Option<JobProgress>,
     /// Unfinished jobs ahead of this one on its data store (0: running or next), when known.
     pub queue_position: Option<u32>,
+    /// When the job is expected to end (epoch milliseconds), from past throughput; `None` when unknowable.
+    pub eta: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct JobProgress {
+    /// Megabytes (10^6 bytes) of input scanned so far.
+    pub scanned_mb: f64,
     pub scanned_files: u64,
     pub resources_scanned: u64,
     pub resources_imported: u64,
@@ -53,6 +57,49 @@ pub struct JobProgress {
 pub struct JobResult {
     pub job: Job,
     pub manifest: Option<ManifestSummary>,
+}
+
+/// Estimates when each unfinished job ends: the data store's throughput is the median of its finished jobs'
+/// (megabytes scanned over their whole duration), a job's remaining work is its size (`sizes_mb`, known for jobs
+/// started here) less what it has scanned, and a queued job waits for the work of the jobs ahead of it. Jobs
+/// of unknown size, and those behind them, get no estimate rather than a wrong one.
+pub fn annotate_eta(jobs: &mut [Job], sizes_mb: &std::collections::HashMap<String, f64>, now_ms: i64) {
+    let mut rates: Vec<f64> = jobs
+        .iter()
+        .filter(|j| j.status == "COMPLETED" || j.status == "COMPLETED_WITH_ERRORS")
+        .filter_map(|j| {
+            let mb = j.progress.as_ref()?.scanned_mb;
+            let ms = (j.end_time? - j.submit_time) as f64;
+            (mb > 0.0 && ms > 0.0).then_some(mb / ms)
+        })
+        .collect();
+    if rates.is_empty() {
+        return;
+    }
+    rates.sort_by(f64::total_cmp);
+    let mb_per_ms = rates[rates.len() / 2];
+    let positions = queue_positions(jobs);
+    let mut order: Vec<usize> =
+        (0..jobs.len()).filter(|&i| positions.contains_key(&jobs[i].job_id)).collect();
+    order.sort_by_key(|&i| (jobs[i].datastore_id.clone(), positions[&jobs[i].job_id]));
+    let mut ahead_mb = 0.0;
+    let mut chain_known = true;
+    let mut store = String::new();
+    for i in order {
+        if jobs[i].datastore_id != store {
+            store.clone_from(&jobs[i].datastore_id);
+            ahead_mb = 0.0;
+            chain_known = true;
+        }
+        let scanned = jobs[i].progress.as_ref().map_or(0.0, |p| p.scanned_mb);
+        match sizes_mb.get(&jobs[i].job_id) {
+            Some(size) if chain_known => {
+                ahead_mb += (size - scanned).max(0.0);
+                jobs[i].eta = Some(now_ms + (ahead_mb / mb_per_ms) as i64);
+            }
+            _ => chain_known = false,
+        }
+    }
 }
 
 /// Where each unfinished job stands in its data store's FIFO queue: 0 is running (or next to run), 1 waits for
@@ -100,6 +147,7 @@ mod tests {
             output_uri: None,
             progress: None,
             queue_position: None,
+            eta: None,
         }
     }
 
@@ -123,5 +171,24 @@ mod tests {
         assert!(is_terminal("FAILED"));
         assert!(!is_terminal("QUEUED"));
         assert!(!is_terminal("IN_PROGRESS"));
+    }
+
+    #[test]
+    fn etas_come_from_past_throughput_and_the_work_ahead() {
+        let mut done = job("done", "ds1", "COMPLETED", 0);
+        done.end_time = Some(10_000);
+        done.progress = Some(JobProgress { scanned_mb: 100.0, ..JobProgress::default() });
+        let mut running = job("run", "ds1", "IN_PROGRESS", 20_000);
+        running.progress = Some(JobProgress { scanned_mb: 10.0, ..JobProgress::default() });
+        let queued = job("next", "ds1", "QUEUED", 30_000);
+        let unknown = job("theirs", "ds1", "QUEUED", 40_000);
+        let mut jobs = vec![done, running, queued, unknown];
+        let sizes = std::collections::HashMap::from([("run".to_string(), 30.0), ("next".to_string(), 50.0)]);
+        annotate_eta(&mut jobs, &sizes, 1_000_000);
+        // 100 MB in 10 s: 0.01 MB/ms. 20 MB left on the running job, then 50 MB more for the next.
+        assert_eq!(jobs[1].eta, Some(1_000_000 + 2_000));
+        assert_eq!(jobs[2].eta, Some(1_000_000 + 7_000));
+        assert_eq!(jobs[3].eta, None, "a job of unknown size gets no estimate");
+        assert_eq!(jobs[0].eta, None, "finished jobs need none");
     }
 }

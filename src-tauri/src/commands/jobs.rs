@@ -8,7 +8,20 @@ use crate::{AppState, IpcError};
 #[specta::specta]
 pub async fn list_jobs(state: tauri::State<'_, AppState>) -> Result<Vec<Job>, IpcError> {
     let session = state.session().await?;
-    Ok(jobs::list_all(&session.clients, &jobs::JobFilter::default()).await?)
+    let mut all = jobs::list_all(&session.clients, &jobs::JobFilter::default()).await?;
+    // Sizes are known for the jobs this machine started; they make ETAs possible.
+    let history = state.history().await?;
+    let mut sizes = std::collections::HashMap::new();
+    for job in all.iter().filter(|j| !lakedrop_core::job::is_terminal(&j.status)) {
+        if let Ok(Some((batch, _))) = history.batch_for_job(&job.job_id) {
+            sizes.insert(job.job_id.clone(), batch.files.iter().map(|f| f.bytes).sum::<u64>() as f64 / 1e6);
+        }
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    lakedrop_core::job::annotate_eta(&mut all, &sizes, now);
+    Ok(all)
 }
 
 /// One job with its manifest once it has ended.

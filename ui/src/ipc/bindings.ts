@@ -266,9 +266,13 @@ export type Job = {
 	progress: JobProgress | null,
 	/**  Unfinished jobs ahead of this one on its data store (0: running or next), when known. */
 	queuePosition: number | null,
+	/**  When the job is expected to end (epoch milliseconds), from past throughput; `None` when unknowable. */
+	eta: number | null,
 };
 
 export type JobProgress = {
+	/**  Megabytes (10^6 bytes) of input scanned so far. */
+	scannedMb: number | null,
 	scannedFiles: number,
 	resourcesScanned: number,
 	resourcesImported: number,

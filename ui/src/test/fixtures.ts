@@ -77,6 +77,7 @@ export function completedJob(status = "COMPLETED"): JobResult {
       outputUri: "s3://out/job-1/",
       progress: null,
       queuePosition: null,
+      eta: null,
     },
     manifest: {
       inputUri: "s3://in/x/",
