@@ -1,3 +1,34 @@
+/// Every command the app registers. Each gets an `allow-<command>` permission, and the window may call only the
+/// ones its capability (capabilities/default.json) grants: a command not listed here cannot be called at all.
+const COMMANDS: &[&str] = &[
+    "connection",
+    "connection_status",
+    "profiles",
+    "use_connection",
+    "datastores",
+    "kms_keys",
+    "buckets",
+    "set_destination",
+    "remembered_role",
+    "preflight",
+    "policies",
+    "initial_paths",
+    "validate_files",
+    "start_import",
+    "cancel",
+    "list_jobs",
+    "job_result",
+    "notify_job_ended",
+    "failure_summary",
+    "failure_rows",
+    "export_failures",
+    "retry_failures",
+];
+
 fn main() {
-    tauri_build::build();
+    let attributes =
+        tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    if let Err(e) = tauri_build::try_build(attributes) {
+        panic!("tauri build step failed: {e:#}");
+    }
 }

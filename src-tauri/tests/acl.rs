@@ -1,0 +1,78 @@
+//! Least privilege in the webview: with the app's real context (its capability), the main window may call the
+//! commands and plugin permissions it is granted, and nothing else, and no other window may call anything.
+
+use lakedrop_desktop::{AppState, specta_builder};
+use serde_json::{Value, json};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder};
+use tauri::webview::InvokeRequest;
+
+fn window(label: &str, dir: &std::path::Path) -> tauri::WebviewWindow<MockRuntime> {
+    let app = mock_builder()
+        .plugin(tauri_plugin_dialog::init())
+        .manage(AppState::new(dir.to_path_buf(), Vec::new()))
+        .invoke_handler(specta_builder::<MockRuntime>().invoke_handler())
+        .build(tauri::generate_context!())
+        .expect("app builds with its real context");
+    tauri::WebviewWindowBuilder::new(&app, label, Default::default()).build().expect("window")
+}
+
+fn invoke(window: &tauri::WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
+    let request = InvokeRequest {
+        cmd: cmd.into(),
+        callback: CallbackFn(0),
+        error: CallbackFn(1),
+        url: "tauri://localhost".parse().expect("url"),
+        body: InvokeBody::Json(args),
+        headers: Default::default(),
+        invoke_key: INVOKE_KEY.to_string(),
+    };
+    get_ipc_response(window, request).map(|body| body.deserialize::<Value>().unwrap_or(Value::Null))
+}
+
+#[test]
+fn the_main_window_may_call_what_its_capability_grants_and_nothing_else() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let main = window("main", dir.path());
+    assert!(invoke(&main, "initial_paths", json!({})).is_ok(), "a granted command");
+    let refused =
+        invoke(&main, "plugin:dialog|save", json!({"options": {}})).expect_err("save is not granted");
+    assert!(refused.to_string().contains("not allowed"), "{refused}");
+    let refused = invoke(&main, "plugin:dialog|message", json!({"message": "hi"})).expect_err("not granted");
+    assert!(refused.to_string().contains("not allowed"), "{refused}");
+}
+
+#[test]
+fn another_window_may_call_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let other = window("other", dir.path());
+    let refused = invoke(&other, "initial_paths", json!({})).expect_err("no capability for this window");
+    assert!(refused.to_string().contains("not allowed"), "{refused}");
+}
+
+/// The names in `text` that follow `prefix` up to a closing `delim`.
+fn names_after(text: &str, prefix: &str, delim: char) -> std::collections::BTreeSet<String> {
+    text.match_indices(prefix)
+        .filter_map(|(i, _)| text[i + prefix.len()..].split(delim).next())
+        .map(|name| name.trim().trim_end_matches(',').to_string())
+        .collect()
+}
+
+#[test]
+fn registered_commands_their_permissions_and_the_capability_agree() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib = std::fs::read_to_string(root.join("src/lib.rs")).expect("lib.rs");
+    let registered: std::collections::BTreeSet<String> = lib
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("commands::"))
+        .filter_map(|l| l.trim_end_matches(',').rsplit("::").next().map(str::to_string))
+        .collect();
+    let build = std::fs::read_to_string(root.join("build.rs")).expect("build.rs");
+    let manifest = names_after(&build, "    \"", '"');
+    let capability = std::fs::read_to_string(root.join("capabilities/default.json")).expect("capability");
+    let granted: std::collections::BTreeSet<String> =
+        names_after(&capability, "\"allow-", '"').into_iter().map(|n| n.replace('-', "_")).collect();
+    assert!(registered.len() >= 20, "{registered:?}");
+    assert_eq!(registered, manifest, "build.rs COMMANDS must list every registered command");
+    assert_eq!(registered, granted, "the capability must grant exactly the registered commands");
+}
