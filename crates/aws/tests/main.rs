@@ -188,9 +188,16 @@ async fn three_jobs_on_one_data_store_run_one_at_a_time_in_order() {
         ids.push(import(&f, vec![path.clone()]).await.job_id);
     }
     let mut saw_queued = false;
+    let mut saw_positions = false;
     let mut ended = Vec::new();
     for _ in 0..600 {
         let all = jobs::list(&f.clients, &f.destination.datastore_id, None).await.expect("list");
+        let mut positions: Vec<(String, Option<u32>)> =
+            all.iter().map(|j| (j.job_id.clone(), j.queue_position)).collect();
+        positions.sort_by_key(|(id, _)| ids.iter().position(|i| i == id));
+        if positions.iter().map(|(_, p)| *p).collect::<Vec<_>>() == [Some(0), Some(1), Some(2)] {
+            saw_positions = true;
+        }
         let running = all.iter().filter(|j| j.status == "IN_PROGRESS").count();
         assert!(running <= 1, "at most one job runs per data store");
         saw_queued |= all.iter().any(|j| j.status == "QUEUED");
@@ -201,6 +208,7 @@ async fn three_jobs_on_one_data_store_run_one_at_a_time_in_order() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(saw_queued, "later jobs wait as QUEUED");
+    assert!(saw_positions, "the three jobs stood at queue positions 0, 1 and 2 in submission order");
     let mut by_end: Vec<_> = ended.iter().map(|j| (j.end_time.expect("ended"), j.job_id.clone())).collect();
     by_end.sort();
     assert_eq!(by_end.into_iter().map(|(_, id)| id).collect::<Vec<_>>(), ids, "FIFO");

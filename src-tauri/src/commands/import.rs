@@ -14,6 +14,9 @@ use crate::{AppState, IpcError};
 pub struct ImportRequestDto {
     pub paths: Vec<String>,
     pub job_name: Option<String>,
+    /// HealthLake's ValidationLevel; structure-only when not given.
+    #[serde(default)]
+    pub validation_level: Option<Level>,
 }
 
 /// Validates, uploads to a fresh prefix and starts the import job; cancellable with `cancel(opId)`.
@@ -32,7 +35,7 @@ pub async fn start_import(
     let request = ImportRequest {
         paths: request.paths.into_iter().map(PathBuf::from).collect(),
         job_name: request.job_name.filter(|n| !n.trim().is_empty()),
-        level: Level::StructureOnly,
+        level: request.validation_level.unwrap_or(Level::StructureOnly),
     };
     let progress = move |event| {
         let _ = on_progress.send(event);

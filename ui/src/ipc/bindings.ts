@@ -217,6 +217,8 @@ export type ImportProgress = { event: "validating" } | { event: "uploading"; fil
 export type ImportRequest = {
 	paths: string[],
 	jobName: string | null,
+	/**  HealthLake's ValidationLevel; structure-only when not given. */
+	validationLevel?: Level | null,
 };
 
 /**  What `start import` did. */
