@@ -155,3 +155,68 @@ async fn internal_errors_are_reachable_through_the_fault_mode() {
     assert!(err.as_service_error().is_some_and(|e| e.is_internal_server_exception()), "{err:?}");
     sandbox.stop().await;
 }
+
+#[tokio::test]
+async fn validation_not_found_conflict_and_failed_dependency_reach_the_sdk() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = SandboxConfig::new(dir.path());
+    config.pacing = Pacing { datastore_creation: Duration::from_secs(600), ..Pacing::default() };
+    let sandbox = Sandbox::start(config).await.expect("starts");
+    let seed = sandbox.seed().clone();
+    let sdk_config = sdk(&sandbox).await;
+    let healthlake = aws_sdk_healthlake::Client::new(&sdk_config);
+
+    let err = healthlake
+        .list_fhir_import_jobs()
+        .datastore_id(&seed.datastore_id)
+        .max_results(501)
+        .send()
+        .await
+        .expect_err("501");
+    assert!(err.as_service_error().is_some_and(|e| e.is_validation_exception()), "{err:?}");
+
+    let err = healthlake
+        .describe_fhir_datastore()
+        .datastore_id("0123456789abcdef0123456789abcdef")
+        .send()
+        .await
+        .expect_err("unknown");
+    assert!(err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()), "{err:?}");
+
+    let creating = healthlake
+        .create_fhir_datastore()
+        .datastore_type_version(aws_sdk_healthlake::types::FhirVersion::R4)
+        .send()
+        .await
+        .expect("create");
+    let err = healthlake
+        .delete_fhir_datastore()
+        .datastore_id(creating.datastore_id())
+        .send()
+        .await
+        .expect_err("still CREATING");
+    assert!(err.as_service_error().is_some_and(|e| e.is_conflict_exception()), "{err:?}");
+
+    let kms = aws_sdk_kms::Client::new(&sdk_config);
+    let key = kms.create_key().send().await.expect("key");
+    let key_id = key.key_metadata().expect("meta").key_id().to_string();
+    kms.disable_key().key_id(&key_id).send().await.expect("disable");
+    let disabled_output = OutputDataConfig::S3Configuration(
+        S3Configuration::builder()
+            .s3_uri(format!("s3://{}/out/", seed.output_bucket))
+            .kms_key_id(&key_id)
+            .build()
+            .expect("output"),
+    );
+    let err = healthlake
+        .start_fhir_import_job()
+        .datastore_id(&seed.datastore_id)
+        .data_access_role_arn(&seed.role_arn)
+        .input_data_config(InputDataConfig::S3Uri(format!("s3://{}/in/", seed.input_bucket)))
+        .job_output_data_config(disabled_output)
+        .send()
+        .await
+        .expect_err("disabled key");
+    assert!(err.as_service_error().is_some_and(|e| e.is_failed_dependency_exception()), "{err:?}");
+    sandbox.stop().await;
+}
