@@ -2,10 +2,11 @@
 //! commands and plugin permissions it is granted, and nothing else, and no other window may call anything.
 
 use lakedrop_desktop::{AppState, specta_builder};
-use serde_json::{Value, json};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder};
-use tauri::webview::InvokeRequest;
+use serde_json::json;
+use tauri::test::{MockRuntime, mock_builder};
+
+mod support;
+use support::invoke;
 
 fn window(label: &str, dir: &std::path::Path) -> tauri::WebviewWindow<MockRuntime> {
     let app = mock_builder()
@@ -15,19 +16,6 @@ fn window(label: &str, dir: &std::path::Path) -> tauri::WebviewWindow<MockRuntim
         .build(tauri::generate_context!())
         .expect("app builds with its real context");
     tauri::WebviewWindowBuilder::new(&app, label, Default::default()).build().expect("window")
-}
-
-fn invoke(window: &tauri::WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
-    let request = InvokeRequest {
-        cmd: cmd.into(),
-        callback: CallbackFn(0),
-        error: CallbackFn(1),
-        url: "tauri://localhost".parse().expect("url"),
-        body: InvokeBody::Json(args),
-        headers: Default::default(),
-        invoke_key: INVOKE_KEY.to_string(),
-    };
-    get_ipc_response(window, request).map(|body| body.deserialize::<Value>().unwrap_or(Value::Null))
 }
 
 #[test]

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 
 use lakedrop_desktop::{AppState, specta_builder};
 use serde_json::{Value, json};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets};
-use tauri::webview::InvokeRequest;
+use tauri::test::{MockRuntime, mock_builder, mock_context, noop_assets};
+
+mod support;
+use support::invoke;
 
 #[test]
 fn bindings_are_current() {
@@ -31,20 +32,6 @@ fn app(data_dir: &std::path::Path) -> tauri::WebviewWindow<MockRuntime> {
         .build(mock_context(noop_assets()))
         .expect("app builds");
     tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("window")
-}
-
-fn invoke(window: &tauri::WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
-    let request = InvokeRequest {
-        cmd: cmd.into(),
-        callback: CallbackFn(0),
-        error: CallbackFn(1),
-        // On Linux and macOS the IPC origin is tauri://localhost; anything else is treated as remote.
-        url: "tauri://localhost".parse().expect("url"),
-        body: InvokeBody::Json(args),
-        headers: Default::default(),
-        invoke_key: INVOKE_KEY.to_string(),
-    };
-    get_ipc_response(window, request).map(|body| body.deserialize::<Value>().expect("json"))
 }
 
 #[test]
