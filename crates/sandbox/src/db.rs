@@ -1,5 +1,5 @@
-//! The sandbox's control-plane database (KMS keys, data stores, jobs, stored FHIR resources), one SQLite file
-//! in the data directory. Object bytes and S3 metadata live in the S3 store's own files.
+//! The sandbox's control-plane database (KMS keys, data stores, import and export jobs, stored FHIR resources),
+//! one SQLite file in the data directory. Object bytes and S3 metadata live in the S3 store's own files.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -58,6 +58,15 @@ CREATE TABLE IF NOT EXISTS resources (
 );
 ";
 
+/// Columns added after the first release, as (table, column, declaration). `CREATE TABLE IF NOT EXISTS` leaves
+/// the tables of an existing data directory as they are, so each is added with `ALTER TABLE` when missing; only
+/// additive changes belong here, so an older sandbox can still open a newer data directory.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    // Export jobs share `import_jobs` with imports (the name predates them), so that one `seq` orders both
+    // kinds in one FIFO queue per data store. Rows written before exports existed are imports.
+    ("import_jobs", "kind", "TEXT NOT NULL DEFAULT 'IMPORT'"),
+];
+
 pub struct Db {
     conn: Mutex<Connection>,
 }
@@ -69,6 +78,16 @@ impl Db {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        for (table, column, declaration) in ADDED_COLUMNS {
+            let present: bool = conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+                [table, column],
+                |r| r.get(0),
+            )?;
+            if !present {
+                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {declaration}"))?;
+            }
+        }
         Ok(Db { conn: Mutex::new(conn) })
     }
 

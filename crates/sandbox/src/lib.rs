@@ -2,13 +2,14 @@
 //! endpoint so that `AWS_ENDPOINT_URL` works for all three. The app embeds it as its default destination, the
 //! CLI serves it (`lakedrop sandbox serve`), and the tests run every AWS SDK call against it.
 //!
-//! It speaks the real wire protocols (S3 REST via `s3s`, AWS JSON 1.0 and 1.1), checks SigV4 signatures on
-//! every request, and keeps its state in a data directory so it survives restarts. It is deliberately not a
+//! It speaks the real wire protocols (S3 REST via `s3s`, AWS JSON 1.0 and 1.1, IAM's Query protocol, FHIR
+//! REST for imported resources), runs import and export jobs, checks SigV4 signatures on every request, and keeps its state in a data directory so it survives restarts. It is deliberately not a
 //! general AWS emulator: only what Lakedrop and its users' tools touch is implemented, and it never listens on
 //! anything but loopback unless told to.
 
 mod db;
 pub mod faults;
+mod fhir;
 pub mod healthlake;
 mod iam;
 mod kms;

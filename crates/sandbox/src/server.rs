@@ -100,6 +100,10 @@ impl Router {
             Some(("TrentService", op)) => {
                 self.json(request, JsonVersion::V1_1, op.to_string(), Service::Kms).await
             }
+            // The FHIR REST API of a data store (`/datastore/{id}/r4/...`): SigV4-checked there; see fhir.rs.
+            None if crate::fhir::is_fhir_request(&request) => {
+                crate::fhir::serve(&self.healthlake, &self.key, request).await.map(s3s::Body::from)
+            }
             None if is_query_protocol(&request) => self.query(request).await,
             _ => match self.s3.call(request.map(s3s::Body::from)).await {
                 Ok(response) => response,

@@ -1,4 +1,6 @@
-//! Import jobs: start (with ClientToken idempotency and the checks HealthLake makes at submit), describe, list.
+//! Import and export jobs at the API: start (with ClientToken idempotency and the checks HealthLake makes at
+//! submit), describe, list. Both kinds live in one table and one queue (see `runner.rs`); this module holds what
+//! they share, and the import-specific operations. Export's own operations and its run are in `exports.rs`.
 //!
 //! What is checked when: at submit, what the service can check at once (the data store is ACTIVE, the output
 //! bucket exists with Block Public Access fully on, the KMS key exists and is enabled), answered with an error;
@@ -18,14 +20,39 @@ use crate::protocol::{ApiError, ApiResult, epoch_seconds, opt_str, req_str};
 /// The probe object HealthLake writes at the output prefix to check write access (observed on the service).
 pub(crate) const WRITE_PROBE: &str = ".healthlake_write_access_check_file.temp";
 
+/// What a job does. The `kind` column stores [`JobKind::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JobKind {
+    Import,
+    Export,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Import => "IMPORT",
+            JobKind::Export => "EXPORT",
+        }
+    }
+
+    pub fn noun(self) -> &'static str {
+        match self {
+            JobKind::Import => "import",
+            JobKind::Export => "export",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct JobRow {
+    pub kind: JobKind,
     pub job_id: String,
     pub datastore_id: String,
     pub job_name: Option<String>,
     pub status: String,
     pub submit_time: f64,
     pub end_time: Option<f64>,
+    /// Empty for exports, which have no input.
     pub input_uri: String,
     pub output_uri: String,
     pub kms_key_id: String,
@@ -36,11 +63,13 @@ pub(crate) struct JobRow {
 }
 
 pub(crate) const JOB_COLUMNS: &str = "job_id, datastore_id, job_name, status, submit_time, end_time, input_uri, \
-     output_uri, kms_key_id, role_arn, message, validation_level, progress";
+     output_uri, kms_key_id, role_arn, message, validation_level, progress, kind";
 
 pub(crate) fn row_to_job(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
     let progress: Option<String> = r.get(12)?;
+    let kind: String = r.get(13)?;
     Ok(JobRow {
+        kind: if kind == JobKind::Export.as_str() { JobKind::Export } else { JobKind::Import },
         job_id: r.get(0)?,
         datastore_id: r.get(1)?,
         job_name: r.get(2)?,
@@ -58,22 +87,23 @@ pub(crate) fn row_to_job(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
 }
 
 impl JobRow {
-    /// The job's own output folder, which Describe and List return in place of the requested prefix.
+    /// The job's own output folder (`<prefix>/<DatastoreId>-FHIR_IMPORT-<JobId>/`, or `FHIR_EXPORT`), which
+    /// Describe and List return in place of the requested prefix.
     pub fn job_folder(&self) -> String {
         format!(
-            "{}/{}-FHIR_IMPORT-{}/",
+            "{}/{}-FHIR_{}-{}/",
             self.output_uri.trim_end_matches('/'),
             self.datastore_id,
+            self.kind.as_str(),
             self.job_id
         )
     }
 
-    fn properties(&self) -> Value {
+    /// The members both kinds' properties share, under the names both shapes use.
+    pub fn common_properties(&self) -> Value {
         let mut p = json!({
             "JobId": self.job_id, "JobStatus": self.status, "SubmitTime": self.submit_time,
-            "DatastoreId": self.datastore_id, "InputDataConfig": {"S3Uri": self.input_uri},
-            "JobOutputDataConfig": {"S3Configuration": {"S3Uri": self.job_folder(), "KmsKeyId": self.kms_key_id}},
-            "DataAccessRoleArn": self.role_arn,
+            "DatastoreId": self.datastore_id, "DataAccessRoleArn": self.role_arn,
         });
         if let Some(name) = &self.job_name {
             p["JobName"] = json!(name);
@@ -84,6 +114,18 @@ impl JobRow {
         if let Some(message) = &self.message {
             p["Message"] = json!(message);
         }
+        p
+    }
+
+    /// `S3Configuration` as Describe and List return it: the job folder and the key.
+    pub fn output_config(&self) -> Value {
+        json!({"S3Configuration": {"S3Uri": self.job_folder(), "KmsKeyId": self.kms_key_id}})
+    }
+
+    fn import_properties(&self) -> Value {
+        let mut p = self.common_properties();
+        p["InputDataConfig"] = json!({"S3Uri": self.input_uri});
+        p["JobOutputDataConfig"] = self.output_config();
         if let Some(level) = &self.validation_level {
             p["ValidationLevel"] = json!(level);
         }
@@ -94,43 +136,73 @@ impl JobRow {
     }
 }
 
+/// A start request of either kind, its members read: what [`HealthLake::submit`] checks and stores.
+pub(crate) struct JobRequest<'a> {
+    pub kind: JobKind,
+    pub datastore_id: &'a str,
+    pub job_name: Option<&'a str>,
+    /// Imports only.
+    pub input_uri: Option<&'a str>,
+    /// The requested `S3Configuration`: `S3Uri` and `KmsKeyId`.
+    pub output: &'a Value,
+    pub role_arn: &'a str,
+    /// Imports only.
+    pub validation_level: Option<&'a str>,
+    pub client_token: Option<&'a str>,
+}
+
+impl JobRequest<'_> {
+    /// What makes two requests "the same request" for ClientToken idempotency. The import form is unchanged
+    /// from before exports existed, so a retry across a sandbox upgrade still finds its job.
+    fn fingerprint(&self, datastore_id: &str, output_uri: &str, kms_key_id: &str) -> String {
+        let text = match self.kind {
+            JobKind::Import => format!(
+                "{datastore_id}|{}|{output_uri}|{kms_key_id}|{}|{:?}",
+                self.input_uri.unwrap_or(""),
+                self.role_arn,
+                self.validation_level
+            ),
+            JobKind::Export => format!("EXPORT|{datastore_id}|{output_uri}|{kms_key_id}|{}", self.role_arn),
+        };
+        hex::encode(Sha256::digest(text.as_bytes()))
+    }
+}
+
 impl HealthLake {
-    pub(crate) fn job(&self, datastore_id: &str, job_id: &str) -> ApiResult<JobRow> {
+    pub(crate) fn job(&self, kind: JobKind, datastore_id: &str, job_id: &str) -> ApiResult<JobRow> {
         self.db
             .conn()
             .query_row(
-                &format!("SELECT {JOB_COLUMNS} FROM import_jobs WHERE datastore_id = ?1 AND job_id = ?2"),
-                params![datastore_id, job_id],
+                &format!(
+                    "SELECT {JOB_COLUMNS} FROM import_jobs WHERE datastore_id = ?1 AND job_id = ?2 AND kind = ?3"
+                ),
+                params![datastore_id, job_id, kind.as_str()],
                 row_to_job,
             )
             .optional()?
-            .ok_or_else(|| ApiError::not_found(format!("The requested import job {job_id} was not found.")))
+            .ok_or_else(|| {
+                ApiError::not_found(format!("The requested {} job {job_id} was not found.", kind.noun()))
+            })
     }
 
-    pub(crate) fn start_import_job(&self, input: &Value, now: SystemTime) -> ApiResult {
-        let datastore = self.datastore(req_str(input, "DatastoreId")?)?;
-        let input_uri = req_str(&input["InputDataConfig"], "S3Uri")?;
-        let s3 = &input["JobOutputDataConfig"]["S3Configuration"];
-        let output_uri = req_str(s3, "S3Uri")?;
-        let kms_key_id = req_str(s3, "KmsKeyId")?;
-        let role_arn = req_str(input, "DataAccessRoleArn")?;
-        let token = opt_str(input, "ClientToken");
-        let request_hash = hex::encode(Sha256::digest(
-            format!(
-                "{}|{input_uri}|{output_uri}|{kms_key_id}|{role_arn}|{:?}",
-                datastore.id,
-                opt_str(input, "ValidationLevel")
-            )
-            .as_bytes(),
-        ));
+    /// Starts a job of either kind: replays a known ClientToken, makes the submit-time checks, writes the
+    /// access probe and stores the job SUBMITTED. The caller wakes the runner.
+    pub(crate) fn submit(&self, request: &JobRequest<'_>, now: SystemTime) -> ApiResult {
+        let kind = request.kind;
+        let datastore = self.datastore(request.datastore_id)?;
+        let output_uri = req_str(request.output, "S3Uri")?;
+        let kms_key_id = req_str(request.output, "KmsKeyId")?;
+        let role_arn = request.role_arn;
+        let request_hash = request.fingerprint(&datastore.id, output_uri, kms_key_id);
 
-        if let Some(token) = token {
+        if let Some(token) = request.client_token {
             let existing: Option<(String, String, Option<String>)> = self
                 .db
                 .conn()
                 .query_row(
-                    "SELECT job_id, status, request_hash FROM import_jobs WHERE datastore_id = ?1 AND client_token = ?2",
-                    params![datastore.id, token],
+                    "SELECT job_id, status, request_hash FROM import_jobs
+                     WHERE datastore_id = ?1 AND client_token = ?2 AND kind = ?3",
+                    params![datastore.id, token, kind.as_str()],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
@@ -157,8 +229,10 @@ impl HealthLake {
         }
         if datastore.status != "ACTIVE" {
             return Err(ApiError::validation(format!(
-                "Datastore {} is in {} state; imports need an ACTIVE data store",
-                datastore.id, datastore.status
+                "Datastore {} is in {} state; {}s need an ACTIVE data store",
+                datastore.id,
+                datastore.status,
+                kind.noun()
             )));
         }
         let (out_bucket, out_prefix) = parse_s3_uri(output_uri)
@@ -189,7 +263,9 @@ impl HealthLake {
                 ));
             }
         };
-        if parse_s3_uri(input_uri).is_none() {
+        if let Some(input_uri) = request.input_uri
+            && parse_s3_uri(input_uri).is_none()
+        {
             return Err(ApiError::validation(format!("{input_uri} is not an S3 URI")));
         }
 
@@ -201,43 +277,41 @@ impl HealthLake {
         let job_id = uuid::Uuid::new_v4().simple().to_string();
         self.db.conn().execute(
             "INSERT INTO import_jobs (job_id, datastore_id, job_name, status, submit_time, input_uri, output_uri,
-                 kms_key_id, role_arn, validation_level, client_token, request_hash)
-             VALUES (?1, ?2, ?3, 'SUBMITTED', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                 kms_key_id, role_arn, validation_level, client_token, request_hash, kind)
+             VALUES (?1, ?2, ?3, 'SUBMITTED', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 job_id,
                 datastore.id,
-                opt_str(input, "JobName"),
+                request.job_name,
                 epoch_seconds(now),
-                input_uri,
+                request.input_uri.unwrap_or(""),
                 output_uri,
                 kms_key_id,
                 role_arn,
-                opt_str(input, "ValidationLevel"),
-                token,
-                request_hash
+                request.validation_level,
+                request.client_token,
+                request_hash,
+                kind.as_str()
             ],
         )?;
+        tracing::info!(kind = kind.noun(), job_id, datastore_id = datastore.id, "job submitted");
         Ok(json!({"JobId": job_id, "JobStatus": "SUBMITTED", "DatastoreId": datastore.id}))
     }
 
-    pub(crate) fn describe_import_job(&self, input: &Value) -> ApiResult {
-        let datastore = self.datastore(req_str(input, "DatastoreId")?)?;
-        let job = self.job(&datastore.id, req_str(input, "JobId")?)?;
-        Ok(json!({"ImportJobProperties": job.properties()}))
-    }
-
-    pub(crate) fn list_import_jobs(&self, input: &Value) -> ApiResult {
+    /// One page of a data store's jobs of one kind, newest first, filtered as both List operations filter.
+    pub(crate) fn list_jobs(&self, kind: JobKind, input: &Value) -> ApiResult<(Vec<JobRow>, Option<String>)> {
         let datastore = self.datastore(req_str(input, "DatastoreId")?)?;
         let jobs: Vec<JobRow> = {
             let conn = self.db.conn();
             let mut stmt = conn.prepare(&format!(
-                "SELECT {JOB_COLUMNS} FROM import_jobs WHERE datastore_id = ?1 ORDER BY submit_time DESC, seq DESC"
+                "SELECT {JOB_COLUMNS} FROM import_jobs WHERE datastore_id = ?1 AND kind = ?2
+                 ORDER BY submit_time DESC, seq DESC"
             ))?;
-            let rows = stmt.query_map(params![datastore.id], row_to_job)?;
+            let rows = stmt.query_map(params![datastore.id, kind.as_str()], row_to_job)?;
             rows.collect::<Result<_, _>>()?
         };
-        let jobs: Vec<&JobRow> = jobs
-            .iter()
+        let mut jobs: Vec<JobRow> = jobs
+            .into_iter()
             .filter(|j| opt_str(input, "JobName").is_none_or(|n| j.job_name.as_deref() == Some(n)))
             .filter(|j| opt_str(input, "JobStatus").is_none_or(|s| j.status == s))
             .filter(|j| {
@@ -246,7 +320,33 @@ impl HealthLake {
             .filter(|j| input.get("SubmittedAfter").and_then(Value::as_f64).is_none_or(|t| j.submit_time > t))
             .collect();
         let (start, end, next) = page(input, jobs.len())?;
-        let list: Vec<Value> = jobs[start..end].iter().map(|j| j.properties()).collect();
+        jobs.truncate(end);
+        Ok((jobs.split_off(start), next))
+    }
+
+    pub(crate) fn start_import_job(&self, input: &Value, now: SystemTime) -> ApiResult {
+        let request = JobRequest {
+            kind: JobKind::Import,
+            datastore_id: req_str(input, "DatastoreId")?,
+            job_name: opt_str(input, "JobName"),
+            input_uri: Some(req_str(&input["InputDataConfig"], "S3Uri")?),
+            output: &input["JobOutputDataConfig"]["S3Configuration"],
+            role_arn: req_str(input, "DataAccessRoleArn")?,
+            validation_level: opt_str(input, "ValidationLevel"),
+            client_token: opt_str(input, "ClientToken"),
+        };
+        self.submit(&request, now)
+    }
+
+    pub(crate) fn describe_import_job(&self, input: &Value) -> ApiResult {
+        let datastore = self.datastore(req_str(input, "DatastoreId")?)?;
+        let job = self.job(JobKind::Import, &datastore.id, req_str(input, "JobId")?)?;
+        Ok(json!({"ImportJobProperties": job.import_properties()}))
+    }
+
+    pub(crate) fn list_import_jobs(&self, input: &Value) -> ApiResult {
+        let (jobs, next) = self.list_jobs(JobKind::Import, input)?;
+        let list: Vec<Value> = jobs.iter().map(JobRow::import_properties).collect();
         let mut out = json!({"ImportJobPropertiesList": list});
         if let Some(next) = next {
             out["NextToken"] = json!(next);

@@ -1,11 +1,14 @@
-//! HealthLake (AWS JSON 1.0, `HealthLake.*`): FHIR data stores and import jobs, with the service's documented
-//! behaviour: stores go CREATING then ACTIVE, jobs queue FIFO per data store with one running at a time, a
-//! `ClientToken` makes a retried start return the same job, and jobs write `Manifest.json`, `SUCCESS/` and
-//! `FAILURE/` under `<output>/<DatastoreId>-FHIR_IMPORT-<JobId>/`, encrypted under the job's KMS key.
+//! HealthLake (AWS JSON 1.0, `HealthLake.*`): FHIR data stores, import and export jobs, with the service's
+//! documented behaviour: stores go CREATING then ACTIVE, jobs of both kinds queue FIFO per data store with one
+//! running at a time, a `ClientToken` makes a retried start return the same job, imports write `Manifest.json`,
+//! `SUCCESS/` and `FAILURE/` under `<output>/<DatastoreId>-FHIR_IMPORT-<JobId>/` and exports NDJSON per resource
+//! type under `<output>/<DatastoreId>-FHIR_EXPORT-<JobId>/`, encrypted under the job's KMS key. The FHIR REST
+//! API over the same stored resources is `crate::fhir`.
 //!
 //! Request shapes and constraints are checked against the service model itself (`model.rs`).
 
 mod datastores;
+mod exports;
 mod jobs;
 pub mod model;
 mod runner;
@@ -82,6 +85,11 @@ impl HealthLake {
         }
     }
 
+    /// The database, for the FHIR REST API (`crate::fhir`), which serves the `resources` table imports fill.
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+
     pub fn handle(&self, operation: &str, input: &Value, now: SystemTime) -> ApiResult {
         if !model::has_operation(operation) {
             return Err(ApiError::new(
@@ -116,6 +124,13 @@ impl HealthLake {
             }
             "DescribeFHIRImportJob" => self.describe_import_job(input),
             "ListFHIRImportJobs" => self.list_import_jobs(input),
+            "StartFHIRExportJob" => {
+                let out = self.start_export_job(input, now)?;
+                self.wake.notify_one();
+                Ok(out)
+            }
+            "DescribeFHIRExportJob" => self.describe_export_job(input),
+            "ListFHIRExportJobs" => self.list_export_jobs(input),
             other => Err(ApiError::new(
                 "UnknownOperationException",
                 400,

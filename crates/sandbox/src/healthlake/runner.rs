@@ -1,20 +1,24 @@
-//! Runs import jobs: FIFO per data store, one at a time per store, each reading every object under its input
-//! prefix line by line, storing what passes (upsert by type and id) and writing HealthLake's output files.
+//! Runs import and export jobs: one queue per data store across both kinds, FIFO in submission order (the
+//! table's `seq`), with at most one import-or-export IN_PROGRESS per store, as HealthLake documents ("only one
+//! import or export job can run concurrently per data store"). An import reads every object under its input
+//! prefix line by line, stores what passes (upsert by type and id) and writes HealthLake's output files; an
+//! export is in `exports.rs`.
 //!
 //! A job that was IN_PROGRESS when the sandbox stopped is queued again at start and re-run from the top: import
-//! is an upsert, so running it twice gives the same data store and the same output.
+//! is an upsert and export rewrites the same keys, so running either twice gives the same data store and the
+//! same output.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use lakedrop_core::manifest::{FailureOutput, InputDataConfig, Manifest, OutputDataConfig, SuccessOutput};
 use lakedrop_core::output::{OutputLine, UpdateResourceResponse, operation_outcome};
-use lakedrop_validate::{Code, Issue, Level, Options, Severity, check_line};
+use lakedrop_validate::{Code, Issue, Level, LineVerdict, Options, Severity, check_line};
 use rusqlite::{OptionalExtension, params};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use super::jobs::{JOB_COLUMNS, JobRow, normalize_prefix, row_to_job};
+use super::jobs::{JOB_COLUMNS, JobKind, JobRow, normalize_prefix, row_to_job};
 use super::{HealthLake, parse_s3_uri};
 use crate::protocol::{ApiResult, epoch_seconds};
 use crate::s3::ObjectWrite;
@@ -22,6 +26,9 @@ use crate::s3::ObjectWrite;
 /// HealthLake's limit on files per import job (not adjustable).
 const MAX_FILES_PER_JOB: usize = 10_000;
 const BYTES_PER_MB: f64 = 1_000_000.0;
+/// Lines are validated outside the database lock and stored this many to a transaction, so that FHIR REST
+/// requests, which share the connection, wait for one batch at most, never for a whole file.
+const LINES_PER_TRANSACTION: usize = 500;
 
 /// The job loop: claims the next runnable job of each data store and runs it, until `shutdown`.
 pub async fn run_jobs(healthlake: Arc<HealthLake>, shutdown: CancellationToken) {
@@ -44,7 +51,7 @@ pub async fn run_jobs(healthlake: Arc<HealthLake>, shutdown: CancellationToken) 
                     let hl2 = hl.clone();
                     let result = tokio::task::spawn_blocking(move || hl2.run_job(&job)).await;
                     if let Err(e) = result {
-                        tracing::error!(job_id, error = %e, "import job panicked");
+                        tracing::error!(job_id, error = %e, "job panicked");
                         let _ = hl.finish(
                             &job_id,
                             "FAILED",
@@ -74,13 +81,14 @@ impl HealthLake {
             .conn()
             .execute("UPDATE import_jobs SET status = 'QUEUED' WHERE status = 'IN_PROGRESS'", [])?;
         if n > 0 {
-            tracing::info!(jobs = n, "re-queued import jobs interrupted by a restart");
+            tracing::info!(jobs = n, "re-queued jobs interrupted by a restart");
         }
         Ok(())
     }
 
     /// Marks every waiting job QUEUED and, for one data store with nothing running, moves its oldest job to
-    /// IN_PROGRESS and returns it.
+    /// IN_PROGRESS and returns it. Imports and exports share the table, so "nothing running" and "oldest" span
+    /// both kinds: an export submitted behind an import waits for it, and the other way round.
     fn claim_next(&self, now: SystemTime) -> ApiResult<Option<JobRow>> {
         let mut conn = self.db.conn();
         let tx = conn.transaction()?;
@@ -97,12 +105,16 @@ impl HealthLake {
             )
             .optional()?;
         if let Some(job) = &next {
-            let progress = json!({"TotalNumberOfScannedFiles": 0, "TotalSizeOfScannedFilesInMB": 0.0,
-                "TotalNumberOfImportedFiles": 0, "TotalNumberOfResourcesScanned": 0, "TotalNumberOfResourcesImported": 0,
-                "TotalNumberOfResourcesWithCustomerError": 0, "TotalNumberOfFilesReadWithCustomerError": 0, "Throughput": 0.0});
+            // Only imports have a progress report in the service model; an export's stays NULL.
+            let progress = (job.kind == JobKind::Import).then(|| {
+                json!({"TotalNumberOfScannedFiles": 0, "TotalSizeOfScannedFilesInMB": 0.0,
+                    "TotalNumberOfImportedFiles": 0, "TotalNumberOfResourcesScanned": 0, "TotalNumberOfResourcesImported": 0,
+                    "TotalNumberOfResourcesWithCustomerError": 0, "TotalNumberOfFilesReadWithCustomerError": 0, "Throughput": 0.0})
+                .to_string()
+            });
             tx.execute(
                 "UPDATE import_jobs SET status = 'IN_PROGRESS', progress = ?2 WHERE job_id = ?1",
-                params![job.job_id, progress.to_string()],
+                params![job.job_id, progress],
             )?;
             let _ = now;
         }
@@ -128,7 +140,10 @@ impl HealthLake {
 
     fn run_job(&self, job: &JobRow) {
         let started = std::time::Instant::now();
-        let outcome = self.import(job, started);
+        let outcome = match job.kind {
+            JobKind::Import => self.import(job, started),
+            JobKind::Export => self.export(job),
+        };
         let now = SystemTime::now();
         let result = match outcome {
             Ok(Outcome::Done { failures }) => self.finish(
@@ -139,7 +154,7 @@ impl HealthLake {
             ),
             Ok(Outcome::Failed(message)) => self.finish(&job.job_id, "FAILED", Some(&message), now),
             Err(e) => {
-                tracing::error!(job_id = job.job_id, error = %e.message, "import job failed");
+                tracing::error!(kind = job.kind.noun(), job_id = job.job_id, error = %e.message, "job failed");
                 self.finish(&job.job_id, "FAILED", Some("Internal error while running the job"), now)
             }
         };
@@ -147,9 +162,10 @@ impl HealthLake {
             tracing::error!(job_id = job.job_id, error = %e.message, "could not record the job's end");
         }
         tracing::info!(
+            kind = job.kind.noun(),
             job_id = job.job_id,
             elapsed_ms = started.elapsed().as_millis() as u64,
-            "import job ended"
+            "job ended"
         );
     }
 
@@ -259,68 +275,104 @@ impl HealthLake {
         Ok(())
     }
 
-    /// Imports one file's lines in one transaction and returns its output lines.
+    /// Imports one file's lines, a batch to a transaction, and returns its output lines.
     fn import_file(&self, datastore_id: &str, bytes: &[u8], options: &Options) -> ApiResult<FileOutcome> {
-        let now = epoch_seconds(SystemTime::now());
         let mut out = FileOutcome::default();
-        let mut conn = self.db.conn();
-        let tx = conn.transaction()?;
-        {
-            let mut upsert = tx.prepare_cached(
-                "INSERT INTO resources (datastore_id, resource_type, id, version, last_updated, body)
-                 VALUES (?1, ?2, ?3, 1, ?4, ?5)
-                 ON CONFLICT (datastore_id, resource_type, id)
-                 DO UPDATE SET version = version + 1, last_updated = excluded.last_updated, body = excluded.body
-                 RETURNING version",
-            )?;
-            for (index, raw) in bytes.split(|&b| b == b'\n').enumerate() {
-                let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-                if raw.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
-                let line_id = index as u64 + 1;
-                out.scanned += 1;
-                let verdict = check_line(line_id, raw, options);
-                let line = if verdict.rejected {
-                    out.failed_bytes += raw.len() as u64;
-                    OutputLine {
-                        line_id,
-                        resource_type: verdict.resource_type.clone(),
-                        resource_id: verdict.id.clone(),
-                        update_resource_response: Some(UpdateResourceResponse {
-                            json_blob: outcome_for(&verdict.issues),
-                            status_code: 400,
-                        }),
-                    }
-                } else {
-                    let (Some(rt), Some(id)) = (&verdict.resource_type, &verdict.id) else { continue };
-                    let body = std::str::from_utf8(raw).unwrap_or_default();
-                    let version: i64 =
-                        upsert.query_row(params![datastore_id, rt, id, now, body], |r| r.get(0))?;
-                    out.imported += 1;
-                    OutputLine {
-                        line_id,
-                        resource_type: Some(rt.clone()),
-                        resource_id: Some(id.clone()),
-                        update_resource_response: Some(UpdateResourceResponse {
-                            json_blob: json!({"resourceType": rt, "id": id, "meta": {"versionId": version.to_string()}}),
-                            status_code: if version == 1 { 201 } else { 200 },
-                        }),
-                    }
-                };
-                let target = if verdict.rejected { &mut out.failure } else { &mut out.success };
-                serde_json::to_writer(&mut *target, &line)
-                    .map_err(|e| crate::protocol::ApiError::internal(e.to_string()))?;
-                target.push(b'\n');
+        let lines = bytes.split(|&b| b == b'\n').enumerate().filter_map(|(index, raw)| {
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            (!raw.iter().all(u8::is_ascii_whitespace)).then_some((index as u64 + 1, raw))
+        });
+        let mut batch = Vec::with_capacity(LINES_PER_TRANSACTION);
+        for line in lines {
+            batch.push(line);
+            if batch.len() == LINES_PER_TRANSACTION {
+                self.import_batch(datastore_id, &batch, options, &mut out)?;
+                batch.clear();
             }
         }
-        tx.commit()?;
+        if !batch.is_empty() {
+            self.import_batch(datastore_id, &batch, options, &mut out)?;
+        }
         Ok(out)
+    }
+
+    /// Validates a batch of `(lineId, line)`, stores what passes in one transaction, and appends the output lines.
+    fn import_batch(
+        &self,
+        datastore_id: &str,
+        lines: &[(u64, &[u8])],
+        options: &Options,
+        out: &mut FileOutcome,
+    ) -> ApiResult<()> {
+        let verdicts: Vec<LineVerdict> =
+            lines.iter().map(|&(line_id, raw)| check_line(line_id, raw, options)).collect();
+        let now = epoch_seconds(SystemTime::now());
+        let mut versions: Vec<Option<i64>> = vec![None; lines.len()];
+        {
+            let mut conn = self.db.conn();
+            let tx = conn.transaction()?;
+            {
+                let mut upsert = tx.prepare_cached(
+                    "INSERT INTO resources (datastore_id, resource_type, id, version, last_updated, body)
+                     VALUES (?1, ?2, ?3, 1, ?4, ?5)
+                     ON CONFLICT (datastore_id, resource_type, id)
+                     DO UPDATE SET version = version + 1, last_updated = excluded.last_updated, body = excluded.body
+                     RETURNING version",
+                )?;
+                for ((&(_, raw), verdict), version) in lines.iter().zip(&verdicts).zip(&mut versions) {
+                    let (false, Some(rt), Some(id)) = (verdict.rejected, &verdict.resource_type, &verdict.id)
+                    else {
+                        continue;
+                    };
+                    let body = std::str::from_utf8(raw).unwrap_or_default();
+                    *version =
+                        Some(upsert.query_row(params![datastore_id, rt, id, now, body], |r| r.get(0))?);
+                }
+            }
+            tx.commit()?;
+        }
+        for ((&(line_id, raw), verdict), version) in lines.iter().zip(verdicts).zip(versions) {
+            out.scanned += 1;
+            let line = if verdict.rejected {
+                out.failed_bytes += raw.len() as u64;
+                OutputLine {
+                    line_id,
+                    resource_type: verdict.resource_type.clone(),
+                    resource_id: verdict.id.clone(),
+                    update_resource_response: Some(UpdateResourceResponse {
+                        json_blob: outcome_for(&verdict.issues),
+                        status_code: 400,
+                    }),
+                }
+            } else {
+                let (Some(rt), Some(id), Some(version)) = (verdict.resource_type, verdict.id, version) else {
+                    continue;
+                };
+                out.imported += 1;
+                OutputLine {
+                    line_id,
+                    update_resource_response: Some(UpdateResourceResponse {
+                        json_blob: json!({"resourceType": rt, "id": id, "meta": {"versionId": version.to_string()}}),
+                        status_code: if version == 1 { 201 } else { 200 },
+                    }),
+                    resource_type: Some(rt),
+                    resource_id: Some(id),
+                }
+            };
+            let target = if verdict.rejected { &mut out.failure } else { &mut out.success };
+            serde_json::to_writer(&mut *target, &line)
+                .map_err(|e| crate::protocol::ApiError::internal(e.to_string()))?;
+            target.push(b'\n');
+        }
+        Ok(())
     }
 }
 
-enum Outcome {
+/// How a job ended, short of an internal error.
+pub(super) enum Outcome {
+    /// COMPLETED, or COMPLETED_WITH_ERRORS when some resources failed.
     Done { failures: u64 },
+    /// FAILED, with the job's `Message`.
     Failed(String),
 }
 
