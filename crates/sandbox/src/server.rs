@@ -126,7 +126,7 @@ impl Router {
             Ok(collected) => {
                 let body = collected.to_bytes();
                 let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-                match verify(&self.key, parts.method.as_str(), path, &parts.headers, &body, now) {
+                match verify(&self.key, "iam", parts.method.as_str(), path, &parts.headers, &body, now) {
                     Err(e) => crate::iam::QueryResponse {
                         status: e.status.as_u16(),
                         body: format!(
@@ -167,7 +167,15 @@ impl Router {
             Ok(collected) => {
                 let body = collected.to_bytes();
                 let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-                match verify(&self.key, parts.method.as_str(), path, &parts.headers, &body, now) {
+                match verify(
+                    &self.key,
+                    service.name(),
+                    parts.method.as_str(),
+                    path,
+                    &parts.headers,
+                    &body,
+                    now,
+                ) {
                     Err(e) => Err(e),
                     Ok(()) => self.dispatch(&body, &op, service, now).await,
                 }

@@ -19,8 +19,10 @@ pub struct SigningKey {
     pub secret_key: String,
 }
 
+/// Checks a request's SigV4 signature, and that it was signed for `service` (`healthlake`, `kms`, `iam`).
 pub fn verify(
     key: &SigningKey,
+    service: &str,
     method: &str,
     path_and_query: &str,
     headers: &HeaderMap,
@@ -37,6 +39,13 @@ pub fn verify(
             "Authorization header requires Credential, SignedHeaders and Signature",
         )
     })?;
+    if parsed.service != service {
+        return Err(ApiError::new(
+            "InvalidSignatureException",
+            403,
+            format!("Credential should be scoped to correct service: '{service}'."),
+        ));
+    }
     if parsed.access_key != key.access_key {
         return Err(ApiError::new(
             "UnrecognizedClientException",
@@ -145,6 +154,61 @@ mod tests {
         );
         assert_eq!(a.signed_headers, "content-type;host;x-amz-date;x-amz-target");
         assert!(parse_authorization("Bearer x").is_none());
+    }
+
+    /// Signs a JSON-protocol request for `service` the way the SDKs do, returning its headers.
+    fn signed_headers(key: &SigningKey, service: &str, body: &[u8], now: SystemTime) -> HeaderMap {
+        let amz_date = time::OffsetDateTime::from(now)
+            .format(&time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
+            .expect("date");
+        let headers = [
+            ("host", "127.0.0.1:4599"),
+            ("x-amz-date", amz_date.as_str()),
+            ("x-amz-target", "HealthLake.ListFHIRDatastores"),
+        ];
+        let identity = Credentials::new(&key.access_key, &key.secret_key, None, None, "test").into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-east-1")
+            .name(service)
+            .time(now)
+            .settings(SigningSettings::default())
+            .build()
+            .expect("params")
+            .into();
+        let request = SignableRequest::new(
+            "POST",
+            "https://127.0.0.1:4599/",
+            headers.into_iter(),
+            SignableBody::Bytes(body),
+        )
+        .expect("signable");
+        let (instructions, _) = sign(request, &params).expect("signs").into_parts();
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(http::HeaderName::from_static(name), value.parse().expect("value"));
+        }
+        for (name, value) in instructions.headers() {
+            map.insert(
+                http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                value.parse().expect("value"),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn a_signature_counts_only_for_the_service_it_was_scoped_to() {
+        let key = SigningKey { access_key: "AKIDTEST".into(), secret_key: "secret".into() };
+        let now = SystemTime::now();
+        let headers = signed_headers(&key, "kms", b"{}", now);
+        assert!(verify(&key, "kms", "POST", "/", &headers, b"{}", now).is_ok());
+        let err = verify(&key, "healthlake", "POST", "/", &headers, b"{}", now).expect_err("wrong scope");
+        assert_eq!(err.type_name, "InvalidSignatureException");
+        assert!(err.message.contains("scoped to correct service: 'healthlake'"), "{}", err.message);
+        let tampered =
+            verify(&key, "kms", "POST", "/", &headers, b"{\"x\":1}", now).expect_err("body changed");
+        assert_eq!(tampered.type_name, "InvalidSignatureException");
     }
 
     #[test]
