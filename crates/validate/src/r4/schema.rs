@@ -1,0 +1,124 @@
+//! The shapes of the generated R4 tables in `model.rs`, and lookups over them.
+
+use super::model::{CODE_SETS, ELEMENTS, RESOURCES, TYPES};
+
+/// A FHIR primitive type; each has its own JSON type and lexical rules (see `primitive.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Prim {
+    Base64Binary,
+    Boolean,
+    Canonical,
+    Code,
+    Date,
+    DateTime,
+    Decimal,
+    Id,
+    Instant,
+    Integer,
+    Markdown,
+    Oid,
+    PositiveInt,
+    String,
+    Time,
+    UnsignedInt,
+    Uri,
+    Url,
+    Uuid,
+    Xhtml,
+}
+
+impl Prim {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Prim::Base64Binary => "base64Binary",
+            Prim::Boolean => "boolean",
+            Prim::Canonical => "canonical",
+            Prim::Code => "code",
+            Prim::Date => "date",
+            Prim::DateTime => "dateTime",
+            Prim::Decimal => "decimal",
+            Prim::Id => "id",
+            Prim::Instant => "instant",
+            Prim::Integer => "integer",
+            Prim::Markdown => "markdown",
+            Prim::Oid => "oid",
+            Prim::PositiveInt => "positiveInt",
+            Prim::String => "string",
+            Prim::Time => "time",
+            Prim::UnsignedInt => "unsignedInt",
+            Prim::Uri => "uri",
+            Prim::Url => "url",
+            Prim::Uuid => "uuid",
+            Prim::Xhtml => "xhtml",
+        }
+    }
+}
+
+/// What a JSON member holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Prim(Prim),
+    /// A complex data type or an inline (backbone) element: an index into `TYPES`.
+    Complex(u16),
+    /// Any resource, named by its own `resourceType` (`contained`, `Bundle.entry.resource`).
+    Resource,
+}
+
+/// One JSON member of a type: `birthDate`, `valueQuantity` (choice types are expanded).
+#[derive(Debug)]
+pub(crate) struct Element {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// 1 when the element is required.
+    pub min: u8,
+    /// The element is a JSON array.
+    pub many: bool,
+    /// 0, or the 1-based choice group within the type (`value[x]`), of which at most one member may appear.
+    pub choice: u8,
+    /// 0, or the index in `CODE_SETS` of the closed list a `code` must come from (a required binding).
+    pub codes: u16,
+}
+
+/// A complex data type, a resource, or an inline element, with its members `ELEMENTS[start..start + len]`,
+/// sorted by name.
+#[derive(Debug)]
+pub(crate) struct Type {
+    /// `Patient`, `HumanName`, `Patient.contact`.
+    pub name: &'static str,
+    pub resource: bool,
+    pub start: u16,
+    pub len: u16,
+    /// The base names of the choice groups (`value` for `value[x]`), by 1-based group number.
+    pub choices: &'static [&'static str],
+}
+
+impl Type {
+    pub(crate) fn members(&self) -> &'static [Element] {
+        &ELEMENTS[self.start as usize..self.start as usize + self.len as usize]
+    }
+
+    /// The member named `key` and its position in `members()`.
+    pub(crate) fn member(&self, key: &str) -> Option<(usize, &'static Element)> {
+        let members = self.members();
+        members.binary_search_by(|e| e.name.cmp(key)).ok().map(|i| (i, &members[i]))
+    }
+}
+
+pub(crate) fn type_at(index: u16) -> &'static Type {
+    &TYPES[index as usize]
+}
+
+/// The definition of an R4 resource type.
+pub(crate) fn resource(name: &str) -> Option<&'static Type> {
+    RESOURCES.binary_search_by(|(n, _)| (*n).cmp(name)).ok().map(|i| type_at(RESOURCES[i].1))
+}
+
+/// Whether `name` is one of FHIR R4's resource types (case-sensitive).
+pub fn is_r4_resource_type(name: &str) -> bool {
+    resource(name).is_some()
+}
+
+/// The closed code list of a required binding, and its value set's URL.
+pub(crate) fn code_set(index: u16) -> (&'static str, &'static [&'static str]) {
+    CODE_SETS[index as usize]
+}

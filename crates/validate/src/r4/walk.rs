@@ -1,0 +1,806 @@
+//! One pass over a line's JSON that checks it against the R4 tables while serde_json parses it: no tree is
+//! built, keys are compared in place, and only problems allocate.
+//!
+//! Objects are checked member by member as they stream past. A resource whose `resourceType` is not its first
+//! member (rare: exporters write it first) has its earlier members held as raw JSON text until the type is known.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::model::{MAX_MEMBERS, REFERENCE_TYPE};
+use super::primitive::check_str;
+use super::schema::{Element, Kind, Prim, Type, code_set, resource, type_at};
+use crate::Code;
+
+/// A problem found by the walk; the caller decides its severity from the code and the validation level.
+#[derive(Debug, Clone)]
+pub(crate) struct Found {
+    pub code: Code,
+    pub path: String,
+    pub message: String,
+}
+
+/// What the line's top-level value turned out to be.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Root {
+    /// Not a JSON object: the JSON kind found.
+    NotObject(&'static str),
+    /// An object without `resourceType`.
+    #[default]
+    Untyped,
+    /// `resourceType` is not a string: the JSON kind found.
+    TypeNotString(&'static str),
+    /// `resourceType` is a string that names no R4 resource (syntax is checked by the caller).
+    Unknown(String),
+    Typed(&'static str),
+}
+
+/// The top-level resource's `id`.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum RootId {
+    #[default]
+    Missing,
+    Str(String),
+    NotString(&'static str),
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    pub root: Root,
+    pub id: RootId,
+    pub found: Vec<Found>,
+}
+
+/// Parses and checks one line. `Err` is a JSON syntax error (including trailing content after the value).
+pub(crate) fn walk(text: &str) -> Result<Outcome, serde_json::Error> {
+    let mut walk = Walk::default();
+    let mut de = serde_json::Deserializer::from_str(text);
+    RootSeed { walk: &mut walk }.deserialize(&mut de)?;
+    de.end()?;
+    Ok(walk.outcome)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Seg {
+    Name(&'static str),
+    Index(u32),
+}
+
+#[derive(Default)]
+struct Walk {
+    outcome: Outcome,
+    path: Vec<Seg>,
+}
+
+impl Walk {
+    fn path(&self, extra: Option<&str>) -> String {
+        let mut out = String::with_capacity(48);
+        for seg in &self.path {
+            match seg {
+                Seg::Name(name) => {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(name);
+                }
+                Seg::Index(i) => {
+                    out.push('[');
+                    out.push_str(&i.to_string());
+                    out.push(']');
+                }
+            }
+        }
+        if let Some(extra) = extra {
+            out.push('.');
+            out.push_str(extra);
+        }
+        out
+    }
+
+    fn report(&mut self, code: Code, extra: Option<&str>, message: String) {
+        let path = self.path(extra);
+        self.outcome.found.push(Found { code, path, message });
+    }
+}
+
+/// Members seen in one object, to find duplicates, choice conflicts and missing required elements.
+struct Seen {
+    values: [u64; MAX_MEMBERS.div_ceil(64)],
+    extensions: [u64; MAX_MEMBERS.div_ceil(64)],
+    /// Per choice group (1-based, up to 31), whether a member appeared.
+    choices: u32,
+    any: bool,
+}
+
+impl Seen {
+    fn new() -> Self {
+        Seen {
+            values: [0; MAX_MEMBERS.div_ceil(64)],
+            extensions: [0; MAX_MEMBERS.div_ceil(64)],
+            choices: 0,
+            any: false,
+        }
+    }
+
+    /// Marks a member; false when it was already there (a duplicate key).
+    fn mark(bits: &mut [u64], i: usize) -> bool {
+        let (word, bit) = (i / 64, 1u64 << (i % 64));
+        let fresh = bits[word] & bit == 0;
+        bits[word] |= bit;
+        fresh
+    }
+
+    fn has(bits: &[u64], i: usize) -> bool {
+        bits[i / 64] & (1u64 << (i % 64)) != 0
+    }
+}
+
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_string()))
+    }
+}
+
+/// Reads a value that should be a string, without failing when it is not: `Err(kind)` names what it was.
+struct StringOrKind;
+
+impl<'de> DeserializeSeed<'de> for StringOrKind {
+    type Value = Result<String, &'static str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StringOrKind {
+    type Value = Result<String, &'static str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Ok(v.to_string()))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Err("boolean"))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Err("number"))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Err("number"))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Err("number"))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Err("null"))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Err("array"))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Err("object"))
+    }
+}
+
+struct RootSeed<'w> {
+    walk: &'w mut Walk,
+}
+
+impl<'de> DeserializeSeed<'de> for RootSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+macro_rules! not_object {
+    ($($method:ident($($arg:ty)?) => $kind:literal),* $(,)?) => {
+        $(fn $method<E>(self $(, _: $arg)?) -> Result<(), E> {
+            self.walk.outcome.root = Root::NotObject($kind);
+            Ok(())
+        })*
+    };
+}
+
+impl<'de> Visitor<'de> for RootSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a FHIR resource")
+    }
+
+    not_object! {
+        visit_bool(bool) => "boolean",
+        visit_i64(i64) => "number",
+        visit_u64(u64) => "number",
+        visit_f64(f64) => "number",
+        visit_str(&str) => "string",
+        visit_unit() => "null",
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        self.walk.outcome.root = Root::NotObject("array");
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        resource_members(self.walk, map, true)
+    }
+}
+
+/// Walks the members of a resource object, the top-level one (`root`) or a contained one.
+fn resource_members<'de, A: MapAccess<'de>>(walk: &mut Walk, mut map: A, root: bool) -> Result<(), A::Error> {
+    let mut pending: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::new();
+    let mut resource_type: Option<Result<String, &'static str>> = None;
+    while let Some(key) = map.next_key_seed(KeySeed)? {
+        if key == "resourceType" {
+            resource_type = Some(map.next_value_seed(StringOrKind)?);
+            break;
+        }
+        pending.push((key, map.next_value::<&'de RawValue>()?));
+    }
+    let ty = match &resource_type {
+        Some(Ok(name)) => resource(name),
+        _ => None,
+    };
+    if root {
+        walk.outcome.root = match resource_type {
+            None => Root::Untyped,
+            Some(Err(kind)) => Root::TypeNotString(kind),
+            Some(Ok(name)) => match ty {
+                Some(ty) => Root::Typed(ty.name),
+                None => Root::Unknown(name),
+            },
+        };
+    } else {
+        match (&resource_type, ty) {
+            (_, Some(_)) => {}
+            (None, None) => walk.report(
+                Code::MissingRequired,
+                None,
+                "a contained resource needs a resourceType; add one such as \"Patient\"".into(),
+            ),
+            (Some(Ok(name)), None) => walk.report(
+                Code::UnknownResourceType,
+                Some("resourceType"),
+                format!("{name:?} is not a FHIR R4 resource type; check the spelling and case"),
+            ),
+            (Some(Err(kind)), None) => walk.report(
+                Code::WrongType,
+                Some("resourceType"),
+                format!("resourceType must be a string, found a JSON {kind}"),
+            ),
+        }
+    }
+
+    let Some(ty) = ty else {
+        // Without a known type only the top-level id can still be checked.
+        for (key, raw) in pending {
+            if root && key == "id" {
+                walk.outcome.id = root_id(raw.get());
+            }
+        }
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            if root && key == "id" {
+                walk.outcome.id =
+                    map.next_value_seed(StringOrKind)?.map_or_else(RootId::NotString, RootId::Str);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        return Ok(());
+    };
+
+    if root {
+        walk.path.push(Seg::Name(ty.name));
+    }
+    let mut seen = Seen::new();
+    seen.any = true;
+    for (key, raw) in pending {
+        let mut de = serde_json::Deserializer::from_str(raw.get());
+        // The raw text is valid JSON already; an error here cannot happen and is ignored.
+        let _ = MemberSeed { walk, ty, seen: &mut seen, key: &key, root }.deserialize(&mut de);
+    }
+    while let Some(key) = map.next_key_seed(KeySeed)? {
+        if key == "resourceType" {
+            walk.report(
+                Code::DuplicateKey,
+                Some("resourceType"),
+                "resourceType appears twice; keep one".into(),
+            );
+            map.next_value::<IgnoredAny>()?;
+            continue;
+        }
+        map.next_value_seed(MemberSeed { walk, ty, seen: &mut seen, key: &key, root })?;
+    }
+    finish_object(walk, ty, &seen);
+    if root {
+        walk.path.pop();
+    }
+    Ok(())
+}
+
+fn root_id(raw: &str) -> RootId {
+    let mut de = serde_json::Deserializer::from_str(raw);
+    match StringOrKind.deserialize(&mut de) {
+        Ok(Ok(id)) => RootId::Str(id),
+        Ok(Err(kind)) => RootId::NotString(kind),
+        Err(_) => RootId::NotString("value"),
+    }
+}
+
+/// Walks the members of a complex-type or backbone object.
+fn object_members<'de, A: MapAccess<'de>>(
+    walk: &mut Walk,
+    ty: &'static Type,
+    mut map: A,
+) -> Result<(), A::Error> {
+    let mut seen = Seen::new();
+    while let Some(key) = map.next_key_seed(KeySeed)? {
+        seen.any = true;
+        map.next_value_seed(MemberSeed { walk, ty, seen: &mut seen, key: &key, root: false })?;
+    }
+    if !seen.any {
+        walk.report(Code::InvalidValue, None, "empty object; leave the element out instead".into());
+        return Ok(());
+    }
+    finish_object(walk, ty, &seen);
+    Ok(())
+}
+
+/// Required members and required choice groups that never appeared.
+fn finish_object(walk: &mut Walk, ty: &'static Type, seen: &Seen) {
+    let mut groups_required = 0u32;
+    for (i, element) in ty.members().iter().enumerate() {
+        if element.min == 0 {
+            continue;
+        }
+        if element.choice > 0 {
+            groups_required |= 1 << element.choice;
+        } else if !Seen::has(&seen.values, i) && !Seen::has(&seen.extensions, i) {
+            walk.report(
+                Code::MissingRequired,
+                Some(element.name),
+                format!("{} is required in {}; add it", element.name, ty.name),
+            );
+        }
+    }
+    for (g, base) in ty.choices.iter().enumerate() {
+        let group = g as u32 + 1;
+        if groups_required & (1 << group) != 0 && seen.choices & (1 << group) == 0 {
+            let name = format!("{base}[x]");
+            walk.report(
+                Code::MissingRequired,
+                Some(&name),
+                format!(
+                    "{name} is required in {}; add one of its forms such as {base}{}",
+                    ty.name,
+                    first_form(ty, group)
+                ),
+            );
+        }
+    }
+}
+
+fn first_form(ty: &'static Type, group: u32) -> &'static str {
+    let base = ty.choices[group as usize - 1];
+    ty.members().iter().find(|e| u32::from(e.choice) == group).map_or("", |e| &e.name[base.len()..])
+}
+
+/// The forms a choice group may take, e.g. `valueQuantity, valueString, ...`, for messages.
+fn forms(ty: &'static Type, group: u8) -> String {
+    let names: Vec<&str> = ty.members().iter().filter(|e| e.choice == group).map(|e| e.name).collect();
+    if names.len() > 6 {
+        format!("{}, ... ({} forms)", names[..6].join(", "), names.len())
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The choice group a misspelt or mistyped key seems to belong to (`valueFoo`, `value`).
+fn choice_group_of(ty: &'static Type, key: &str) -> Option<u8> {
+    ty.choices
+        .iter()
+        .position(|base| {
+            key == *base
+                || (key.starts_with(base) && key[base.len()..].starts_with(|c: char| c.is_ascii_uppercase()))
+        })
+        .map(|g| g as u8 + 1)
+}
+
+struct MemberSeed<'w, 'k> {
+    walk: &'w mut Walk,
+    ty: &'static Type,
+    seen: &'w mut Seen,
+    key: &'k str,
+    root: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for MemberSeed<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        let MemberSeed { walk, ty, seen, key, root } = self;
+        let (extension, name) = match key.strip_prefix('_') {
+            Some(name) => (true, name),
+            None => (false, key),
+        };
+        let Some((i, element)) = ty.member(name) else {
+            unknown_member(walk, ty, key);
+            return IgnoredAny::deserialize(d).map(drop);
+        };
+        if extension && !matches!(element.kind, Kind::Prim(_)) {
+            unknown_member(walk, ty, key);
+            return IgnoredAny::deserialize(d).map(drop);
+        }
+        let fresh = Seen::mark(if extension { &mut seen.extensions } else { &mut seen.values }, i);
+        if !fresh {
+            walk.report(
+                Code::DuplicateKey,
+                Some(key),
+                format!("{key} appears twice in the object; JSON readers keep only one, so merge them"),
+            );
+            return IgnoredAny::deserialize(d).map(drop);
+        }
+        if element.choice > 0 {
+            let bit = 1u32 << element.choice;
+            if seen.choices & bit != 0 && !extension {
+                let other_seen = ty
+                    .members()
+                    .iter()
+                    .enumerate()
+                    .any(|(j, e)| j != i && e.choice == element.choice && (Seen::has(&seen.values, j)));
+                if other_seen {
+                    let base = ty.choices[element.choice as usize - 1];
+                    walk.report(
+                        Code::InvalidChoice,
+                        Some(key),
+                        format!(
+                            "{base}[x] appears in more than one form; keep exactly one of {}",
+                            forms(ty, element.choice)
+                        ),
+                    );
+                }
+            }
+            seen.choices |= bit;
+        }
+        if root && key == "id" {
+            walk.outcome.id = StringOrKind.deserialize(d)?.map_or_else(RootId::NotString, RootId::Str);
+            return Ok(());
+        }
+        walk.path.push(Seg::Name(element.name));
+        let result = if extension {
+            let kind = Kind::Complex(super::model::ELEMENT_TYPE);
+            ValueSeed {
+                walk: &mut *walk,
+                kind,
+                element,
+                in_array: false,
+                conditional: false,
+                extension: true,
+            }
+            .deserialize(d)
+        } else {
+            let kind = match element.kind {
+                // A contained resource's id follows the id rules (R4 types Resource.id loosely as a string).
+                Kind::Prim(Prim::String) if element.name == "id" && ty.resource => Kind::Prim(Prim::Id),
+                kind => kind,
+            };
+            let conditional = std::ptr::eq(ty, type_at(REFERENCE_TYPE)) && element.name == "reference";
+            ValueSeed { walk: &mut *walk, kind, element, in_array: false, conditional, extension: false }
+                .deserialize(d)
+        };
+        walk.path.pop();
+        result
+    }
+}
+
+fn unknown_member(walk: &mut Walk, ty: &'static Type, key: &str) {
+    if let Some(group) = choice_group_of(ty, key) {
+        let base = ty.choices[group as usize - 1];
+        walk.report(
+            Code::InvalidChoice,
+            Some(key),
+            format!("{key} is not a form of {base}[x]; use one of {}", forms(ty, group)),
+        );
+    } else if key.is_empty() {
+        walk.report(
+            Code::UnknownElement,
+            None,
+            format!("an empty member name is not an element of {}; remove it", ty.name),
+        );
+    } else {
+        walk.report(
+            Code::UnknownElement,
+            Some(key),
+            format!(
+                "{key} is not an element of {}; check the spelling or move it into an extension",
+                ty.name
+            ),
+        );
+    }
+}
+
+/// One member's value: an array of items when the element repeats, else one item.
+struct ValueSeed<'w> {
+    walk: &'w mut Walk,
+    kind: Kind,
+    element: &'static Element,
+    /// This is one item of the element's array.
+    in_array: bool,
+    /// `reference` of a Reference: conditional references get a warning.
+    conditional: bool,
+    /// The `_name` companion of a primitive: `Element` objects, `null` allowed in arrays.
+    extension: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl ValueSeed<'_> {
+    /// Whether a non-array value is acceptable here; reports it when the element must be an array.
+    fn single(&mut self, what: &str) -> bool {
+        if self.element.many && !self.in_array {
+            self.walk.report(
+                Code::Cardinality,
+                None,
+                format!("{} repeats, so it must be a JSON array; wrap the {what} in [ ]", self.element.name),
+            );
+            return false;
+        }
+        true
+    }
+
+    fn wrong_type(&mut self, found: &str) {
+        let expected = match self.kind {
+            Kind::Prim(Prim::Boolean) => "true or false".to_string(),
+            Kind::Prim(Prim::Integer | Prim::UnsignedInt | Prim::PositiveInt) => {
+                "a whole number without quotes".into()
+            }
+            Kind::Prim(Prim::Decimal) => "a number without quotes".into(),
+            Kind::Prim(p) => format!("a JSON string (FHIR {})", p.name()),
+            Kind::Complex(t) => format!("an object (FHIR {})", type_name(t)),
+            Kind::Resource => "a resource object with a resourceType".into(),
+        };
+        self.walk.report(Code::WrongType, None, format!("found {found}, expected {expected}"));
+    }
+
+    fn number(&mut self, value: Number) {
+        if !self.single("number") {
+            return;
+        }
+        let Kind::Prim(prim) = self.kind else { return self.wrong_type("a number") };
+        let problem = match (prim, value) {
+            (Prim::Decimal, _) => None,
+            (Prim::Integer, Number::Int(n)) if i32::try_from(n).is_ok() => None,
+            (Prim::UnsignedInt, Number::Int(n)) if (0..=i128::from(i32::MAX)).contains(&n) => None,
+            (Prim::PositiveInt, Number::Int(n)) if (1..=i128::from(i32::MAX)).contains(&n) => None,
+            (Prim::Integer | Prim::UnsignedInt | Prim::PositiveInt, Number::Int(n)) => {
+                Some(format!("{n} is out of range for FHIR {}", prim.name()))
+            }
+            (Prim::Integer | Prim::UnsignedInt | Prim::PositiveInt, Number::Float(f)) => {
+                Some(format!("{f} is not a whole number, as FHIR {} must be", prim.name()))
+            }
+            _ => return self.wrong_type("a number"),
+        };
+        if let Some(message) = problem {
+            self.walk.report(Code::InvalidValue, None, message);
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Number {
+    Int(i128),
+    Float(f64),
+}
+
+fn type_name(index: u16) -> &'static str {
+    type_at(index).name
+}
+
+impl<'de> Visitor<'de> for ValueSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a FHIR element")
+    }
+
+    fn visit_bool<E>(mut self, _: bool) -> Result<(), E> {
+        if self.single("value") && self.kind != Kind::Prim(Prim::Boolean) {
+            self.wrong_type("true/false");
+        }
+        Ok(())
+    }
+
+    fn visit_i64<E>(mut self, v: i64) -> Result<(), E> {
+        self.number(Number::Int(i128::from(v)));
+        Ok(())
+    }
+
+    fn visit_u64<E>(mut self, v: u64) -> Result<(), E> {
+        self.number(Number::Int(i128::from(v)));
+        Ok(())
+    }
+
+    fn visit_f64<E>(mut self, v: f64) -> Result<(), E> {
+        self.number(Number::Float(v));
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        // In arrays of primitives, null keeps places aligned with the `_name` companion array.
+        let aligned = self.in_array && (self.extension || matches!(self.kind, Kind::Prim(_)));
+        if !aligned {
+            self.walk.report(
+                Code::InvalidValue,
+                None,
+                "null is not a FHIR value; leave the element out".into(),
+            );
+        }
+        Ok(())
+    }
+
+    fn visit_str<E>(mut self, v: &str) -> Result<(), E> {
+        if !self.single("string") {
+            return Ok(());
+        }
+        let Kind::Prim(prim) = self.kind else {
+            self.wrong_type("a string");
+            return Ok(());
+        };
+        if matches!(
+            prim,
+            Prim::Boolean | Prim::Integer | Prim::Decimal | Prim::UnsignedInt | Prim::PositiveInt
+        ) {
+            self.wrong_type(&format!("the string {:?}", truncate(v, 40)));
+            return Ok(());
+        }
+        if v.is_empty() {
+            self.walk.report(Code::InvalidValue, None, "empty string; leave the element out instead".into());
+            return Ok(());
+        }
+        if let Err(hint) = check_str(prim, v) {
+            self.walk.report(
+                Code::InvalidValue,
+                None,
+                format!("{:?} is not a FHIR {} ({hint})", truncate(v, 80), prim.name()),
+            );
+            return Ok(());
+        }
+        if self.element.codes > 0 {
+            let (value_set, codes) = code_set(self.element.codes);
+            if codes.binary_search(&v).is_err() {
+                let choices = if codes.len() <= 8 {
+                    format!("use one of {}", codes.join(", "))
+                } else {
+                    format!("see {value_set}")
+                };
+                self.walk.report(
+                    Code::InvalidValue,
+                    None,
+                    format!(
+                        "{:?} is not an allowed code for {} ({choices})",
+                        truncate(v, 80),
+                        self.element.name
+                    ),
+                );
+            }
+        }
+        if self.conditional && is_conditional_reference(v) {
+            self.walk.report(
+                Code::ConditionalReference,
+                None,
+                format!(
+                    "{:?} is a conditional (search) reference, stored unresolved by import; use Type/id if it must resolve",
+                    truncate(v, 80)
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if !self.element.many || self.in_array {
+            let message = if self.in_array {
+                "an array inside an array is not FHIR; flatten it".to_string()
+            } else {
+                format!("{} takes one value, not an array; keep one value", self.element.name)
+            };
+            self.walk.report(Code::Cardinality, None, message);
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            return Ok(());
+        }
+        let mut i = 0u32;
+        loop {
+            self.walk.path.push(Seg::Index(i));
+            let item = ValueSeed {
+                walk: &mut *self.walk,
+                kind: self.kind,
+                element: self.element,
+                in_array: true,
+                conditional: self.conditional,
+                extension: self.extension,
+            };
+            let more = seq.next_element_seed(item)?.is_some();
+            self.walk.path.pop();
+            if !more {
+                break;
+            }
+            i += 1;
+        }
+        if i == 0 {
+            self.walk.report(Code::InvalidValue, None, "empty array; leave the element out instead".into());
+        }
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        if !self.single("object") {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            return Ok(());
+        }
+        match self.kind {
+            Kind::Complex(t) => object_members(self.walk, type_at(t), map),
+            Kind::Resource => resource_members(self.walk, map, false),
+            Kind::Prim(_) => {
+                self.wrong_type("an object");
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(())
+            }
+        }
+    }
+}
+
+/// `Patient?identifier=...`: valid R4, but import stores it unresolved.
+pub(crate) fn is_conditional_reference(reference: &str) -> bool {
+    match reference.split_once('?') {
+        Some((resource_type, query)) => {
+            !resource_type.contains('/') && resource(resource_type).is_some() && !query.is_empty()
+        }
+        None => false,
+    }
+}
+
+pub(crate) fn truncate(s: &str, max: usize) -> Cow<'_, str> {
+    if s.len() <= max {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(format!("{}…", s.chars().take(max).collect::<String>()))
+    }
+}
