@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use lakedrop_core::CancellationToken;
 use lakedrop_core::files::{expand_paths, validate_files};
-use lakedrop_validate::{Level, Options, Severity};
+use lakedrop_validate::{FileReport, Issue, Level, Options, Severity};
 use serde_json::json;
 
 use crate::output::{Format, print_json, thousands};
@@ -34,7 +34,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(validate_files(&files, &options, &mut |_| {}, &CancellationToken::new())?)
     })
     .await??;
-    let blocked = report.files.iter().any(|f| f.blocks_anything());
+    let blocked = report.files.iter().any(|f| f.blocks_anything())
+        || report.issues.iter().any(|i| i.severity == Severity::Error);
     match args.output {
         Format::Json => {
             let mut by_code = std::collections::BTreeMap::new();
@@ -43,33 +44,27 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                     *by_code.entry(code.as_str()).or_insert(0u64) += n;
                 }
             }
+            for issue in &report.issues {
+                *by_code.entry(issue.code.as_str()).or_insert(0u64) += 1;
+            }
             let files: Vec<_> = report
                 .files
                 .iter()
                 .map(|f| {
                     json!({"path": f.path, "lines": f.lines, "valid": f.valid, "invalid": f.invalid,
-                           "notFhir": f.not_fhir, "issues": f.issues, "issuesTruncated": f.issues_truncated})
+                           "notFhir": f.not_fhir, "issues": f.issues, "issuesTruncated": f.issues_truncated,
+                           "groups": f.groups})
                 })
                 .collect();
-            print_json(&json!({"files": files,
+            print_json(&json!({"files": files, "issues": report.issues,
                 "summary": {"valid": report.valid, "invalid": report.invalid, "by_code": by_code}}))?;
         }
         Format::Text => {
+            for issue in &report.issues {
+                println!("error: {} [{}]", issue.message, issue.code);
+            }
             for file in &report.files {
-                for issue in &file.issues {
-                    let path = issue.path.as_deref().map(|p| format!("{p}: ")).unwrap_or_default();
-                    let severity = match issue.severity {
-                        Severity::Error => "",
-                        Severity::Warning => "warning: ",
-                    };
-                    println!(
-                        "{}:{}: {severity}{path}{} [{}]",
-                        file.path, issue.line, issue.message, issue.code
-                    );
-                }
-                if file.issues_truncated {
-                    println!("{}: … more issues not shown", file.path);
-                }
+                print_file(file);
             }
             let not_fhir = report.files.iter().filter(|f| f.not_fhir).count();
             println!(
@@ -82,4 +77,34 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(if blocked { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Errors one per line, like a compiler; warnings, which are often thousands of the same kind (conditional
+/// references in bulk exports), once per group with a count and the first example.
+fn print_file(file: &FileReport) {
+    let location = |issue: &Issue| {
+        let path = issue.path.as_deref().map(|p| format!("{p}: ")).unwrap_or_default();
+        format!("{}:{}: {path}{} [{}]", file.path, issue.line, issue.message, issue.code)
+    };
+    for issue in file.issues.iter().filter(|i| i.severity == Severity::Error) {
+        println!("{}", location(issue));
+    }
+    let errors: u64 = file.groups.iter().filter(|g| g.severity == Severity::Error).map(|g| g.count).sum();
+    let shown = file.issues.iter().filter(|i| i.severity == Severity::Error).count() as u64;
+    if errors > shown {
+        println!(
+            "{}: … and {} more errors (--output json has them grouped)",
+            file.path,
+            thousands(errors - shown)
+        );
+    }
+    for group in file.groups.iter().filter(|g| g.severity == Severity::Warning) {
+        let Some(first) = group.examples.first() else { continue };
+        let times = if group.count > 1 {
+            format!(" ({} lines like it)", thousands(group.count))
+        } else {
+            String::new()
+        };
+        println!("warning: {}{times}", location(first));
+    }
 }

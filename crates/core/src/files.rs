@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use lakedrop_validate::{FileReport, Options, validate_path};
+use lakedrop_validate::{Options, validate_batch};
 use sha2::{Digest, Sha256};
 
 use crate::CancellationToken;
@@ -65,41 +65,48 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), FilesError> {
     Ok(())
 }
 
-/// Validates files one after the other, reporting progress over all of them.
+/// Validates the files of one import batch, one after the other (each with all cores), reporting progress over
+/// all of them.
 pub fn validate_files(
     files: &[PathBuf],
     options: &Options,
     progress: &mut dyn FnMut(ValidateProgress),
     cancel: &CancellationToken,
 ) -> Result<ValidationReport, FilesError> {
-    let bytes_total: u64 = files.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
-    let mut report = ValidationReport::default();
+    let sizes: Vec<u64> = files.iter().map(|p| std::fs::metadata(p).map_or(0, |m| m.len())).collect();
+    let bytes_total: u64 = sizes.iter().sum();
+    let mut current: Option<usize> = None;
     let mut bytes_before = 0u64;
-    for path in files {
-        if cancel.is_cancelled() {
-            return Err(FilesError::Cancelled);
+    let result = validate_batch(files, options, &mut |p| {
+        if current != Some(p.file) {
+            if let Some(done) = current {
+                progress(ValidateProgress::FileDone { path: files[done].display().to_string() });
+                bytes_before += sizes[done];
+            }
+            current = Some(p.file);
+            progress(ValidateProgress::FileStarted { path: files[p.file].display().to_string() });
         }
-        progress(ValidateProgress::FileStarted { path: path.display().to_string() });
-        let file = validate_path(path, options, &mut |p| {
-            progress(ValidateProgress::Progress {
-                bytes_done: bytes_before + p.bytes_done,
-                bytes_total,
-                lines_done: p.lines_done,
-            });
-            !cancel.is_cancelled()
+        progress(ValidateProgress::Progress {
+            bytes_done: bytes_before + p.progress.bytes_done,
+            bytes_total,
+            lines_done: p.progress.lines_done,
         });
-        let file: FileReport = match file {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return Err(FilesError::Cancelled),
-            Err(source) => return Err(FilesError::Io { path: path.clone(), source }),
-        };
-        bytes_before += file.bytes;
-        report.valid += file.valid;
-        report.invalid += file.invalid;
-        progress(ValidateProgress::FileDone { path: path.display().to_string() });
-        report.files.push(file);
+        !cancel.is_cancelled()
+    });
+    let batch = match result {
+        Ok(batch) => batch,
+        Err(e) if e.source.kind() == std::io::ErrorKind::Interrupted => return Err(FilesError::Cancelled),
+        Err(e) => return Err(FilesError::Io { path: e.path, source: e.source }),
+    };
+    if let Some(done) = current {
+        progress(ValidateProgress::FileDone { path: files[done].display().to_string() });
     }
-    Ok(report)
+    Ok(ValidationReport {
+        valid: batch.files.iter().map(|f| f.valid).sum(),
+        invalid: batch.files.iter().map(|f| f.invalid).sum(),
+        files: batch.files,
+        issues: batch.issues,
+    })
 }
 
 /// Hex SHA-256 of a file, read in blocks.

@@ -30,6 +30,8 @@ pub struct ValidationReport {
     pub files: Vec<lakedrop_validate::FileReport>,
     pub valid: u64,
     pub invalid: u64,
+    /// Problems of the batch as a whole (more files than one import takes).
+    pub issues: Vec<lakedrop_validate::Issue>,
 }
 
 /// Why a file the analyst chose was left out of the upload.

@@ -29,6 +29,8 @@ pub enum Code {
     TypeMismatchInFile,
     NotFhir,
     ConditionalReference,
+    /// More files than HealthLake takes in one import job.
+    TooManyFiles,
 }
 
 impl Code {
@@ -57,6 +59,7 @@ impl Code {
             Code::TypeMismatchInFile => "type-mismatch-in-file",
             Code::NotFhir => "not-fhir",
             Code::ConditionalReference => "conditional-reference",
+            Code::TooManyFiles => "too-many-files",
         }
     }
 }

@@ -15,8 +15,11 @@ mod report;
 pub use code::{Code, Level, Severity};
 pub use line::{LineVerdict, check_line};
 pub use r4::is_r4_resource_type;
-pub use reader::{Progress, validate_path, validate_reader};
-pub use report::{FileReport, Issue};
+pub use reader::{
+    BatchProgress, BatchReport, MAX_FILES_PER_IMPORT, Progress, ReadError, validate_batch, validate_path,
+    validate_reader,
+};
+pub use report::{FileReport, Issue, IssueGroup};
 
 /// How a validation run behaves; the defaults are what the app and the CLI use.
 #[derive(Debug, Clone)]
@@ -27,10 +30,20 @@ pub struct Options {
     pub max_line_bytes: usize,
     /// How many issues a file report keeps as examples; counts by code are always complete.
     pub max_issues_per_file: usize,
+    /// How many examples each group of issues keeps.
+    pub examples_per_group: usize,
+    /// Worker threads per file; 0 means one per core.
+    pub threads: usize,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { level: Level::StructureOnly, max_line_bytes: 64 * 1024 * 1024, max_issues_per_file: 1000 }
+        Self {
+            level: Level::StructureOnly,
+            max_line_bytes: 64 * 1024 * 1024,
+            max_issues_per_file: 1000,
+            examples_per_group: 5,
+            threads: 0,
+        }
     }
 }

@@ -1,32 +1,146 @@
+use std::cell::Cell;
+use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
-use std::path::Path;
+use std::hash::{BuildHasher, Hasher};
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
-use crate::{Code, FileReport, Issue, Options, Severity, check_line};
+use rayon::prelude::*;
+
+use crate::{Code, FileReport, Issue, LineVerdict, Options, Severity, check_line};
 
 /// How far a file's validation has come; passed to the progress callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
+    /// Bytes of the file read so far (compressed bytes for `.gz`).
     pub bytes_done: u64,
     pub lines_done: u64,
 }
 
-/// How often (in lines) the progress callback is asked whether to go on.
-const PROGRESS_EVERY_LINES: u64 = 2048;
+/// HealthLake imports at most this many files in one job.
+pub const MAX_FILES_PER_IMPORT: usize = 10_000;
 
-/// Validates one file. `progress` is called now and then; returning `false` stops early with an
-/// `io::ErrorKind::Interrupted` error (cancellation).
+/// Lines are handed to the worker threads in blocks of about this many bytes.
+const BLOCK_BYTES: usize = 256 * 1024;
+/// Blocks read ahead per worker thread: memory is bounded by threads × this × `BLOCK_BYTES`.
+const BLOCKS_PER_THREAD: usize = 4;
+
+/// Everything validation found in a set of files imported together.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    pub files: Vec<FileReport>,
+    /// Problems of the batch as a whole (too many files), with line 0.
+    pub issues: Vec<Issue>,
+}
+
+/// Where a batch's validation has come: the file (index into the paths) and how far into it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchProgress {
+    pub file: usize,
+    pub progress: Progress,
+}
+
+/// A file that could not be read; validation of the batch stops there.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+pub struct ReadError {
+    pub path: PathBuf,
+    #[source]
+    pub source: io::Error,
+}
+
+/// Validates the files of one import batch, in order, each with all cores. Beyond what each file's report says,
+/// the same `resourceType/id` appearing twice anywhere in the batch is flagged (`duplicate-id`: HealthLake keeps
+/// the later one). `progress` is called as each file starts (with zeros) and as it goes; returning `false`
+/// cancels (an `Interrupted` read error).
+pub fn validate_batch(
+    paths: &[PathBuf],
+    options: &Options,
+    progress: &mut dyn FnMut(BatchProgress) -> bool,
+) -> Result<BatchReport, ReadError> {
+    let mut report = BatchReport::default();
+    if paths.len() > MAX_FILES_PER_IMPORT {
+        report.issues.push(Issue {
+            line: 0,
+            code: Code::TooManyFiles,
+            severity: Severity::Error,
+            path: None,
+            message: format!(
+                "{} files in one import; HealthLake takes at most {MAX_FILES_PER_IMPORT}: concatenate files or import in several batches",
+                paths.len()
+            ),
+        });
+    }
+    let mut ids = IdIndex::default();
+    for (index, path) in paths.iter().enumerate() {
+        if !progress(BatchProgress { file: index, progress: Progress { bytes_done: 0, lines_done: 0 } }) {
+            let source = io::Error::new(io::ErrorKind::Interrupted, "validation cancelled");
+            return Err(ReadError { path: path.clone(), source });
+        }
+        let file = open(path, options, &mut ids, index as u32, &mut |p| {
+            progress(BatchProgress { file: index, progress: p })
+        })
+        .map_err(|source| ReadError { path: path.clone(), source })?;
+        report.files.push(file);
+    }
+    Ok(report)
+}
+
+/// Validates one file (`.ndjson`, or gzip-compressed `.ndjson.gz`). `progress` is called now and then;
+/// returning `false` stops early with an `io::ErrorKind::Interrupted` error (cancellation).
 pub fn validate_path(
     path: &Path,
     options: &Options,
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> io::Result<FileReport> {
-    let file = File::open(path)?;
+    open(path, options, &mut IdIndex::default(), 0, progress)
+}
+
+fn open(
+    path: &Path,
+    options: &Options,
+    ids: &mut IdIndex,
+    file_index: u32,
+    progress: &mut dyn FnMut(Progress) -> bool,
+) -> io::Result<FileReport> {
+    let mut file = File::open(path)?;
     let bytes = file.metadata()?.len();
-    let mut reader = BufReader::with_capacity(256 * 1024, file);
-    let mut report = validate_reader(&path.display().to_string(), &mut reader, options, progress)?;
+    let mut magic = [0u8; 2];
+    let gzip = file.read(&mut magic)? == 2 && magic == [0x1f, 0x8b];
+    let file = {
+        use std::io::Seek;
+        let mut file = file;
+        file.seek(io::SeekFrom::Start(0))?;
+        file
+    };
+    let name = path.display().to_string();
+    let mut report = if gzip {
+        let read = Rc::new(Cell::new(0u64));
+        let counted = Counted { inner: file, read: Rc::clone(&read) };
+        let mut reader = BufReader::with_capacity(256 * 1024, flate2::read::MultiGzDecoder::new(counted));
+        let mut progress = |p: Progress| progress(Progress { bytes_done: read.get(), ..p });
+        validate(&name, &mut reader, options, ids, file_index, &mut progress)?
+    } else {
+        let mut reader = BufReader::with_capacity(256 * 1024, file);
+        validate(&name, &mut reader, options, ids, file_index, progress)?
+    };
     report.bytes = bytes;
     Ok(report)
+}
+
+/// Counts the (compressed) bytes read, for progress through a `.gz` file.
+struct Counted {
+    inner: File,
+    read: Rc<Cell<u64>>,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
 }
 
 /// Validates NDJSON from any reader; `path` names it in the report.
@@ -36,51 +150,194 @@ pub fn validate_reader(
     options: &Options,
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> io::Result<FileReport> {
+    validate(path, reader, options, &mut IdIndex::default(), 0, progress)
+}
+
+/// Where each `resourceType/id` of a batch was first seen, keyed by a 64-bit hash of the pair (16 bytes per
+/// resource; a collision could only cost a spurious warning, never a rejected line).
+#[derive(Default)]
+struct IdIndex {
+    first_seen: HashMap<u64, (u32, u64)>,
+    names: Vec<String>,
+}
+
+impl IdIndex {
+    /// Records the pair; returns where it was seen before, if it was.
+    fn insert(&mut self, resource_type: &str, id: &str, file: u32, line: u64) -> Option<(u32, u64)> {
+        let mut hasher =
+            std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+                .build_hasher();
+        hasher.write(resource_type.as_bytes());
+        hasher.write_u8(b'/');
+        hasher.write(id.as_bytes());
+        let key = hasher.finish();
+        match self.first_seen.insert(key, (file, line)) {
+            Some(previous) => {
+                self.first_seen.insert(key, previous);
+                Some(previous)
+            }
+            None => None,
+        }
+    }
+}
+
+/// A run of whole lines read from the file, validated by one worker.
+#[derive(Default)]
+struct Block {
+    data: Vec<u8>,
+    lines: Vec<LineSpan>,
+    first_line: u64,
+}
+
+struct LineSpan {
+    start: usize,
+    end: usize,
+    /// Bytes the line took in the file, with its line ending.
+    consumed: usize,
+    /// The line was longer than the limit and only its head is in `data`.
+    overflowed: bool,
+}
+
+fn validate(
+    path: &str,
+    reader: &mut dyn BufRead,
+    options: &Options,
+    ids: &mut IdIndex,
+    file_index: u32,
+    progress: &mut dyn FnMut(Progress) -> bool,
+) -> io::Result<FileReport> {
     let name =
         Path::new(path).file_name().map_or_else(|| path.to_string(), |n| n.to_string_lossy().into_owned());
-    let expected_type = type_from_file_name(&name);
-    let mut report = FileReport { path: path.to_string(), name, ..FileReport::default() };
-    let mut line = Vec::with_capacity(64 * 1024);
-    let mut line_no = 0u64;
+    if ids.names.len() <= file_index as usize {
+        ids.names.resize(file_index as usize + 1, String::new());
+    }
+    ids.names[file_index as usize] = path.to_string();
+    let mut file = FileState {
+        expected_type: type_from_file_name(&name),
+        report: FileReport { path: path.to_string(), name, ..FileReport::default() },
+        untyped_objects: 0,
+        resources: 0,
+    };
+    let pool = match options.threads {
+        0 => None,
+        n => Some(rayon::ThreadPoolBuilder::new().num_threads(n).build().map_err(io::Error::other)?),
+    };
+    let threads =
+        pool.as_ref().map_or_else(rayon::current_num_threads, rayon::ThreadPool::current_num_threads);
+    let window = threads.max(1) * BLOCKS_PER_THREAD;
+    let mut next_line = 1u64;
     let mut bytes_done = 0u64;
-    let mut untyped_objects = 0u64;
-    let mut resources = 0u64;
-
+    let mut blocks: Vec<Block> = Vec::with_capacity(window);
     loop {
-        let (consumed, overflowed) = read_capped_line(reader, &mut line, options.max_line_bytes)?;
-        if consumed == 0 {
+        blocks.clear();
+        let mut at_end = false;
+        while blocks.len() < window && !at_end {
+            let mut block = Block { first_line: next_line, ..Block::default() };
+            at_end = read_block(reader, &mut block, options.max_line_bytes)?;
+            next_line += block.lines.len() as u64;
+            bytes_done += block.lines.iter().map(|l| l.consumed as u64).sum::<u64>();
+            if !block.lines.is_empty() {
+                blocks.push(block);
+            }
+        }
+        if blocks.is_empty() {
             break;
         }
-        bytes_done += consumed as u64;
-        line_no += 1;
-        let mut verdict = if overflowed {
-            // The line was cut at the limit; report its true length without holding it in memory.
-            let mut v = crate::LineVerdict { rejected: true, ..Default::default() };
-            v.issues.push(Issue {
-                line: line_no,
-                code: Code::LineTooLong,
-                severity: Severity::Error,
-                path: None,
-                message: format!(
-                    "line is {consumed} bytes, over the {}-byte limit; split the resource or raise the limit",
-                    options.max_line_bytes
-                ),
-            });
-            v
-        } else {
-            check_line(line_no, strip_newline(&line), options)
+        let check = |block: &Block| -> Vec<LineVerdict> {
+            block
+                .lines
+                .iter()
+                .enumerate()
+                .map(|(i, span)| check_span(block, span, block.first_line + i as u64, options))
+                .collect()
         };
+        let verdicts: Vec<Vec<LineVerdict>> = match (&pool, blocks.len()) {
+            (_, 1) => vec![check(&blocks[0])],
+            (Some(pool), _) => pool.install(|| blocks.par_iter().map(check).collect()),
+            (None, _) => blocks.par_iter().map(check).collect(),
+        };
+        for (block, verdicts) in blocks.iter().zip(verdicts) {
+            for (i, verdict) in verdicts.into_iter().enumerate() {
+                file.absorb(block.first_line + i as u64, verdict, options, ids, file_index);
+            }
+        }
+        if !progress(Progress { bytes_done, lines_done: next_line - 1 }) {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "validation cancelled"));
+        }
+        if at_end {
+            break;
+        }
+    }
+    let mut report = file.finish();
+    report.bytes = bytes_done;
+    Ok(report)
+}
+
+fn check_span(block: &Block, span: &LineSpan, line_no: u64, options: &Options) -> LineVerdict {
+    if span.overflowed {
+        // The line was cut at the limit; report its true length without holding it in memory.
+        let mut verdict = LineVerdict { rejected: true, ..Default::default() };
+        verdict.issues.push(Issue {
+            line: line_no,
+            code: Code::LineTooLong,
+            severity: Severity::Error,
+            path: None,
+            message: format!(
+                "line is {} bytes, over the {}-byte limit; split the resource or raise the limit",
+                span.consumed, options.max_line_bytes
+            ),
+        });
+        return verdict;
+    }
+    check_line(line_no, &block.data[span.start..span.end], options)
+}
+
+/// Reads whole lines into `block` until it holds about `BLOCK_BYTES`; returns whether the input ended.
+fn read_block(reader: &mut dyn BufRead, block: &mut Block, cap: usize) -> io::Result<bool> {
+    while block.data.len() < BLOCK_BYTES {
+        let start = block.data.len();
+        let (consumed, overflowed) = read_capped_line(reader, &mut block.data, cap)?;
+        if consumed == 0 {
+            return Ok(true);
+        }
+        let mut end = block.data.len();
+        if block.data[start..end].ends_with(b"\n") {
+            end -= 1;
+        }
+        block.lines.push(LineSpan { start, end, consumed, overflowed });
+    }
+    Ok(false)
+}
+
+/// One file's running totals while its verdicts come in, in line order.
+struct FileState {
+    expected_type: Option<String>,
+    report: FileReport,
+    untyped_objects: u64,
+    resources: u64,
+}
+
+impl FileState {
+    fn absorb(
+        &mut self,
+        line_no: u64,
+        mut verdict: LineVerdict,
+        options: &Options,
+        ids: &mut IdIndex,
+        file: u32,
+    ) {
+        let report = &mut self.report;
         if verdict.blank {
             for issue in verdict.issues.drain(..) {
-                report.record(issue, options.max_issues_per_file);
+                report.record(issue, None, options);
             }
-            continue;
+            return;
         }
         report.lines += 1;
         if verdict.untyped_object {
-            untyped_objects += 1;
+            self.untyped_objects += 1;
         }
-        if let (Some(expected), Some(actual)) = (&expected_type, &verdict.resource_type)
+        if let (Some(expected), Some(actual)) = (&self.expected_type, &verdict.resource_type)
             && expected != actual
         {
             verdict.issues.push(Issue {
@@ -93,30 +350,49 @@ pub fn validate_reader(
                 ),
             });
         }
+        if let (Some(rt), Some(id)) = (&verdict.resource_type, &verdict.id)
+            && let Some((first_file, first_line)) = ids.insert(rt, id, file, line_no)
+        {
+            let place = if first_file == file {
+                format!("line {first_line}")
+            } else {
+                format!("{}:{first_line}", ids.names[first_file as usize])
+            };
+            verdict.issues.push(Issue {
+                line: line_no,
+                code: Code::DuplicateId,
+                severity: Severity::Warning,
+                path: Some(format!("{rt}.id")),
+                message: format!(
+                    "{rt}/{id} is also at {place}; HealthLake keeps only the one imported last, so drop one of them"
+                ),
+            });
+        }
         if verdict.rejected {
             report.invalid += 1;
         } else {
             report.valid += 1;
-            resources += 1;
-            if let Some(rt) = verdict.resource_type.take() {
-                *report.resource_types.entry(rt).or_default() += 1;
-            }
+            self.resources += 1;
         }
+        let resource_type = verdict.resource_type.take();
         for issue in verdict.issues {
-            report.record(issue, options.max_issues_per_file);
+            report.record(issue, resource_type.as_deref(), options);
         }
-        if line_no.is_multiple_of(PROGRESS_EVERY_LINES)
-            && !progress(Progress { bytes_done, lines_done: line_no })
+        if !verdict.rejected
+            && let Some(rt) = resource_type
         {
-            return Err(io::Error::new(io::ErrorKind::Interrupted, "validation cancelled"));
+            *report.resource_types.entry(rt).or_default() += 1;
         }
     }
-    report.bytes = bytes_done;
-    if resources == 0 && untyped_objects > 0 && untyped_objects * 2 >= report.lines {
-        mark_not_fhir(&mut report, untyped_objects);
+
+    fn finish(mut self) -> FileReport {
+        let lines = self.report.lines;
+        if self.resources == 0 && self.untyped_objects > 0 && self.untyped_objects * 2 >= lines {
+            mark_not_fhir(&mut self.report, self.untyped_objects);
+        }
+        self.report.groups.sort_by_key(|g| std::cmp::Reverse(g.count));
+        self.report
     }
-    progress(Progress { bytes_done, lines_done: line_no });
-    Ok(report)
 }
 
 /// A file of JSON objects none of which is a resource (a bulk-export log, say) gets one clear file-level issue
@@ -126,6 +402,7 @@ fn mark_not_fhir(report: &mut FileReport, untyped_objects: u64) {
     // Per-line findings on a file that is not FHIR are noise: the one file-level issue replaces them.
     report.by_code.clear();
     report.issues.clear();
+    report.groups.clear();
     report.issues_truncated = false;
     let issue = Issue {
         line: 1,
@@ -137,8 +414,7 @@ fn mark_not_fhir(report: &mut FileReport, untyped_objects: u64) {
             report.lines
         ),
     };
-    report.issues.push(issue);
-    *report.by_code.entry(Code::NotFhir).or_default() += 1;
+    report.record(issue, None, &Options::default());
 }
 
 /// Bulk exports name files after their type (`Patient.000.ndjson`, `Patient.ndjson`); other names say nothing.
@@ -151,10 +427,10 @@ fn strip_newline(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\n").unwrap_or(line)
 }
 
-/// Reads one line into `buf` (cleared first), keeping at most `cap` bytes of content plus its line ending; the
-/// rest of an over-long line is consumed and dropped. Returns the bytes consumed and whether the line was cut.
+/// Appends one line to `buf`, keeping at most `cap` bytes of content plus its line ending; the rest of an
+/// over-long line is consumed and dropped. Returns the bytes consumed and whether the line was cut.
 fn read_capped_line(reader: &mut dyn BufRead, buf: &mut Vec<u8>, cap: usize) -> io::Result<(usize, bool)> {
-    buf.clear();
+    let start = buf.len();
     let keep = cap.saturating_add(2); // room for "\r\n"
     let mut consumed = 0usize;
     loop {
@@ -166,11 +442,11 @@ fn read_capped_line(reader: &mut dyn BufRead, buf: &mut Vec<u8>, cap: usize) -> 
         if available.is_empty() {
             break;
         }
-        let (n, done) = match available.iter().position(|&b| b == b'\n') {
+        let (n, done) = match memchr::memchr(b'\n', available) {
             Some(i) => (i + 1, true),
             None => (available.len(), false),
         };
-        let room = keep.saturating_sub(buf.len());
+        let room = keep.saturating_sub(buf.len() - start);
         buf.extend_from_slice(&available[..n.min(room)]);
         reader.consume(n);
         consumed += n;
@@ -178,7 +454,11 @@ fn read_capped_line(reader: &mut dyn BufRead, buf: &mut Vec<u8>, cap: usize) -> 
             break;
         }
     }
-    let content = strip_newline(buf);
+    let content = strip_newline(&buf[start..]);
     let content = content.strip_suffix(b"\r").unwrap_or(content);
-    Ok((consumed, consumed > keep || content.len() > cap))
+    let overflowed = consumed > keep || content.len() > cap;
+    if overflowed {
+        buf.truncate(start);
+    }
+    Ok((consumed, overflowed))
 }

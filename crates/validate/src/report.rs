@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Code, Severity};
+use crate::{Code, Options, Severity};
 
 /// One finding, tied to a line of a file and, where it applies, to an element of the resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +44,22 @@ pub struct FileReport {
     pub by_code: BTreeMap<Code, u64>,
     /// Valid resources counted by `resourceType`.
     pub resource_types: BTreeMap<String, u64>,
+    /// Every issue grouped by code, severity and resource type, most frequent first, with the first examples.
+    pub groups: Vec<IssueGroup>,
+}
+
+/// Issues of one kind in one file: same code, severity and resource type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct IssueGroup {
+    pub code: Code,
+    pub severity: Severity,
+    /// The `resourceType` of the lines, when they named a valid one.
+    pub resource_type: Option<String>,
+    pub count: u64,
+    /// The first few issues of the group, in line order.
+    pub examples: Vec<Issue>,
 }
 
 impl FileReport {
@@ -52,9 +68,30 @@ impl FileReport {
         self.invalid > 0 || self.not_fhir
     }
 
-    pub(crate) fn record(&mut self, issue: Issue, max_issues: usize) {
+    pub(crate) fn record(&mut self, issue: Issue, resource_type: Option<&str>, options: &Options) {
         *self.by_code.entry(issue.code).or_default() += 1;
-        if self.issues.len() < max_issues {
+        let group = match self.groups.iter().position(|g| {
+            g.code == issue.code
+                && g.severity == issue.severity
+                && g.resource_type.as_deref() == resource_type
+        }) {
+            Some(i) => &mut self.groups[i],
+            None => {
+                self.groups.push(IssueGroup {
+                    code: issue.code,
+                    severity: issue.severity,
+                    resource_type: resource_type.map(str::to_string),
+                    count: 0,
+                    examples: Vec::new(),
+                });
+                self.groups.last_mut().expect("just pushed")
+            }
+        };
+        group.count += 1;
+        if group.examples.len() < options.examples_per_group {
+            group.examples.push(issue.clone());
+        }
+        if self.issues.len() < options.max_issues_per_file {
             self.issues.push(issue);
         } else {
             self.issues_truncated = true;

@@ -238,3 +238,115 @@ fn at_minimal_structure_problems_are_warnings_but_identity_problems_still_block(
     value.as_object_mut().expect("object").remove("id");
     assert!(check_line(1, value.to_string().as_bytes(), &minimal).rejected);
 }
+
+fn all_sample_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for dir in ["10-patients", "100-patients-partial", "1000-patients-partial"] {
+        for entry in std::fs::read_dir(sample_dir().join("..").join(dir)).expect("sample dir") {
+            files.push(entry.expect("entry").path());
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn every_sample_resource_is_valid_r4_and_every_log_is_not_fhir() {
+    let report = lakedrop_validate::validate_batch(&all_sample_files(), &Options::default(), &mut |_| true)
+        .expect("read");
+    let mut valid = 0;
+    for file in &report.files {
+        if file.name == "log.ndjson" {
+            assert!(file.not_fhir, "{}", file.path);
+        } else {
+            assert_eq!(file.invalid, 0, "{}: {:?}", file.path, file.issues.first());
+            valid += file.valid;
+        }
+    }
+    assert_eq!(valid, 18_127);
+}
+
+#[test]
+fn threads_do_not_change_the_report() {
+    let path = sample_dir().join("../1000-patients-partial/Patient.000.ndjson");
+    let mut text = std::fs::read_to_string(path).expect("sample");
+    text.push_str("{\"resourceType\":\"Patient\",\"id\":\"x\",\"gender\":\"dude\"}\n");
+    let one = Options { threads: 1, ..Options::default() };
+    let two = Options { threads: 2, ..Options::default() };
+    let a = validate_reader("Patient.ndjson", &mut text.as_bytes(), &one, &mut |_| true).expect("read");
+    let b = validate_reader("Patient.ndjson", &mut text.as_bytes(), &two, &mut |_| true).expect("read");
+    assert!(a.lines > 1000 && a.invalid == 1);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn gzip_files_are_read_through() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("Patient.000.ndjson.gz");
+    let mut gz =
+        flate2::write::GzEncoder::new(std::fs::File::create(&path).expect("create"), Default::default());
+    for _ in 0..3 {
+        writeln!(gz, "{}", first_patient_line()).expect("write");
+    }
+    gz.finish().expect("finish");
+    let mut last = None;
+    let report = validate_path(&path, &Options::default(), &mut |p| {
+        last = Some(p);
+        true
+    })
+    .expect("read");
+    assert_eq!(report.lines, 3);
+    assert_eq!(report.bytes, std::fs::metadata(&path).expect("meta").len());
+    assert_eq!(last.expect("progress").bytes_done, report.bytes, "progress counts compressed bytes");
+    // The same id three times in one batch: the later two are duplicates.
+    assert_eq!(report.by_code.get(&Code::DuplicateId), Some(&2));
+}
+
+#[test]
+fn duplicate_ids_are_found_across_the_files_of_a_batch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = dir.path().join("Patient.000.ndjson");
+    let b = dir.path().join("Patient.001.ndjson");
+    std::fs::write(&a, format!("{}\n", first_patient_line())).expect("write");
+    std::fs::write(&b, format!("{}\n", first_patient_line())).expect("write");
+    let report =
+        lakedrop_validate::validate_batch(&[a, b], &Options::default(), &mut |_| true).expect("read");
+    assert!(report.files[0].issues.is_empty());
+    let issue = &report.files[1].issues[0];
+    assert_eq!((issue.code, issue.severity, issue.line), (Code::DuplicateId, Severity::Warning, 1));
+    assert!(issue.message.contains("Patient.000.ndjson:1"), "{}", issue.message);
+    assert_eq!(report.files[1].valid, 1, "a duplicate is imported (the later one wins), not rejected");
+}
+
+#[test]
+fn issues_are_grouped_by_code_and_type_with_examples() {
+    let mut value = patient();
+    let mut lines = String::new();
+    for i in 0..8 {
+        value["id"] = format!("p{i}").into();
+        value["gender"] = if i < 6 { "dude".into() } else { "male".into() };
+        lines.push_str(&value.to_string());
+        lines.push('\n');
+    }
+    lines.push_str("{\"resourceType\":\"Patient\"}\n");
+    let report = validate_reader("Patient.ndjson", &mut lines.as_bytes(), &Options::default(), &mut |_| true)
+        .expect("read");
+    let top = &report.groups[0];
+    assert_eq!((top.code, top.resource_type.as_deref(), top.count), (Code::InvalidValue, Some("Patient"), 6));
+    assert_eq!(top.examples.len(), 5);
+    assert_eq!(top.examples[0].line, 1);
+    assert!(report.groups.iter().any(|g| g.code == Code::MissingId && g.count == 1));
+}
+
+#[test]
+fn more_than_ten_thousand_files_is_one_batch_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("Patient.ndjson");
+    std::fs::write(&path, format!("{}\n", first_patient_line())).expect("write");
+    let paths = vec![path; lakedrop_validate::MAX_FILES_PER_IMPORT + 1];
+    let report =
+        lakedrop_validate::validate_batch(&paths[..], &Options::default(), &mut |_| true).expect("read");
+    assert_eq!(report.issues[0].code, Code::TooManyFiles);
+    assert_eq!(report.files.len(), paths.len());
+}
