@@ -1,10 +1,10 @@
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
@@ -116,10 +116,10 @@ fn open(
     };
     let name = path.display().to_string();
     let mut report = if gzip {
-        let read = Rc::new(Cell::new(0u64));
-        let counted = Counted { inner: file, read: Rc::clone(&read) };
+        let read = Arc::new(AtomicU64::new(0));
+        let counted = Counted { inner: file, read: Arc::clone(&read) };
         let mut reader = BufReader::with_capacity(256 * 1024, flate2::read::MultiGzDecoder::new(counted));
-        let mut progress = |p: Progress| progress(Progress { bytes_done: read.get(), ..p });
+        let mut progress = |p: Progress| progress(Progress { bytes_done: read.load(Ordering::Relaxed), ..p });
         validate(&name, &mut reader, options, ids, file_index, &mut progress)?
     } else {
         let mut reader = BufReader::with_capacity(256 * 1024, file);
@@ -132,13 +132,13 @@ fn open(
 /// Counts the (compressed) bytes read, for progress through a `.gz` file.
 struct Counted {
     inner: File,
-    read: Rc<Cell<u64>>,
+    read: Arc<AtomicU64>,
 }
 
 impl Read for Counted {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.read.set(self.read.get() + n as u64);
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -146,37 +146,41 @@ impl Read for Counted {
 /// Validates NDJSON from any reader; `path` names it in the report.
 pub fn validate_reader(
     path: &str,
-    reader: &mut dyn BufRead,
+    reader: &mut (dyn BufRead + Send),
     options: &Options,
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> io::Result<FileReport> {
     validate(path, reader, options, &mut IdIndex::default(), 0, progress)
 }
 
-/// Where each `resourceType/id` of a batch was first seen, keyed by a 64-bit hash of the pair (16 bytes per
-/// resource; a collision could only cost a spurious warning, never a rejected line).
+/// Where each `resourceType/id` of a batch was first seen, keyed by a 64-bit hash of the pair: 16 bytes per
+/// resource (about 20 MB per million with the table's slack), the only memory that grows with the input. A
+/// collision could only cost a spurious warning, never a rejected line.
 #[derive(Default)]
 struct IdIndex {
-    first_seen: HashMap<u64, (u32, u64)>,
-    names: Vec<String>,
+    /// Hash of `type/id` → file index (high 24 bits) and line (low 40 bits).
+    first_seen: HashMap<u64, u64>,
+    paths: Vec<String>,
 }
 
 impl IdIndex {
     /// Records the pair; returns where it was seen before, if it was.
     fn insert(&mut self, resource_type: &str, id: &str, file: u32, line: u64) -> Option<(u32, u64)> {
-        let mut hasher =
-            std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
-                .build_hasher();
+        let mut hasher = std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .build_hasher();
         hasher.write(resource_type.as_bytes());
         hasher.write_u8(b'/');
         hasher.write(id.as_bytes());
-        let key = hasher.finish();
-        match self.first_seen.insert(key, (file, line)) {
-            Some(previous) => {
-                self.first_seen.insert(key, previous);
-                Some(previous)
+        let place = (u64::from(file) << 40) | (line & ((1 << 40) - 1));
+        match self.first_seen.entry(hasher.finish()) {
+            std::collections::hash_map::Entry::Occupied(first) => {
+                let first = *first.get();
+                Some(((first >> 40) as u32, first & ((1 << 40) - 1)))
             }
-            None => None,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(place);
+                None
+            }
         }
     }
 }
@@ -200,7 +204,7 @@ struct LineSpan {
 
 fn validate(
     path: &str,
-    reader: &mut dyn BufRead,
+    reader: &mut (dyn BufRead + Send),
     options: &Options,
     ids: &mut IdIndex,
     file_index: u32,
@@ -208,10 +212,10 @@ fn validate(
 ) -> io::Result<FileReport> {
     let name =
         Path::new(path).file_name().map_or_else(|| path.to_string(), |n| n.to_string_lossy().into_owned());
-    if ids.names.len() <= file_index as usize {
-        ids.names.resize(file_index as usize + 1, String::new());
+    if ids.paths.len() <= file_index as usize {
+        ids.paths.resize(file_index as usize + 1, String::new());
     }
-    ids.names[file_index as usize] = path.to_string();
+    ids.paths[file_index as usize] = path.to_string();
     let mut file = FileState {
         expected_type: type_from_file_name(&name),
         report: FileReport { path: path.to_string(), name, ..FileReport::default() },
@@ -225,48 +229,45 @@ fn validate(
     let threads =
         pool.as_ref().map_or_else(rayon::current_num_threads, rayon::ThreadPool::current_num_threads);
     let window = threads.max(1) * BLOCKS_PER_THREAD;
-    let mut next_line = 1u64;
+    let max_line = options.max_line_bytes;
     let mut bytes_done = 0u64;
-    let mut blocks: Vec<Block> = Vec::with_capacity(window);
-    loop {
-        blocks.clear();
-        let mut at_end = false;
-        while blocks.len() < window && !at_end {
-            let mut block = Block { first_line: next_line, ..Block::default() };
-            at_end = read_block(reader, &mut block, options.max_line_bytes)?;
-            next_line += block.lines.len() as u64;
-            bytes_done += block.lines.iter().map(|l| l.consumed as u64).sum::<u64>();
-            if !block.lines.is_empty() {
-                blocks.push(block);
+    let mut current = read_window(reader, 1, window, max_line)?;
+    // Each round checks one window on the pool while this thread reads the next: reading overlaps checking.
+    while !current.blocks.is_empty() {
+        let check_all = || -> Vec<Vec<LineVerdict>> {
+            let check = |block: &Block| -> Vec<LineVerdict> {
+                let lines = block.lines.iter().enumerate();
+                lines.map(|(i, span)| check_span(block, span, block.first_line + i as u64, options)).collect()
+            };
+            if current.blocks.len() == 1 {
+                vec![check(&current.blocks[0])]
+            } else {
+                current.blocks.par_iter().map(check).collect()
             }
-        }
-        if blocks.is_empty() {
-            break;
-        }
-        let check = |block: &Block| -> Vec<LineVerdict> {
-            block
-                .lines
-                .iter()
-                .enumerate()
-                .map(|(i, span)| check_span(block, span, block.first_line + i as u64, options))
-                .collect()
         };
-        let verdicts: Vec<Vec<LineVerdict>> = match (&pool, blocks.len()) {
-            (_, 1) => vec![check(&blocks[0])],
-            (Some(pool), _) => pool.install(|| blocks.par_iter().map(check).collect()),
-            (None, _) => blocks.par_iter().map(check).collect(),
+        let next_line = current.next_line;
+        let at_end = current.at_end;
+        let read_next = || {
+            if at_end {
+                Ok(Window { next_line, at_end: true, ..Window::default() })
+            } else {
+                read_window(reader, next_line, window, max_line)
+            }
         };
-        for (block, verdicts) in blocks.iter().zip(verdicts) {
+        let (verdicts, next) = match &pool {
+            Some(pool) => pool.join(check_all, read_next),
+            None => rayon::join(check_all, read_next),
+        };
+        for (block, verdicts) in current.blocks.iter().zip(verdicts) {
             for (i, verdict) in verdicts.into_iter().enumerate() {
                 file.absorb(block.first_line + i as u64, verdict, options, ids, file_index);
             }
         }
+        bytes_done += current.bytes;
         if !progress(Progress { bytes_done, lines_done: next_line - 1 }) {
             return Err(io::Error::new(io::ErrorKind::Interrupted, "validation cancelled"));
         }
-        if at_end {
-            break;
-        }
+        current = next?;
     }
     let mut report = file.finish();
     report.bytes = bytes_done;
@@ -292,8 +293,38 @@ fn check_span(block: &Block, span: &LineSpan, line_no: u64, options: &Options) -
     check_line(line_no, &block.data[span.start..span.end], options)
 }
 
+/// Up to `blocks` blocks of lines, read ahead of checking.
+#[derive(Default)]
+struct Window {
+    blocks: Vec<Block>,
+    /// The number of the line after the window.
+    next_line: u64,
+    /// Bytes the window's lines took in the input.
+    bytes: u64,
+    at_end: bool,
+}
+
+fn read_window(
+    reader: &mut (dyn BufRead + Send),
+    first_line: u64,
+    blocks: usize,
+    max_line: usize,
+) -> io::Result<Window> {
+    let mut window = Window { next_line: first_line, ..Window::default() };
+    while window.blocks.len() < blocks && !window.at_end {
+        let mut block = Block { first_line: window.next_line, ..Block::default() };
+        window.at_end = read_block(reader, &mut block, max_line)?;
+        window.next_line += block.lines.len() as u64;
+        window.bytes += block.lines.iter().map(|l| l.consumed as u64).sum::<u64>();
+        if !block.lines.is_empty() {
+            window.blocks.push(block);
+        }
+    }
+    Ok(window)
+}
+
 /// Reads whole lines into `block` until it holds about `BLOCK_BYTES`; returns whether the input ended.
-fn read_block(reader: &mut dyn BufRead, block: &mut Block, cap: usize) -> io::Result<bool> {
+fn read_block(reader: &mut (dyn BufRead + Send), block: &mut Block, cap: usize) -> io::Result<bool> {
     while block.data.len() < BLOCK_BYTES {
         let start = block.data.len();
         let (consumed, overflowed) = read_capped_line(reader, &mut block.data, cap)?;
@@ -356,7 +387,7 @@ impl FileState {
             let place = if first_file == file {
                 format!("line {first_line}")
             } else {
-                format!("{}:{first_line}", ids.names[first_file as usize])
+                format!("{}:{first_line}", ids.paths[first_file as usize])
             };
             verdict.issues.push(Issue {
                 line: line_no,
@@ -429,7 +460,11 @@ fn strip_newline(line: &[u8]) -> &[u8] {
 
 /// Appends one line to `buf`, keeping at most `cap` bytes of content plus its line ending; the rest of an
 /// over-long line is consumed and dropped. Returns the bytes consumed and whether the line was cut.
-fn read_capped_line(reader: &mut dyn BufRead, buf: &mut Vec<u8>, cap: usize) -> io::Result<(usize, bool)> {
+fn read_capped_line(
+    reader: &mut (dyn BufRead + Send),
+    buf: &mut Vec<u8>,
+    cap: usize,
+) -> io::Result<(usize, bool)> {
     let start = buf.len();
     let keep = cap.saturating_add(2); // room for "\r\n"
     let mut consumed = 0usize;
