@@ -1,5 +1,5 @@
 # The two commands the README starts with, and a few more for development.
-.PHONY: run test e2e bindings fmt bench fhir-model
+.PHONY: run test e2e bindings fmt bench fhir-model fuzz
 
 ## Set up what is missing, build, and launch Lakedrop on the seeded sandbox (a headless CLI import without a display).
 run:
@@ -32,3 +32,6 @@ fhir-model:
 	rm -rf target/fhir-definitions && mkdir -p target/fhir-definitions
 	cd target/fhir-definitions && npm pack --silent $(FHIR_DEFINITIONS) && tar xzf *.tgz
 	python3 crates/validate/gen/generate.py target/fhir-definitions/package/dist/fhir/r4 crates/validate/src/r4/model.rs
+
+fuzz:
+	scripts/fuzz.sh 600

@@ -20,6 +20,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test"
 timeout 1500 cargo test --workspace --locked
 
+step "fuzz the line validator for ${FUZZ_SECONDS:=20} s (make fuzz runs longer)"
+scripts/fuzz.sh "$FUZZ_SECONDS"
+
 step "UI: svelte-check, ESLint, Prettier, Vitest"
 (cd ui && npm run check && npm run lint && npm run format:check && npm test)
 
