@@ -21,6 +21,7 @@ bindings:
 bench:
 	cargo bench -p lakedrop-sandbox --bench import
 	cargo bench -p lakedrop-core --bench results
+	cargo bench -p lakedrop-validate --bench validate
 
 fmt:
 	cargo fmt --all

@@ -31,6 +31,8 @@ pub enum Code {
     ConditionalReference,
     /// More files than HealthLake takes in one import job.
     TooManyFiles,
+    /// At `strict`, a `meta.profile` HealthLake validates against and Lakedrop cannot check.
+    UncheckedProfile,
 }
 
 impl Code {
@@ -60,6 +62,7 @@ impl Code {
             Code::NotFhir => "not-fhir",
             Code::ConditionalReference => "conditional-reference",
             Code::TooManyFiles => "too-many-files",
+            Code::UncheckedProfile => "unchecked-profile",
         }
     }
 }

@@ -181,6 +181,9 @@ pub fn check_line(line_no: u64, bytes: &[u8], options: &Options) -> LineVerdict 
     }
 
     for found in outcome.found {
+        if found.code == Code::UncheckedProfile && options.level != Level::Strict {
+            continue;
+        }
         let severity = severity_of(found.code, options.level);
         verdict.push(line_no, found.code, severity, Some(found.path), found.message);
     }
@@ -191,9 +194,11 @@ pub fn check_line(line_no: u64, bytes: &[u8], options: &Options) -> LineVerdict 
 /// with a warning (`SUCCESS_WITH_SEARCH_VALIDATION_FAILURES/`).
 pub(crate) fn severity_of(code: Code, level: Level) -> Severity {
     match code {
-        Code::ConditionalReference | Code::TypeMismatchInFile | Code::DuplicateId | Code::BlankLine => {
-            Severity::Warning
-        }
+        Code::ConditionalReference
+        | Code::TypeMismatchInFile
+        | Code::DuplicateId
+        | Code::BlankLine
+        | Code::UncheckedProfile => Severity::Warning,
         Code::UnknownElement
         | Code::WrongType
         | Code::InvalidValue

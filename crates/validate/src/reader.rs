@@ -166,8 +166,9 @@ struct IdIndex {
 impl IdIndex {
     /// Records the pair; returns where it was seen before, if it was.
     fn insert(&mut self, resource_type: &str, id: &str, file: u32, line: u64) -> Option<(u32, u64)> {
-        let mut hasher = std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
-            .build_hasher();
+        let mut hasher =
+            std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+                .build_hasher();
         hasher.write(resource_type.as_bytes());
         hasher.write_u8(b'/');
         hasher.write(id.as_bytes());

@@ -350,3 +350,19 @@ fn more_than_ten_thousand_files_is_one_batch_error() {
     assert_eq!(report.issues[0].code, Code::TooManyFiles);
     assert_eq!(report.files.len(), paths.len());
 }
+
+#[test]
+fn at_strict_a_claimed_profile_is_a_warning_lakedrop_cannot_check() {
+    let line = first_patient_line();
+    assert!(line.contains("\"profile\""), "Synthea claims US Core profiles");
+    let strict = Options { level: lakedrop_validate::Level::Strict, ..Options::default() };
+    let verdict = check_line(1, line.as_bytes(), &strict);
+    let issue = verdict.issues.iter().find(|i| i.code == Code::UncheckedProfile).expect("flagged");
+    assert_eq!((issue.severity, issue.path.as_deref()), (Severity::Warning, Some("Patient.meta.profile[0]")));
+    assert!(
+        !check_line(1, line.as_bytes(), &Options::default())
+            .issues
+            .iter()
+            .any(|i| i.code == Code::UncheckedProfile)
+    );
+}

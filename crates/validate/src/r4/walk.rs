@@ -722,6 +722,19 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
                 );
             }
         }
+        if self.element.name == "profile"
+            && self.walk.path.len() == 4
+            && matches!(self.walk.path[1], Seg::Name("meta"))
+        {
+            self.walk.report(
+                Code::UncheckedProfile,
+                None,
+                format!(
+                    "strict validates against the profile {:?}, which Lakedrop does not check; HealthLake rejects the resource if the profile is unsupported or not met (import with structure-only to ignore profiles)",
+                    truncate(v, 120)
+                ),
+            );
+        }
         if self.conditional && is_conditional_reference(v) {
             self.walk.report(
                 Code::ConditionalReference,
