@@ -4,7 +4,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_healthlake::types::{InputDataConfig, JobStatus, OutputDataConfig, S3Configuration};
+use aws_sdk_healthlake::types::{
+    InputDataConfig, JobStatus, OutputDataConfig, S3Configuration, ValidationLevel,
+};
 use lakedrop_sandbox::{Pacing, Sandbox, SandboxConfig, Seed};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -68,8 +70,13 @@ impl Env {
     }
 
     async fn start_import(&self, prefix: &str) -> String {
+        self.start_import_at(prefix, None).await
+    }
+
+    async fn start_import_at(&self, prefix: &str, level: Option<ValidationLevel>) -> String {
         self.healthlake
             .start_fhir_import_job()
+            .set_validation_level(level)
             .datastore_id(&self.seed.datastore_id)
             .data_access_role_arn(&self.seed.role_arn)
             .input_data_config(InputDataConfig::S3Uri(format!("s3://{}/{prefix}/", self.seed.input_bucket)))
@@ -687,4 +694,39 @@ async fn fhir_rest_reads_and_writes_while_an_import_runs() {
     assert!(served_during_the_run > 0, "some requests were served while the import was IN_PROGRESS");
     assert_eq!(env.wait_import(&import).await, JobStatus::Completed);
     env.sandbox.stop().await;
+}
+
+#[tokio::test]
+async fn at_minimal_a_structure_problem_is_imported_with_a_warning_not_rejected() {
+    let env = start(fast()).await;
+    let flawed = json!({"resourceType": "Patient", "id": "p-flawed", "gender": "dude"}).to_string();
+    env.put_lines("minimal/Patient.ndjson", &[basic("b-fine"), flawed.clone()]).await;
+    env.put_lines("structure/Patient.ndjson", &[basic("b-fine-2"), flawed.replace("p-flawed", "p-flawed-2")])
+        .await;
+
+    let minimal = env.start_import_at("minimal", Some(ValidationLevel::Minimal)).await;
+    assert_eq!(env.wait_import(&minimal).await, JobStatus::Completed);
+    let folder = format!("import-out/{}-FHIR_IMPORT-{minimal}/", env.seed.datastore_id);
+    let warned = env.object(&format!("{folder}SUCCESS_WITH_SEARCH_VALIDATION_FAILURES/Patient.ndjson")).await;
+    let warned = String::from_utf8(warned.body.collect().await.expect("body").to_vec()).expect("utf8");
+    let line: Value = serde_json::from_str(warned.trim()).expect("one JSON line");
+    assert_eq!((line["lineId"].as_u64(), line["resourceId"].as_str()), (Some(2), Some("p-flawed")));
+    let success = env.object(&format!("{folder}SUCCESS/Patient.ndjson")).await;
+    let success = String::from_utf8(success.body.collect().await.expect("body").to_vec()).expect("utf8");
+    assert_eq!(success.lines().count(), 1, "only the clean line is in SUCCESS/");
+
+    let stored = fhir(&env, "GET", "Patient/p-flawed", None).await;
+    assert_eq!(stored.status, 200);
+    let stored: Value = serde_json::from_str(&stored.body).expect("resource");
+    let extension = &stored["extension"][0];
+    assert_eq!(extension["url"], "urn:lakedrop:sandbox:search-validation-failure");
+    assert!(
+        extension["valueString"].as_str().is_some_and(|s| s.starts_with("Patient.gender:")),
+        "{extension}"
+    );
+
+    let strict = env.start_import_at("structure", Some(ValidationLevel::StructureOnly)).await;
+    assert_eq!(env.wait_import(&strict).await, JobStatus::CompletedWithErrors);
+    let folder = format!("import-out/{}-FHIR_IMPORT-{strict}/", env.seed.datastore_id);
+    env.object(&format!("{folder}FAILURE/Patient.ndjson")).await;
 }

@@ -222,6 +222,14 @@ impl HealthLake {
                     &sse,
                 )?;
             }
+            if !file.search_warning.is_empty() {
+                self.put_output(
+                    &out_bucket,
+                    &format!("{folder_key}SUCCESS_WITH_SEARCH_VALIDATION_FAILURES/{relative}"),
+                    &file.search_warning,
+                    &sse,
+                )?;
+            }
             if !file.failure.is_empty() {
                 self.put_output(
                     &out_bucket,
@@ -306,6 +314,14 @@ impl HealthLake {
     ) -> ApiResult<()> {
         let verdicts: Vec<LineVerdict> =
             lines.iter().map(|&(line_id, raw)| check_line(line_id, raw, options)).collect();
+        // At minimal, structure problems do not block: the resource is stored with an extension saying what
+        // failed, and its output line goes to SUCCESS_WITH_SEARCH_VALIDATION_FAILURES/.
+        let warned: Vec<Vec<&Issue>> = verdicts
+            .iter()
+            .map(|v| {
+                v.issues.iter().filter(|i| !v.rejected && is_search_validation_failure(i, options)).collect()
+            })
+            .collect();
         let now = epoch_seconds(SystemTime::now());
         let mut versions: Vec<Option<i64>> = vec![None; lines.len()];
         {
@@ -319,19 +335,31 @@ impl HealthLake {
                      DO UPDATE SET version = version + 1, last_updated = excluded.last_updated, body = excluded.body
                      RETURNING version",
                 )?;
-                for ((&(_, raw), verdict), version) in lines.iter().zip(&verdicts).zip(&mut versions) {
+                for (((&(_, raw), verdict), version), warned) in
+                    lines.iter().zip(&verdicts).zip(&mut versions).zip(&warned)
+                {
                     let (false, Some(rt), Some(id)) = (verdict.rejected, &verdict.resource_type, &verdict.id)
                     else {
                         continue;
                     };
-                    let body = std::str::from_utf8(raw).unwrap_or_default();
+                    let text = std::str::from_utf8(raw).unwrap_or_default();
+                    let marked;
+                    let body = if warned.is_empty() {
+                        text
+                    } else {
+                        marked = with_failure_extension(text, warned);
+                        marked.as_str()
+                    };
                     *version =
                         Some(upsert.query_row(params![datastore_id, rt, id, now, body], |r| r.get(0))?);
                 }
             }
             tx.commit()?;
         }
-        for ((&(line_id, raw), verdict), version) in lines.iter().zip(verdicts).zip(versions) {
+        let warned: Vec<bool> = warned.iter().map(|w| !w.is_empty()).collect();
+        for (((&(line_id, raw), verdict), version), warned) in
+            lines.iter().zip(verdicts).zip(versions).zip(warned)
+        {
             out.scanned += 1;
             let line = if verdict.rejected {
                 out.failed_bytes += raw.len() as u64;
@@ -359,7 +387,14 @@ impl HealthLake {
                     resource_id: Some(id),
                 }
             };
-            let target = if verdict.rejected { &mut out.failure } else { &mut out.success };
+            let target = if verdict.rejected {
+                &mut out.failure
+            } else if warned {
+                out.search_warnings += 1;
+                &mut out.search_warning
+            } else {
+                &mut out.success
+            };
             serde_json::to_writer(&mut *target, &line)
                 .map_err(|e| crate::protocol::ApiError::internal(e.to_string()))?;
             target.push(b'\n');
@@ -383,6 +418,9 @@ struct FileOutcome {
     failed_bytes: u64,
     success: Vec<u8>,
     failure: Vec<u8>,
+    /// Imported with structure problems at minimal: SUCCESS_WITH_SEARCH_VALIDATION_FAILURES/.
+    search_warning: Vec<u8>,
+    search_warnings: u64,
 }
 
 #[derive(Default)]
@@ -423,6 +461,70 @@ impl Totals {
     }
 }
 
+/// The extension HealthLake appends to a resource stored despite structure problems at `minimal`. Its URL is
+/// the sandbox's own: HealthLake's is not documented.
+pub(crate) const SEARCH_VALIDATION_EXTENSION: &str = "urn:lakedrop:sandbox:search-validation-failure";
+
+fn is_search_validation_failure(issue: &Issue, options: &Options) -> bool {
+    options.level == Level::Minimal
+        && issue.severity == Severity::Warning
+        && matches!(
+            issue.code,
+            Code::UnknownElement
+                | Code::WrongType
+                | Code::InvalidValue
+                | Code::MissingRequired
+                | Code::Cardinality
+                | Code::InvalidChoice
+                | Code::DuplicateKey
+        )
+}
+
+/// The resource with one extension per structure problem appended (the element path and the message, never
+/// the offending value beyond what the message quotes).
+fn with_failure_extension(text: &str, issues: &[&Issue]) -> String {
+    let Ok(Value::Object(mut resource)) = serde_json::from_str::<Value>(text) else {
+        return text.to_string();
+    };
+    let added = issues.iter().map(|i| {
+        let location = i.path.as_deref().unwrap_or("");
+        json!({"url": SEARCH_VALIDATION_EXTENSION, "valueString": format!("{location}: {} [{}]", i.message, i.code)})
+    });
+    match resource.get_mut("extension") {
+        Some(Value::Array(list)) => list.extend(added),
+        Some(_) => return text.to_string(),
+        None => _ = resource.insert("extension".into(), Value::Array(added.collect())),
+    }
+    Value::Object(resource).to_string()
+}
+
+/// Structure problems worded the way HealthLake's validator (HAPI) words them where its documentation shows it,
+/// with Lakedrop's message elsewhere.
+fn structure_diagnostics(issue: &Issue) -> String {
+    let path = issue.path.as_deref().unwrap_or("");
+    let last = path.rsplit('.').next().unwrap_or(path);
+    match issue.code {
+        Code::UnknownElement => format!("Unrecognised property '@{last}'"),
+        Code::Cardinality if issue.message.contains("not an array") => {
+            "This property must be an simple value, not a com.google.gson.JsonArray".to_string()
+        }
+        Code::MissingRequired => {
+            let resource = path.split('.').next().unwrap_or("Resource");
+            let element = path.trim_end_matches(|c: char| c == ']' || c.is_ascii_digit() || c == '[');
+            format!(
+                "Profile http://hl7.org/fhir/StructureDefinition/{resource}, Element '{element}': minimum required = 1, but only found 0"
+            )
+        }
+        Code::InvalidValue
+            if ["FHIR date", "FHIR dateTime", "FHIR instant"].iter().any(|t| issue.message.contains(t)) =>
+        {
+            format!("Not a valid date/time: {}", issue.message)
+        }
+        Code::WrongType => format!("Wrong type at {path}: {}", issue.message),
+        _ => issue.message.clone(),
+    }
+}
+
 fn round6(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
 }
@@ -446,12 +548,12 @@ fn outcome_for(issues: &[Issue]) -> Value {
         }
         Code::MissingId => "Missing required id field in resource json".to_string(),
         Code::InvalidId => "2 validation errors detected: Value at 'resourceId' failed to satisfy constraint: Member must satisfy regular expression pattern: [A-Za-z0-9-.]{1,64}; Value at 'resourceId' failed to satisfy constraint: Member must have length greater than or equal to 1".to_string(),
-        _ => first.message.clone(),
+        _ => structure_diagnostics(first),
     };
     let mut outcome = operation_outcome("error", "processing", &diagnostics, first.path.as_deref());
     for extra in errors.iter().skip(1) {
         if let Some(list) = outcome["issue"].as_array_mut() {
-            let mut issue = json!({"severity": "error", "code": "processing", "diagnostics": extra.message});
+            let mut issue = json!({"severity": "error", "code": "processing", "diagnostics": structure_diagnostics(extra)});
             if let Some(path) = &extra.path {
                 issue["location"] = json!([path]);
             }
