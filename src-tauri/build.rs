@@ -14,6 +14,8 @@ const COMMANDS: &[&str] = &[
     "policies",
     "initial_paths",
     "validate_files",
+    "line_text",
+    "export_rejected",
     "start_import",
     "cancel",
     "list_jobs",

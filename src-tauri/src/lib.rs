@@ -26,6 +26,8 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
         commands::preflight::policies,
         commands::files::initial_paths,
         commands::files::validate_files,
+        commands::files::line_text,
+        commands::files::export_rejected,
         commands::import::start_import,
         commands::import::cancel,
         commands::jobs::list_jobs,

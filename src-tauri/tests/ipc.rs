@@ -147,3 +147,30 @@ fn failures_of_a_finished_job_are_summarized_paged_joined_and_retried() {
     assert_eq!(retried["lines"], 1);
     assert!(retried["jobId"].as_str().is_some_and(|id| id != job_id));
 }
+
+#[test]
+fn a_line_reads_back_and_rejected_lines_save_where_the_dialog_says() {
+    use tauri::Manager;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let window = app(dir.path());
+    let good = r#"{"resourceType":"Basic","id":"a","code":{"text":"x"}}"#;
+    let bad = r#"{"resourceType":"Basic","id":"b","code":{"text":"x"},"colour":"red"}"#;
+    let file = dir.path().join("Basic.ndjson");
+    std::fs::write(&file, format!("{good}\n{bad}\n")).expect("write");
+
+    let line = invoke(&window, "line_text", json!({"path": file, "line": 2})).expect("line");
+    assert_eq!(line, bad);
+    assert_eq!(
+        invoke(&window, "line_text", json!({"path": file, "line": 9})).expect("past the end"),
+        Value::Null
+    );
+
+    let saved = dir.path().join("picked.ndjson");
+    let target = saved.clone();
+    window.state::<AppState>().set_save_dialog(std::sync::Arc::new(move |name: &str| {
+        assert_eq!(name, "Basic.rejected.ndjson");
+        Some(target.clone())
+    }));
+    assert_eq!(invoke(&window, "export_rejected", json!({"path": file})).expect("export"), 1);
+    assert_eq!(std::fs::read_to_string(saved).expect("saved"), format!("{bad}\n"));
+}

@@ -24,7 +24,9 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   rmSync,
+  writeFileSync,
 } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -327,6 +329,48 @@ test("drop the sample, import it, read the manifest", { timeout: 270_000 }, asyn
       "7,160 resources in 13 files ready to import · 1 file skipped (not FHIR)",
     );
     await screenshot("02-validated");
+  });
+
+  await step("a flawed file shows its issues grouped, each beside its line, and can be left out", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lakedrop-e2e-flawed-"));
+    const patient = JSON.parse(readFileSync(join(SAMPLE, "Patient.000.ndjson"), "utf8").split("\n")[0]);
+    patient.id = "flawed-1";
+    patient.gender = "dude";
+    const flawed = join(dir, "Patient.flawed.ndjson");
+    writeFileSync(flawed, JSON.stringify(patient) + "\n");
+    const outcome = await b.executeAsync(
+      (paths, done) => {
+        /** @type {any} */ (window).__TAURI_INTERNALS__
+          .invoke("plugin:event|emit", {
+            event: "tauri://drag-drop",
+            payload: { paths, position: { x: 640, y: 300 } },
+          })
+          .then(
+            () => done({ ok: true }),
+            (e) => done({ ok: false, reason: String(e) }),
+          );
+      },
+      [flawed],
+    );
+    assert.deepEqual(outcome, { ok: true });
+    const row = await b.$(`[data-testid="file-row"][data-path="${flawed}"]`);
+    await row.waitForExist({ timeout: VALIDATION_TIMEOUT, timeoutMsg: "the flawed file never showed" });
+    assert.match(await row.$(byTestId("file-status")).getText(), /No valid resources/);
+    await row.$("button*=Show").click();
+    const group = await row.$(`${byTestId("issue-group")}[data-code="invalid-value"]`);
+    await group.waitForDisplayed({ timeout: 5_000 });
+    await group.$(byTestId("issue-example")).click();
+    const mark = await row.$(`${byTestId("issue-line")} mark`);
+    await mark.waitForDisplayed({ timeout: 10_000, timeoutMsg: "the line was not shown" });
+    assert.equal(await mark.getText(), '"gender": "dude"');
+    await mark.scrollIntoView({ block: "center" });
+    await screenshot("02b-issue-beside-its-line");
+    await row.$(byTestId("leave-out")).click();
+    await b.waitUntil(async () => (await b.$$(byTestId("file-row"))).length === 14, {
+      timeout: 5_000,
+      timeoutMsg: "the flawed file was not left out",
+    });
+    rmSync(dir, { recursive: true, force: true });
   });
 
   await step("import starts and a job is submitted", async () => {

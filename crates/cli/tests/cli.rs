@@ -159,6 +159,49 @@ fn validate_text_reads_like_a_compiler_and_exit_0_when_clean() {
 }
 
 #[test]
+fn validate_names_file_line_element_and_fix_and_counts_levels() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sample = std::fs::read_to_string(sample_dir().join("Patient.000.ndjson")).expect("sample");
+    let lines: Vec<&str> = sample.lines().collect();
+    let mut flawed: serde_json::Value = serde_json::from_str(lines[0]).expect("json");
+    flawed["id"] = "flawed".into();
+    flawed["birthDate"] = "01/02/1965".into();
+    let mut text: String = lines.iter().take(13).map(|l| format!("{l}\n")).collect();
+    text.push_str(&"{\"resourceType\":\"Basic\",\"id\":\"b\",\"code\":{\"text\":\"x\"}}\n".repeat(3));
+    text.push_str(&format!("{flawed}\n"));
+    let path = dir.path().join("Patient.000.ndjson");
+    std::fs::write(&path, text).expect("write");
+
+    let out = Command::new(BIN).arg("validate").arg(&path).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let expected = format!(
+        "{}:17: Patient.birthDate: \"01/02/1965\" is not a FHIR date (use YYYY, YYYY-MM or YYYY-MM-DD, a real calendar date) [invalid-value]",
+        path.display()
+    );
+    assert!(stdout.lines().any(|l| l == expected), "{stdout}");
+    assert!(stdout.contains("[type-mismatch-in-file] (3 lines like it)"), "warnings come grouped: {stdout}");
+
+    let out = Command::new(BIN)
+        .args(["validate", "--level", "minimal", "--output", "json"])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "at minimal a structure problem does not block");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["summary"]["invalid"], 0);
+    assert_eq!(
+        json["files"][0]["issues"]
+            .as_array()
+            .expect("issues")
+            .iter()
+            .find(|i| i["code"] == "invalid-value")
+            .expect("kept")["severity"],
+        "warning"
+    );
+}
+
+#[test]
 fn validate_exits_2_when_a_path_cannot_be_read() {
     let out = Command::new(BIN).args(["validate", "/nonexistent/file.ndjson"]).output().expect("runs");
     assert_eq!(out.status.code(), Some(2));

@@ -1,10 +1,10 @@
 //! Local files: expanding what the analyst dropped (files and folders) into NDJSON files, validating them, and
 //! hashing them, all streaming and cancellable.
 
-use std::io::Read;
+use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 
-use lakedrop_validate::{Options, validate_batch};
+use lakedrop_validate::{Options, open_lines, validate_batch};
 use sha2::{Digest, Sha256};
 
 use crate::CancellationToken;
@@ -109,6 +109,51 @@ pub fn validate_files(
     })
 }
 
+/// The text of one line (1-based) of a file, `.gz` or not, cut at `max_chars` characters; `None` past the end.
+/// For showing an issue beside its line: the text goes to the window, never to a log.
+pub fn read_line(path: &Path, line: u64, max_chars: usize) -> Result<Option<String>, FilesError> {
+    let io = |source| FilesError::Io { path: path.to_path_buf(), source };
+    let mut reader = open_lines(path).map_err(io)?;
+    let mut buf = Vec::new();
+    for n in 1..=line {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf).map_err(io)? == 0 {
+            return Ok(None);
+        }
+        if n == line {
+            let text = String::from_utf8_lossy(&buf);
+            let text = text.trim_end_matches(['\n', '\r']);
+            return Ok(Some(text.chars().take(max_chars).collect()));
+        }
+    }
+    Ok(None)
+}
+
+/// Copies the lines HealthLake would reject at `options.level` from `path` to `out`, unchanged, so that the
+/// analyst can fix them apart; returns how many were copied. The file is checked again line by line.
+pub fn export_rejected(path: &Path, options: &Options, out: &Path) -> Result<u64, FilesError> {
+    let read_err = |source| FilesError::Io { path: path.to_path_buf(), source };
+    let write_err = |source| FilesError::Io { path: out.to_path_buf(), source };
+    let mut reader = open_lines(path).map_err(read_err)?;
+    let mut writer = std::io::BufWriter::new(std::fs::File::create(out).map_err(write_err)?);
+    let (mut buf, mut line_no, mut copied) = (Vec::new(), 0u64, 0u64);
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf).map_err(read_err)? == 0 {
+            break;
+        }
+        line_no += 1;
+        let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        let verdict = lakedrop_validate::check_line(line_no, line, options);
+        if verdict.rejected {
+            writer.write_all(line).and_then(|()| writer.write_all(b"\n")).map_err(write_err)?;
+            copied += 1;
+        }
+    }
+    writer.flush().map_err(write_err)?;
+    Ok(copied)
+}
+
 /// Hex SHA-256 of a file, read in blocks.
 pub fn sha256_file(path: &Path) -> Result<String, FilesError> {
     let io = |source| FilesError::Io { path: path.to_path_buf(), source };
@@ -153,6 +198,21 @@ mod tests {
     fn a_missing_path_names_the_path() {
         let err = expand_paths(&[PathBuf::from("/nonexistent/x.ndjson")]).expect_err("missing");
         assert!(err.to_string().starts_with("/nonexistent/x.ndjson: "), "{err}");
+    }
+
+    #[test]
+    fn rejected_lines_are_exported_unchanged_and_any_line_reads_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("Basic.ndjson");
+        let good = r#"{"resourceType":"Basic","id":"a","code":{"text":"x"}}"#;
+        let bad = r#"{"resourceType":"Basic","id":"b","code":{"text":"x"},"colour":"red"}"#;
+        std::fs::write(&path, format!("{good}\r\n{bad}\n{good}\n")).expect("write");
+        let out = dir.path().join("rejected.ndjson");
+        assert_eq!(export_rejected(&path, &Options::default(), &out).expect("export"), 1);
+        assert_eq!(std::fs::read_to_string(&out).expect("read"), format!("{bad}\n"));
+        assert_eq!(read_line(&path, 1, 1000).expect("read").as_deref(), Some(good));
+        assert_eq!(read_line(&path, 2, 20).expect("read").map(|l| l.len()), Some(20));
+        assert_eq!(read_line(&path, 4, 1000).expect("read"), None);
     }
 
     #[test]

@@ -129,6 +129,20 @@ fn open(
     Ok(report)
 }
 
+/// Opens a file for reading its lines, decompressing it when it is gzip (by content, not by name).
+pub fn open_lines(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
+    use std::io::Seek;
+    let mut file = File::open(path)?;
+    let mut magic = [0u8; 2];
+    let gzip = file.read(&mut magic)? == 2 && magic == [0x1f, 0x8b];
+    file.seek(io::SeekFrom::Start(0))?;
+    Ok(if gzip {
+        Box::new(BufReader::with_capacity(256 * 1024, flate2::read::MultiGzDecoder::new(file)))
+    } else {
+        Box::new(BufReader::with_capacity(256 * 1024, file))
+    })
+}
+
 /// Counts the (compressed) bytes read, for progress through a `.gz` file.
 struct Counted {
     inner: File,

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use lakedrop_core::files::{expand_paths, validate_files as validate};
+use lakedrop_core::files::{expand_paths, export_rejected as export, read_line, validate_files as validate};
 use lakedrop_core::progress::{ValidateProgress, ValidationReport};
 use lakedrop_validate::Options;
 use tauri::ipc::Channel;
@@ -37,4 +37,41 @@ pub async fn validate_files(
     .map_err(|e| IpcError::new(ErrorCode::Internal, format!("validation stopped: {e}")))?;
     state.finish(&op_id);
     result
+}
+
+/// Longest line text sent to the window: enough for any real resource, bounded for a pathological one.
+const MAX_LINE_CHARS: usize = 1_000_000;
+
+/// One line of a local file (1-based), to show an issue beside the resource it is about; `None` past the end.
+#[tauri::command]
+#[specta::specta]
+pub async fn line_text(path: String, line: u32) -> Result<Option<String>, IpcError> {
+    tauri::async_runtime::spawn_blocking(move || {
+        Ok(read_line(&PathBuf::from(path), u64::from(line), MAX_LINE_CHARS)?)
+    })
+    .await
+    .map_err(|e| IpcError::new(ErrorCode::Internal, format!("reading the line stopped: {e}")))?
+}
+
+/// Saves the lines of a file HealthLake would reject (unchanged) where the analyst picks; `None` when the
+/// save dialog was cancelled, else how many lines were written.
+#[tauri::command]
+#[specta::specta]
+pub async fn export_rejected(
+    state: tauri::State<'_, AppState>,
+    path: String,
+) -> Result<Option<u32>, IpcError> {
+    let source = PathBuf::from(&path);
+    let stem = source.file_name().map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let stem = stem.trim_end_matches(".gz").trim_end_matches(".ndjson").to_string();
+    let dialog = state
+        .save_dialog()
+        .ok_or_else(|| IpcError::new(ErrorCode::Internal, "no save dialog in this window"))?;
+    let name = format!("{stem}.rejected.ndjson");
+    let picked = tauri::async_runtime::spawn_blocking(move || dialog(&name)).await.ok().flatten();
+    let Some(out) = picked else { return Ok(None) };
+    let copied = tauri::async_runtime::spawn_blocking(move || export(&source, &Options::default(), &out))
+        .await
+        .map_err(|e| IpcError::new(ErrorCode::Internal, format!("export stopped: {e}")))??;
+    Ok(Some(u32::try_from(copied).unwrap_or(u32::MAX)))
 }

@@ -27,6 +27,13 @@ export const commands = {
 	initialPaths: () => __TAURI_INVOKE<string[]>("initial_paths"),
 	/**  Validates dropped or picked files and folders, streaming progress; cancellable with `cancel(opId)`. */
 	validateFiles: (opId: string, paths: string[], onProgress: Channel<ValidateProgress>) => typedError<ValidationReport, IpcError>(__TAURI_INVOKE("validate_files", { opId, paths, onProgress })),
+	/**  One line of a local file (1-based), to show an issue beside the resource it is about; `None` past the end. */
+	lineText: (path: string, line: number) => typedError<string | null, IpcError>(__TAURI_INVOKE("line_text", { path, line })),
+	/**
+	 *  Saves the lines of a file HealthLake would reject (unchanged) where the analyst picks; `None` when the
+	 *  save dialog was cancelled, else how many lines were written.
+	 */
+	exportRejected: (path: string) => typedError<number | null, IpcError>(__TAURI_INVOKE("export_rejected", { path })),
 	/**  Validates, uploads to a fresh prefix and starts the import job; cancellable with `cancel(opId)`. */
 	startImport: (opId: string, request: ImportRequest, onProgress: Channel<ImportProgress>) => typedError<ImportStarted, IpcError>(__TAURI_INVOKE("start_import", { opId, request, onProgress })),
 	/**  Cancels a running operation by the id the UI gave it. */
@@ -97,7 +104,11 @@ export type Check = {
  * 
  *  The kebab-case names are part of Lakedrop's public contract (CLI JSON output, the app, docs): never rename one.
  */
-export type Code = "invalid-json" | "not-an-object" | "blank-line" | "byte-order-mark" | "invalid-utf8" | "line-too-long" | "missing-resource-type" | "invalid-resource-type" | "unknown-resource-type" | "missing-id" | "invalid-id" | "duplicate-id" | "duplicate-key" | "unknown-element" | "wrong-type" | "invalid-value" | "missing-required" | "cardinality" | "invalid-choice" | "type-mismatch-in-file" | "not-fhir" | "conditional-reference";
+export type Code = "invalid-json" | "not-an-object" | "blank-line" | "byte-order-mark" | "invalid-utf8" | "line-too-long" | "missing-resource-type" | "invalid-resource-type" | "unknown-resource-type" | "missing-id" | "invalid-id" | "duplicate-id" | "duplicate-key" | "unknown-element" | "wrong-type" | "invalid-value" | "missing-required" | "cardinality" | "invalid-choice" | "type-mismatch-in-file" | "not-fhir" | "conditional-reference" | 
+/**  More files than HealthLake takes in one import job. */
+"too-many-files" | 
+/**  At `strict`, a `meta.profile` HealthLake validates against and Lakedrop cannot check. */
+"unchecked-profile";
 
 /**  The active destination, as shown in the app's header and used by every import. */
 export type Connection = {
@@ -198,6 +209,8 @@ export type FileReport = {
 	byCode: Partial<{ [key in Code]: number }>,
 	/**  Valid resources counted by `resourceType`. */
 	resourceTypes: { [key in string]: number },
+	/**  Every issue grouped by code, severity and resource type, most frequent first, with the first examples. */
+	groups: IssueGroup[],
 };
 
 /**  A count of failures for one cause, resource type and file, with the first line ids as examples. */
@@ -248,6 +261,17 @@ export type Issue = {
 	path: string | null,
 	/**  One line that says what is wrong and what to do. */
 	message: string,
+};
+
+/**  Issues of one kind in one file: same code, severity and resource type. */
+export type IssueGroup = {
+	code: Code,
+	severity: Severity,
+	/**  The `resourceType` of the lines, when they named a valid one. */
+	resourceType: string | null,
+	count: number,
+	/**  The first few issues of the group, in line order. */
+	examples: Issue[],
 };
 
 export type Job = {
@@ -406,6 +430,8 @@ export type ValidationReport = {
 	files: FileReport[],
 	valid: number,
 	invalid: number,
+	/**  Problems of the batch as a whole (more files than one import takes). */
+	issues: Issue[],
 };
 
 /* Tauri Specta runtime */

@@ -69,6 +69,19 @@ export function validateFiles(
   return unwrap(() => commands.validateFiles(opId, paths, channel(onProgress)));
 }
 
+/** One line (1-based) of a local file, to show an issue beside its resource; null past the end. */
+export function lineText(path: string, line: number): Promise<string | null> {
+  return unwrap(() => commands.lineText(path, line));
+}
+
+/**
+ * Saves the lines of a file that HealthLake would reject where the person picks; null when the
+ * save dialog was cancelled, else how many lines were saved.
+ */
+export function exportRejected(path: string): Promise<number | null> {
+  return unwrap(() => commands.exportRejected(path));
+}
+
 /** A fresh operation id, so that a long-running command can be cancelled. */
 export function newOperationId(): string {
   return crypto.randomUUID();

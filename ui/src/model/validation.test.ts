@@ -73,7 +73,7 @@ describe("mergeReports", () => {
     const b = fileReport({ name: "b.ndjson" });
     const a2 = { ...a, valid: 3, invalid: 7 };
     const c = fileReport({ name: "c.ndjson" });
-    const merged = mergeReports([a, b], { files: [c, a2], valid: 0, invalid: 0 });
+    const merged = mergeReports([a, b], { files: [c, a2], valid: 0, invalid: 0, issues: [] });
     expect(merged.map((f) => f.name)).toEqual(["a.ndjson", "b.ndjson", "c.ndjson"]);
     expect(merged[0]?.invalid).toBe(7);
   });

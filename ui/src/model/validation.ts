@@ -1,6 +1,6 @@
 // What a validation report means for the import: which files go, which are skipped,
 // and the one-line summary the Files view shows.
-import type { FileReport, SkipReason, ValidationReport } from "../ipc";
+import type { Code, FileReport, IssueGroup, SkipReason, ValidationReport } from "../ipc";
 import { formatCount, plural } from "./format";
 
 export type FileVerdict =
@@ -148,4 +148,41 @@ export function skipReason(reason: SkipReason): string {
     case "no-valid-lines":
       return "no valid resources, not uploaded";
   }
+}
+
+const CODE_LABELS: Record<Code, string> = {
+  "invalid-json": "Invalid JSON",
+  "not-an-object": "Not a JSON object",
+  "blank-line": "Blank line",
+  "byte-order-mark": "Byte-order mark",
+  "invalid-utf8": "Not UTF-8",
+  "line-too-long": "Line too long",
+  "missing-resource-type": "No resourceType",
+  "invalid-resource-type": "Malformed resourceType",
+  "unknown-resource-type": "Unknown resource type",
+  "missing-id": "No id",
+  "invalid-id": "Malformed id",
+  "duplicate-id": "Same id twice",
+  "duplicate-key": "Duplicate key",
+  "unknown-element": "Unknown element",
+  "wrong-type": "Wrong JSON type",
+  "invalid-value": "Invalid value",
+  "missing-required": "Required element missing",
+  cardinality: "Array or single value",
+  "invalid-choice": "Choice type ([x]) problem",
+  "type-mismatch-in-file": "Other type than the file name says",
+  "not-fhir": "Not FHIR",
+  "conditional-reference": "Conditional reference",
+  "too-many-files": "Too many files",
+  "unchecked-profile": "Profile not checked",
+};
+
+/** A short, plain name for an issue code ("Invalid value" for invalid-value). */
+export function codeLabel(code: Code): string {
+  return CODE_LABELS[code];
+}
+
+/** "12 Patient lines" / "3 lines": how many lines a group covers. */
+export function groupCountText(group: IssueGroup): string {
+  return plural(group.count, group.resourceType ? `${group.resourceType} line` : "line");
 }

@@ -110,6 +110,13 @@ export function clearFiles(): void {
   announce("File list cleared.");
 }
 
+/** Leaves one file out of the list (and so out of the import). */
+export function removeFile(path: string): void {
+  const file = checked.files.find((f) => f.path === path);
+  checked.files = checked.files.filter((f) => f.path !== path);
+  if (file) announce(`${file.name} left out of the import.`);
+}
+
 export function progressText(p: CheckProgress): string {
   if (p.bytesTotal <= 0) return "Starting…";
   return `${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`;

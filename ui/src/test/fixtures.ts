@@ -1,6 +1,6 @@
 // A report shaped like the validation of the Synthea 10-patient sample: 13 FHIR files
 // with 7,160 resources and the bulk-export log, which is not FHIR.
-import type { FileReport, JobResult, ValidationReport } from "../ipc";
+import type { FileReport, Issue, IssueGroup, JobResult, ValidationReport } from "../ipc";
 
 const SAMPLE: [string, number][] = [
   ["AllergyIntolerance", 11],
@@ -18,8 +18,30 @@ const SAMPLE: [string, number][] = [
   ["Procedure", 2056],
 ];
 
+/** One group per code and severity, examples the issues themselves, as the backend groups them. */
+function groupsOf(issues: readonly Issue[]): IssueGroup[] {
+  const groups: IssueGroup[] = [];
+  for (const issue of issues) {
+    let group = groups.find((g) => g.code === issue.code && g.severity === issue.severity);
+    if (!group) {
+      group = {
+        code: issue.code,
+        severity: issue.severity,
+        resourceType: null,
+        count: 0,
+        examples: [],
+      };
+      groups.push(group);
+    }
+    group.count += 1;
+    group.examples.push(issue);
+  }
+  return groups;
+}
+
 export function fileReport(overrides: Partial<FileReport> & { name: string }): FileReport {
   return {
+    groups: groupsOf(overrides.issues ?? []),
     path: `/data/10-patients/${overrides.name}`,
     bytes: 1000,
     lines: 10,
@@ -60,6 +82,7 @@ export function sampleReport(): ValidationReport {
     files,
     valid: files.reduce((s, f) => s + f.valid, 0),
     invalid: files.reduce((s, f) => s + f.invalid, 0),
+    issues: [],
   };
 }
 

@@ -153,6 +153,7 @@ describe("FilesView", () => {
       files: [fileReport({ name: "log.ndjson", valid: 0, notFhir: true })],
       valid: 0,
       invalid: 0,
+      issues: [],
     });
     const root = render();
 
@@ -181,6 +182,61 @@ describe("FilesView", () => {
     expect(toggle.getAttribute("aria-expanded")).toBe("true");
     const issues = document.getElementById(toggle.getAttribute("aria-controls") ?? "");
     expect(issues?.textContent).toContain("not a FHIR resource");
+    expect(issues?.querySelector('[data-testid="issue-group"]')?.textContent).toContain("Not FHIR");
+  });
+
+  it("shows an example beside its line with the element marked, and saves the rejected lines", async () => {
+    const line = JSON.stringify({ resourceType: "Patient", id: "p1", gender: "dude" });
+    const issue = {
+      line: 7,
+      code: "invalid-value" as const,
+      severity: "error" as const,
+      path: "Patient.gender",
+      message: '"dude" is not an allowed code for gender',
+    };
+    const report = {
+      files: [
+        fileReport({ name: "Patient.ndjson", lines: 9, valid: 8, invalid: 1, issues: [issue] }),
+      ],
+      valid: 8,
+      invalid: 1,
+      issues: [],
+    };
+    const calls: [string, Record<string, unknown>][] = [];
+    fakeBackend((cmd, args) => {
+      calls.push([cmd, args]);
+      if (cmd === "plugin:dialog|open") return ["/data/Patient.ndjson"];
+      if (cmd === "validate_files") return report;
+      if (cmd === "line_text") return line;
+      if (cmd === "export_rejected") return 1;
+      return null;
+    });
+    const root = render();
+    button(root, "Choose files…").click();
+    await settle();
+    button(root, "Show 1 issue").click();
+    flushSync();
+    const group = root.querySelector('[data-testid="issue-group"]');
+    expect(group?.textContent).toContain("Invalid value");
+    expect(group?.textContent).toContain("1 line");
+
+    (root.querySelector('[data-testid="issue-example"]') as HTMLButtonElement).click();
+    await settle();
+    expect(calls).toContainEqual([
+      "line_text",
+      { path: "/data/10-patients/Patient.ndjson", line: 7 },
+    ]);
+    const shown = root.querySelector('[data-testid="issue-line"]');
+    expect(shown?.querySelector("mark")?.textContent).toBe('"gender": "dude"');
+
+    button(root, "Save the 1 rejected line…").click();
+    await settle();
+    expect(calls.some(([cmd]) => cmd === "export_rejected")).toBe(true);
+    expect(root.textContent).toContain("Saved 1 rejected line.");
+
+    button(root, "Leave this file out").click();
+    flushSync();
+    expect(checked.files).toHaveLength(0);
   });
 
   it("explains a failed check in plain words, with the raw message behind Details", async () => {
