@@ -57,6 +57,9 @@ pub async fn run(
 ) -> Result<ImportStarted, AwsError> {
     progress(ImportProgress::Validating);
     let report = validate(request.paths.clone(), request.level, cancel.clone()).await?;
+    if let Some(issue) = report.issues.iter().find(|i| i.severity == lakedrop_validate::Severity::Error) {
+        return Err(AwsError::Input(issue.message.clone()));
+    }
     let (upload, skipped): (Vec<&FileReport>, Vec<&FileReport>) =
         report.files.iter().partition(|f| skip_reason(f).is_none());
     let skipped: Vec<SkippedFile> = skipped
