@@ -216,6 +216,34 @@ mod tests {
     }
 
     #[test]
+    fn progress_starts_each_file_once_and_ends_at_the_total() {
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/synthea/10-patients");
+        let files = expand_paths(&[sample]).expect("sample");
+        let mut started = Vec::new();
+        let mut last = (0, 0);
+        validate_files(
+            &files,
+            &Options::default(),
+            &mut |p| match p {
+                ValidateProgress::FileStarted { path } => started.push(path),
+                ValidateProgress::Progress { bytes_done, bytes_total, .. } => {
+                    assert!(
+                        bytes_done <= bytes_total && bytes_done >= last.0,
+                        "{bytes_done} after {}",
+                        last.0
+                    );
+                    last = (bytes_done, bytes_total);
+                }
+                ValidateProgress::FileDone { .. } => {}
+            },
+            &CancellationToken::new(),
+        )
+        .expect("validates");
+        assert_eq!(started.len(), files.len());
+        assert_eq!(last.0, last.1);
+    }
+
+    #[test]
     fn validation_cancels_between_files() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("x.ndjson");

@@ -73,7 +73,40 @@ pub fn validate_batch(
         });
     }
     let mut ids = IdIndex::default();
-    for (index, path) in paths.iter().enumerate() {
+    let small = |path: &PathBuf| std::fs::metadata(path).is_ok_and(|m| m.len() <= SMALL_FILE_BYTES);
+    let run_length = rayon::current_num_threads().max(1) * BLOCKS_PER_THREAD;
+    let mut index = 0;
+    while index < paths.len() {
+        // A run of small files is read and checked in parallel, one file per task, then merged in order, so a
+        // folder of many small files uses every core too; a larger file uses every core by itself.
+        let run = paths[index..].iter().take(run_length).take_while(|p| small(p)).count();
+        if run > 1 {
+            if !progress(BatchProgress { file: index, progress: Progress { bytes_done: 0, lines_done: 0 } }) {
+                let source = io::Error::new(io::ErrorKind::Interrupted, "validation cancelled");
+                return Err(ReadError { path: paths[index].clone(), source });
+            }
+            let checked: Vec<io::Result<(u64, Vec<LineVerdict>)>> =
+                paths[index..index + run].par_iter().map(|path| check_small_file(path, options)).collect();
+            for (i, result) in checked.into_iter().enumerate() {
+                let path = &paths[index + i];
+                let (bytes, verdicts) = result.map_err(|source| ReadError { path: path.clone(), source })?;
+                let mut file = FileState::new(&path.display().to_string(), &mut ids, (index + i) as u32);
+                let lines = verdicts.len() as u64;
+                for (n, verdict) in verdicts.into_iter().enumerate() {
+                    file.absorb(n as u64 + 1, verdict, options, &mut ids, (index + i) as u32);
+                }
+                let mut file = file.finish();
+                file.bytes = bytes;
+                progress(BatchProgress {
+                    file: index + i,
+                    progress: Progress { bytes_done: bytes, lines_done: lines },
+                });
+                report.files.push(file);
+            }
+            index += run;
+            continue;
+        }
+        let path = &paths[index];
         if !progress(BatchProgress { file: index, progress: Progress { bytes_done: 0, lines_done: 0 } }) {
             let source = io::Error::new(io::ErrorKind::Interrupted, "validation cancelled");
             return Err(ReadError { path: path.clone(), source });
@@ -83,8 +116,35 @@ pub fn validate_batch(
         })
         .map_err(|source| ReadError { path: path.clone(), source })?;
         report.files.push(file);
+        index += 1;
     }
     Ok(report)
+}
+
+/// Files up to this size are read whole and checked as one task (see `validate_batch`).
+const SMALL_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Reads a small file whole (decompressing it if it is gzip) and checks every line; returns its size on disk.
+fn check_small_file(path: &Path, options: &Options) -> io::Result<(u64, Vec<LineVerdict>)> {
+    let bytes = std::fs::metadata(path)?.len();
+    let mut reader = open_lines(path)?;
+    let mut block = Block { first_line: 1, ..Block::default() };
+    loop {
+        let start = block.data.len();
+        let (consumed, overflowed) = read_capped_line(&mut reader, &mut block.data, options.max_line_bytes)?;
+        if consumed == 0 {
+            break;
+        }
+        let end = block.data.len() - usize::from(block.data[start..].ends_with(b"\n"));
+        block.lines.push(LineSpan { start, end, consumed, overflowed });
+    }
+    let verdicts = block
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, span)| check_span(&block, span, i as u64 + 1, options))
+        .collect();
+    Ok((bytes, verdicts))
 }
 
 /// Validates one file (`.ndjson`, or gzip-compressed `.ndjson.gz`). `progress` is called now and then;
@@ -225,18 +285,7 @@ fn validate(
     file_index: u32,
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> io::Result<FileReport> {
-    let name =
-        Path::new(path).file_name().map_or_else(|| path.to_string(), |n| n.to_string_lossy().into_owned());
-    if ids.paths.len() <= file_index as usize {
-        ids.paths.resize(file_index as usize + 1, String::new());
-    }
-    ids.paths[file_index as usize] = path.to_string();
-    let mut file = FileState {
-        expected_type: type_from_file_name(&name),
-        report: FileReport { path: path.to_string(), name, ..FileReport::default() },
-        untyped_objects: 0,
-        resources: 0,
-    };
+    let mut file = FileState::new(path, ids, file_index);
     let pool = match options.threads {
         0 => None,
         n => Some(rayon::ThreadPoolBuilder::new().num_threads(n).build().map_err(io::Error::other)?),
@@ -364,6 +413,22 @@ struct FileState {
 }
 
 impl FileState {
+    fn new(path: &str, ids: &mut IdIndex, file_index: u32) -> FileState {
+        let name = Path::new(path)
+            .file_name()
+            .map_or_else(|| path.to_string(), |n| n.to_string_lossy().into_owned());
+        if ids.paths.len() <= file_index as usize {
+            ids.paths.resize(file_index as usize + 1, String::new());
+        }
+        ids.paths[file_index as usize] = path.to_string();
+        FileState {
+            expected_type: type_from_file_name(&name),
+            report: FileReport { path: path.to_string(), name, ..FileReport::default() },
+            untyped_objects: 0,
+            resources: 0,
+        }
+    }
+
     fn absorb(
         &mut self,
         line_no: u64,

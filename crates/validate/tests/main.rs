@@ -366,3 +366,17 @@ fn at_strict_a_claimed_profile_is_a_warning_lakedrop_cannot_check() {
             .any(|i| i.code == Code::UncheckedProfile)
     );
 }
+
+#[test]
+fn small_files_checked_together_report_as_each_alone() {
+    let mut paths: Vec<PathBuf> =
+        std::fs::read_dir(sample_dir()).expect("dir").map(|e| e.expect("entry").path()).collect();
+    paths.sort();
+    let small = paths.iter().filter(|p| std::fs::metadata(p).expect("meta").len() <= 1024 * 1024).count();
+    assert!(small >= 4, "the sample has a run of small files");
+    let batch = lakedrop_validate::validate_batch(&paths, &Options::default(), &mut |_| true).expect("read");
+    for (path, together) in paths.iter().zip(&batch.files) {
+        let alone = validate_path(path, &Options::default(), &mut |_| true).expect("read");
+        assert_eq!(together, &alone, "{}", path.display());
+    }
+}
