@@ -41,6 +41,7 @@ const APP = resolve(process.env.LAKEDROP_APP ?? join(REPO, "target/debug/lakedro
 const SAMPLE = resolve(
   process.env.LAKEDROP_SAMPLE ?? join(REPO, "../shared/data/synthea/10-patients"),
 );
+const SANDBOX_ROLE = "arn:aws:iam::000000000000:role/LakedropSandboxImport";
 const DROP_MODE = process.env.LAKEDROP_E2E_DROP ?? "event";
 const DRIVER = "/usr/bin/WebKitWebDriver";
 const ARTIFACTS = join(HERE, "artifacts");
@@ -373,11 +374,44 @@ test("drop the sample, import it, read the manifest", { timeout: 270_000 }, asyn
     rmSync(dir, { recursive: true, force: true });
   });
 
+  await step("the destination is checked: a wrong role fails with its fix, the right one passes", async () => {
+    const next = await b.$(byTestId("import-button"));
+    await next.waitForClickable({ timeout: 10_000 });
+    await next.click();
+    const role = await b.$(byTestId("role-arn"));
+    await role.waitForDisplayed({ timeout: 15_000, timeoutMsg: "no destination view" });
+    await b.waitUntil(async () => (await b.$(byTestId("datastore")).getValue()) !== "", {
+      timeout: 15_000,
+      timeoutMsg: "no data store was offered",
+    });
+    await role.setValue("arn:aws:iam::000000000000:role/LakedropTypo");
+    await b.$(byTestId("run-checks")).click();
+    const trust = await b.$(`${byTestId("check")}[data-check="role-trust"]`);
+    await trust.waitForExist({ timeout: 30_000, timeoutMsg: "no role check shown" });
+    assert.equal(await trust.getAttribute("data-status"), "fail");
+    assert.match(await trust.getText(), /does not exist/);
+    assert.equal(await b.$(byTestId("start-import")).isEnabled(), false);
+    await trust.scrollIntoView({ block: "center" });
+    await screenshot("03-preflight-failed");
+
+    await role.setValue(SANDBOX_ROLE);
+    await b.$(byTestId("run-checks")).click();
+    await b.waitUntil(
+      async () =>
+        (await b.$(`${byTestId("check")}[data-check="role-trust"]`).getAttribute("data-status")) ===
+        "pass",
+      { timeout: 30_000, timeoutMsg: "the right role did not pass" },
+    );
+    const statuses = await b.$$(byTestId("check")).map((c) => c.getAttribute("data-status"));
+    assert.ok(!statuses.includes("fail"), `a check still fails: ${statuses}`);
+    await screenshot("04-preflight-passed");
+  });
+
   await step("import starts and a job is submitted", async () => {
-    const button = await b.$(byTestId("import-button"));
+    const button = await b.$(byTestId("start-import"));
     await button.waitForClickable({ timeout: 10_000 });
     await button.click();
-    await screenshot("03-importing");
+    await screenshot("05-importing");
     const status = await b.$(byTestId("job-status"));
     await status.waitForExist({ timeout: 60_000, timeoutMsg: "never reached the job view" });
   });
@@ -396,7 +430,7 @@ test("drop the sample, import it, read the manifest", { timeout: 270_000 }, asyn
         timeoutMsg: `job not finished in time (status ${last})`,
       },
     );
-    await screenshot("04-job-finished");
+    await screenshot("06-job-finished");
     assert.notEqual(last, "FAILED", `the import job failed: ${await b.$("main").getText()}`);
 
     const imported = await b.$(
@@ -413,6 +447,16 @@ test("drop the sample, import it, read the manifest", { timeout: 270_000 }, asyn
       .$(`${byTestId("manifest-chart")} svg`)
       .waitForExist({ timeout: 10_000 })
       .catch(() => console.error("the manifest chart did not render within 10 s"));
-    await screenshot("05-results");
+    await screenshot("07-results");
+  });
+
+  await step("the app says the job ended, even from another view", async () => {
+    const banner = await b.$(byTestId("job-ended"));
+    await banner.waitForDisplayed({ timeout: 20_000, timeoutMsg: "no job-ended banner" });
+    assert.match(await banner.getText(), /completed/i);
+    await b.$("button=Jobs").click();
+    const standing = await b.$(byTestId("job-list-status"));
+    await standing.waitForExist({ timeout: 10_000 });
+    await screenshot("08-jobs");
   });
 });

@@ -4,12 +4,20 @@
 import { Channel } from "@tauri-apps/api/core";
 import { commands } from "./bindings";
 import type {
+  BucketChoice,
+  Check,
   Connection,
+  ConnectionStatus,
+  DatastoreChoice,
+  DestinationChoices,
   ImportProgress,
   ImportRequest,
   ImportStarted,
   Job,
   JobResult,
+  KeyChoice,
+  Policies,
+  ProfileChoice,
   ValidateProgress,
   ValidationReport,
 } from "./bindings";
@@ -53,6 +61,61 @@ function channel<T>(onMessage: (message: T) => void): Channel<T> {
 /** The destination imports go to. */
 export function connection(): Promise<Connection> {
   return unwrap(() => commands.connection());
+}
+
+/** Where the app is connected (sandbox or an AWS profile) and the destination, if chosen. */
+export function connectionStatus(): Promise<ConnectionStatus> {
+  return unwrap(() => commands.connectionStatus());
+}
+
+/** The AWS profiles in the user's config: names, kinds and Regions, never credentials. */
+export function profiles(): Promise<ProfileChoice[]> {
+  return plain(() => commands.profiles());
+}
+
+/** Connects to an AWS profile (and Region), or back to the sandbox with `profile` null. */
+export function useConnection(
+  profile: string | null,
+  region: string | null,
+): Promise<ConnectionStatus> {
+  return unwrap(() => commands.useConnection(profile, region));
+}
+
+export function datastores(): Promise<DatastoreChoice[]> {
+  return unwrap(() => commands.datastores());
+}
+
+export function kmsKeys(): Promise<KeyChoice[]> {
+  return unwrap(() => commands.kmsKeys());
+}
+
+export function buckets(): Promise<BucketChoice[]> {
+  return unwrap(() => commands.buckets());
+}
+
+/** Sets where imports go; the role is remembered for the data store. */
+export function setDestination(choices: DestinationChoices): Promise<Connection> {
+  return unwrap(() => commands.setDestination(choices));
+}
+
+/** The IAM role last used with a data store, if any. */
+export function rememberedRole(datastoreId: string): Promise<string | null> {
+  return plain(() => commands.rememberedRole(datastoreId));
+}
+
+/** Checks the AWS setup for importing `fileCount` files into the chosen destination. */
+export function preflight(fileCount: number): Promise<Check[]> {
+  return unwrap(() => commands.preflight(fileCount));
+}
+
+/** The role's trust and permissions policies (and the caller's PassRole), filled in, to copy. */
+export function policies(): Promise<Policies> {
+  return unwrap(() => commands.policies());
+}
+
+/** A desktop notification that a job ended; false when the desktop has no notification service. */
+export function notifyJobEnded(jobId: string, status: string): Promise<boolean> {
+  return unwrap(() => commands.notifyJobEnded(jobId, status));
 }
 
 /** Paths given on the command line ("Open with"); treated as dropped at startup. */

@@ -1,4 +1,6 @@
 // HealthLake's JobStatus, as the UI classifies it.
+import type { Job } from "../ipc";
+import { formatCount, plural } from "./format";
 
 export type JobStatusKind =
   "waiting" | "running" | "succeeded" | "partial" | "failed" | "cancelled";
@@ -67,4 +69,38 @@ export function timeline(status: string): TimelineStep[] {
     state: terminal ? "current" : "upcoming",
   });
   return steps;
+}
+
+/** Where a job stands, in words: "2 jobs ahead", "running: 4,120 of 7,160 resources", "about 3 min left". */
+export function standing(job: Job, now: number): string {
+  const parts: string[] = [];
+  const kind = statusKind(job.status);
+  if (kind === "waiting" && job.queuePosition !== null) {
+    parts.push(
+      job.queuePosition === 0 ? "next in line" : `${plural(job.queuePosition, "job")} ahead`,
+    );
+  }
+  if (kind === "running" && job.progress) {
+    const p = job.progress;
+    parts.push(
+      `${formatCount(p.resourcesImported)} imported of ${formatCount(p.resourcesScanned)} read` +
+        (p.resourcesWithCustomerError > 0
+          ? `, ${formatCount(p.resourcesWithCustomerError)} rejected`
+          : ""),
+    );
+  }
+  if (!isTerminal(job.status) && job.eta !== null) {
+    const minutes = Math.max(1, Math.round((job.eta - now) / 60_000));
+    parts.push(job.eta <= now ? "finishing" : `about ${plural(minutes, "min")} left`);
+  }
+  return parts.join(" · ");
+}
+
+/** The jobs that ended between two listings: were not terminal (or not listed) before, are now. */
+export function newlyEnded(before: readonly Job[], after: readonly Job[]): Job[] {
+  const was = new Map(before.map((j) => [j.jobId, j.status]));
+  return after.filter((j) => {
+    const previous = was.get(j.jobId);
+    return previous !== undefined && !isTerminal(previous) && isTerminal(j.status);
+  });
 }

@@ -1,9 +1,10 @@
 // One import at a time: validate again, upload, submit. The view only renders this state.
 import * as ipc from "../ipc";
-import type { FileReport, ImportStarted, LakedropError } from "../ipc";
+import type { FileReport, ImportStarted, LakedropError, Level } from "../ipc";
 import { baseName, formatBytes, formatPercent } from "../model/format";
 import { announce } from "./announcer.svelte";
 import { go } from "./navigation.svelte";
+import { jobSubmitted } from "./watcher.svelte";
 
 export type ImportPhase =
   "idle" | "validating" | "uploading" | "submitting" | "submitted" | "failed" | "cancelled";
@@ -53,7 +54,15 @@ function onProgress(p: ipc.ImportProgress): void {
   }
 }
 
-export async function startImport(files: FileReport[]): Promise<void> {
+export interface ImportOptions {
+  jobName: string | null;
+  level: Level;
+}
+
+export async function startImport(
+  files: FileReport[],
+  options: ImportOptions = { jobName: null, level: "structure-only" },
+): Promise<void> {
   if (importer.opId !== null) return;
   const opId = ipc.newOperationId();
   Object.assign(importer, {
@@ -68,12 +77,13 @@ export async function startImport(files: FileReport[]): Promise<void> {
   try {
     const started = await ipc.startImport(
       opId,
-      { paths: files.map((f) => f.path), jobName: null },
+      { paths: files.map((f) => f.path), jobName: options.jobName, validationLevel: options.level },
       onProgress,
     );
     importer.phase = "submitted";
     importer.last = { started, files };
     announce(`Import job ${started.jobId} started.`);
+    jobSubmitted();
     go({ name: "job", jobId: started.jobId });
   } catch (e) {
     const error = ipc.toLakedropError(e);

@@ -1,9 +1,13 @@
 // Which view is shown. No router: the app has four views and no URLs worth sharing.
 
 export type View =
-  { name: "files" } | { name: "import" } | { name: "jobs" } | { name: "job"; jobId: string };
+  | { name: "files" }
+  | { name: "destination" }
+  | { name: "import" }
+  | { name: "jobs" }
+  | { name: "job"; jobId: string };
 
-export const STEPS = ["Files", "Import", "Job", "Results"];
+export const STEPS = ["Files", "Destination", "Upload", "Job", "Results"];
 
 export const nav = $state<{ view: View; resultsShown: boolean }>({
   view: { name: "files" },
@@ -20,10 +24,12 @@ export function currentStep(view: View, resultsShown: boolean): number {
   switch (view.name) {
     case "files":
       return 0;
-    case "import":
+    case "destination":
       return 1;
+    case "import":
+      return 2;
     case "job":
-      return resultsShown ? 3 : 2;
+      return resultsShown ? 4 : 3;
     case "jobs":
       return -1;
   }

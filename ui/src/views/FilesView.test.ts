@@ -3,7 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { fakeBackend, resetBackend, sendOnChannel } from "../ipc/testing";
 import { destination } from "../state/connection.svelte";
 import { checked, resetFiles } from "../state/files.svelte";
-import { importer, resetImporter } from "../state/importer.svelte";
+import { resetImporter } from "../state/importer.svelte";
+import { nav } from "../state/navigation.svelte";
 import { fileReport, sampleReport } from "../test/fixtures";
 import type { ValidationReport } from "../ipc";
 import FilesView from "./FilesView.svelte";
@@ -107,7 +108,7 @@ describe("FilesView", () => {
       "7,160 resources in 13 files ready to import · 1 file skipped (not FHIR)",
     );
     const importButton = root.querySelector<HTMLButtonElement>('[data-testid="import-button"]');
-    expect(importButton?.textContent?.trim()).toBe("Import to demo");
+    expect(importButton?.textContent?.trim()).toBe("Next: where to import");
     expect(importButton?.disabled).toBe(false);
   });
 
@@ -254,25 +255,13 @@ describe("FilesView", () => {
     expect(checked.files).toHaveLength(0);
   });
 
-  it("starts the import with every checked file", async () => {
+  it("goes on to choosing where to import", async () => {
     backendWith(["/data/10-patients"], sampleReport());
     const root = render();
     button(root, "Choose files…").click();
     await settle();
-
-    let request: unknown = null;
-    fakeBackend((cmd, args) => {
-      if (cmd === "start_import") {
-        request = args.request;
-        return new Promise(() => {}); // stays in flight
-      }
-      return null;
-    });
     root.querySelector<HTMLButtonElement>('[data-testid="import-button"]')?.click();
-    await settle();
-
-    expect(importer.opId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(request).toMatchObject({ jobName: null });
-    expect((request as { paths: string[] }).paths).toHaveLength(14);
+    flushSync();
+    expect(nav.view.name).toBe("destination");
   });
 });

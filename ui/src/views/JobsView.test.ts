@@ -1,5 +1,6 @@
 import { flushSync, mount, tick, unmount } from "svelte";
 import { afterEach, describe, expect, it } from "vitest";
+import { resetWatcher } from "../state/watcher.svelte";
 import { fakeBackend, resetBackend } from "../ipc/testing";
 import { nav } from "../state/navigation.svelte";
 import { completedJob } from "../test/fixtures";
@@ -20,6 +21,7 @@ async function render(): Promise<HTMLElement> {
 }
 
 afterEach(() => {
+  resetWatcher();
   if (component) unmount(component);
   component = null;
   document.body.innerHTML = "";

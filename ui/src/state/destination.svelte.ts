@@ -1,0 +1,193 @@
+// Where the next import goes (connection, data store, key, buckets, role) and whether the
+// AWS setup is ready for it. The Destination view renders this state.
+import * as ipc from "../ipc";
+import type {
+  BucketChoice,
+  Check,
+  DatastoreChoice,
+  KeyChoice,
+  LakedropError,
+  Level,
+  Policies,
+  ProfileChoice,
+} from "../ipc";
+import { announce } from "./announcer.svelte";
+import { destination as active } from "./connection.svelte";
+
+export interface Choices {
+  datastoreId: string;
+  kmsKeyId: string;
+  inputBucket: string;
+  outputUri: string;
+  roleArn: string;
+}
+
+export const dest = $state<{
+  profiles: ProfileChoice[];
+  datastores: DatastoreChoice[];
+  keys: KeyChoice[];
+  buckets: BucketChoice[];
+  choices: Choices;
+  jobName: string;
+  level: Level;
+  loading: boolean;
+  checking: boolean;
+  checks: Check[] | null;
+  /** The choices the checks ran against, so edits invalidate them. */
+  checkedFor: string | null;
+  policies: Policies | null;
+  error: LakedropError | null;
+}>({
+  profiles: [],
+  datastores: [],
+  keys: [],
+  buckets: [],
+  choices: { datastoreId: "", kmsKeyId: "", inputBucket: "", outputUri: "", roleArn: "" },
+  jobName: "",
+  level: "structure-only",
+  loading: false,
+  checking: false,
+  checks: null,
+  checkedFor: null,
+  policies: null,
+  error: null,
+});
+
+function fingerprint(c: Choices): string {
+  return JSON.stringify(c);
+}
+
+/** Whether the checks shown are for the choices as they are now. */
+export function checksCurrent(): boolean {
+  return dest.checks !== null && dest.checkedFor === fingerprint(dest.choices);
+}
+
+/** Why the import cannot start yet, or null when it can. */
+export function startBlocker(): string | null {
+  const c = dest.choices;
+  if (!c.datastoreId || !c.kmsKeyId || !c.inputBucket || !c.outputUri || !c.roleArn)
+    return "Choose a data store, a key, the buckets and the role.";
+  if (!checksCurrent()) return "Check the setup first.";
+  if (dest.checks?.some((check) => check.status === "fail"))
+    return "Fix the failed checks, then check again.";
+  return null;
+}
+
+/** Loads the pickers' lists for the active connection and preselects the current destination. */
+export async function loadChoices(): Promise<void> {
+  dest.loading = true;
+  dest.error = null;
+  try {
+    const [profiles, status] = await Promise.all([ipc.profiles(), ipc.connectionStatus()]);
+    dest.profiles = profiles;
+    const [datastores, keys, buckets] = await Promise.all([
+      ipc.datastores(),
+      ipc.kmsKeys(),
+      ipc.buckets(),
+    ]);
+    Object.assign(dest, { datastores, keys, buckets });
+    const current = status.destination;
+    if (current) {
+      dest.choices = {
+        datastoreId: current.datastoreId,
+        kmsKeyId: current.kmsKeyId,
+        inputBucket: current.inputBucket,
+        outputUri: current.outputUri,
+        roleArn: current.roleArn,
+      };
+    } else {
+      const store = datastores.find((d) => d.selectable);
+      const key = keys.find((k) => k.selectable);
+      dest.choices = {
+        datastoreId: store?.id ?? "",
+        kmsKeyId: key?.arn ?? "",
+        inputBucket: buckets[0]?.name ?? "",
+        outputUri: buckets[0] ? `s3://${buckets[0].name}/lakedrop-output/` : "",
+        roleArn: store ? ((await ipc.rememberedRole(store.id)) ?? "") : "",
+      };
+    }
+  } catch (e) {
+    dest.error = ipc.toLakedropError(e);
+  } finally {
+    dest.loading = false;
+  }
+}
+
+/** A new data store brings back the role last used with it. */
+export async function chooseDatastore(id: string): Promise<void> {
+  dest.choices.datastoreId = id;
+  const role = await ipc.rememberedRole(id);
+  if (role) dest.choices.roleArn = role;
+}
+
+/** Switches to an AWS profile (and Region) or, with `profile` null, to the sandbox. */
+export async function switchConnection(
+  profile: string | null,
+  region: string | null,
+): Promise<void> {
+  dest.error = null;
+  dest.checks = null;
+  dest.policies = null;
+  try {
+    await ipc.useConnection(profile, region);
+    announce(profile ? `Connected with profile ${profile}.` : "Connected to the sandbox.");
+    active.connection = null;
+    active.connection = await ipc.connection().catch(() => null);
+    await loadChoices();
+  } catch (e) {
+    dest.error = ipc.toLakedropError(e);
+  }
+}
+
+/** Saves the choices as the destination and checks the setup for `fileCount` files. */
+export async function runChecks(fileCount: number): Promise<void> {
+  dest.checking = true;
+  dest.error = null;
+  const checkedFor = fingerprint(dest.choices);
+  try {
+    active.connection = await ipc.setDestination({ ...dest.choices });
+    const checks = await ipc.preflight(fileCount);
+    dest.checks = checks;
+    dest.checkedFor = checkedFor;
+    const failed = checks.filter((c) => c.status === "fail").length;
+    const warned = checks.filter((c) => c.status === "warn").length;
+    announce(
+      failed > 0
+        ? `${failed} of ${checks.length} checks failed.`
+        : `All ${checks.length} checks passed${warned > 0 ? `, ${warned} with warnings` : ""}.`,
+    );
+  } catch (e) {
+    dest.error = ipc.toLakedropError(e);
+    dest.checks = null;
+  } finally {
+    dest.checking = false;
+  }
+}
+
+export async function loadPolicies(): Promise<void> {
+  try {
+    active.connection = await ipc.setDestination({ ...dest.choices });
+    dest.policies = await ipc.policies();
+  } catch (e) {
+    dest.error = ipc.toLakedropError(e);
+  }
+}
+
+/** For tests. */
+export function resetDestination(): void {
+  Object.assign(dest, {
+    profiles: [],
+    datastores: [],
+    keys: [],
+    buckets: [],
+    choices: { datastoreId: "", kmsKeyId: "", inputBucket: "", outputUri: "", roleArn: "" },
+    jobName: "",
+    level: "structure-only",
+    loading: false,
+    checking: false,
+    checks: null,
+    checkedFor: null,
+    policies: null,
+    error: null,
+  });
+}

@@ -1,0 +1,86 @@
+// Follows every import job of the connection: lists them now and then (often while one runs,
+// rarely when none does, backing off after errors such as throttling), and tells the person
+// when a job ends, in the window and as a desktop notification.
+import * as ipc from "../ipc";
+import type { Job, LakedropError } from "../ipc";
+import { isTerminal, newlyEnded, statusLabel } from "../model/jobs";
+import { announce } from "./announcer.svelte";
+
+export const ACTIVE_POLL_MS = 3_000;
+export const IDLE_POLL_MS = 30_000;
+export const MAX_BACKOFF_MS = 120_000;
+
+export const watcher = $state<{
+  jobs: Job[] | null;
+  error: LakedropError | null;
+  /** Jobs that ended while the app was open, newest first, until dismissed. */
+  ended: Job[];
+  loading: boolean;
+}>({ jobs: null, error: null, ended: [], loading: false });
+
+let timer: ReturnType<typeof setTimeout> | null = null;
+let failures = 0;
+let running = false;
+
+/** Lists the jobs once; returns the delay until the next listing. */
+export async function refresh(): Promise<number> {
+  watcher.loading = true;
+  try {
+    const jobs = await ipc.listJobs();
+    const ended = watcher.jobs ? newlyEnded(watcher.jobs, jobs) : [];
+    watcher.jobs = jobs;
+    watcher.error = null;
+    failures = 0;
+    for (const job of ended) {
+      watcher.ended = [job, ...watcher.ended.filter((j) => j.jobId !== job.jobId)];
+      announce(`Import job ${job.jobName ?? job.jobId} ${statusLabel(job.status).toLowerCase()}.`);
+      void ipc.notifyJobEnded(job.jobId, job.status).catch(() => false);
+    }
+    return jobs.some((j) => !isTerminal(j.status)) ? ACTIVE_POLL_MS : IDLE_POLL_MS;
+  } catch (e) {
+    watcher.error = ipc.toLakedropError(e);
+    failures += 1;
+    return Math.min(ACTIVE_POLL_MS * 2 ** failures, MAX_BACKOFF_MS);
+  } finally {
+    watcher.loading = false;
+  }
+}
+
+function schedule(delay: number): void {
+  if (timer) clearTimeout(timer);
+  timer = setTimeout(() => {
+    timer = null;
+    void refresh().then((next) => {
+      if (running && timer === null) schedule(next);
+    });
+  }, delay);
+}
+
+/** Starts following jobs; returns the function that stops it. */
+export function startWatching(): () => void {
+  running = true;
+  schedule(0);
+  return () => {
+    running = false;
+    if (timer) clearTimeout(timer);
+    timer = null;
+  };
+}
+
+/** A job was just submitted here: list again soon, so it shows and is followed. */
+export function jobSubmitted(): void {
+  if (running) schedule(500);
+}
+
+export function dismissEnded(jobId: string): void {
+  watcher.ended = watcher.ended.filter((j) => j.jobId !== jobId);
+}
+
+/** For tests. */
+export function resetWatcher(): void {
+  running = false;
+  if (timer) clearTimeout(timer);
+  timer = null;
+  failures = 0;
+  Object.assign(watcher, { jobs: null, error: null, ended: [], loading: false });
+}

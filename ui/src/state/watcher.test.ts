@@ -1,0 +1,83 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { Job } from "../ipc";
+import { fakeBackend, resetBackend } from "../ipc/testing";
+import { standing } from "../model/jobs";
+import { ACTIVE_POLL_MS, IDLE_POLL_MS, refresh, resetWatcher, watcher } from "./watcher.svelte";
+
+function job(id: string, status: string, extra: Partial<Job> = {}): Job {
+  return {
+    jobId: id,
+    jobName: `load-${id}`,
+    datastoreId: "8a4077553e9a485ad889c1a89c7541f0",
+    status,
+    submitTime: 1_700_000_000_000,
+    endTime: null,
+    message: null,
+    inputUri: null,
+    outputUri: null,
+    progress: null,
+    queuePosition: null,
+    eta: null,
+    ...extra,
+  };
+}
+
+describe("watcher", () => {
+  afterEach(() => {
+    resetWatcher();
+    resetBackend();
+  });
+
+  it("notifies once when a job it saw running ends, and polls slower when nothing runs", async () => {
+    let listing = [job("a", "IN_PROGRESS"), job("b", "QUEUED", { queuePosition: 1 })];
+    const notified: unknown[] = [];
+    fakeBackend((cmd, args) => {
+      if (cmd === "list_jobs") return listing;
+      if (cmd === "notify_job_ended") {
+        notified.push(args);
+        return true;
+      }
+      return null;
+    });
+    expect(await refresh()).toBe(ACTIVE_POLL_MS);
+    expect(watcher.ended).toEqual([]);
+
+    listing = [job("a", "COMPLETED_WITH_ERRORS"), job("b", "COMPLETED")];
+    expect(await refresh()).toBe(IDLE_POLL_MS);
+    expect(watcher.ended.map((j) => j.jobId).sort()).toEqual(["a", "b"]);
+    expect(notified).toContainEqual({ jobId: "a", status: "COMPLETED_WITH_ERRORS" });
+
+    await refresh();
+    expect(notified).toHaveLength(2);
+  });
+
+  it("backs off after errors such as throttling", async () => {
+    fakeBackend(() => {
+      throw { code: "aws", message: "ThrottlingException: Rate exceeded" };
+    });
+    const first = await refresh();
+    const second = await refresh();
+    expect(second).toBeGreaterThan(first);
+    expect(watcher.error?.code).toBe("aws");
+  });
+
+  it("says where a waiting or running job stands", () => {
+    const now = 1_700_000_000_000;
+    expect(standing(job("q", "QUEUED", { queuePosition: 2 }), now)).toBe("2 jobs ahead");
+    expect(standing(job("q", "SUBMITTED", { queuePosition: 0 }), now)).toBe("next in line");
+    const running = job("r", "IN_PROGRESS", {
+      progress: {
+        scannedMb: 1,
+        scannedFiles: 1,
+        resourcesScanned: 500,
+        resourcesImported: 480,
+        resourcesWithCustomerError: 20,
+        filesReadWithCustomerError: 1,
+      },
+      eta: now + 3 * 60_000,
+    });
+    expect(standing(running, now)).toBe(
+      "480 imported of 500 read, 20 rejected · about 3 mins left",
+    );
+  });
+});

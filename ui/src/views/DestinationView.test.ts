@@ -1,0 +1,203 @@
+import { flushSync, mount, tick, unmount } from "svelte";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Check } from "../ipc";
+import { fakeBackend, resetBackend } from "../ipc/testing";
+import { dest, resetDestination } from "../state/destination.svelte";
+import { checked, resetFiles } from "../state/files.svelte";
+import { importer, resetImporter } from "../state/importer.svelte";
+import { sampleReport } from "../test/fixtures";
+import DestinationView from "./DestinationView.svelte";
+
+let component: ReturnType<typeof mount> | null = null;
+
+function render(): HTMLElement {
+  const target = document.createElement("div");
+  document.body.appendChild(target);
+  component = mount(DestinationView, { target });
+  flushSync();
+  return target;
+}
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) {
+    await tick();
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  flushSync();
+}
+
+const ROLE = "arn:aws:iam::000000000000:role/LakedropSandboxImport";
+const STORE = "8a4077553e9a485ad889c1a89c7541f0";
+
+function checksFor(role: unknown): Check[] {
+  const ok = role === ROLE;
+  return [
+    {
+      id: "datastore-active",
+      status: "pass",
+      detail: "data store lakedrop-sandbox is ACTIVE",
+      fix: null,
+    },
+    {
+      id: "role-trust",
+      status: ok ? "pass" : "fail",
+      detail: ok ? "role trusts HealthLake" : "role Typo does not exist",
+      fix: ok ? null : "create the role with the trust policy Lakedrop prints",
+    },
+  ];
+}
+
+function backend(calls: [string, Record<string, unknown>][]): void {
+  let destination: Record<string, unknown> | null = null;
+  fakeBackend((cmd, args) => {
+    calls.push([cmd, args]);
+    switch (cmd) {
+      case "profiles":
+        return [{ name: "work", kind: "sso", region: "eu-west-1" }];
+      case "connection_status":
+        return {
+          kind: "sandbox",
+          label: "Sandbox",
+          region: "us-east-1",
+          endpoint: "http://x",
+          destination: null,
+        };
+      case "datastores":
+        return [
+          {
+            id: STORE,
+            name: "lakedrop-sandbox",
+            status: "ACTIVE",
+            region: "us-east-1",
+            selectable: true,
+          },
+          {
+            id: "b".repeat(32),
+            name: "being-made",
+            status: "CREATING",
+            region: "us-east-1",
+            selectable: false,
+          },
+        ];
+      case "kms_keys":
+        return [
+          {
+            keyId: "k1",
+            arn: "arn:aws:kms:us-east-1:000000000000:key/k1",
+            aliases: ["alias/lakedrop-sandbox"],
+            description: "",
+            enabled: true,
+            symmetric: true,
+            region: "us-east-1",
+            selectable: true,
+          },
+        ];
+      case "buckets":
+        return [
+          { name: "lakedrop-input", region: "us-east-1" },
+          { name: "lakedrop-output", region: "us-east-1" },
+        ];
+      case "remembered_role":
+        return "arn:aws:iam::000000000000:role/Typo";
+      case "set_destination":
+        destination = args.choices as Record<string, unknown>;
+        return {
+          ...destination,
+          kind: "sandbox",
+          label: "Sandbox",
+          region: "us-east-1",
+          endpoint: null,
+          datastoreName: "lakedrop-sandbox",
+          outputBucket: "lakedrop-output",
+        };
+      case "preflight":
+        return checksFor(destination?.roleArn);
+      case "start_import":
+        return new Promise(() => {}); // stays in flight
+      default:
+        return null;
+    }
+  });
+}
+
+describe("DestinationView", () => {
+  beforeEach(() => {
+    resetDestination();
+    resetFiles();
+    resetImporter();
+    checked.files = sampleReport().files;
+  });
+  afterEach(() => {
+    if (component) unmount(component);
+    component = null;
+    document.body.innerHTML = "";
+    resetBackend();
+  });
+
+  it("preselects an active data store, a usable key and the remembered role", async () => {
+    const calls: [string, Record<string, unknown>][] = [];
+    backend(calls);
+    const root = render();
+    await settle();
+    const store = root.querySelector<HTMLSelectElement>('[data-testid="datastore"]');
+    expect(store?.value).toBe(STORE);
+    const creating = [...(store?.options ?? [])].find((o) => o.value === "b".repeat(32));
+    expect(creating?.disabled).toBe(true);
+    expect(creating?.textContent).toContain("CREATING");
+    expect(dest.choices.kmsKeyId).toBe("arn:aws:kms:us-east-1:000000000000:key/k1");
+    expect(root.querySelector<HTMLInputElement>('[data-testid="role-arn"]')?.value).toContain(
+      "role/Typo",
+    );
+    expect(root.querySelector<HTMLButtonElement>('[data-testid="start-import"]')?.disabled).toBe(
+      true,
+    );
+  });
+
+  it("explains a failed check, and once fixed, starts the import with the level and name chosen", async () => {
+    const calls: [string, Record<string, unknown>][] = [];
+    backend(calls);
+    const root = render();
+    await settle();
+    const run = root.querySelector<HTMLButtonElement>('[data-testid="run-checks"]');
+    run?.click();
+    await settle();
+    expect(calls).toContainEqual(["preflight", { fileCount: 13 }]);
+    const failed = root.querySelector('[data-check="role-trust"]');
+    expect(failed?.getAttribute("data-status")).toBe("fail");
+    expect(failed?.textContent).toContain("create the role with the trust policy");
+    expect(root.querySelector<HTMLButtonElement>('[data-testid="start-import"]')?.disabled).toBe(
+      true,
+    );
+    expect(root.textContent).toContain("Fix the failed checks");
+
+    const role = root.querySelector<HTMLInputElement>('[data-testid="role-arn"]');
+    if (!role) throw new Error("no role field");
+    role.value = ROLE;
+    role.dispatchEvent(new Event("input"));
+    flushSync();
+    expect(root.textContent).toContain("The choices changed since these checks");
+    run?.click();
+    await settle();
+    expect(root.querySelector('[data-check="role-trust"]')?.getAttribute("data-status")).toBe(
+      "pass",
+    );
+
+    const level = root.querySelector<HTMLSelectElement>('[data-testid="level"]');
+    if (!level) throw new Error("no level");
+    level.value = "minimal";
+    level.dispatchEvent(new Event("change"));
+    const name = root.querySelector<HTMLInputElement>('[data-testid="job-name"]');
+    if (!name) throw new Error("no name");
+    name.value = "weekly load";
+    name.dispatchEvent(new Event("input"));
+    flushSync();
+    const start = root.querySelector<HTMLButtonElement>('[data-testid="start-import"]');
+    expect(start?.disabled).toBe(false);
+    start?.click();
+    await settle();
+    const request = calls.find(([cmd]) => cmd === "start_import")?.[1].request;
+    expect(request).toMatchObject({ jobName: "weekly load", validationLevel: "minimal" });
+    expect((request as { paths: string[] }).paths).toHaveLength(14);
+    expect(importer.opId).not.toBeNull();
+  });
+});
