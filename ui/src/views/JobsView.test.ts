@@ -40,6 +40,29 @@ describe("JobsView", () => {
     expect(nav.view).toEqual({ name: "job", jobId: "job-2" });
   });
 
+  it("filters jobs by status and by name", async () => {
+    const partial = completedJob("COMPLETED_WITH_ERRORS").job;
+    fakeBackend(() => [{ ...partial, jobId: "job-2", jobName: "weekly" }, completedJob().job]);
+    const root = await render();
+    const rows = (): number => root.querySelectorAll('[data-testid="job-list-status"]').length;
+    expect(rows()).toBe(2);
+    const status = root.querySelector<HTMLSelectElement>('[data-testid="job-filter-status"]');
+    if (!status) throw new Error("no status filter");
+    status.value = "partial";
+    status.dispatchEvent(new Event("change"));
+    flushSync();
+    expect(rows()).toBe(1);
+    status.value = "";
+    status.dispatchEvent(new Event("change"));
+    const name = root.querySelector<HTMLInputElement>('[data-testid="job-filter-name"]');
+    if (!name) throw new Error("no name filter");
+    name.value = "nothing-like-it";
+    name.dispatchEvent(new Event("input"));
+    flushSync();
+    expect(rows()).toBe(0);
+    expect(root.textContent).toContain("No job matches these filters.");
+  });
+
   it("says so when there are no jobs yet", async () => {
     fakeBackend(() => []);
     const root = await render();
