@@ -13,6 +13,7 @@ const COMMANDS: &[&str] = &[
     "preflight",
     "policies",
     "initial_paths",
+    "pick_files",
     "validate_files",
     "line_text",
     "export_rejected",

@@ -25,6 +25,7 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
         commands::preflight::preflight,
         commands::preflight::policies,
         commands::files::initial_paths,
+        commands::files::pick_files,
         commands::files::validate_files,
         commands::files::line_text,
         commands::files::export_rejected,
@@ -85,6 +86,13 @@ pub fn run() {
         .plugin(tauri_plugin_dialog::init())
         .manage(AppState::new(lakedrop_core::data_dir(), initial_paths))
         .invoke_handler(specta.invoke_handler())
+        // Only a real drop through the OS grants access to its paths; the webview's own events do not.
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::DragDrop(tauri::DragDropEvent::Drop { paths, .. }) = event {
+                use tauri::Manager;
+                window.state::<AppState>().allow_paths(paths);
+            }
+        })
         .setup(|app| {
             use tauri::Manager;
             let state = app.state::<AppState>().inner().clone();
@@ -98,6 +106,20 @@ pub fn run() {
                     .add_filter("NDJSON", &["ndjson"])
                     .blocking_save_file();
                 picked.and_then(|p| p.into_path().ok())
+            }));
+            let handle = app.handle().clone();
+            state.set_pick_dialog(std::sync::Arc::new(move |folder: bool| {
+                use tauri_plugin_dialog::DialogExt;
+                let dialog = handle.dialog().file();
+                let picked = if folder {
+                    dialog.blocking_pick_folder().into_iter().collect()
+                } else {
+                    dialog
+                        .add_filter("FHIR NDJSON", &["ndjson", "gz"])
+                        .blocking_pick_files()
+                        .unwrap_or_default()
+                };
+                picked.into_iter().filter_map(|p| p.into_path().ok()).collect()
             }));
             // Start the sandbox (or connect) while the window loads, so the first command does not wait.
             tauri::async_runtime::spawn(async move {

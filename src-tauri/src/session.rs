@@ -72,13 +72,22 @@ struct Inner {
     failures: Mutex<HashMap<String, Arc<JobFailures>>>,
     /// The native save dialog, installed by the real app (tests have none).
     save_dialog: Mutex<Option<SaveDialog>>,
+    /// The native open dialog (files, or a folder when `true`), installed by the real app.
+    pick_dialog: Mutex<Option<PickDialog>>,
+    /// What the person dropped, picked or named on the command line, canonicalized: the only places commands
+    /// may read from. The webview can ask for any path; only these are honoured.
+    picks: Mutex<Vec<PathBuf>>,
 }
+
+/// Asks which files (or, with `true`, which folder) to open; empty when cancelled.
+pub type PickDialog = Arc<dyn Fn(bool) -> Vec<PathBuf> + Send + Sync>;
 
 /// Asks where to save a file with this default name; `None` when cancelled.
 pub type SaveDialog = Arc<dyn Fn(&str) -> Option<PathBuf> + Send + Sync>;
 
 impl AppState {
     pub fn new(data_dir: PathBuf, initial_paths: Vec<String>) -> AppState {
+        let initial_paths_for_picks: Vec<PathBuf> = initial_paths.iter().map(PathBuf::from).collect();
         AppState {
             inner: Arc::new(Inner {
                 data_dir,
@@ -88,8 +97,52 @@ impl AppState {
                 operations: Mutex::new(HashMap::new()),
                 failures: Mutex::new(HashMap::new()),
                 save_dialog: Mutex::new(None),
+                pick_dialog: Mutex::new(None),
+                picks: Mutex::new(Vec::new()),
             }),
         }
+        .with_picks(&initial_paths_for_picks)
+    }
+
+    fn with_picks(self, paths: &[PathBuf]) -> AppState {
+        self.allow_paths(paths);
+        self
+    }
+
+    /// Records paths the person dropped or picked through the OS (never what the webview claims).
+    pub fn allow_paths(&self, paths: &[PathBuf]) {
+        let mut picks = self.inner.picks.lock().unwrap_or_else(PoisonError::into_inner);
+        for path in paths {
+            if let Ok(path) = std::fs::canonicalize(path)
+                && !picks.contains(&path)
+            {
+                picks.push(path);
+            }
+        }
+    }
+
+    /// The canonical form of `path` if it is, or lies under, something the person dropped or picked; otherwise
+    /// an `invalid-input` error, so a compromised webview cannot read other files.
+    pub fn checked_path(&self, path: &str) -> Result<PathBuf, IpcError> {
+        let refused = || {
+            IpcError::new(
+                ErrorCode::InvalidInput,
+                format!(
+                    "{path} was not dropped or picked in this window; drop it or choose it with the picker"
+                ),
+            )
+        };
+        let canonical = std::fs::canonicalize(path).map_err(|_| refused())?;
+        let picks = self.inner.picks.lock().unwrap_or_else(PoisonError::into_inner);
+        if picks.iter().any(|pick| canonical.starts_with(pick)) { Ok(canonical) } else { Err(refused()) }
+    }
+
+    pub fn set_pick_dialog(&self, dialog: PickDialog) {
+        *self.inner.pick_dialog.lock().unwrap_or_else(PoisonError::into_inner) = Some(dialog);
+    }
+
+    pub fn pick_dialog(&self) -> Option<PickDialog> {
+        self.inner.pick_dialog.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     pub fn initial_paths(&self) -> &[String] {

@@ -28,6 +28,39 @@ fn the_main_window_may_call_what_its_capability_grants_and_nothing_else() {
     assert!(refused.to_string().contains("not allowed"), "{refused}");
     let refused = invoke(&main, "plugin:dialog|message", json!({"message": "hi"})).expect_err("not granted");
     assert!(refused.to_string().contains("not allowed"), "{refused}");
+    // Dialogs open from Rust, which records the picks; the webview may not open one itself, nor emit events
+    // (a fake drop) that the backend would take for the person's choice.
+    let refused =
+        invoke(&main, "plugin:dialog|open", json!({"options": {}})).expect_err("open is not granted");
+    assert!(refused.to_string().contains("not allowed"), "{refused}");
+    let refused = invoke(&main, "plugin:event|emit", json!({"event": "tauri://drag-drop", "payload": {}}))
+        .expect_err("emit is not granted");
+    assert!(refused.to_string().contains("not allowed"), "{refused}");
+}
+
+#[test]
+fn a_path_the_person_did_not_drop_or_pick_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let main = window("main", dir.path());
+    let secret = dir.path().join("elsewhere.ndjson");
+    std::fs::write(&secret, "{}\n").expect("write");
+    let refused = invoke(&main, "line_text", json!({"path": secret, "line": 1})).expect_err("not picked");
+    assert_eq!(refused["code"], "invalid-input", "{refused}");
+    let refused =
+        invoke(&main, "line_text", json!({"path": "/etc/passwd", "line": 1})).expect_err("not picked");
+    assert_eq!(refused["code"], "invalid-input", "{refused}");
+
+    use tauri::Manager;
+    let picked = dir.path().join("picked");
+    std::fs::create_dir(&picked).expect("mkdir");
+    std::fs::write(picked.join("Basic.ndjson"), "{\"resourceType\":\"Basic\"}\n").expect("write");
+    main.state::<lakedrop_desktop::AppState>().allow_paths(std::slice::from_ref(&picked));
+    let inside = picked.join("Basic.ndjson");
+    assert!(invoke(&main, "line_text", json!({"path": inside, "line": 1})).is_ok(), "under a picked folder");
+    let escape = picked.join("..").join("elsewhere.ndjson");
+    let refused =
+        invoke(&main, "line_text", json!({"path": escape, "line": 1})).expect_err("escapes the pick");
+    assert_eq!(refused["code"], "invalid-input", "{refused}");
 }
 
 #[test]

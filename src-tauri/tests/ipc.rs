@@ -34,6 +34,12 @@ fn app(data_dir: &std::path::Path) -> tauri::WebviewWindow<MockRuntime> {
     tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("window")
 }
 
+/// What a real drop through the OS does: the backend records the path (the webview's word is not enough).
+fn dropped(window: &tauri::WebviewWindow<MockRuntime>, path: &std::path::Path) {
+    use tauri::Manager;
+    window.state::<AppState>().allow_paths(&[path.to_path_buf()]);
+}
+
 #[test]
 fn commands_answer_on_the_mock_runtime() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -104,6 +110,7 @@ fn failures_of_a_finished_job_are_summarized_paged_joined_and_retried() {
     let no_id = good[1].replacen("\"id\":", "\"x-id\":", 1);
     let file = dir.path().join("Patient.mixed.ndjson");
     std::fs::write(&file, format!("{}\n{no_id}\n{}\n{{broken\n", good[0], good[2])).expect("write");
+    dropped(&window, &file);
 
     let request =
         json!({"opId": "op-1", "request": {"paths": [file], "jobName": null}, "onProgress": "__CHANNEL__:1"});
@@ -157,6 +164,7 @@ fn a_line_reads_back_and_rejected_lines_save_where_the_dialog_says() {
     let bad = r#"{"resourceType":"Basic","id":"b","code":{"text":"x"},"colour":"red"}"#;
     let file = dir.path().join("Basic.ndjson");
     std::fs::write(&file, format!("{good}\n{bad}\n")).expect("write");
+    dropped(&window, &file);
 
     let line = invoke(&window, "line_text", json!({"path": file, "line": 2})).expect("line");
     assert_eq!(line, bad);

@@ -1,5 +1,9 @@
-// The whole app in a real window: drop the Synthea sample, import it into the seeded
-// sandbox, and read the result from the job view.
+// The whole app in a real window: open the Synthea sample (and one flawed file), review the
+// flaw, choose and check the destination, import into the seeded sandbox, and read the result.
+//
+// Files arrive as paths on the command line ("Open with"), which the app treats like a drop.
+// A drop cannot be faked from inside the webview any more: the backend honours only paths
+// that reached it through the OS (a real drop, its own dialog, or the command line).
 //
 // Runs the built desktop binary under WebKitWebDriver (Debian's webkit2gtk-driver), with
 // webdriverio's standalone remote() and node's test runner. Every wait is bounded and a
@@ -8,9 +12,7 @@
 // Environment:
 //   LAKEDROP_APP        the app binary   (default: <repo>/target/debug/lakedrop-desktop,
 //                       built with the custom-protocol feature so it embeds ui/dist)
-//   LAKEDROP_SAMPLE     folder to drop   (default: <repo>/../shared/data/synthea/10-patients)
-//   LAKEDROP_E2E_DROP   "event" (default): emit Tauri's native drop event in the webview;
-//                       "argv": pass the folder on the command line instead (initialPaths)
+//   LAKEDROP_SAMPLE     folder to open   (default: <repo>/../shared/data/synthea/10-patients)
 //   LAKEDROP_E2E_SKIP_MISSING=1   skip, rather than fail, when the binary is not built
 //   LAKEDROP_E2E_KEEP=1           keep the sandbox data dir for inspection
 //   DISPLAY             used when set; otherwise the test starts its own Xvfb
@@ -42,7 +44,6 @@ const SAMPLE = resolve(
   process.env.LAKEDROP_SAMPLE ?? join(REPO, "../shared/data/synthea/10-patients"),
 );
 const SANDBOX_ROLE = "arn:aws:iam::000000000000:role/LakedropSandboxImport";
-const DROP_MODE = process.env.LAKEDROP_E2E_DROP ?? "event";
 const DRIVER = "/usr/bin/WebKitWebDriver";
 const ARTIFACTS = join(HERE, "artifacts");
 
@@ -66,6 +67,8 @@ const TERMINAL = [
 const started = [];
 /** @type {WebdriverIO.Browser | null} */
 let browser = null;
+let flawedDir = "";
+let flawed = "";
 let dataDir = "";
 let missing = "";
 
@@ -188,7 +191,13 @@ before(async () => {
   }
   assert.ok(existsSync(DRIVER), `${DRIVER} missing: apt-get install webkit2gtk-driver`);
   assert.ok(existsSync(SAMPLE), `sample folder ${SAMPLE} missing (set LAKEDROP_SAMPLE)`);
-  assert.ok(["event", "argv"].includes(DROP_MODE), `LAKEDROP_E2E_DROP must be event or argv`);
+  // A flawed copy of the sample's first patient: its review is part of the flow.
+  flawedDir = mkdtempSync(join(tmpdir(), "lakedrop-e2e-flawed-"));
+  const patient = JSON.parse(readFileSync(join(SAMPLE, "Patient.000.ndjson"), "utf8").split("\n")[0]);
+  patient.id = "flawed-1";
+  patient.gender = "dude";
+  flawed = join(flawedDir, "Patient.flawed.ndjson");
+  writeFileSync(flawed, JSON.stringify(patient) + "\n");
 
   const display = process.env.DISPLAY || (await startXvfb());
   dataDir = mkdtempSync(join(tmpdir(), "lakedrop-e2e-"));
@@ -222,7 +231,7 @@ before(async () => {
       waitforTimeout: 10_000,
       capabilities: {
         // What tauri-driver forwards to WebKitWebDriver on Linux; no browserName.
-        "webkitgtk:browserOptions": { binary: APP, args: DROP_MODE === "argv" ? [SAMPLE] : [] },
+        "webkitgtk:browserOptions": { binary: APP, args: [SAMPLE, flawed] },
         // WebKitWebDriver speaks classic WebDriver only; do not ask for BiDi.
         "wdio:enforceWebDriverClassic": true,
       },
@@ -242,6 +251,7 @@ after(async () => {
   killAll("SIGTERM");
   await new Promise((r) => setTimeout(r, 1500));
   killAll("SIGKILL");
+  if (flawedDir) rmSync(flawedDir, { recursive: true, force: true });
   if (dataDir && process.env.LAKEDROP_E2E_KEEP !== "1")
     rmSync(dataDir, { recursive: true, force: true });
   clearTimeout(watchdog);
@@ -283,77 +293,7 @@ test("drop the sample, import it, read the manifest", { timeout: 270_000 }, asyn
     await screenshot("01-start");
   });
 
-  if (DROP_MODE === "event") {
-    await step("a native drop of the sample folder reaches the UI", async () => {
-      // The webview never sees a real OS drag here, so do what Tauri's runtime does on a
-      // drop: emit `tauri://drag-drop` with `{ paths, position }`. Emitted through the event
-      // plugin (needs core:event:allow-emit, part of core:default), it reaches the listener
-      // that getCurrentWebview().onDragDropEvent registered, like a real drop.
-      const outcome = await b.executeAsync(
-        (paths, done) => {
-          const internals = /** @type {any} */ (window).__TAURI_INTERNALS__;
-          if (!internals || typeof internals.invoke !== "function") {
-            done({ ok: false, reason: "window.__TAURI_INTERNALS__.invoke is missing" });
-            return;
-          }
-          internals
-            .invoke("plugin:event|emit", {
-              event: "tauri://drag-drop",
-              payload: { paths, position: { x: 640, y: 300 } },
-            })
-            .then(
-              () => done({ ok: true }),
-              // Not `error`: webdriverio reads a result with an `error` key as a driver error.
-              (e) => done({ ok: false, reason: String(e) }),
-            );
-        },
-        [SAMPLE],
-      );
-      assert.deepEqual(
-        outcome,
-        { ok: true },
-        "emitting the drop failed; allow core:event:allow-emit or run with LAKEDROP_E2E_DROP=argv",
-      );
-    });
-  }
-
-  await step("the sample is validated: 13 FHIR files, the log is skipped", async () => {
-    const summary = await b.$(byTestId("validation-summary"));
-    await summary.waitForExist({
-      timeout: VALIDATION_TIMEOUT,
-      timeoutMsg: "no validation summary",
-    });
-    const rows = await b.$$(byTestId("file-row"));
-    assert.equal(rows.length, 14, "13 FHIR files and log.ndjson");
-    assert.equal(
-      await summary.getText(),
-      "7,160 resources in 13 files ready to import · 1 file skipped (not FHIR)",
-    );
-    await screenshot("02-validated");
-  });
-
   await step("a flawed file shows its issues grouped, each beside its line, and can be left out", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "lakedrop-e2e-flawed-"));
-    const patient = JSON.parse(readFileSync(join(SAMPLE, "Patient.000.ndjson"), "utf8").split("\n")[0]);
-    patient.id = "flawed-1";
-    patient.gender = "dude";
-    const flawed = join(dir, "Patient.flawed.ndjson");
-    writeFileSync(flawed, JSON.stringify(patient) + "\n");
-    const outcome = await b.executeAsync(
-      (paths, done) => {
-        /** @type {any} */ (window).__TAURI_INTERNALS__
-          .invoke("plugin:event|emit", {
-            event: "tauri://drag-drop",
-            payload: { paths, position: { x: 640, y: 300 } },
-          })
-          .then(
-            () => done({ ok: true }),
-            (e) => done({ ok: false, reason: String(e) }),
-          );
-      },
-      [flawed],
-    );
-    assert.deepEqual(outcome, { ok: true });
     const row = await b.$(`[data-testid="file-row"][data-path="${flawed}"]`);
     await row.waitForExist({ timeout: VALIDATION_TIMEOUT, timeoutMsg: "the flawed file never showed" });
     assert.match(await row.$(byTestId("file-status")).getText(), /No valid resources/);
@@ -371,7 +311,21 @@ test("drop the sample, import it, read the manifest", { timeout: 270_000 }, asyn
       timeout: 5_000,
       timeoutMsg: "the flawed file was not left out",
     });
-    rmSync(dir, { recursive: true, force: true });
+  });
+
+  await step("the sample is validated: 13 FHIR files, the log is skipped", async () => {
+    const summary = await b.$(byTestId("validation-summary"));
+    await summary.waitForExist({
+      timeout: VALIDATION_TIMEOUT,
+      timeoutMsg: "no validation summary",
+    });
+    const rows = await b.$$(byTestId("file-row"));
+    assert.equal(rows.length, 14, "13 FHIR files and log.ndjson");
+    assert.equal(
+      await summary.getText(),
+      "7,160 resources in 13 files ready to import · 1 file skipped (not FHIR)",
+    );
+    await screenshot("02-validated");
   });
 
   await step("the destination is checked: a wrong role fails with its fix, the right one passes", async () => {

@@ -14,6 +14,19 @@ pub fn initial_paths(state: tauri::State<'_, AppState>) -> Vec<String> {
     state.initial_paths().to_vec()
 }
 
+/// Opens the native picker for files (or one folder) and returns what was chosen; empty when cancelled. The
+/// choice is recorded: commands read only what was dropped or picked.
+#[tauri::command]
+#[specta::specta]
+pub async fn pick_files(state: tauri::State<'_, AppState>, folder: bool) -> Result<Vec<String>, IpcError> {
+    let dialog = state
+        .pick_dialog()
+        .ok_or_else(|| IpcError::new(ErrorCode::Internal, "no open dialog in this window"))?;
+    let picked = tauri::async_runtime::spawn_blocking(move || dialog(folder)).await.unwrap_or_default();
+    state.allow_paths(&picked);
+    Ok(picked.into_iter().map(|p| p.display().to_string()).collect())
+}
+
 /// Validates dropped or picked files and folders, streaming progress; cancellable with `cancel(opId)`.
 #[tauri::command]
 #[specta::specta]
@@ -23,7 +36,7 @@ pub async fn validate_files(
     paths: Vec<String>,
     on_progress: Channel<ValidateProgress>,
 ) -> Result<ValidationReport, IpcError> {
-    let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
+    let paths: Vec<PathBuf> = paths.iter().map(|p| state.checked_path(p)).collect::<Result<_, _>>()?;
     let cancel = state.begin(&op_id);
     let result = tauri::async_runtime::spawn_blocking(move || {
         let files = expand_paths(&paths)?;
@@ -45,12 +58,15 @@ const MAX_LINE_CHARS: usize = 1_000_000;
 /// One line of a local file (1-based), to show an issue beside the resource it is about; `None` past the end.
 #[tauri::command]
 #[specta::specta]
-pub async fn line_text(path: String, line: u32) -> Result<Option<String>, IpcError> {
-    tauri::async_runtime::spawn_blocking(move || {
-        Ok(read_line(&PathBuf::from(path), u64::from(line), MAX_LINE_CHARS)?)
-    })
-    .await
-    .map_err(|e| IpcError::new(ErrorCode::Internal, format!("reading the line stopped: {e}")))?
+pub async fn line_text(
+    state: tauri::State<'_, AppState>,
+    path: String,
+    line: u32,
+) -> Result<Option<String>, IpcError> {
+    let path = state.checked_path(&path)?;
+    tauri::async_runtime::spawn_blocking(move || Ok(read_line(&path, u64::from(line), MAX_LINE_CHARS)?))
+        .await
+        .map_err(|e| IpcError::new(ErrorCode::Internal, format!("reading the line stopped: {e}")))?
 }
 
 /// Saves the lines of a file HealthLake would reject (unchanged) where the analyst picks; `None` when the
@@ -61,7 +77,7 @@ pub async fn export_rejected(
     state: tauri::State<'_, AppState>,
     path: String,
 ) -> Result<Option<u32>, IpcError> {
-    let source = PathBuf::from(&path);
+    let source = state.checked_path(&path)?;
     let stem = source.file_name().map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
     let stem = stem.trim_end_matches(".gz").trim_end_matches(".ndjson").to_string();
     let dialog = state

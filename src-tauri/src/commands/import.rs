@@ -28,12 +28,14 @@ pub async fn start_import(
     request: ImportRequestDto,
     on_progress: Channel<ImportProgress>,
 ) -> Result<ImportStarted, IpcError> {
+    let paths: Vec<PathBuf> =
+        request.paths.iter().map(|p| state.checked_path(p)).collect::<Result<_, _>>()?;
     let session = state.session().await?;
     let destination = session.destination()?;
     let history = state.history().await?;
     let cancel = state.begin(&op_id);
     let request = ImportRequest {
-        paths: request.paths.into_iter().map(PathBuf::from).collect(),
+        paths,
         job_name: request.job_name.filter(|n| !n.trim().is_empty()),
         level: request.validation_level.unwrap_or(Level::StructureOnly),
     };

@@ -25,6 +25,11 @@ export const commands = {
 	policies: () => typedError<Policies, IpcError>(__TAURI_INVOKE("policies")),
 	/**  Paths given on the command line ("Open with"), added as if dropped at start. */
 	initialPaths: () => __TAURI_INVOKE<string[]>("initial_paths"),
+	/**
+	 *  Opens the native picker for files (or one folder) and returns what was chosen; empty when cancelled. The
+	 *  choice is recorded: commands read only what was dropped or picked.
+	 */
+	pickFiles: (folder: boolean) => typedError<string[], IpcError>(__TAURI_INVOKE("pick_files", { folder })),
 	/**  Validates dropped or picked files and folders, streaming progress; cancellable with `cancel(opId)`. */
 	validateFiles: (opId: string, paths: string[], onProgress: Channel<ValidateProgress>) => typedError<ValidationReport, IpcError>(__TAURI_INVOKE("validate_files", { opId, paths, onProgress })),
 	/**  One line of a local file (1-based), to show an issue beside the resource it is about; `None` past the end. */

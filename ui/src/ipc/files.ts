@@ -1,6 +1,7 @@
 // Where paths come from: the native drag and drop of the webview and the native pickers.
+// The backend honours only paths that came through the OS this way.
 import { getCurrentWebview } from "@tauri-apps/api/webview";
-import { open } from "@tauri-apps/plugin-dialog";
+import { commands } from "./bindings";
 import { toLakedropError } from "./errors";
 
 export interface FileDropHandlers {
@@ -40,31 +41,26 @@ export async function onFileDrop(handlers: FileDropHandlers): Promise<() => void
   }
 }
 
-function asList(picked: string | string[] | null): string[] {
-  if (picked === null) return [];
-  return Array.isArray(picked) ? picked : [picked];
-}
-
-/** Opens the native file picker; an empty list means the person cancelled. */
+/**
+ * Opens the native file picker (from Rust, which records the choice: commands read only what
+ * the person dropped or picked); an empty list means the person cancelled.
+ */
 export async function pickFiles(): Promise<string[]> {
-  try {
-    return asList(
-      await open({
-        multiple: true,
-        directory: false,
-        filters: [{ name: "FHIR NDJSON", extensions: ["ndjson", "gz"] }],
-      }),
-    );
-  } catch (e) {
-    throw toLakedropError(e);
-  }
+  return pick(false);
 }
 
 /** Opens the native folder picker; the backend expands folders to their NDJSON files. */
 export async function pickFolder(): Promise<string[]> {
+  return pick(true);
+}
+
+async function pick(folder: boolean): Promise<string[]> {
+  let result: Awaited<ReturnType<typeof commands.pickFiles>>;
   try {
-    return asList(await open({ multiple: true, directory: true }));
+    result = await commands.pickFiles(folder);
   } catch (e) {
     throw toLakedropError(e);
   }
+  if (result.status === "ok") return result.data;
+  throw toLakedropError(result.error);
 }

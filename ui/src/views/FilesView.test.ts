@@ -39,7 +39,7 @@ function backendWith(picked: string[], report: ValidationReport) {
   const validated: unknown[] = [];
   fakeBackend((cmd, args) => {
     switch (cmd) {
-      case "plugin:dialog|open":
+      case "pick_files":
         return picked;
       case "validate_files":
         validated.push(args.paths);
@@ -118,7 +118,7 @@ describe("FilesView", () => {
     fakeBackend((cmd, args) => {
       calls.push({ cmd, opId: args.opId });
       switch (cmd) {
-        case "plugin:dialog|open":
+        case "pick_files":
           return ["/data/huge.ndjson"];
         case "validate_files":
           // The backend answers only when cancelled, as a long check would.
@@ -206,7 +206,7 @@ describe("FilesView", () => {
     const calls: [string, Record<string, unknown>][] = [];
     fakeBackend((cmd, args) => {
       calls.push([cmd, args]);
-      if (cmd === "plugin:dialog|open") return ["/data/Patient.ndjson"];
+      if (cmd === "pick_files") return ["/data/Patient.ndjson"];
       if (cmd === "validate_files") return report;
       if (cmd === "line_text") return line;
       if (cmd === "export_rejected") return 1;
@@ -242,7 +242,7 @@ describe("FilesView", () => {
 
   it("explains a failed check in plain words, with the raw message behind Details", async () => {
     fakeBackend((cmd) => {
-      if (cmd === "plugin:dialog|open") return ["/nope"];
+      if (cmd === "pick_files") return ["/nope"];
       throw { code: "not-found", message: "/nope: No such file or directory (os error 2)" };
     });
     const root = render();
