@@ -1,5 +1,5 @@
 # The two commands the README starts with, and a few more for development.
-.PHONY: run test e2e bindings fmt bench fhir-model fuzz
+.PHONY: audit run test e2e bindings fmt bench fhir-model fuzz
 
 ## Set up what is missing, build, and launch Lakedrop on the seeded sandbox (a headless CLI import without a display).
 run:
@@ -36,3 +36,8 @@ fhir-model:
 
 fuzz:
 	scripts/fuzz.sh 600
+
+# Known vulnerabilities in Rust and npm dependencies; needs access to GitHub (RustSec) and the npm audit API.
+audit:
+	cargo deny check
+	cd ui && npm audit --omit=dev

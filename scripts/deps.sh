@@ -48,7 +48,12 @@ if [[ "${1:-}" == "--test" ]]; then
     echo "==> installing the AWS CLI and moto from PyPI into target/awscli"
     python3 -m venv target/awscli
     target/awscli/bin/pip install -q --disable-pip-version-check awscli 'moto[server]'
-  fi  # cargo-fuzz for the validator's fuzz target (built with RUSTC_BOOTSTRAP on this stable toolchain).
+  fi  # cargo-deny for licenses, bans and sources (advisories need GitHub: `make audit`).
+  if ! command -v cargo-deny >/dev/null; then
+    echo "==> installing cargo-deny"
+    cargo install --locked --quiet cargo-deny --version 0.20.2
+  fi
+  # cargo-fuzz for the validator's fuzz target (built with RUSTC_BOOTSTRAP on this stable toolchain).
   if ! command -v cargo-fuzz >/dev/null; then
     echo "==> installing cargo-fuzz"
     cargo install --locked --quiet cargo-fuzz --version 0.13.2
