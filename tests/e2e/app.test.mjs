@@ -171,6 +171,33 @@ async function screenshot(name) {
 
 const byTestId = (id) => `[data-testid="${id}"]`;
 
+const AXE_SOURCE = readFileSync(join(HERE, "node_modules/axe-core/axe.min.js"), "utf8");
+
+/**
+ * Runs axe-core (WCAG 2.1 A and AA rules) on the view as it is now, inside the real webview,
+ * and fails on any violation, naming the rule and the elements.
+ */
+async function axeCheck(view) {
+  if (!browser) return;
+  await browser.execute(AXE_SOURCE);
+  const violations = await browser.executeAsync((done) => {
+    /** @type {any} */ (window).axe
+      .run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] })
+      .then(
+        (r) =>
+          done(
+            r.violations.map((v) => ({
+              id: v.id,
+              help: v.help,
+              nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")),
+            })),
+          ),
+        (e) => done([{ id: "axe-failed", help: String(e), nodes: [] }]),
+      );
+  });
+  assert.deepEqual(violations, [], `accessibility violations in the ${view} view`);
+}
+
 const watchdog = setTimeout(() => {
   console.error(`e2e watchdog: still running after ${WATCHDOG / 1000} s; killing everything`);
   killAll("SIGKILL");
@@ -306,6 +333,7 @@ test("drop the sample, import it, read the manifest", { timeout: 270_000 }, asyn
     assert.equal(await mark.getText(), '"gender": "dude"');
     await mark.scrollIntoView({ block: "center" });
     await screenshot("02b-issue-beside-its-line");
+    await axeCheck("files, with a file's issues open");
     await row.$(byTestId("leave-out")).click();
     await b.waitUntil(async () => (await b.$$(byTestId("file-row"))).length === 14, {
       timeout: 5_000,
@@ -326,6 +354,7 @@ test("drop the sample, import it, read the manifest", { timeout: 270_000 }, asyn
       "7,160 resources in 13 files ready to import · 1 file skipped (not FHIR)",
     );
     await screenshot("02-validated");
+    await axeCheck("files");
   });
 
   await step("the destination is checked: a wrong role fails with its fix, the right one passes", async () => {
@@ -359,6 +388,7 @@ test("drop the sample, import it, read the manifest", { timeout: 270_000 }, asyn
     const statuses = await b.$$(byTestId("check")).map((c) => c.getAttribute("data-status"));
     assert.ok(!statuses.includes("fail"), `a check still fails: ${statuses}`);
     await screenshot("04-preflight-passed");
+    await axeCheck("destination");
   });
 
   await step("import starts and a job is submitted", async () => {
@@ -402,6 +432,7 @@ test("drop the sample, import it, read the manifest", { timeout: 270_000 }, asyn
       .waitForExist({ timeout: 10_000 })
       .catch(() => console.error("the manifest chart did not render within 10 s"));
     await screenshot("07-results");
+    await axeCheck("job");
   });
 
   await step("the app says the job ended, even from another view", async () => {
@@ -412,5 +443,6 @@ test("drop the sample, import it, read the manifest", { timeout: 270_000 }, asyn
     const standing = await b.$(byTestId("job-list-status"));
     await standing.waitForExist({ timeout: 10_000 });
     await screenshot("08-jobs");
+    await axeCheck("jobs");
   });
 });
