@@ -1,5 +1,5 @@
 # The two commands the README starts with, and a few more for development.
-.PHONY: audit run test e2e bindings fmt bench fhir-model fuzz
+.PHONY: audit package bench-app run test e2e bindings fmt bench fhir-model fuzz
 
 ## Set up what is missing, build, and launch Lakedrop on the seeded sandbox (a headless CLI import without a display).
 run:
@@ -41,3 +41,14 @@ fuzz:
 audit:
 	cargo deny check
 	cd ui && npm audit --omit=dev
+
+# Release bundles (.deb, .rpm), then the .deb installed into an empty root and driven over WebDriver.
+package:
+	scripts/deps.sh --test
+	cd src-tauri && ../ui/node_modules/.bin/tauri build --bundles deb,rpm
+	scripts/smoke-deb.sh
+
+# Installer and binary sizes, launch to interactive window, idle memory (builds the release bundle).
+bench-app:
+	scripts/deps.sh --test
+	scripts/bench-app.sh

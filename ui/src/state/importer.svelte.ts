@@ -83,7 +83,7 @@ export async function startImport(
     importer.phase = "submitted";
     importer.last = { started, files };
     announce(`Import job ${started.jobId} started.`);
-    jobSubmitted();
+    jobSubmitted(started.jobId);
     go({ name: "job", jobId: started.jobId });
   } catch (e) {
     const error = ipc.toLakedropError(e);

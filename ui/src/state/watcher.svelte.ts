@@ -19,6 +19,9 @@ export const watcher = $state<{
 }>({ jobs: null, error: null, ended: [], loading: false });
 
 let timer: ReturnType<typeof setTimeout> | null = null;
+/** Jobs submitted from this window and not yet seen ended: a fast job may end before it is first listed. */
+// eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, never rendered
+const submitted = new Set<string>();
 let failures = 0;
 let running = false;
 
@@ -28,6 +31,12 @@ export async function refresh(): Promise<number> {
   try {
     const jobs = await ipc.listJobs();
     const ended = watcher.jobs ? newlyEnded(watcher.jobs, jobs) : [];
+    for (const job of jobs) {
+      if (submitted.has(job.jobId) && isTerminal(job.status)) {
+        submitted.delete(job.jobId);
+        if (!ended.some((j) => j.jobId === job.jobId)) ended.push(job);
+      }
+    }
     watcher.jobs = jobs;
     watcher.error = null;
     failures = 0;
@@ -67,8 +76,9 @@ export function startWatching(): () => void {
   };
 }
 
-/** A job was just submitted here: list again soon, so it shows and is followed. */
-export function jobSubmitted(): void {
+/** A job was just submitted here: list again soon, so it shows and is followed, and say when it ends. */
+export function jobSubmitted(jobId: string): void {
+  submitted.add(jobId);
   if (running) schedule(500);
 }
 
@@ -82,5 +92,6 @@ export function resetWatcher(): void {
   if (timer) clearTimeout(timer);
   timer = null;
   failures = 0;
+  submitted.clear();
   Object.assign(watcher, { jobs: null, error: null, ended: [], loading: false });
 }

@@ -2,7 +2,14 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Job } from "../ipc";
 import { fakeBackend, resetBackend } from "../ipc/testing";
 import { standing } from "../model/jobs";
-import { ACTIVE_POLL_MS, IDLE_POLL_MS, refresh, resetWatcher, watcher } from "./watcher.svelte";
+import {
+  ACTIVE_POLL_MS,
+  IDLE_POLL_MS,
+  jobSubmitted,
+  refresh,
+  resetWatcher,
+  watcher,
+} from "./watcher.svelte";
 
 function job(id: string, status: string, extra: Partial<Job> = {}): Job {
   return {
@@ -49,6 +56,13 @@ describe("watcher", () => {
 
     await refresh();
     expect(notified).toHaveLength(2);
+  });
+
+  it("says a job submitted here ended even when it ends before it is first listed", async () => {
+    fakeBackend((cmd) => (cmd === "list_jobs" ? [job("fast", "COMPLETED")] : true));
+    jobSubmitted("fast");
+    await refresh();
+    expect(watcher.ended.map((j) => j.jobId)).toEqual(["fast"]);
   });
 
   it("backs off after errors such as throttling", async () => {
