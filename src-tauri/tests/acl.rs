@@ -64,6 +64,29 @@ fn a_path_the_person_did_not_drop_or_pick_is_refused() {
 }
 
 #[test]
+fn arguments_have_bounds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let main = window("main", dir.path());
+    let refused = invoke(&main, "job_result", json!({"jobId": "x".repeat(65)})).expect_err("too long");
+    assert_eq!(refused["code"], "invalid-input", "{refused}");
+    let refused = invoke(&main, "job_result", json!({"jobId": "../../etc"})).expect_err("not an id");
+    assert_eq!(refused["code"], "invalid-input", "{refused}");
+    let request = json!({"paths": [], "jobName": "x".repeat(65)});
+    let refused = invoke(
+        &main,
+        "start_import",
+        json!({"opId": "op", "request": request, "onProgress": "__CHANNEL__:1"}),
+    )
+    .expect_err("job name too long");
+    assert_eq!(refused["code"], "invalid-input", "{refused}");
+    let paths = vec!["/x"; 100_001];
+    let refused =
+        invoke(&main, "validate_files", json!({"opId": "op", "paths": paths, "onProgress": "__CHANNEL__:1"}))
+            .expect_err("too many paths");
+    assert_eq!(refused["code"], "invalid-input", "{refused}");
+}
+
+#[test]
 fn another_window_may_call_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let other = window("other", dir.path());

@@ -87,6 +87,12 @@ pub async fn set_destination(
     state: tauri::State<'_, AppState>,
     choices: DestinationChoices,
 ) -> Result<Connection, IpcError> {
+    use super::bounds::{id, name, text};
+    id("the data store id", &choices.datastore_id, 64)?;
+    name("the KMS key", &choices.kms_key_id, 2048)?;
+    name("the input bucket", &choices.input_bucket, 63)?;
+    text("the output location", &choices.output_uri, 1024)?;
+    name("the role ARN", &choices.role_arn, 2048)?;
     let s = state.session().await?;
     let picked = Choices {
         datastore_id: Some(choices.datastore_id.clone()),

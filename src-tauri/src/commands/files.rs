@@ -36,6 +36,8 @@ pub async fn validate_files(
     paths: Vec<String>,
     on_progress: Channel<ValidateProgress>,
 ) -> Result<ValidationReport, IpcError> {
+    super::bounds::id("the operation id", &op_id, 64)?;
+    super::bounds::paths(&paths)?;
     let paths: Vec<PathBuf> = paths.iter().map(|p| state.checked_path(p)).collect::<Result<_, _>>()?;
     let cancel = state.begin(&op_id);
     let result = tauri::async_runtime::spawn_blocking(move || {

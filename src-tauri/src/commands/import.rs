@@ -28,6 +28,11 @@ pub async fn start_import(
     request: ImportRequestDto,
     on_progress: Channel<ImportProgress>,
 ) -> Result<ImportStarted, IpcError> {
+    super::bounds::id("the operation id", &op_id, 64)?;
+    super::bounds::paths(&request.paths)?;
+    if let Some(name) = request.job_name.as_deref().filter(|n| !n.trim().is_empty()) {
+        super::bounds::job_name(name)?;
+    }
     let paths: Vec<PathBuf> =
         request.paths.iter().map(|p| state.checked_path(p)).collect::<Result<_, _>>()?;
     let session = state.session().await?;

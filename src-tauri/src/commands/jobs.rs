@@ -28,6 +28,7 @@ pub async fn list_jobs(state: tauri::State<'_, AppState>) -> Result<Vec<Job>, Ip
 #[tauri::command]
 #[specta::specta]
 pub async fn job_result(state: tauri::State<'_, AppState>, job_id: String) -> Result<JobResult, IpcError> {
+    super::bounds::id("the job id", &job_id, 64)?;
     let session = state.session().await?;
     Ok(jobs::result(&session.clients, &session.destination()?.datastore_id, &job_id).await?)
 }

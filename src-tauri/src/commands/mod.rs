@@ -1,5 +1,6 @@
 //! One file per workflow step. A command parses its input, calls one library function, maps the error.
 
+pub mod bounds;
 pub mod connection;
 pub mod files;
 pub mod import;

@@ -10,6 +10,7 @@ pub async fn notify_job_ended(
     job_id: String,
     status: String,
 ) -> Result<bool, IpcError> {
+    super::bounds::id("the job id", &job_id, 64)?;
     let summary = match status.as_str() {
         "COMPLETED" => "Import completed",
         "COMPLETED_WITH_ERRORS" => "Import completed with errors",

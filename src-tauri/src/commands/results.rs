@@ -34,6 +34,7 @@ pub async fn failure_summary(
     state: tauri::State<'_, AppState>,
     job_id: String,
 ) -> Result<FailureSummary, IpcError> {
+    super::bounds::id("the job id", &job_id, 64)?;
     let loaded = load(&state, &job_id).await?;
     let groups = loaded
         .groups
@@ -74,6 +75,7 @@ pub async fn failure_rows(
     resource_type: Option<String>,
     file: Option<String>,
 ) -> Result<FailurePage, IpcError> {
+    super::bounds::id("the job id", &job_id, 64)?;
     let loaded = load(&state, &job_id).await?;
     let keep = |f: &&Failure| {
         cause.is_none_or(|c| f.cause == c)
@@ -99,6 +101,7 @@ pub async fn export_failures(
     job_id: String,
     cause: Option<Cause>,
 ) -> Result<Option<u32>, IpcError> {
+    super::bounds::id("the job id", &job_id, 64)?;
     let loaded = load(&state, &job_id).await?;
     let lines: Vec<String> = loaded
         .failures
@@ -131,6 +134,7 @@ pub async fn retry_failures(
     cause: Option<Cause>,
     level: Option<Level>,
 ) -> Result<Retry, IpcError> {
+    super::bounds::id("the job id", &job_id, 64)?;
     let session = state.session().await?;
     let destination = session.destination()?;
     let history = state.history().await?;

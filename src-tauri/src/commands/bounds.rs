@@ -1,0 +1,63 @@
+//! Limits on what the webview may send: every string and list argument has a size, every id its alphabet, so
+//! that a compromised or buggy window cannot make the backend allocate, log or forward arbitrary input.
+
+use crate::{ErrorCode, IpcError};
+
+/// Longest path the app accepts from the window (Linux's PATH_MAX).
+pub const MAX_PATH: usize = 4096;
+/// Most paths in one request: more than HealthLake imports in a job, fewer than would strain the backend.
+pub const MAX_PATHS: usize = 100_000;
+
+fn refuse(what: &str, why: String) -> IpcError {
+    IpcError::new(ErrorCode::InvalidInput, format!("{what} {why}"))
+}
+
+/// A free-text argument of at most `max` characters.
+pub fn text(what: &str, value: &str, max: usize) -> Result<(), IpcError> {
+    if value.chars().count() > max {
+        return Err(refuse(what, format!("is longer than {max} characters")));
+    }
+    Ok(())
+}
+
+/// An id of letters, digits, `-` and `_` (job, data store and operation ids), 1 to `max` long.
+pub fn id(what: &str, value: &str, max: usize) -> Result<(), IpcError> {
+    chars(what, value, max, b"-_")
+}
+
+/// A name or ARN (bucket, key id, alias or ARN, role ARN): letters, digits and `-_.:/+=@`, 1 to `max` long.
+pub fn name(what: &str, value: &str, max: usize) -> Result<(), IpcError> {
+    chars(what, value, max, b"-_.:/+=@")
+}
+
+fn chars(what: &str, value: &str, max: usize, extra: &[u8]) -> Result<(), IpcError> {
+    let ok = !value.is_empty()
+        && value.len() <= max
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || extra.contains(&b));
+    if ok { Ok(()) } else { Err(refuse(what, format!("{value:.80?} is not valid here"))) }
+}
+
+/// A list of paths, each of bounded length.
+pub fn paths(paths: &[String]) -> Result<(), IpcError> {
+    if paths.len() > MAX_PATHS {
+        return Err(refuse(
+            "the request",
+            format!("names {} paths; at most {MAX_PATHS} at once", paths.len()),
+        ));
+    }
+    for path in paths {
+        text("a path", path, MAX_PATH)?;
+    }
+    Ok(())
+}
+
+/// HealthLake's JobName: 1-64 characters of letters, digits, spaces and `_.:/=+-@`.
+pub fn job_name(name: &str) -> Result<(), IpcError> {
+    let ok = (1..=64).contains(&name.chars().count())
+        && name.chars().all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(refuse("the job name", "must be 1-64 letters, digits, spaces or _.:/=+-@".into()))
+    }
+}
