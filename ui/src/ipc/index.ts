@@ -170,3 +170,47 @@ export function listJobs(): Promise<Job[]> {
 export function jobResult(jobId: string): Promise<JobResult> {
   return unwrap(() => commands.jobResult(jobId));
 }
+
+// Results of a finished job: its failures joined back to the source lines (issue 7).
+import type { Cause, FailurePage, FailureSummary, Level, Retry } from "./bindings";
+
+/** A finished job's failures grouped by cause (loaded once by the backend, then from memory). */
+export function failureSummary(jobId: string): Promise<FailureSummary> {
+  return unwrap(() => commands.failureSummary(jobId));
+}
+
+/** One page of a job's failures (`limit` at most 500), filtered, each beside its original line. */
+export function failureRows(
+  jobId: string,
+  offset: number,
+  limit: number,
+  filter: { cause?: Cause | null; resourceType?: string | null; file?: string | null } = {},
+): Promise<FailurePage> {
+  return unwrap(() =>
+    commands.failureRows(
+      jobId,
+      offset,
+      Math.min(limit, 500),
+      filter.cause ?? null,
+      filter.resourceType ?? null,
+      filter.file ?? null,
+    ),
+  );
+}
+
+/**
+ * Saves the failed original lines (all, or one cause's) as NDJSON where the person picks in the
+ * native save dialog; null when the dialog was cancelled, else how many lines were saved.
+ */
+export function exportFailures(jobId: string, cause: Cause | null): Promise<number | null> {
+  return unwrap(() => commands.exportFailures(jobId, cause));
+}
+
+/** Imports only the failed lines again (all, or one cause's) as a new job linked to this one. */
+export function retryFailures(
+  jobId: string,
+  cause: Cause | null,
+  level: Level | null = null,
+): Promise<Retry> {
+  return unwrap(() => commands.retryFailures(jobId, cause, level));
+}
