@@ -24,9 +24,13 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
+    fixture_with(Duration::from_millis(50)).await
+}
+
+/// A sandbox whose jobs each stay IN_PROGRESS at least `job_time`.
+async fn fixture_with(job_time: Duration) -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
-    let pacing =
-        Pacing { datastore_creation: Duration::from_millis(200), job_start_delay: Duration::from_millis(50) };
+    let pacing = Pacing { datastore_creation: Duration::from_millis(200), job_start_delay: job_time };
     let (sandbox, clients) = support::start(&dir, pacing).await;
     let destination =
         resolve(&clients, Choices::default(), ConnectionKind::Sandbox, "Sandbox", Some(sandbox.endpoint()))
@@ -180,7 +184,8 @@ async fn the_same_client_token_never_starts_two_jobs() {
 
 #[tokio::test]
 async fn three_jobs_on_one_data_store_run_one_at_a_time_in_order() {
-    let f = fixture().await;
+    // Each job runs long enough that all three are submitted, even on a loaded machine, before the first ends.
+    let f = fixture_with(Duration::from_millis(700)).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = file_with_bad_lines(dir.path());
     let mut ids = Vec::new();
