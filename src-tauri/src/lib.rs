@@ -84,6 +84,8 @@ pub fn run() {
     let specta = specta_builder::<tauri::Wry>();
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
+        // Size, position and maximized state come back as the person left them (saved in the app's config dir).
+        .plugin(tauri_plugin_window_state::Builder::default().build())
         .manage(AppState::new(lakedrop_core::data_dir(), initial_paths))
         .invoke_handler(specta.invoke_handler())
         // Only a real drop through the OS grants access to its paths; the webview's own events do not.
