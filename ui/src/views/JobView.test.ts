@@ -379,4 +379,24 @@ describe("JobView", () => {
     expect(Math.abs(first - 500_000)).toBeLessThan(100);
     expect(shown[0]?.textContent).toContain((first + 1).toLocaleString("en-US"));
   });
+
+  it("offers to try again when a page of failures cannot be read", async () => {
+    const backend = failures(6);
+    let refuse = true;
+    fakeBackend((cmd, args) => {
+      if (cmd === "failure_rows" && refuse) {
+        refuse = false;
+        throw { code: "io", message: "FAILURE file: connection reset" };
+      }
+      return backend.handler(cmd, args);
+    });
+    const root = render();
+    await waitFor(() => root.querySelector('[data-testid="failures"] [role="alert"]') !== null);
+    const again = [
+      ...root.querySelectorAll<HTMLButtonElement>('[data-testid="failures"] button'),
+    ].find((b) => b.textContent?.trim() === "Try again");
+    click(again);
+    await waitFor(() => rows(root).length === 6);
+    expect(root.querySelector('[data-testid="failures"] [role="alert"]')).toBeNull();
+  });
 });
