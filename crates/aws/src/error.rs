@@ -69,7 +69,12 @@ impl AwsError {
             SdkError::ServiceError(service) => {
                 let inner = service.err();
                 let code = inner.code().unwrap_or("Unknown").to_string();
-                let message = inner.message().unwrap_or("").to_string();
+                let message = match inner.message() {
+                    Some(message) => message.to_string(),
+                    // No code and no message: say what the SDK saw (status, parse failure) rather than nothing.
+                    None if inner.code().is_none() => short(&detail),
+                    None => String::new(),
+                };
                 classify(operation, &code, message)
             }
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {

@@ -14,6 +14,7 @@ pub mod import;
 pub mod jobs;
 pub mod preflight;
 pub mod results;
+pub mod transfer;
 pub mod upload;
 
 pub use connect::{Clients, Target, connect};

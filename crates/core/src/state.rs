@@ -35,7 +35,48 @@ CREATE TABLE IF NOT EXISTS batches (
     created_unix INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS batches_job ON batches(job_id);
+CREATE TABLE IF NOT EXISTS uploads (
+    upload_id TEXT PRIMARY KEY,
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    part_size INTEGER NOT NULL,
+    started_unix INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS uploads_target ON uploads(bucket, key);
+CREATE TABLE IF NOT EXISTS upload_parts (
+    upload_id TEXT NOT NULL,
+    part_number INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    crc32c TEXT NOT NULL,
+    PRIMARY KEY (upload_id, part_number)
+);
 ";
+
+/// A multipart upload Lakedrop started and has not finished: enough to resume it after a crash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingUpload {
+    pub upload_id: String,
+    pub bucket: String,
+    pub key: String,
+    pub path: String,
+    pub size: u64,
+    /// The file's modification time when the upload started, in nanoseconds since the epoch.
+    pub mtime_ns: i64,
+    pub part_size: u64,
+    pub started_unix: i64,
+}
+
+/// A part S3 acknowledged, as recorded when it completed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DonePart {
+    pub part_number: u32,
+    pub etag: String,
+    /// Base64 CRC32C of the part, as sent and verified by S3.
+    pub crc32c: String,
+}
 
 impl State {
     pub fn open(path: &Path) -> Result<State, StateError> {
@@ -49,6 +90,75 @@ impl State {
         let db = Connection::open_in_memory()?;
         db.execute_batch(SCHEMA)?;
         Ok(State { db: Mutex::new(db) })
+    }
+
+    /// Records a multipart upload as soon as S3 has created it.
+    pub fn begin_upload(&self, upload: &PendingUpload) -> Result<(), StateError> {
+        self.db().execute(
+            "INSERT OR REPLACE INTO uploads (upload_id, bucket, key, path, size, mtime_ns, part_size, started_unix)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                upload.upload_id,
+                upload.bucket,
+                upload.key,
+                upload.path,
+                upload.size as i64,
+                upload.mtime_ns,
+                upload.part_size as i64,
+                upload.started_unix
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Records one part as S3 acknowledges it, so a crash loses at most the parts in flight.
+    pub fn record_part(&self, upload_id: &str, part: &DonePart) -> Result<(), StateError> {
+        self.db().execute(
+            "INSERT OR REPLACE INTO upload_parts (upload_id, part_number, etag, crc32c) VALUES (?1, ?2, ?3, ?4)",
+            params![upload_id, part.part_number, part.etag, part.crc32c],
+        )?;
+        Ok(())
+    }
+
+    /// The unfinished upload of `path` to `bucket/key`, if there is one.
+    pub fn pending_upload(&self, bucket: &str, key: &str, path: &str) -> Result<Option<PendingUpload>, StateError> {
+        let db = self.db();
+        let mut query = db.prepare_cached(
+            "SELECT upload_id, bucket, key, path, size, mtime_ns, part_size, started_unix FROM uploads
+             WHERE bucket = ?1 AND key = ?2 AND path = ?3 ORDER BY started_unix DESC LIMIT 1",
+        )?;
+        Ok(query.query_row(params![bucket, key, path], row_to_upload).optional()?)
+    }
+
+    /// Every unfinished upload Lakedrop knows of in `bucket`.
+    pub fn pending_uploads(&self, bucket: &str) -> Result<Vec<PendingUpload>, StateError> {
+        let db = self.db();
+        let mut query = db.prepare_cached(
+            "SELECT upload_id, bucket, key, path, size, mtime_ns, part_size, started_unix FROM uploads
+             WHERE bucket = ?1 ORDER BY started_unix",
+        )?;
+        let rows = query.query_map(params![bucket], row_to_upload)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The parts of an upload recorded so far, by part number.
+    pub fn done_parts(&self, upload_id: &str) -> Result<Vec<DonePart>, StateError> {
+        let db = self.db();
+        let mut query = db.prepare_cached(
+            "SELECT part_number, etag, crc32c FROM upload_parts WHERE upload_id = ?1 ORDER BY part_number",
+        )?;
+        let rows = query.query_map(params![upload_id], |r| {
+            Ok(DonePart { part_number: r.get(0)?, etag: r.get(1)?, crc32c: r.get(2)? })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Forgets an upload (completed or aborted).
+    pub fn forget_upload(&self, upload_id: &str) -> Result<(), StateError> {
+        let db = self.db();
+        db.execute("DELETE FROM upload_parts WHERE upload_id = ?1", params![upload_id])?;
+        db.execute("DELETE FROM uploads WHERE upload_id = ?1", params![upload_id])?;
+        Ok(())
     }
 
     fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -110,10 +220,51 @@ impl State {
     }
 }
 
+fn row_to_upload(r: &rusqlite::Row<'_>) -> rusqlite::Result<PendingUpload> {
+    Ok(PendingUpload {
+        upload_id: r.get(0)?,
+        bucket: r.get(1)?,
+        key: r.get(2)?,
+        path: r.get(3)?,
+        size: r.get::<_, i64>(4)? as u64,
+        mtime_ns: r.get(5)?,
+        part_size: r.get::<_, i64>(6)? as u64,
+        started_unix: r.get(7)?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::progress::SkipReason;
+
+    #[test]
+    fn an_upload_and_its_parts_survive_reopening_until_forgotten() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.db");
+        let upload = PendingUpload {
+            upload_id: "u1".into(),
+            bucket: "b".into(),
+            key: "k".into(),
+            path: "/data/x.ndjson".into(),
+            size: 42,
+            mtime_ns: 7,
+            part_size: 8 << 20,
+            started_unix: 1,
+        };
+        {
+            let state = State::open(&path).expect("open");
+            state.begin_upload(&upload).expect("begin");
+            let part = DonePart { part_number: 2, etag: "\"e\"".into(), crc32c: "AAAAAA==".into() };
+            state.record_part("u1", &part).expect("part");
+        }
+        let state = State::open(&path).expect("reopen");
+        assert_eq!(state.pending_upload("b", "k", "/data/x.ndjson").expect("read"), Some(upload));
+        assert_eq!(state.done_parts("u1").expect("parts")[0].part_number, 2);
+        state.forget_upload("u1").expect("forget");
+        assert_eq!(state.pending_uploads("b").expect("list"), vec![]);
+        assert!(state.done_parts("u1").expect("parts").is_empty());
+    }
 
     #[test]
     fn a_batch_and_its_job_survive_reopening() {
