@@ -11,7 +11,7 @@ use lakedrop_core::{CancellationToken, connection::Connection};
 use lakedrop_validate::{FileReport, Level, Options};
 
 use crate::jobs::{StartImport, start};
-use crate::upload::{Encryption, put_file};
+use crate::transfer::{Encryption, ObjectTarget, TransferOptions, TransferProgress, upload_file};
 use crate::{AwsError, Clients};
 
 #[derive(Debug, Clone)]
@@ -82,31 +82,56 @@ pub async fn run(
             .map_err(|e| AwsError::Input(e.to_string()))??;
         files.push(BatchFile { local_path: file.path.clone(), key_name, bytes: file.bytes, sha256 });
     }
-    let id = Batch::new_id(now_unix, rand_u32());
-    let batch = Batch {
-        prefix: Batch::prefix_for(&id),
-        id,
-        datastore_id: destination.datastore_id.clone(),
-        input_bucket: destination.input_bucket.clone(),
-        files,
+    // An import of the same files to the same place that was interrupted before its job started is continued:
+    // same prefix, parts already in S3 kept, files already there skipped.
+    let batch = match state.unfinished_batch(&destination.datastore_id, &destination.input_bucket, &files)? {
+        Some(batch) => batch,
+        None => {
+            let id = Batch::new_id(now_unix, rand_u32());
+            let batch = Batch {
+                prefix: Batch::prefix_for(&id),
+                id,
+                datastore_id: destination.datastore_id.clone(),
+                input_bucket: destination.input_bucket.clone(),
+                files,
+            };
+            state.record_batch(&batch, &skipped, now_unix)?;
+            batch
+        }
     };
-    state.record_batch(&batch, &skipped, now_unix)?;
 
     let encryption = Encryption::Kms(destination.kms_key_id.clone());
     let bytes_total: u64 = batch.files.iter().map(|f| f.bytes).sum();
-    let mut bytes_done = 0;
+    let mut bytes_before = 0;
     for file in &batch.files {
         if cancel.is_cancelled() {
             return Err(AwsError::Cancelled);
         }
-        progress(ImportProgress::Uploading { file: file.key_name.clone(), bytes_done, bytes_total });
+        progress(ImportProgress::Uploading {
+            file: file.key_name.clone(),
+            bytes_done: bytes_before,
+            bytes_total,
+        });
         let key = format!("{}{}", batch.prefix, file.key_name);
-        tokio::select! {
-            () = cancel.cancelled() => return Err(AwsError::Cancelled),
-            uploaded = put_file(&clients.s3, &batch.input_bucket, &key, file.local_path.as_ref(), &encryption) => { uploaded?; }
-        }
-        bytes_done += file.bytes;
-        progress(ImportProgress::Uploading { file: file.key_name.clone(), bytes_done, bytes_total });
+        let target = ObjectTarget { bucket: &batch.input_bucket, key: &key, encryption: &encryption };
+        let on_part = |p: TransferProgress| {
+            progress(ImportProgress::Uploading {
+                file: file.key_name.clone(),
+                bytes_done: bytes_before + p.bytes_done,
+                bytes_total,
+            });
+        };
+        upload_file(
+            &clients.s3,
+            state,
+            &target,
+            file.local_path.as_ref(),
+            &TransferOptions::default(),
+            &on_part,
+            cancel,
+        )
+        .await?;
+        bytes_before += file.bytes;
     }
 
     progress(ImportProgress::Submitting);

@@ -15,7 +15,6 @@ pub mod jobs;
 pub mod preflight;
 pub mod results;
 pub mod transfer;
-pub mod upload;
 
 pub use connect::{Clients, Target, connect};
 pub use error::AwsError;

@@ -21,7 +21,15 @@ use lakedrop_core::state::{DonePart, PendingUpload, State};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::AwsError;
-use crate::upload::Encryption;
+
+/// How objects are encrypted at rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Encryption {
+    /// SSE-KMS under this key (id, ARN or alias).
+    Kms(String),
+    /// Whatever the bucket's default encryption is.
+    BucketDefault,
+}
 
 /// The metadata key (`x-amz-meta-…`) holding the whole file's CRC32C, base64, as Lakedrop computed it.
 pub const CRC_METADATA: &str = "lakedrop-crc32c";

@@ -268,3 +268,43 @@ async fn job_lists_page_through_every_job_filter_and_span_data_stores() {
         wait(&f, id).await;
     }
 }
+
+#[tokio::test]
+async fn an_import_interrupted_during_upload_continues_its_batch() {
+    let f = fixture().await;
+    let state = State::open_in_memory().expect("state");
+    let request = || ImportRequest { paths: vec![sample_dir()], job_name: None, level: Level::StructureOnly };
+    let cancel = CancellationToken::new();
+    let files_started = std::sync::Mutex::new(Vec::new());
+    let stop_at_third = |p: lakedrop_core::progress::ImportProgress| {
+        if let lakedrop_core::progress::ImportProgress::Uploading { file, .. } = p {
+            let mut seen = files_started.lock().expect("lock");
+            if !seen.contains(&file) {
+                seen.push(file);
+            }
+            if seen.len() == 3 {
+                cancel.cancel();
+            }
+        }
+    };
+    let err = run(&f.clients, &f.destination, &state, request(), &stop_at_third, &cancel, 1_795_336_440)
+        .await
+        .expect_err("cancelled");
+    assert!(matches!(err, AwsError::Cancelled), "{err}");
+
+    let started =
+        run(&f.clients, &f.destination, &state, request(), &|_| {}, &CancellationToken::new(), 1_795_336_500)
+            .await
+            .expect("continues");
+    let listed =
+        f.clients.s3.list_objects_v2().bucket(&f.destination.input_bucket).send().await.expect("list");
+    let prefixes: std::collections::BTreeSet<String> = listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key())
+        .filter_map(|k| k.rsplit_once('/').map(|(p, _)| p.to_string()))
+        .collect();
+    assert_eq!(prefixes.len(), 1, "one batch prefix, reused: {prefixes:?}");
+    assert_eq!(started.files_uploaded, 13);
+    assert!(started.input_uri.contains(prefixes.iter().next().expect("prefix")));
+}

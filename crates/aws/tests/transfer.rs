@@ -11,10 +11,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use lakedrop_aws::transfer::{
-    ObjectTarget, Outcome, TransferOptions, TransferProgress, clean_orphans, crc_base64, send_part,
-    upload_file,
+    Encryption, ObjectTarget, Outcome, TransferOptions, TransferProgress, clean_orphans, crc_base64,
+    send_part, upload_file,
 };
-use lakedrop_aws::upload::Encryption;
 use lakedrop_aws::{AwsError, Clients, Target, connect};
 use lakedrop_core::CancellationToken;
 use lakedrop_core::state::State;

@@ -218,6 +218,40 @@ impl State {
         let skipped: Vec<SkippedFile> = serde_json::from_str(&skipped)?;
         Ok(Some((Batch { id, datastore_id, input_bucket, prefix, files }, skipped)))
     }
+
+    /// The newest batch for this data store and bucket whose job was never started (the upload was interrupted)
+    /// and that holds exactly these files (same paths, same contents): importing them again continues it.
+    pub fn unfinished_batch(
+        &self,
+        datastore_id: &str,
+        input_bucket: &str,
+        files: &[BatchFile],
+    ) -> Result<Option<Batch>, StateError> {
+        let db = self.db();
+        let mut query = db.prepare_cached(
+            "SELECT id, prefix, files FROM batches
+             WHERE job_id IS NULL AND datastore_id = ?1 AND input_bucket = ?2 ORDER BY created_unix DESC LIMIT 20",
+        )?;
+        let rows = query.query_map(params![datastore_id, input_bucket], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+        })?;
+        for row in rows {
+            let (id, prefix, stored) = row?;
+            let stored: Vec<BatchFile> = serde_json::from_str(&stored)?;
+            let same = stored.len() == files.len()
+                && stored.iter().zip(files).all(|(a, b)| a.local_path == b.local_path && a.sha256 == b.sha256);
+            if same {
+                return Ok(Some(Batch {
+                    id,
+                    datastore_id: datastore_id.to_string(),
+                    input_bucket: input_bucket.to_string(),
+                    prefix,
+                    files: stored,
+                }));
+            }
+        }
+        Ok(None)
+    }
 }
 
 fn row_to_upload(r: &rusqlite::Row<'_>) -> rusqlite::Result<PendingUpload> {
