@@ -11,6 +11,7 @@ mod output;
 mod preflight;
 mod results;
 mod sandbox;
+mod upload;
 mod validate;
 
 use std::process::ExitCode;
@@ -41,6 +42,8 @@ enum Command {
     Results(results::Args),
     /// Import only the lines a job rejected (all, or one cause's) as a new job.
     Retry(results::RetryArgs),
+    /// Upload files to S3 (multipart, checksummed, SSE-KMS), resuming an interrupted upload when run again.
+    Upload(upload::Args),
     /// The local AWS stand-in (S3, KMS, HealthLake on one endpoint).
     #[command(subcommand)]
     Sandbox(sandbox::Command),
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
             Command::Policy(args) => preflight::run_policy(args),
             Command::Results(args) => results::run_results(args).await,
             Command::Retry(args) => results::run_retry(args).await,
+            Command::Upload(args) => upload::run(args).await,
             Command::Sandbox(command) => sandbox::run(command).await,
         }
     });

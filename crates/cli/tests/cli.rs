@@ -272,3 +272,49 @@ fn results_join_export_fix_and_retry_add_up() {
         retried["result"]["job"]["jobName"].as_str().is_some_and(|n| n.starts_with("lakedrop-retry-of-"))
     );
 }
+
+#[test]
+fn upload_killed_mid_way_resumes_sending_only_what_is_missing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = serve(&dir.path().join("sandbox"));
+    let path = dir.path().join("big.ndjson");
+    let size = 60 * 1024 * 1024;
+    let mut bytes = vec![0u8; size];
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b = (i * 7 % 251) as u8;
+    }
+    std::fs::write(&path, &bytes).expect("write");
+    let upload = || {
+        let mut command = Command::new(BIN);
+        command
+            .args(["upload", "--to", "s3://lakedrop-input/killed/", "--part-size", "5", "--concurrency", "2"])
+            .args(["--kms-key", "alias/lakedrop-sandbox"])
+            .arg(&path)
+            .envs(server.env.iter().map(|(k, v)| (k, v)))
+            .env("LAKEDROP_DATA_DIR", dir.path().join("client"));
+        command
+    };
+    // Progress goes to stderr, one line per part; kill -9 once a third of the parts are in.
+    let mut child = upload().stderr(Stdio::piped()).stdout(Stdio::null()).spawn().expect("upload starts");
+    let stderr = child.stderr.take().expect("stderr");
+    for line in BufReader::new(stderr).lines() {
+        let line = line.expect("line");
+        if let Some(done) = line.split("part ").nth(1).and_then(|r| r.split('/').next())
+            && done.parse::<u32>().is_ok_and(|n| n >= 4)
+        {
+            break;
+        }
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+
+    let out = upload().args(["--output", "json"]).output().expect("runs again");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let file = &json["files"][0];
+    assert!(file["outcome"].as_str().is_some_and(|o| o.starts_with("resumed")), "{file}");
+    let sent = file["bytesSent"].as_u64().expect("bytes sent");
+    assert!(sent <= size as u64 - 4 * 5 * 1024 * 1024, "only the missing parts were sent again: {sent}");
+    assert_eq!(file["bytes"], size);
+    assert_eq!(file["serverSideEncryption"], "aws:kms", "encrypted under the key asked for");
+}

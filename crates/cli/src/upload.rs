@@ -1,0 +1,163 @@
+//! `lakedrop upload`: files into S3 with the transfer engine, resuming by itself when run again after an
+//! interruption. A progress bar on a terminal; one line per finished file otherwise.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use lakedrop_aws::transfer::{
+    Encryption, ObjectTarget, Outcome, TransferOptions, TransferProgress, upload_file,
+};
+use lakedrop_core::CancellationToken;
+use lakedrop_core::state::State;
+use serde_json::json;
+
+use crate::connection::{ConnectArgs, Session};
+use crate::output::{Format, print_json};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Files to upload (each keeps its name under the prefix).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Where to: s3://bucket/prefix/.
+    #[arg(long)]
+    to: String,
+    /// SSE-KMS under this key (id, ARN or alias/...); the bucket's default encryption when left out.
+    #[arg(long)]
+    kms_key: Option<String>,
+    /// Parts sent at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Part size in MiB (at least 5; raised when a file would need more than 10,000 parts).
+    #[arg(long)]
+    part_size: Option<u64>,
+    #[command(flatten)]
+    connect: ConnectArgs,
+    #[arg(long, value_enum, default_value_t)]
+    output: Format,
+}
+
+fn split_s3(uri: &str) -> anyhow::Result<(String, String)> {
+    let rest = uri.strip_prefix("s3://").with_context(|| format!("--to {uri}: use s3://bucket/prefix/"))?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        bail!("--to {uri}: no bucket; use s3://bucket/prefix/");
+    }
+    let prefix =
+        if prefix.is_empty() || prefix.ends_with('/') { prefix.to_string() } else { format!("{prefix}/") };
+    Ok((bucket.to_string(), prefix))
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let (bucket, prefix) = split_s3(&args.to)?;
+    for file in &args.files {
+        if !file.is_file() {
+            bail!("{}: not a file", file.display());
+        }
+    }
+    let session = Session::open(&args.connect).await?;
+    let data_dir = lakedrop_core::data_dir();
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let state = State::open(&data_dir.join("state.db"))?;
+    let encryption = args.kms_key.clone().map_or(Encryption::BucketDefault, Encryption::Kms);
+    let options = TransferOptions {
+        part_size: args.part_size.map(|m| m * 1024 * 1024),
+        concurrency: args.concurrency.max(1),
+        ..TransferOptions::default()
+    };
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_signal.cancel();
+        }
+    });
+
+    let terminal = std::io::stderr().is_terminal() && args.output == Format::Text;
+    let mut results = Vec::new();
+    let mut failed = None;
+    for path in &args.files {
+        let name = path.file_name().map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+        let key = format!("{prefix}{name}");
+        let bar = if terminal {
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{msg:30!} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.set_message(name.clone());
+            Some(bar)
+        } else {
+            None
+        };
+        let progress = |p: TransferProgress| {
+            if let Some(bar) = &bar {
+                bar.set_length(p.bytes_total);
+                bar.set_position(p.bytes_done);
+            } else if args.output == Format::Text {
+                eprintln!(
+                    "{name}: part {}/{}, {} of {} bytes",
+                    p.parts_done, p.parts_total, p.bytes_done, p.bytes_total
+                );
+            }
+        };
+        let started = Instant::now();
+        let target = ObjectTarget { bucket: &bucket, key: &key, encryption: &encryption };
+        let done =
+            upload_file(&session.clients.s3, &state, &target, path, &options, &progress, &cancel).await;
+        if let Some(bar) = &bar {
+            bar.finish_and_clear();
+        }
+        match done {
+            Ok(done) => {
+                let seconds = started.elapsed().as_secs_f64();
+                let how = match done.outcome {
+                    Outcome::Uploaded => "uploaded".to_string(),
+                    Outcome::Resumed { parts_reused } => {
+                        format!("resumed ({parts_reused} parts already there)")
+                    }
+                    Outcome::Restarted => {
+                        "uploaded again (the file changed since the interrupted upload)".into()
+                    }
+                    Outcome::SkippedIdentical => "skipped (already there, identical)".into(),
+                };
+                if args.output == Format::Text {
+                    println!(
+                        "s3://{bucket}/{key}: {how}, {} bytes sent in {seconds:.1} s, {} ({})",
+                        done.bytes_sent,
+                        done.server_side_encryption.as_deref().unwrap_or("no encryption reported"),
+                        done.kms_key_id.as_deref().unwrap_or("-")
+                    );
+                }
+                results.push(json!({
+                    "file": path, "uri": format!("s3://{bucket}/{key}"), "bytes": done.bytes,
+                    "bytesSent": done.bytes_sent, "outcome": how, "crc32c": done.crc32c,
+                    "serverSideEncryption": done.server_side_encryption, "kmsKeyId": done.kms_key_id,
+                    "seconds": seconds,
+                }));
+            }
+            Err(e) => {
+                failed = Some(format!("{}: {e}", path.display()));
+                break;
+            }
+        }
+    }
+    session.close().await;
+    if args.output == Format::Json {
+        print_json(&json!({"files": results, "error": failed}))?;
+    }
+    match failed {
+        Some(e) if args.output == Format::Text => {
+            eprintln!("error: {e}\nrun the same command again to continue where it stopped");
+            Ok(ExitCode::from(2))
+        }
+        Some(_) => Ok(ExitCode::from(2)),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
