@@ -5,8 +5,8 @@
 //! verifies on arrival. The upload id and every acknowledged part are written to local state as they happen, so
 //! after a crash, `kill -9` or a reboot the same call resumes: it asks S3 (`ListParts`) which parts it holds,
 //! checks each against the file as it is now (a changed file restarts the upload instead of corrupting it), and
-//! sends only the rest. The whole file's CRC32C is stored with the object (`x-amz-meta-lakedrop-crc32c`) so
-//! that sending the same file to the same key again is skipped.
+//! sends only the rest. An object already at the key with the same size and CRC32C (as S3 reports it) is not
+//! sent again.
 
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -31,8 +31,6 @@ pub enum Encryption {
     BucketDefault,
 }
 
-/// The metadata key (`x-amz-meta-…`) holding the whole file's CRC32C, base64, as Lakedrop computed it.
-pub const CRC_METADATA: &str = "lakedrop-crc32c";
 const MIB: u64 = 1024 * 1024;
 /// S3's limits: parts of 5 MiB to 5 GiB, at most 10,000 of them.
 const MIN_PART: u64 = 5 * MIB;
@@ -101,6 +99,8 @@ pub struct Transferred {
     /// `aws:kms` or `AES256`, as S3 reports it.
     pub server_side_encryption: Option<String>,
     pub kms_key_id: Option<String>,
+    /// The object's ETag, as S3 reports it.
+    pub etag: String,
 }
 
 /// Where one file goes.
@@ -129,20 +129,12 @@ pub async fn upload_file(
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos() as i64);
-    let crc = file_crc(path).await?;
-    let crc_b64 = crc_base64(crc);
-
-    if let Some(found) = identical_object(s3, target, size, &crc_b64).await? {
+    if let Some(found) = identical_object(s3, state, target, path, size, options).await? {
         progress(TransferProgress { bytes_done: size, bytes_total: size, parts_done: 1, parts_total: 1 });
-        return Ok(Transferred {
-            bytes_sent: 0,
-            outcome: Outcome::SkippedIdentical,
-            crc32c: crc_b64,
-            ..found
-        });
+        return Ok(Transferred { bytes_sent: 0, outcome: Outcome::SkippedIdentical, ..found });
     }
     if size <= options.single_put_max {
-        return put_whole(s3, target, path, size, &crc_b64, progress, cancel).await;
+        return put_whole(s3, state, target, path, size, progress, cancel).await;
     }
 
     let path_text = path.display().to_string();
@@ -171,8 +163,7 @@ pub async fn upload_file(
                 .bucket(target.bucket)
                 .key(target.key)
                 .content_type("application/fhir+ndjson")
-                .checksum_algorithm(ChecksumAlgorithm::Crc32C)
-                .metadata(CRC_METADATA, &crc_b64);
+                .checksum_algorithm(ChecksumAlgorithm::Crc32C);
             if let Encryption::Kms(key_id) = target.encryption {
                 create = create.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(key_id);
             }
@@ -278,7 +269,9 @@ pub async fn upload_file(
     if outcome == Outcome::Uploaded && bytes_sent < size {
         outcome = Outcome::Resumed { parts_reused: 0 };
     }
-    Ok(Transferred { bytes_sent, outcome, crc32c: crc_b64, ..stored })
+    let crc32c = crc_base64(combined_crc(&done, part_size, size));
+    state.record_uploaded(target.bucket, target.key, &stored.etag, size, &crc32c)?;
+    Ok(Transferred { bytes_sent, outcome, crc32c, ..stored })
 }
 
 /// The byte length of part `number` (1-based).
@@ -375,14 +368,15 @@ pub async fn send_part(
 
 async fn put_whole(
     s3: &aws_sdk_s3::Client,
+    state: &State,
     target: &ObjectTarget<'_>,
     path: &Path,
     size: u64,
-    crc_b64: &str,
     progress: &(dyn Fn(TransferProgress) + Sync),
     cancel: &CancellationToken,
 ) -> Result<Transferred, AwsError> {
     let body = read_range(path, 0, size).await?;
+    let crc_b64 = &crc_base64(crc_fast::crc32_iscsi(&body));
     let body = bytes::Bytes::from(body);
     let mut attempt = 0;
     loop {
@@ -393,8 +387,7 @@ async fn put_whole(
             .key(target.key)
             .body(ByteStream::from(body.clone()))
             .content_type("application/fhir+ndjson")
-            .checksum_crc32_c(crc_b64)
-            .metadata(CRC_METADATA, crc_b64);
+            .checksum_crc32_c(crc_b64);
         if let Encryption::Kms(key_id) = target.encryption {
             put = put.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(key_id);
         }
@@ -412,6 +405,7 @@ async fn put_whole(
     }
     progress(TransferProgress { bytes_done: size, bytes_total: size, parts_done: 1, parts_total: 1 });
     let stored = head(s3, target).await?;
+    state.record_uploaded(target.bucket, target.key, &stored.etag, size, crc_b64)?;
     Ok(Transferred { bytes_sent: size, outcome: Outcome::Uploaded, crc32c: crc_b64.to_string(), ..stored })
 }
 
@@ -447,27 +441,94 @@ async fn head_with_checksum(
         bytes: out.content_length().unwrap_or(0).max(0) as u64,
         bytes_sent: 0,
         outcome: Outcome::Uploaded,
-        crc32c: out.metadata().and_then(|m| m.get(CRC_METADATA)).cloned().unwrap_or_default(),
+        crc32c: out.checksum_crc32_c().unwrap_or_default().to_string(),
         server_side_encryption: out.server_side_encryption().map(|s| s.as_str().to_string()),
         kms_key_id: out.ssekms_key_id().map(str::to_string),
+        etag: out.e_tag().unwrap_or_default().to_string(),
     };
     Ok((transferred, out.checksum_crc32_c().map(str::to_string)))
 }
 
-/// The object at the target, if it already holds this very file.
+/// The object at the target, if it already holds this very file: same size and the same CRC32C, compared the
+/// way S3 reports it (of the whole object for a single PUT, of the parts' CRC32Cs and their count, `…-N`, for a
+/// multipart upload, which this engine would cut the same way). The file is read only when an object of the
+/// same size is there.
 async fn identical_object(
     s3: &aws_sdk_s3::Client,
+    state: &State,
     target: &ObjectTarget<'_>,
+    path: &Path,
     size: u64,
-    crc_b64: &str,
+    options: &TransferOptions,
 ) -> Result<Option<Transferred>, AwsError> {
-    match head(s3, target).await {
-        Ok(found) if found.bytes == size && found.crc32c == crc_b64 => Ok(Some(found)),
-        Ok(_) | Err(AwsError::NotFound { .. }) => Ok(None),
+    let found = match head(s3, target).await {
+        Ok(found) => found,
+        Err(AwsError::NotFound { .. }) => return Ok(None),
         // A HEAD on a missing key comes back as a bare 404 without an error code.
-        Err(AwsError::Service { code, .. }) if code == "NotFound" || code == "Unknown" => Ok(None),
-        Err(e) => Err(e),
+        Err(AwsError::Service { code, .. }) if code == "NotFound" || code == "Unknown" => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if found.bytes != size {
+        return Ok(None);
     }
+    if !found.crc32c.is_empty() && reported_checksum_matches(&found.crc32c, path, size, options).await? {
+        let crc32c = crc_base64(file_crc(path).await?);
+        return Ok(Some(Transferred { crc32c, ..found }));
+    }
+    // S3 does not say, or says it differently (some implementations): trust what this machine recorded when it
+    // uploaded the object, if the object still has that ETag and the file that CRC32C.
+    let Some(recorded) = state.uploaded_crc(target.bucket, target.key, &found.etag, size)? else {
+        return Ok(None);
+    };
+    let local = crc_base64(file_crc(path).await?);
+    Ok((local == recorded).then_some(Transferred { crc32c: local, ..found }))
+}
+
+/// Whether S3's checksum of an object (whole, or `…-N` over parts cut as this engine cuts them) is the file's.
+async fn reported_checksum_matches(
+    reported: &str,
+    path: &Path,
+    size: u64,
+    options: &TransferOptions,
+) -> Result<bool, AwsError> {
+    let local = match reported.split_once('-') {
+        None => crc_base64(file_crc(path).await?),
+        Some((_, count)) => {
+            let part_size = options.part_size_for(size);
+            if count.parse::<u64>().ok() != Some(size.div_ceil(part_size)) {
+                return Ok(false);
+            }
+            let mut parts = Vec::new();
+            for number in 1..=size.div_ceil(part_size) as u32 {
+                let body =
+                    read_range(path, (u64::from(number) - 1) * part_size, part_len(number, part_size, size))
+                        .await?;
+                parts.push(DonePart {
+                    part_number: number,
+                    etag: String::new(),
+                    crc32c: crc_base64(crc_fast::crc32_iscsi(&body)),
+                });
+            }
+            composite_checksum(&parts)
+        }
+    };
+    Ok(local == reported)
+}
+
+/// The whole file's CRC32C from its parts' (in order), without reading it again.
+fn combined_crc(parts: &[DonePart], part_size: u64, size: u64) -> u32 {
+    let mut crc: Option<u64> = None;
+    for part in parts {
+        let bytes = aws_smithy_types::base64::decode(&part.crc32c).unwrap_or_default();
+        let Ok(bytes) = <[u8; 4]>::try_from(bytes.as_slice()) else { continue };
+        let part_crc = u64::from(u32::from_be_bytes(bytes));
+        let len = part_len(part.part_number, part_size, size);
+        crc = Some(match crc {
+            None => part_crc,
+            Some(c) => crc_fast::checksum_combine(crc_fast::CrcAlgorithm::Crc32Iscsi, c, part_crc, len),
+        });
+    }
+    crc.map_or(0, |c| c as u32)
 }
 
 /// The parts of an interrupted upload that can be kept: those S3 holds whose bytes still match the file.
@@ -662,6 +723,22 @@ mod tests {
         assert_eq!(small.part_size_for(100 * MIB), MIN_PART);
         assert_eq!(part_len(3, 8, 20), 4);
         assert_eq!(part_len(2, 8, 16), 8);
+    }
+
+    #[test]
+    fn the_whole_crc_is_the_parts_combined() {
+        let data: Vec<u8> = (0..20_000u32).map(|i| (i * 31 % 251) as u8).collect();
+        let part_size = 8192;
+        let parts: Vec<DonePart> = data
+            .chunks(part_size)
+            .enumerate()
+            .map(|(i, chunk)| DonePart {
+                part_number: i as u32 + 1,
+                etag: String::new(),
+                crc32c: crc_base64(crc_fast::crc32_iscsi(chunk)),
+            })
+            .collect();
+        assert_eq!(combined_crc(&parts, part_size as u64, data.len() as u64), crc_fast::crc32_iscsi(&data));
     }
 
     #[test]

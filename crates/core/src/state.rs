@@ -46,6 +46,14 @@ CREATE TABLE IF NOT EXISTS uploads (
     started_unix INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS uploads_target ON uploads(bucket, key);
+CREATE TABLE IF NOT EXISTS uploaded_objects (
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    crc32c TEXT NOT NULL,
+    PRIMARY KEY (bucket, key)
+);
 CREATE TABLE IF NOT EXISTS upload_parts (
     upload_id TEXT NOT NULL,
     part_number INTEGER NOT NULL,
@@ -121,7 +129,12 @@ impl State {
     }
 
     /// The unfinished upload of `path` to `bucket/key`, if there is one.
-    pub fn pending_upload(&self, bucket: &str, key: &str, path: &str) -> Result<Option<PendingUpload>, StateError> {
+    pub fn pending_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        path: &str,
+    ) -> Result<Option<PendingUpload>, StateError> {
         let db = self.db();
         let mut query = db.prepare_cached(
             "SELECT upload_id, bucket, key, path, size, mtime_ns, part_size, started_unix FROM uploads
@@ -151,6 +164,41 @@ impl State {
             Ok(DonePart { part_number: r.get(0)?, etag: r.get(1)?, crc32c: r.get(2)? })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Remembers what an object held when this machine finished uploading it (its ETag and the file's CRC32C),
+    /// for S3 implementations that do not report an object's checksum.
+    pub fn record_uploaded(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+        size: u64,
+        crc32c: &str,
+    ) -> Result<(), StateError> {
+        self.db().execute(
+            "INSERT OR REPLACE INTO uploaded_objects (bucket, key, etag, size, crc32c) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![bucket, key, etag, size as i64, crc32c],
+        )?;
+        Ok(())
+    }
+
+    /// The CRC32C of the file this machine uploaded to `bucket/key`, if the object still has that ETag and size.
+    pub fn uploaded_crc(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+        size: u64,
+    ) -> Result<Option<String>, StateError> {
+        Ok(self
+            .db()
+            .query_row(
+                "SELECT crc32c FROM uploaded_objects WHERE bucket = ?1 AND key = ?2 AND etag = ?3 AND size = ?4",
+                params![bucket, key, etag, size as i64],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     /// Forgets an upload (completed or aborted).
@@ -239,7 +287,10 @@ impl State {
             let (id, prefix, stored) = row?;
             let stored: Vec<BatchFile> = serde_json::from_str(&stored)?;
             let same = stored.len() == files.len()
-                && stored.iter().zip(files).all(|(a, b)| a.local_path == b.local_path && a.sha256 == b.sha256);
+                && stored
+                    .iter()
+                    .zip(files)
+                    .all(|(a, b)| a.local_path == b.local_path && a.sha256 == b.sha256);
             if same {
                 return Ok(Some(Batch {
                     id,
