@@ -1,5 +1,5 @@
 # The two commands the README starts with, and a few more for development.
-.PHONY: audit package bench-app run test e2e bindings fmt bench fhir-model fuzz
+.PHONY: audit package bench-app bench-upload run test e2e bindings fmt bench fhir-model fuzz
 
 ## Set up what is missing, build, and launch Lakedrop on the seeded sandbox (a headless CLI import without a display).
 run:
@@ -52,3 +52,7 @@ package:
 bench-app:
 	scripts/deps.sh --test
 	scripts/bench-app.sh
+
+# lakedrop upload against aws s3 cp on the sandbox and moto, and the bytes re-sent after kill -9 at half (1 GB).
+bench-upload:
+	scripts/bench-upload.sh 1024
