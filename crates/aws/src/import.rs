@@ -103,6 +103,7 @@ pub async fn run(
     let encryption = Encryption::Kms(destination.kms_key_id.clone());
     let bytes_total: u64 = batch.files.iter().map(|f| f.bytes).sum();
     let mut bytes_before = 0;
+    let mut stored_encryption = None;
     for file in &batch.files {
         if cancel.is_cancelled() {
             return Err(AwsError::Cancelled);
@@ -111,6 +112,8 @@ pub async fn run(
             file: file.key_name.clone(),
             bytes_done: bytes_before,
             bytes_total,
+            parts_done: 0,
+            parts_total: 0,
         });
         let key = format!("{}{}", batch.prefix, file.key_name);
         let target = ObjectTarget { bucket: &batch.input_bucket, key: &key, encryption: &encryption };
@@ -119,9 +122,11 @@ pub async fn run(
                 file: file.key_name.clone(),
                 bytes_done: bytes_before + p.bytes_done,
                 bytes_total,
+                parts_done: p.parts_done,
+                parts_total: p.parts_total,
             });
         };
-        upload_file(
+        let stored = upload_file(
             &clients.s3,
             state,
             &target,
@@ -131,6 +136,10 @@ pub async fn run(
             cancel,
         )
         .await?;
+        stored_encryption = stored.server_side_encryption.map(|sse| match stored.kms_key_id {
+            Some(key) => format!("{sse} ({key})"),
+            None => sse,
+        });
         bytes_before += file.bytes;
     }
 
@@ -159,6 +168,7 @@ pub async fn run(
         output_uri: destination.output_uri.clone(),
         files_uploaded: batch.files.len() as u64,
         files_skipped: skipped,
+        encryption: stored_encryption,
     })
 }
 

@@ -57,7 +57,7 @@ async fn import(args: &Args, session: &Session) -> anyhow::Result<ExitCode> {
         }
         match event {
             ImportProgress::Validating => eprintln!("validating…"),
-            ImportProgress::Uploading { file, bytes_done, bytes_total } if bytes_done < bytes_total => {
+            ImportProgress::Uploading { file, bytes_done, bytes_total, .. } if bytes_done < bytes_total => {
                 eprintln!(
                     "uploading {file} ({} of {} bytes done)",
                     thousands(bytes_done),

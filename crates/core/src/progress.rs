@@ -17,7 +17,8 @@ pub enum ValidateProgress {
 #[serde(tag = "event", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum ImportProgress {
     Validating,
-    Uploading { file: String, bytes_done: u64, bytes_total: u64 },
+    /// `bytes_done`/`bytes_total` over the whole batch; `parts_done`/`parts_total` of the file being sent.
+    Uploading { file: String, bytes_done: u64, bytes_total: u64, parts_done: u32, parts_total: u32 },
     Submitting,
     Submitted { job_id: String },
 }
@@ -78,4 +79,6 @@ pub struct ImportStarted {
     pub files_uploaded: u64,
     /// Files left out of the upload, with the reason.
     pub files_skipped: Vec<SkippedFile>,
+    /// How S3 says the uploaded files are encrypted, e.g. `aws:kms (arn:aws:kms:…:key/…)`.
+    pub encryption: Option<String>,
 }

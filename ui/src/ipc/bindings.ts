@@ -229,7 +229,9 @@ export type Group = {
 	diagnostics: string,
 };
 
-export type ImportProgress = { event: "validating" } | { event: "uploading"; file: string; bytesDone: number; bytesTotal: number } | { event: "submitting" } | { event: "submitted"; jobId: string };
+export type ImportProgress = { event: "validating" } | 
+/**  `bytes_done`/`bytes_total` over the whole batch; `parts_done`/`parts_total` of the file being sent. */
+{ event: "uploading"; file: string; bytesDone: number; bytesTotal: number; partsDone: number; partsTotal: number } | { event: "submitting" } | { event: "submitted"; jobId: string };
 
 /**  What the UI asks to import. */
 export type ImportRequest = {
@@ -249,6 +251,8 @@ export type ImportStarted = {
 	filesUploaded: number,
 	/**  Files left out of the upload, with the reason. */
 	filesSkipped: SkippedFile[],
+	/**  How S3 says the uploaded files are encrypted, e.g. `aws:kms (arn:aws:kms:…:key/…)`. */
+	encryption: string | null,
 };
 
 export type IpcError = {

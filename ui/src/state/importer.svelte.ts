@@ -15,10 +15,21 @@ export interface LastImport {
   files: FileReport[];
 }
 
+export interface UploadState {
+  file: string;
+  bytesDone: number;
+  bytesTotal: number;
+  partsDone: number;
+  partsTotal: number;
+  /** When the upload started (ms), and how many bytes were already done then (a resumed upload). */
+  startedAt: number;
+  bytesAtStart: number;
+}
+
 export const importer = $state<{
   phase: ImportPhase;
   opId: string | null;
-  upload: { file: string; bytesDone: number; bytesTotal: number } | null;
+  upload: UploadState | null;
   error: LakedropError | null;
   cancelling: boolean;
   last: LastImport | null;
@@ -35,7 +46,16 @@ function onProgress(p: ipc.ImportProgress): void {
     case "uploading": {
       const firstOfFile = importer.upload?.file !== p.file;
       importer.phase = "uploading";
-      importer.upload = { file: p.file, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal };
+      const previous = importer.upload;
+      importer.upload = {
+        file: p.file,
+        bytesDone: p.bytesDone,
+        bytesTotal: p.bytesTotal,
+        partsDone: p.partsDone,
+        partsTotal: p.partsTotal,
+        startedAt: previous?.startedAt ?? Date.now(),
+        bytesAtStart: previous?.bytesAtStart ?? p.bytesDone,
+      };
       const quarter = p.bytesTotal > 0 ? Math.floor((p.bytesDone / p.bytesTotal) * 4) : 0;
       if (firstOfFile || quarter !== lastQuarter) {
         lastQuarter = quarter;
@@ -111,6 +131,24 @@ export async function cancelImport(): Promise<void> {
 
 export function uploadText(u: { bytesDone: number; bytesTotal: number }): string {
   return `${formatBytes(u.bytesDone)} of ${formatBytes(u.bytesTotal)}`;
+}
+
+/** "12.5 MB/s · about 2 min left · part 3 of 12", from the bytes sent since the upload started. */
+export function uploadRateText(u: UploadState, now: number): string {
+  const seconds = (now - u.startedAt) / 1000;
+  const sent = u.bytesDone - u.bytesAtStart;
+  const parts: string[] = [];
+  if (seconds >= 1 && sent > 0) {
+    const rate = sent / seconds;
+    parts.push(`${formatBytes(rate)}/s`);
+    const left = (u.bytesTotal - u.bytesDone) / rate;
+    if (left >= 1)
+      parts.push(
+        left < 90 ? `about ${Math.ceil(left)} s left` : `about ${Math.ceil(left / 60)} min left`,
+      );
+  }
+  if (u.partsTotal > 1) parts.push(`part ${u.partsDone} of ${u.partsTotal} of this file`);
+  return parts.join(" · ");
 }
 
 /** For tests. */

@@ -230,12 +230,16 @@ describe("JobView", () => {
         filesSkipped: [
           { path: "/data/10-patients/log.ndjson", name: "log.ndjson", reason: "not-fhir" },
         ],
+        encryption: "aws:kms (arn:aws:kms:us-east-1:000000000000:key/k1)",
       },
       files: sampleReport().files,
     };
     fakeBackend(() => completedJob());
     const root = render();
     await waitFor(() => root.querySelector('[data-testid="skipped-files"]') !== null);
+    expect(root.querySelector('[data-testid="upload-encryption"]')?.textContent).toContain(
+      "aws:kms (arn:aws:kms:us-east-1:000000000000:key/k1)",
+    );
     expect(root.querySelector('[data-testid="skipped-files"] li')?.textContent).toBe(
       "log.ndjson — not FHIR, not uploaded",
     );
