@@ -69,6 +69,7 @@ const started = [];
 let browser = null;
 let flawedDir = "";
 let flawed = "";
+let extra = "";
 let dataDir = "";
 let missing = "";
 
@@ -220,11 +221,15 @@ before(async () => {
   assert.ok(existsSync(SAMPLE), `sample folder ${SAMPLE} missing (set LAKEDROP_SAMPLE)`);
   // A flawed copy of the sample's first patient: its review is part of the flow.
   flawedDir = mkdtempSync(join(tmpdir(), "lakedrop-e2e-flawed-"));
+  // One good line and one the sandbox rejects, so that the job has a failure to review.
   const patient = JSON.parse(readFileSync(join(SAMPLE, "Patient.000.ndjson"), "utf8").split("\n")[0]);
-  patient.id = "flawed-1";
-  patient.gender = "dude";
+  const good = { ...patient, id: "copy-1" };
+  const bad = { ...patient, id: "flawed-1", gender: "dude" };
   flawed = join(flawedDir, "Patient.flawed.ndjson");
-  writeFileSync(flawed, JSON.stringify(patient) + "\n");
+  writeFileSync(flawed, JSON.stringify(good) + "\n" + JSON.stringify(bad) + "\n");
+  // A file to leave out.
+  extra = join(flawedDir, "Basic.extra.ndjson");
+  writeFileSync(extra, JSON.stringify({ resourceType: "Basic", id: "extra-1", code: { text: "x" } }) + "\n");
 
   const display = process.env.DISPLAY || (await startXvfb());
   dataDir = mkdtempSync(join(tmpdir(), "lakedrop-e2e-"));
@@ -258,7 +263,7 @@ before(async () => {
       waitforTimeout: 10_000,
       capabilities: {
         // What tauri-driver forwards to WebKitWebDriver on Linux; no browserName.
-        "webkitgtk:browserOptions": { binary: APP, args: [SAMPLE, flawed] },
+        "webkitgtk:browserOptions": { binary: APP, args: [SAMPLE, flawed, extra] },
         // WebKitWebDriver speaks classic WebDriver only; do not ask for BiDi.
         "wdio:enforceWebDriverClassic": true,
       },
@@ -323,7 +328,7 @@ test("drop the sample, import it, read the manifest", { timeout: 270_000 }, asyn
   await step("a flawed file shows its issues grouped, each beside its line, and can be left out", async () => {
     const row = await b.$(`[data-testid="file-row"][data-path="${flawed}"]`);
     await row.waitForExist({ timeout: VALIDATION_TIMEOUT, timeoutMsg: "the flawed file never showed" });
-    assert.match(await row.$(byTestId("file-status")).getText(), /No valid resources/);
+    assert.match(await row.$(byTestId("file-status")).getText(), /1 line will be rejected/);
     await row.$("button*=Show").click();
     const group = await row.$(`${byTestId("issue-group")}[data-code="invalid-value"]`);
     await group.waitForDisplayed({ timeout: 5_000 });
@@ -334,8 +339,10 @@ test("drop the sample, import it, read the manifest", { timeout: 270_000 }, asyn
     await mark.scrollIntoView({ block: "center" });
     await screenshot("02b-issue-beside-its-line");
     await axeCheck("files, with a file's issues open");
-    await row.$(byTestId("leave-out")).click();
-    await b.waitUntil(async () => (await b.$$(byTestId("file-row"))).length === 14, {
+    // A file without issues can be left out from its row.
+    const extraRow = await b.$(`[data-testid="file-row"][data-path="${extra}"]`);
+    await extraRow.$(byTestId("leave-out")).click();
+    await b.waitUntil(async () => (await b.$$(byTestId("file-row"))).length === 15, {
       timeout: 5_000,
       timeoutMsg: "the flawed file was not left out",
     });
@@ -348,10 +355,10 @@ test("drop the sample, import it, read the manifest", { timeout: 270_000 }, asyn
       timeoutMsg: "no validation summary",
     });
     const rows = await b.$$(byTestId("file-row"));
-    assert.equal(rows.length, 14, "13 FHIR files and log.ndjson");
+    assert.equal(rows.length, 15, "13 FHIR files, log.ndjson and the flawed file");
     assert.equal(
       await summary.getText(),
-      "7,160 resources in 13 files ready to import · 1 file skipped (not FHIR)",
+      "7,161 resources in 14 files ready to import · 1 line will be rejected · 1 file skipped (not FHIR)",
     );
     await screenshot("02-validated");
     await axeCheck("files");
@@ -421,7 +428,7 @@ test("drop the sample, import it, read the manifest", { timeout: 270_000 }, asyn
       `${byTestId("manifest-table")} ${byTestId("count-resourcesImported")} td`,
     );
     await imported.waitForExist({ timeout: RESULT_TIMEOUT, timeoutMsg: "no manifest table" });
-    assert.equal(await imported.getText(), "7,160");
+    assert.equal(await imported.getText(), "7,161");
 
     const skipped = await b.$(byTestId("skipped-files"));
     assert.match(await skipped.getText(), /log\.ndjson/);
@@ -433,6 +440,48 @@ test("drop the sample, import it, read the manifest", { timeout: 270_000 }, asyn
       .catch(() => console.error("the manifest chart did not render within 10 s"));
     await screenshot("07-results");
     await axeCheck("job");
+  });
+
+  await step("the failure is reviewed beside its line, filtered, and re-imported", async () => {
+    assert.equal(await b.$(byTestId("job-status")).getAttribute("data-status"), "COMPLETED_WITH_ERRORS");
+    const group = await b.$(`${byTestId("cause-group")}`);
+    await group.waitForDisplayed({ timeout: RESULT_TIMEOUT, timeoutMsg: "no failure groups" });
+    assert.match(await group.getText(), /1 failure/);
+    assert.equal(await group.getAttribute("data-cause"), "invalid-code");
+    const chartTable = await b.$(byTestId("failure-chart-table"));
+    await chartTable.waitForExist({ timeout: 10_000, timeoutMsg: "no failure chart table" });
+    assert.match(await chartTable.getText(), /Patient/);
+    await group.$(byTestId("cause-filter")).click();
+    const row = await b.$(byTestId("virtual-row"));
+    await row.waitForDisplayed({ timeout: 10_000, timeoutMsg: "no failure rows" });
+    assert.equal((await b.$$(byTestId("virtual-row"))).length, 1);
+    await row.scrollIntoView({ block: "center" });
+    // WebKitWebDriver refuses to click a row of the virtual grid (it is positioned inside a scroller); a
+    // click event on it is what a pointer sends.
+    await b.execute((el) => el.click(), row);
+    const original = await b.$(byTestId("failure-original"));
+    await original.waitForDisplayed({ timeout: 10_000, timeoutMsg: "the original line was not shown" });
+    assert.match(await original.getText(), /"id": "flawed-1"/);
+    const mark = await original.$("mark");
+    assert.equal(await mark.getText(), '"gender": "dude"');
+    await mark.scrollIntoView({ block: "center" });
+    await screenshot("07b-failure-beside-its-line");
+    await axeCheck("job, reviewing a failure");
+    assert.equal(await b.$(byTestId("export-failures")).isEnabled(), true);
+
+    await b.$(byTestId("retry-failures")).click();
+    // The view moves to the new job; once it has ended, its manifest says it read one line: only the failed
+    // one was sent (still flawed, so rejected again).
+    let scanned = "";
+    await b.waitUntil(
+      async () => {
+        const cell = await b.$(`${byTestId("manifest-table")} ${byTestId("count-resourcesScanned")} td`);
+        scanned = (await cell.isExisting()) ? await cell.getText() : "";
+        return scanned === "1";
+      },
+      { timeout: JOB_TIMEOUT, interval: 500, timeoutMsg: `the retry job's manifest never said 1 (last: ${scanned})` },
+    );
+    await screenshot("07c-retry-job");
   });
 
   await step("the app says the job ended, even from another view", async () => {

@@ -306,6 +306,9 @@ async fn an_import_interrupted_during_upload_continues_its_batch() {
         .collect();
     assert_eq!(prefixes.len(), 1, "one batch prefix, reused: {prefixes:?}");
     assert_eq!(started.files_uploaded, 13);
-    assert!(started.encryption.as_deref().is_some_and(|e| e.starts_with("aws:kms (arn:aws:kms:")), "{started:?}");
+    assert!(
+        started.encryption.as_deref().is_some_and(|e| e.starts_with("aws:kms (arn:aws:kms:")),
+        "{started:?}"
+    );
     assert!(started.input_uri.contains(prefixes.iter().next().expect("prefix")));
 }

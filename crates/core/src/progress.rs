@@ -18,9 +18,17 @@ pub enum ValidateProgress {
 pub enum ImportProgress {
     Validating,
     /// `bytes_done`/`bytes_total` over the whole batch; `parts_done`/`parts_total` of the file being sent.
-    Uploading { file: String, bytes_done: u64, bytes_total: u64, parts_done: u32, parts_total: u32 },
+    Uploading {
+        file: String,
+        bytes_done: u64,
+        bytes_total: u64,
+        parts_done: u32,
+        parts_total: u32,
+    },
     Submitting,
-    Submitted { job_id: String },
+    Submitted {
+        job_id: String,
+    },
 }
 
 /// A validation report over several files, with totals.

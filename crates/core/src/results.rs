@@ -26,6 +26,8 @@ pub enum Cause {
     MissingRequired,
     WrongType,
     BadDate,
+    /// A code outside the closed list its element requires (`gender: "dude"`).
+    InvalidCode,
     ProfileNotSupported,
     InvalidReference,
     Other,
@@ -42,6 +44,7 @@ impl Cause {
             Cause::MissingRequired => "missing-required",
             Cause::WrongType => "wrong-type",
             Cause::BadDate => "bad-date",
+            Cause::InvalidCode => "invalid-code",
             Cause::ProfileNotSupported => "profile-not-supported",
             Cause::InvalidReference => "invalid-reference",
             Cause::Other => "other",
@@ -67,6 +70,9 @@ impl Cause {
                 "An element has the wrong JSON type (a list where a single value belongs, or the reverse)."
             }
             Cause::BadDate => "A date or time is not in FHIR's format.",
+            Cause::InvalidCode => {
+                "A coded element holds a value outside the list FHIR R4 requires for it (e.g. gender must be male, female, other or unknown)."
+            }
             Cause::ProfileNotSupported => {
                 "The resource claims a profile in meta.profile that HealthLake does not support."
             }
@@ -90,6 +96,9 @@ impl Cause {
             Cause::MissingRequired => "Add the required element, or import at the minimal validation level.",
             Cause::WrongType => "Give the element the shape FHIR R4 defines for it.",
             Cause::BadDate => "Write dates as YYYY-MM-DD and date-times as YYYY-MM-DDThh:mm:ss+zz:zz.",
+            Cause::InvalidCode => {
+                "Map the value to one of the codes the element allows (the diagnostics list them)."
+            }
             Cause::ProfileNotSupported => {
                 "Remove the meta.profile claim, or import with validation level structure-only."
             }
@@ -119,6 +128,11 @@ pub fn classify(diagnostics: &str) -> Cause {
         || d.contains("unknown element")
     {
         Cause::UnknownProperty
+    } else if (d.contains("value set") && (d.contains("not in") || d.contains("not found")))
+        || d.contains("not an allowed code")
+        || d.contains("unknown code")
+    {
+        Cause::InvalidCode
     } else if d.contains("minimum required") || d.contains("missing required") || d.contains("is required") {
         Cause::MissingRequired
     } else if d.contains("must be an simple value")
@@ -433,6 +447,16 @@ mod tests {
         assert_eq!(
             classify("\"Patiennt\" is not a FHIR R4 resource type; check the spelling"),
             Cause::InvalidResourceType
+        );
+        assert_eq!(
+            classify(
+                "The value provided ('dude') is not in the value set 'http://hl7.org/fhir/ValueSet/administrative-gender|4.0.1', and a code is required from this value set"
+            ),
+            Cause::InvalidCode
+        );
+        assert_eq!(
+            classify("\"dude\" is not an allowed code for gender (use one of female, male)"),
+            Cause::InvalidCode
         );
         assert_eq!(classify("something nobody has seen"), Cause::Other);
         for cause in [Cause::InvalidJson, Cause::Other] {

@@ -84,7 +84,9 @@ export type BucketChoice = {
 };
 
 /**  Why resources failed, normalized from HealthLake's diagnostics text. */
-export type Cause = "invalid-json" | "invalid-resource-type" | "missing-id" | "invalid-id" | "unknown-property" | "missing-required" | "wrong-type" | "bad-date" | "profile-not-supported" | "invalid-reference" | "other";
+export type Cause = "invalid-json" | "invalid-resource-type" | "missing-id" | "invalid-id" | "unknown-property" | "missing-required" | "wrong-type" | "bad-date" | 
+/**  A code outside the closed list its element requires (`gender: "dude"`). */
+"invalid-code" | "profile-not-supported" | "invalid-reference" | "other";
 
 /**  A group of failures with what its cause means and what to do. */
 export type CauseGroup = {

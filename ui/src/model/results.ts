@@ -12,6 +12,7 @@ const CAUSE_LABELS: Record<Cause, string> = {
   "missing-required": "Missing required element",
   "wrong-type": "Wrong JSON type",
   "bad-date": "Bad date or time",
+  "invalid-code": "Code not allowed",
   "profile-not-supported": "Profile not supported",
   "invalid-reference": "Invalid reference",
   other: "Other",

@@ -521,6 +521,13 @@ fn structure_diagnostics(issue: &Issue) -> String {
             format!("Not a valid date/time: {}", issue.message)
         }
         Code::WrongType => format!("Wrong type at {path}: {}", issue.message),
+        Code::InvalidValue if issue.message.contains("is not an allowed code") => {
+            let value = issue.message.split('"').nth(1).unwrap_or("");
+            format!(
+                "The value provided ('{value}') is not in the value set required for {path}, and a code is required from this value set ({})",
+                issue.message
+            )
+        }
         _ => issue.message.clone(),
     }
 }
