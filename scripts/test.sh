@@ -18,7 +18,8 @@ step "clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo deny: licenses, bans, sources (advisories: make audit, needs GitHub)"
-cargo deny --offline check licenses bans sources
+cargo fetch --locked --quiet
+cargo deny check licenses bans sources
 
 step "cargo test"
 timeout 1500 cargo test --workspace --locked
