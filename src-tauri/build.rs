@@ -14,6 +14,7 @@ const COMMANDS: &[&str] = &[
     "policies",
     "initial_paths",
     "pick_files",
+    "sample_paths",
     "validate_files",
     "line_text",
     "export_rejected",

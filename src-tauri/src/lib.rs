@@ -26,6 +26,7 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
         commands::preflight::policies,
         commands::files::initial_paths,
         commands::files::pick_files,
+        commands::files::sample_paths,
         commands::files::validate_files,
         commands::files::line_text,
         commands::files::export_rejected,
@@ -109,6 +110,10 @@ pub fn run() {
                     .blocking_save_file();
                 picked.and_then(|p| p.into_path().ok())
             }));
+            match app.path().resource_dir() {
+                Ok(dir) => state.set_sample_dir(dir.join("samples/synthea-10-patients")),
+                Err(e) => tracing::warn!(error = %e, "no resource folder: the bundled sample is not offered"),
+            }
             let handle = app.handle().clone();
             state.set_pick_dialog(std::sync::Arc::new(move |folder: bool| {
                 use tauri_plugin_dialog::DialogExt;

@@ -74,6 +74,8 @@ struct Inner {
     save_dialog: Mutex<Option<SaveDialog>>,
     /// The native open dialog (files, or a folder when `true`), installed by the real app.
     pick_dialog: Mutex<Option<PickDialog>>,
+    /// Where the bundled sample is installed, when it is.
+    sample_dir: Mutex<Option<PathBuf>>,
     /// What the person dropped, picked or named on the command line, canonicalized: the only places commands
     /// may read from. The webview can ask for any path; only these are honoured.
     picks: Mutex<Vec<PathBuf>>,
@@ -98,6 +100,7 @@ impl AppState {
                 failures: Mutex::new(HashMap::new()),
                 save_dialog: Mutex::new(None),
                 pick_dialog: Mutex::new(None),
+                sample_dir: Mutex::new(None),
                 picks: Mutex::new(Vec::new()),
             }),
         }
@@ -135,6 +138,14 @@ impl AppState {
         let canonical = std::fs::canonicalize(path).map_err(|_| refused())?;
         let picks = self.inner.picks.lock().unwrap_or_else(PoisonError::into_inner);
         if picks.iter().any(|pick| canonical.starts_with(pick)) { Ok(canonical) } else { Err(refused()) }
+    }
+
+    pub fn set_sample_dir(&self, dir: PathBuf) {
+        *self.inner.sample_dir.lock().unwrap_or_else(PoisonError::into_inner) = Some(dir);
+    }
+
+    pub fn sample_dir(&self) -> Option<PathBuf> {
+        self.inner.sample_dir.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     pub fn set_pick_dialog(&self, dialog: PickDialog) {

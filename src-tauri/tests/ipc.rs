@@ -182,3 +182,20 @@ fn a_line_reads_back_and_rejected_lines_save_where_the_dialog_says() {
     assert_eq!(invoke(&window, "export_rejected", json!({"path": file})).expect("export"), 1);
     assert_eq!(std::fs::read_to_string(saved).expect("saved"), format!("{bad}\n"));
 }
+
+#[test]
+fn the_bundled_sample_is_offered_where_it_is_installed_and_counts_as_picked() {
+    use tauri::Manager;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let window = app(dir.path());
+    let err = invoke(&window, "sample_paths", json!({})).expect_err("not installed here");
+    assert_eq!(err["code"], "not-found");
+    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../samples/synthea-10-patients");
+    window.state::<AppState>().set_sample_dir(sample.clone());
+    let paths = invoke(&window, "sample_paths", json!({})).expect("offered");
+    let first = paths[0].as_str().expect("a path").to_string();
+    let line =
+        invoke(&window, "line_text", json!({"path": format!("{first}/Patient.000.ndjson"), "line": 1}))
+            .expect("readable: it counts as picked");
+    assert!(line.as_str().is_some_and(|l| l.starts_with("{\"resourceType\":\"Patient\"")));
+}

@@ -494,4 +494,32 @@ test("drop the sample, import it, read the manifest", { timeout: 270_000 }, asyn
     await screenshot("08-jobs");
     await axeCheck("jobs");
   });
+
+  await step("the bundled sample takes a first-time user to a chart", async () => {
+    await b.$("button=Files").click();
+    await b.$("button=Clear list").click();
+    const tryIt = await b.$(byTestId("try-sample"));
+    await tryIt.waitForClickable({ timeout: 10_000, timeoutMsg: "no first-run offer on an empty list" });
+    await screenshot("09-first-run");
+    await tryIt.click();
+    const summary = await b.$(byTestId("validation-summary"));
+    await b.waitUntil(async () => (await summary.isExisting()) && /7,160 resources in 13 files/.test(await summary.getText()), {
+      timeout: VALIDATION_TIMEOUT,
+      timeoutMsg: "the bundled sample was not checked",
+    });
+    await b.$(byTestId("import-button")).click();
+    const run = await b.$(byTestId("run-checks"));
+    await run.waitForClickable({ timeout: 15_000 });
+    await run.click();
+    const start = await b.$(byTestId("start-import"));
+    await start.waitForEnabled({ timeout: 30_000, timeoutMsg: "the sandbox's checks did not pass" });
+    await start.click();
+    await b.$(`${byTestId("manifest-chart")} svg`).waitForExist({
+      timeout: JOB_TIMEOUT,
+      timeoutMsg: "no chart at the end of the first import",
+    });
+    const imported = await b.$(`${byTestId("manifest-table")} ${byTestId("count-resourcesImported")} td`);
+    assert.equal(await imported.getText(), "7,160");
+    await screenshot("10-first-run-chart");
+  });
 });

@@ -93,3 +93,14 @@ pub async fn export_rejected(
         .map_err(|e| IpcError::new(ErrorCode::Internal, format!("export stopped: {e}")))??;
     Ok(Some(u32::try_from(copied).unwrap_or(u32::MAX)))
 }
+
+/// The bundled sample (10 synthetic Synthea patients), for a first import; it counts as picked.
+#[tauri::command]
+#[specta::specta]
+pub fn sample_paths(state: tauri::State<'_, AppState>) -> Result<Vec<String>, IpcError> {
+    let dir = state.sample_dir().filter(|dir| dir.is_dir()).ok_or_else(|| {
+        IpcError::new(ErrorCode::NotFound, "the bundled sample is not installed with this build")
+    })?;
+    state.allow_paths(std::slice::from_ref(&dir));
+    Ok(vec![dir.display().to_string()])
+}

@@ -30,6 +30,8 @@ export const commands = {
 	 *  choice is recorded: commands read only what was dropped or picked.
 	 */
 	pickFiles: (folder: boolean) => typedError<string[], IpcError>(__TAURI_INVOKE("pick_files", { folder })),
+	/**  The bundled sample (10 synthetic Synthea patients), for a first import; it counts as picked. */
+	samplePaths: () => typedError<string[], IpcError>(__TAURI_INVOKE("sample_paths")),
 	/**  Validates dropped or picked files and folders, streaming progress; cancellable with `cancel(opId)`. */
 	validateFiles: (opId: string, paths: string[], onProgress: Channel<ValidateProgress>) => typedError<ValidationReport, IpcError>(__TAURI_INVOKE("validate_files", { opId, paths, onProgress })),
 	/**  One line of a local file (1-based), to show an issue beside the resource it is about; `None` past the end. */

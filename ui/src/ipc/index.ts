@@ -132,6 +132,11 @@ export function validateFiles(
   return unwrap(() => commands.validateFiles(opId, paths, channel(onProgress)));
 }
 
+/** The bundled sample (10 synthetic patients), for a first import. */
+export function samplePaths(): Promise<string[]> {
+  return unwrap(() => commands.samplePaths());
+}
+
 /** One line (1-based) of a local file, to show an issue beside its resource; null past the end. */
 export function lineText(path: string, line: number): Promise<string | null> {
   return unwrap(() => commands.lineText(path, line));

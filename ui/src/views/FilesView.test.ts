@@ -90,6 +90,27 @@ describe("FilesView", () => {
     expect(root.querySelector('[data-testid="import-button"]')).toBeNull();
   });
 
+  it("offers the bundled sample on a first run on the sandbox, and checks it", async () => {
+    expect(destination.connection?.kind).toBe("sandbox");
+    let checkedPaths: unknown = null;
+    fakeBackend((cmd, args) => {
+      if (cmd === "sample_paths") return ["/opt/lakedrop/samples/synthea-10-patients"];
+      if (cmd === "validate_files") {
+        checkedPaths = args.paths;
+        return sampleReport();
+      }
+      return null;
+    });
+    const root = render();
+    button(root, "Check the sample").click();
+    await settle();
+    expect(checkedPaths).toEqual(["/opt/lakedrop/samples/synthea-10-patients"]);
+    expect(root.querySelector('[data-testid="first-run"]')).toBeNull();
+    expect(root.querySelector('[data-testid="validation-summary"]')?.textContent).toContain(
+      "7,160 resources",
+    );
+  });
+
   it("validates picked files and summarizes the report, with import enabled", async () => {
     const validated = backendWith(["/data/10-patients"], sampleReport());
     const root = render();
