@@ -79,6 +79,40 @@ fn init_logging(data_dir: &std::path::Path) {
     }
 }
 
+/// The menu people expect: File (open files or a folder, quit), View (Files, Jobs), Help (about). Choices reach
+/// the window as a `menu` event carrying the item's id; the window decides what to do.
+fn install_menu(app: &mut tauri::App) -> tauri::Result<()> {
+    use tauri::Emitter;
+    use tauri::menu::{AboutMetadata, MenuBuilder, MenuItemBuilder, SubmenuBuilder};
+    let item =
+        |id: &str, text: &str, keys: &str| MenuItemBuilder::with_id(id, text).accelerator(keys).build(app);
+    let file = SubmenuBuilder::new(app, "File")
+        .item(&item("open-files", "Open Files…", "CmdOrCtrl+O")?)
+        .item(&item("open-folder", "Open Folder…", "CmdOrCtrl+Shift+O")?)
+        .separator()
+        .quit()
+        .build()?;
+    let view = SubmenuBuilder::new(app, "View")
+        .item(&item("view-files", "Files", "CmdOrCtrl+1")?)
+        .item(&item("view-jobs", "Jobs", "CmdOrCtrl+2")?)
+        .build()?;
+    let about = AboutMetadata {
+        name: Some("Lakedrop".into()),
+        version: Some(env!("CARGO_PKG_VERSION").into()),
+        comments: Some("FHIR R4 NDJSON into AWS HealthLake, checked first and reviewed after.".into()),
+        ..AboutMetadata::default()
+    };
+    let help = SubmenuBuilder::new(app, "Help").about(Some(about)).build()?;
+    let menu = MenuBuilder::new(app).items(&[&file, &view, &help]).build()?;
+    app.set_menu(menu)?;
+    app.on_menu_event(|app, event| {
+        if let Err(e) = app.emit("menu", event.id().as_ref()) {
+            tracing::warn!(error = %e, "could not pass a menu choice to the window");
+        }
+    });
+    Ok(())
+}
+
 pub fn run() {
     init_logging(&lakedrop_core::data_dir());
     let initial_paths: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
@@ -110,6 +144,7 @@ pub fn run() {
                     .blocking_save_file();
                 picked.and_then(|p| p.into_path().ok())
             }));
+            install_menu(app)?;
             match app.path().resource_dir() {
                 Ok(dir) => state.set_sample_dir(dir.join("samples/synthea-10-patients")),
                 Err(e) => tracing::warn!(error = %e, "no resource folder: the bundled sample is not offered"),

@@ -1,6 +1,7 @@
 import { flushSync, mount, tick, unmount } from "svelte";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { emitDrop, fakeBackend, resetBackend } from "./ipc/testing";
+import { emitDrop, emitMenu, fakeBackend, resetBackend } from "./ipc/testing";
+import { nav } from "./state/navigation.svelte";
 import { resetFiles } from "./state/files.svelte";
 import { resetImporter } from "./state/importer.svelte";
 import { sampleReport } from "./test/fixtures";
@@ -101,5 +102,19 @@ describe("App", () => {
     const root = render();
     await waitFor(() => root.querySelector('[data-testid="validation-summary"]') !== null);
     expect(validated).toEqual([["/data/10-patients"]]);
+  });
+
+  it("follows the app menu between views", async () => {
+    backend([]);
+    const target = document.createElement("div");
+    document.body.append(target);
+    component = mount(App, { target });
+    flushSync();
+    await waitFor(() => document.querySelector('[data-drop-ready="true"]') !== null);
+    await new Promise((r) => setTimeout(r, 20));
+    await emitMenu("view-jobs");
+    await waitFor(() => nav.view.name === "jobs");
+    await emitMenu("view-files");
+    await waitFor(() => nav.view.name === "files");
   });
 });

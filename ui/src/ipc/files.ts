@@ -1,6 +1,7 @@
 // Where paths come from: the native drag and drop of the webview and the native pickers.
 // The backend honours only paths that came through the OS this way.
 import { getCurrentWebview } from "@tauri-apps/api/webview";
+import { listen } from "@tauri-apps/api/event";
 import { commands } from "./bindings";
 import { toLakedropError } from "./errors";
 
@@ -63,4 +64,22 @@ async function pick(folder: boolean): Promise<string[]> {
   }
   if (result.status === "ok") return result.data;
   throw toLakedropError(result.error);
+}
+
+/** What the app menu can ask the window to do. */
+export type MenuChoice = "open-files" | "open-folder" | "view-files" | "view-jobs";
+
+/** Calls `onChoice` for each choice made in the app's menu; resolves to an unsubscribe function. */
+export async function onMenu(onChoice: (choice: MenuChoice) => void): Promise<() => void> {
+  try {
+    const unlisten = await listen<string>("menu", (event) => {
+      const choice = event.payload;
+      if (["open-files", "open-folder", "view-files", "view-jobs"].includes(choice)) {
+        onChoice(choice as MenuChoice);
+      }
+    });
+    return () => void unlisten();
+  } catch (e) {
+    throw toLakedropError(e);
+  }
 }

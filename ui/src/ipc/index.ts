@@ -26,8 +26,8 @@ import { toLakedropError } from "./errors";
 export type * from "./bindings";
 export { LakedropError, describeError, isErrorCode, toLakedropError } from "./errors";
 export type { ErrorSentence } from "./errors";
-export { onFileDrop, pickFiles, pickFolder } from "./files";
-export type { FileDropHandlers } from "./files";
+export { onFileDrop, onMenu, pickFiles, pickFolder } from "./files";
+export type { FileDropHandlers, MenuChoice } from "./files";
 
 // Structural, so that it matches what both the old and the new tauri-specta emit.
 type CommandResult<T> = { status: "ok"; data: T } | { status: "error"; error: unknown };

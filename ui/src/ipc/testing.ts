@@ -56,3 +56,8 @@ export async function emitDragOver(): Promise<void> {
     payload: { position: { x: 10, y: 10 } },
   });
 }
+
+/** A choice in the app menu, as the Rust side emits it. */
+export async function emitMenu(choice: string): Promise<void> {
+  await internals().invoke("plugin:event|emit", { event: "menu", payload: choice });
+}
