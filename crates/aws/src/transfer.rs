@@ -336,11 +336,8 @@ pub async fn send_part(
     crc32c: &str,
 ) -> Result<String, AwsError> {
     let body = bytes::Bytes::from(body);
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let sent = s3
-            .upload_part()
+    let out = with_retries("UploadPart", "a part", || {
+        s3.upload_part()
             .bucket(target.bucket)
             .key(target.key)
             .upload_id(upload_id)
@@ -348,18 +345,31 @@ pub async fn send_part(
             .checksum_crc32_c(crc32c)
             .body(ByteStream::from(body.clone()))
             .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("UploadPart", e));
-        match sent {
-            Ok(out) => {
-                return out.e_tag().map(str::to_string).ok_or_else(|| {
-                    AwsError::Input(format!("S3 returned no ETag for part {number} of {}", target.key))
-                });
-            }
+    })
+    .await?;
+    out.e_tag()
+        .map(str::to_string)
+        .ok_or_else(|| AwsError::Input(format!("S3 returned no ETag for part {number} of {}", target.key)))
+}
+
+/// Runs an S3 call, retrying with backoff (0.4, 0.8, 1.6, 3.2 s) what is worth retrying, on top of the SDK's
+/// own retries: a slow or flaky link should cost time, not the upload.
+async fn with_retries<T, E, F, Fut>(operation: &'static str, what: &str, mut call: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<
+            Output = Result<T, aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
+        >,
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match call().await.map_err(|e| AwsError::from_sdk(operation, e)) {
+            Ok(out) => return Ok(out),
             Err(e) if attempt < PART_ATTEMPTS && retryable(&e) => {
-                let wait = Duration::from_millis(200 * 2u64.pow(attempt));
-                tracing::debug!(part = number, attempt, error = %e, "retrying a part");
-                tokio::time::sleep(wait).await;
+                tracing::debug!(attempt, error = %e, "retrying {what}");
+                tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
             }
             Err(e) => return Err(e),
         }
@@ -378,9 +388,7 @@ async fn put_whole(
     let body = read_range(path, 0, size).await?;
     let crc_b64 = &crc_base64(crc_fast::crc32_iscsi(&body));
     let body = bytes::Bytes::from(body);
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
+    let put = with_retries("PutObject", "the object", || {
         let mut put = s3
             .put_object()
             .bucket(target.bucket)
@@ -391,17 +399,11 @@ async fn put_whole(
         if let Encryption::Kms(key_id) = target.encryption {
             put = put.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(key_id);
         }
-        let sent = tokio::select! {
-            () = cancel.cancelled() => return Err(AwsError::Cancelled),
-            sent = put.send() => sent.map_err(|e| AwsError::from_sdk("PutObject", e)),
-        };
-        match sent {
-            Ok(_) => break,
-            Err(e) if attempt < PART_ATTEMPTS && retryable(&e) => {
-                tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
-            }
-            Err(e) => return Err(e),
-        }
+        put.send()
+    });
+    tokio::select! {
+        () = cancel.cancelled() => return Err(AwsError::Cancelled),
+        sent = put => { sent?; }
     }
     progress(TransferProgress { bytes_done: size, bytes_total: size, parts_done: 1, parts_total: 1 });
     let stored = head(s3, target).await?;

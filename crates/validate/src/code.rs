@@ -36,6 +36,21 @@ pub enum Code {
 }
 
 impl Code {
+    /// A problem with the resource's R4 structure: it blocks the line at `strict` and `structure-only`, and at
+    /// `minimal` HealthLake stores the resource anyway, with a warning.
+    pub fn is_structural(self) -> bool {
+        matches!(
+            self,
+            Code::UnknownElement
+                | Code::WrongType
+                | Code::InvalidValue
+                | Code::MissingRequired
+                | Code::Cardinality
+                | Code::InvalidChoice
+                | Code::DuplicateKey
+        )
+    }
+
     /// The stable kebab-case name, as printed by the CLI.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -199,17 +199,7 @@ pub(crate) fn severity_of(code: Code, level: Level) -> Severity {
         | Code::DuplicateId
         | Code::BlankLine
         | Code::UncheckedProfile => Severity::Warning,
-        Code::UnknownElement
-        | Code::WrongType
-        | Code::InvalidValue
-        | Code::MissingRequired
-        | Code::Cardinality
-        | Code::InvalidChoice
-        | Code::DuplicateKey
-            if level == Level::Minimal =>
-        {
-            Severity::Warning
-        }
+        code if code.is_structural() && level == Level::Minimal => Severity::Warning,
         _ => Severity::Error,
     }
 }

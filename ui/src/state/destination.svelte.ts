@@ -22,7 +22,7 @@ export interface Choices {
   roleArn: string;
 }
 
-export const dest = $state<{
+interface DestinationState {
   profiles: ProfileChoice[];
   datastores: DatastoreChoice[];
   keys: KeyChoice[];
@@ -37,21 +37,27 @@ export const dest = $state<{
   checkedFor: string | null;
   policies: Policies | null;
   error: LakedropError | null;
-}>({
-  profiles: [],
-  datastores: [],
-  keys: [],
-  buckets: [],
-  choices: { datastoreId: "", kmsKeyId: "", inputBucket: "", outputUri: "", roleArn: "" },
-  jobName: "",
-  level: "structure-only",
-  loading: false,
-  checking: false,
-  checks: null,
-  checkedFor: null,
-  policies: null,
-  error: null,
-});
+}
+
+function initial(): DestinationState {
+  return {
+    profiles: [],
+    datastores: [],
+    keys: [],
+    buckets: [],
+    choices: { datastoreId: "", kmsKeyId: "", inputBucket: "", outputUri: "", roleArn: "" },
+    jobName: "",
+    level: "structure-only",
+    loading: false,
+    checking: false,
+    checks: null,
+    checkedFor: null,
+    policies: null,
+    error: null,
+  };
+}
+
+export const dest = $state<DestinationState>(initial());
 
 function fingerprint(c: Choices): string {
   return JSON.stringify(c);
@@ -175,19 +181,5 @@ export async function loadPolicies(): Promise<void> {
 
 /** For tests. */
 export function resetDestination(): void {
-  Object.assign(dest, {
-    profiles: [],
-    datastores: [],
-    keys: [],
-    buckets: [],
-    choices: { datastoreId: "", kmsKeyId: "", inputBucket: "", outputUri: "", roleArn: "" },
-    jobName: "",
-    level: "structure-only",
-    loading: false,
-    checking: false,
-    checks: null,
-    checkedFor: null,
-    policies: null,
-    error: null,
-  });
+  Object.assign(dest, initial());
 }

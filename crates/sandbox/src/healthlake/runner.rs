@@ -466,18 +466,7 @@ impl Totals {
 pub(crate) const SEARCH_VALIDATION_EXTENSION: &str = "urn:lakedrop:sandbox:search-validation-failure";
 
 fn is_search_validation_failure(issue: &Issue, options: &Options) -> bool {
-    options.level == Level::Minimal
-        && issue.severity == Severity::Warning
-        && matches!(
-            issue.code,
-            Code::UnknownElement
-                | Code::WrongType
-                | Code::InvalidValue
-                | Code::MissingRequired
-                | Code::Cardinality
-                | Code::InvalidChoice
-                | Code::DuplicateKey
-        )
+    options.level == Level::Minimal && issue.severity == Severity::Warning && issue.code.is_structural()
 }
 
 /// The resource with one extension per structure problem appended (the element path and the message, never
