@@ -5,4 +5,9 @@ cd "$(dirname "$0")/.."
 export LAKEDROP_APP="${LAKEDROP_APP:-$PWD/target/debug/lakedrop-desktop}"
 export LAKEDROP_SAMPLE="${LAKEDROP_SAMPLE:-$(cd .. && pwd)/shared/data/synthea/10-patients}"
 cd tests/e2e
-exec xvfb-run -a -s "-screen 0 1280x800x24" timeout 480 node --test --test-reporter=spec
+rm -rf artifacts
+# The whole flow twice: in the light theme, then in the dark one (WebKitGTK follows GTK's theme), each with its
+# screenshots under artifacts/<theme>/ and an axe scan of every view.
+LAKEDROP_E2E_THEME=light xvfb-run -a -s "-screen 0 1280x800x24" timeout 480 node --test --test-reporter=spec
+GTK_THEME=Adwaita:dark LAKEDROP_E2E_THEME=dark \
+  xvfb-run -a -s "-screen 0 1280x800x24" timeout 480 node --test --test-reporter=spec

@@ -45,7 +45,8 @@ const SAMPLE = resolve(
 );
 const SANDBOX_ROLE = "arn:aws:iam::000000000000:role/LakedropSandboxImport";
 const DRIVER = "/usr/bin/WebKitWebDriver";
-const ARTIFACTS = join(HERE, "artifacts");
+// Screenshots and logs, per theme: the run is repeated in dark (see scripts/e2e.sh).
+const ARTIFACTS = join(HERE, "artifacts", process.env.LAKEDROP_E2E_THEME ?? "light");
 
 // Bounds, in milliseconds. The whole file must finish within WATCHDOG.
 const WATCHDOG = 290_000;
