@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { isSuccess, isTerminal, statusKind, statusLabel, timeline } from "./jobs";
+import { completedJob } from "../test/fixtures";
+import {
+  backgroundActivity,
+  isSuccess,
+  isTerminal,
+  statusKind,
+  statusLabel,
+  timeline,
+} from "./jobs";
 
 describe("job status", () => {
   it("stops polling only on final statuses", () => {
@@ -33,5 +41,19 @@ describe("job status", () => {
     const done = timeline("COMPLETED_WITH_ERRORS");
     expect(done.map((s) => s.state)).toEqual(["done", "done", "done", "current"]);
     expect(done[3]?.label).toBe("Completed with errors");
+  });
+});
+
+describe("background activity", () => {
+  it("says what runs while the person looks elsewhere", () => {
+    const job = completedJob().job;
+    const jobs = [
+      { ...job, jobId: "a", status: "IN_PROGRESS" },
+      { ...job, jobId: "b", status: "QUEUED" },
+      { ...job, jobId: "c", status: "SUBMITTED" },
+      job,
+    ];
+    expect(backgroundActivity("uploading", jobs)).toBe("Uploading · 1 job running, 2 waiting");
+    expect(backgroundActivity("idle", [job])).toBe("");
   });
 });

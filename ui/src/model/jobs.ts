@@ -104,3 +104,18 @@ export function newlyEnded(before: readonly Job[], after: readonly Job[]): Job[]
     return previous !== undefined && !isTerminal(previous) && isTerminal(j.status);
   });
 }
+
+/** "Uploading · 2 jobs running, 1 waiting": what goes on in the background, or "" when nothing does. */
+export function backgroundActivity(importPhase: string, jobs: readonly Job[]): string {
+  const parts: string[] = [];
+  if (importPhase === "validating" || importPhase === "uploading") parts.push("Uploading");
+  if (importPhase === "submitting") parts.push("Starting a job");
+  const running = jobs.filter((j) => statusKind(j.status) === "running").length;
+  const waiting = jobs.filter((j) => statusKind(j.status) === "waiting").length;
+  const jobsText = [
+    running > 0 ? `${plural(running, "job")} running` : "",
+    waiting > 0 ? `${formatCount(waiting)} waiting` : "",
+  ].filter(Boolean);
+  if (jobsText.length > 0) parts.push(jobsText.join(", "));
+  return parts.join(" · ");
+}
