@@ -496,25 +496,44 @@ test("drop the sample, import it, read the manifest", { timeout: 270_000 }, asyn
     await axeCheck("jobs");
   });
 
-  await step("the bundled sample takes a first-time user to a chart", async () => {
+  await step("the bundled sample takes a first-time user to a chart, by keyboard alone", async () => {
+    /**
+     * Presses Tab until the element matching `selector` has the focus (it must be reachable by
+     * keyboard) and checks the focus is visible, then presses Enter on it.
+     */
+    const tabToAndPress = async (selector) => {
+      for (let i = 0; i < 80; i++) {
+        await b.keys("Tab");
+        const focus = await b.execute((sel) => {
+          const el = document.activeElement;
+          if (!el || !el.matches(sel)) return null;
+          const style = getComputedStyle(el);
+          return { outline: style.outlineStyle, shadow: style.boxShadow };
+        }, selector);
+        if (focus) {
+          assert.ok(focus.outline !== "none" || focus.shadow !== "none", `no visible focus on ${selector}`);
+          await b.keys("Enter");
+          return;
+        }
+      }
+      assert.fail(`${selector} cannot be reached with Tab`);
+    };
     await b.$("button=Files").click();
     await b.$("button=Clear list").click();
-    const tryIt = await b.$(byTestId("try-sample"));
-    await tryIt.waitForClickable({ timeout: 10_000, timeoutMsg: "no first-run offer on an empty list" });
+    await b.$(byTestId("try-sample")).waitForDisplayed({ timeout: 10_000, timeoutMsg: "no first-run offer" });
     await screenshot("09-first-run");
-    await tryIt.click();
+    await tabToAndPress(byTestId("try-sample"));
     const summary = await b.$(byTestId("validation-summary"));
-    await b.waitUntil(async () => (await summary.isExisting()) && /7,160 resources in 13 files/.test(await summary.getText()), {
-      timeout: VALIDATION_TIMEOUT,
-      timeoutMsg: "the bundled sample was not checked",
-    });
-    await b.$(byTestId("import-button")).click();
-    const run = await b.$(byTestId("run-checks"));
-    await run.waitForClickable({ timeout: 15_000 });
-    await run.click();
+    await b.waitUntil(
+      async () => (await summary.isExisting()) && /7,160 resources in 13 files/.test(await summary.getText()),
+      { timeout: VALIDATION_TIMEOUT, timeoutMsg: "the bundled sample was not checked" },
+    );
+    await tabToAndPress(byTestId("import-button"));
+    await b.$(byTestId("run-checks")).waitForDisplayed({ timeout: 15_000 });
+    await tabToAndPress(byTestId("run-checks"));
     const start = await b.$(byTestId("start-import"));
     await start.waitForEnabled({ timeout: 30_000, timeoutMsg: "the sandbox's checks did not pass" });
-    await start.click();
+    await tabToAndPress(byTestId("start-import"));
     await b.$(`${byTestId("manifest-chart")} svg`).waitForExist({
       timeout: JOB_TIMEOUT,
       timeoutMsg: "no chart at the end of the first import",
