@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 
-sample="${LAKEDROP_SAMPLE:-../shared/data/synthea/10-patients}"
+sample="${LAKEDROP_SAMPLE:-samples/synthea-10-patients}"
 if [[ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]]; then
   echo "==> building the desktop app"
   (cd ui && npm run build --silent)
