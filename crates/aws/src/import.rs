@@ -25,6 +25,8 @@ pub struct ImportRequest {
 pub fn skip_reason(file: &FileReport) -> Option<SkipReason> {
     if file.not_fhir {
         Some(SkipReason::NotFhir)
+    } else if file.compressed {
+        Some(SkipReason::Compressed)
     } else if file.valid == 0 {
         Some(SkipReason::NoValidLines)
     } else {

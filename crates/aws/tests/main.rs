@@ -312,3 +312,30 @@ async fn an_import_interrupted_during_upload_continues_its_batch() {
     );
     assert!(started.input_uri.contains(prefixes.iter().next().expect("prefix")));
 }
+
+#[tokio::test]
+async fn a_gzip_file_is_checked_but_not_uploaded_because_healthlake_reads_plain_ndjson() {
+    use std::io::Write;
+    let f = fixture().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("Patient.ndjson.gz");
+    let sample = std::fs::read(sample_dir().join("Patient.000.ndjson")).expect("sample");
+    let mut gz = flate2_writer(&path);
+    gz.write_all(&sample).expect("write");
+    gz.finish().expect("finish");
+    let state = State::open_in_memory().expect("state");
+    let request = ImportRequest { paths: vec![path], job_name: None, level: Level::StructureOnly };
+    let err =
+        run(&f.clients, &f.destination, &state, request, &|_| {}, &CancellationToken::new(), 1_795_336_440)
+            .await
+            .expect_err("nothing to import");
+    assert!(err.to_string().contains("gzip-compressed"), "{err}");
+    assert!(err.to_string().contains("gunzip -k"), "{err}");
+}
+
+fn flate2_writer(path: &Path) -> flate2::write::GzEncoder<std::fs::File> {
+    flate2::write::GzEncoder::new(
+        std::fs::File::create(path).expect("create"),
+        flate2::Compression::default(),
+    )
+}

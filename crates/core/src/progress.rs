@@ -52,6 +52,8 @@ pub enum SkipReason {
     NotFhir,
     /// FHIR, but HealthLake would reject every line.
     NoValidLines,
+    /// gzip-compressed: HealthLake imports only plain NDJSON.
+    Compressed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +71,9 @@ impl SkippedFile {
         let why = match self.reason {
             SkipReason::NotFhir => "not FHIR",
             SkipReason::NoValidLines => "no line HealthLake would accept",
+            SkipReason::Compressed => {
+                "gzip-compressed, which HealthLake does not import (decompress it: gunzip -k)"
+            }
         };
         format!("{}: {why}, not uploaded", self.name)
     }

@@ -85,11 +85,12 @@ pub fn validate_batch(
                 let source = io::Error::new(io::ErrorKind::Interrupted, "validation cancelled");
                 return Err(ReadError { path: paths[index].clone(), source });
             }
-            let checked: Vec<io::Result<(u64, Vec<LineVerdict>)>> =
+            let checked: Vec<io::Result<(u64, bool, Vec<LineVerdict>)>> =
                 paths[index..index + run].par_iter().map(|path| check_small_file(path, options)).collect();
             for (i, result) in checked.into_iter().enumerate() {
                 let path = &paths[index + i];
-                let (bytes, verdicts) = result.map_err(|source| ReadError { path: path.clone(), source })?;
+                let (bytes, compressed, verdicts) =
+                    result.map_err(|source| ReadError { path: path.clone(), source })?;
                 let mut file = FileState::new(&path.display().to_string(), &mut ids, (index + i) as u32);
                 let lines = verdicts.len() as u64;
                 for (n, verdict) in verdicts.into_iter().enumerate() {
@@ -97,6 +98,7 @@ pub fn validate_batch(
                 }
                 let mut file = file.finish();
                 file.bytes = bytes;
+                file.compressed = compressed;
                 progress(BatchProgress {
                     file: index + i,
                     progress: Progress { bytes_done: bytes, lines_done: lines },
@@ -124,9 +126,11 @@ pub fn validate_batch(
 /// Files up to this size are read whole and checked as one task (see `validate_batch`).
 const SMALL_FILE_BYTES: u64 = 1024 * 1024;
 
-/// Reads a small file whole (decompressing it if it is gzip) and checks every line; returns its size on disk.
-fn check_small_file(path: &Path, options: &Options) -> io::Result<(u64, Vec<LineVerdict>)> {
+/// Reads a small file whole (decompressing it if it is gzip) and checks every line; returns its size on disk and
+/// whether it is compressed.
+fn check_small_file(path: &Path, options: &Options) -> io::Result<(u64, bool, Vec<LineVerdict>)> {
     let bytes = std::fs::metadata(path)?.len();
+    let compressed = is_gzip(path)?;
     let mut reader = open_lines(path)?;
     let mut block = Block { first_line: 1, ..Block::default() };
     loop {
@@ -144,7 +148,7 @@ fn check_small_file(path: &Path, options: &Options) -> io::Result<(u64, Vec<Line
         .enumerate()
         .map(|(i, span)| check_span(&block, span, i as u64 + 1, options))
         .collect();
-    Ok((bytes, verdicts))
+    Ok((bytes, compressed, verdicts))
 }
 
 /// Validates one file (`.ndjson`, or gzip-compressed `.ndjson.gz`). `progress` is called now and then;
@@ -186,7 +190,14 @@ fn open(
         validate(&name, &mut reader, options, ids, file_index, progress)?
     };
     report.bytes = bytes;
+    report.compressed = gzip;
     Ok(report)
+}
+
+/// Whether a file is gzip-compressed (by its first two bytes, not its name).
+fn is_gzip(path: &Path) -> io::Result<bool> {
+    let mut magic = [0u8; 2];
+    Ok(File::open(path)?.read(&mut magic)? == 2 && magic == [0x1f, 0x8b])
 }
 
 /// Opens a file for reading its lines, decompressing it when it is gzip (by content, not by name).

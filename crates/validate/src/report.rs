@@ -36,6 +36,8 @@ pub struct FileReport {
     pub invalid: u64,
     /// The file is not FHIR at all (for example a bulk-export log) and should not be imported.
     pub not_fhir: bool,
+    /// The file is gzip-compressed: readable here, but HealthLake imports only plain NDJSON.
+    pub compressed: bool,
     /// The first issues found, up to `Options::max_issues_per_file`.
     pub issues: Vec<Issue>,
     /// More issues were found than `issues` holds; `by_code` still counts them all.

@@ -297,6 +297,7 @@ fn gzip_files_are_read_through() {
     })
     .expect("read");
     assert_eq!(report.lines, 3);
+    assert!(report.compressed);
     assert_eq!(report.bytes, std::fs::metadata(&path).expect("meta").len());
     assert_eq!(last.expect("progress").bytes_done, report.bytes, "progress counts compressed bytes");
     // The same id three times in one batch: the later two are duplicates.

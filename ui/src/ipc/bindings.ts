@@ -210,6 +210,8 @@ export type FileReport = {
 	invalid: number,
 	/**  The file is not FHIR at all (for example a bulk-export log) and should not be imported. */
 	notFhir: boolean,
+	/**  The file is gzip-compressed: readable here, but HealthLake imports only plain NDJSON. */
+	compressed: boolean,
 	/**  The first issues found, up to `Options::max_issues_per_file`. */
 	issues: Issue[],
 	/**  More issues were found than `issues` holds; `by_code` still counts them all. */
@@ -419,7 +421,9 @@ export type SkipReason =
 /**  Not FHIR at all (a bulk-export log, say). */
 "not-fhir" | 
 /**  FHIR, but HealthLake would reject every line. */
-"no-valid-lines";
+"no-valid-lines" | 
+/**  gzip-compressed: HealthLake imports only plain NDJSON. */
+"compressed";
 
 export type SkippedFile = {
 	path: string,

@@ -8,6 +8,7 @@ import {
   skipReason,
   summaryText,
   verdictLabel,
+  willUpload,
 } from "./validation";
 
 describe("summaryText", () => {
@@ -102,5 +103,16 @@ describe("skipReason", () => {
   it("puts each reason the backend gives into words", () => {
     expect(skipReason("not-fhir")).toBe("not FHIR, not uploaded");
     expect(skipReason("no-valid-lines")).toBe("no valid resources, not uploaded");
+  });
+});
+
+describe("compressed files", () => {
+  it("are checked, then left out of the upload with what to do", () => {
+    const gz = fileReport({ name: "Patient.ndjson.gz", compressed: true });
+    expect(verdictLabel(fileVerdict(gz))).toBe("Compressed — decompress to import");
+    expect(willUpload(gz)).toBe(false);
+    expect(summaryText([fileReport({ name: "a.ndjson" }), gz])).toBe(
+      "10 resources in 1 file ready to import · 1 file skipped (1 compressed: decompress to import)",
+    );
   });
 });

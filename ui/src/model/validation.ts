@@ -11,10 +11,13 @@ export type FileVerdict =
   /** Not a FHIR file at all (e.g. a bulk-export log): skipped. */
   | { kind: "not-fhir" }
   /** FHIR, but no line is valid: skipped. */
-  | { kind: "no-valid" };
+  | { kind: "no-valid" }
+  /** gzip-compressed: checked, but HealthLake imports only plain NDJSON, so skipped. */
+  | { kind: "compressed" };
 
 export function fileVerdict(file: FileReport): FileVerdict {
   if (file.notFhir) return { kind: "not-fhir" };
+  if (file.compressed) return { kind: "compressed" };
   if (file.valid === 0) return { kind: "no-valid" };
   if (file.invalid > 0) return { kind: "partial", rejected: file.invalid };
   return { kind: "ready" };
@@ -30,6 +33,8 @@ export function verdictLabel(verdict: FileVerdict): string {
       return "Not FHIR — will be skipped";
     case "no-valid":
       return "No valid resources — will be skipped";
+    case "compressed":
+      return "Compressed — decompress to import";
   }
 }
 
@@ -44,6 +49,7 @@ export interface ValidationTotals {
   rejectedLines: number;
   notFhirFiles: number;
   noValidFiles: number;
+  compressedFiles: number;
 }
 
 export function totals(files: readonly FileReport[]): ValidationTotals {
@@ -53,6 +59,7 @@ export function totals(files: readonly FileReport[]): ValidationTotals {
     rejectedLines: 0,
     notFhirFiles: 0,
     noValidFiles: 0,
+    compressedFiles: 0,
   };
   for (const file of files) {
     const verdict = fileVerdict(file);
@@ -68,6 +75,9 @@ export function totals(files: readonly FileReport[]): ValidationTotals {
         break;
       case "no-valid":
         t.noValidFiles += 1;
+        break;
+      case "compressed":
+        t.compressedFiles += 1;
         break;
     }
   }
@@ -86,7 +96,7 @@ export function summaryText(files: readonly FileReport[]): string {
   if (t.rejectedLines > 0) {
     parts.push(`${plural(t.rejectedLines, "line")} will be rejected`);
   }
-  const skipped = t.notFhirFiles + t.noValidFiles;
+  const skipped = t.notFhirFiles + t.noValidFiles + t.compressedFiles;
   if (skipped > 0) {
     const reasons: string[] = [];
     if (t.notFhirFiles > 0) {
@@ -98,6 +108,9 @@ export function summaryText(files: readonly FileReport[]): string {
           ? `${formatCount(t.noValidFiles)} without valid resources`
           : "no valid resources",
       );
+    }
+    if (t.compressedFiles > 0) {
+      reasons.push(`${formatCount(t.compressedFiles)} compressed: decompress to import`);
     }
     parts.push(`${plural(skipped, "file")} skipped (${reasons.join(", ")})`);
   }
@@ -147,6 +160,8 @@ export function skipReason(reason: SkipReason): string {
       return "not FHIR, not uploaded";
     case "no-valid-lines":
       return "no valid resources, not uploaded";
+    case "compressed":
+      return "gzip-compressed, not uploaded (HealthLake reads plain NDJSON: decompress it first)";
   }
 }
 

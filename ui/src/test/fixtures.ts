@@ -48,6 +48,7 @@ export function fileReport(overrides: Partial<FileReport> & { name: string }): F
     valid: 10,
     invalid: 0,
     notFhir: false,
+    compressed: false,
     issues: [],
     issuesTruncated: false,
     byCode: {},
