@@ -22,6 +22,7 @@ bench:
 	cargo bench -p lakedrop-sandbox --bench import
 	cargo bench -p lakedrop-core --bench results
 	cargo bench -p lakedrop-validate --bench validate
+	scripts/bench-upload.sh 1024
 
 fmt:
 	cargo fmt --all

@@ -241,14 +241,32 @@ pub async fn upload_file(
                 .collect(),
         ))
         .build();
-    s3.complete_multipart_upload()
+    let completion = s3
+        .complete_multipart_upload()
         .bucket(target.bucket)
         .key(target.key)
         .upload_id(&upload.upload_id)
         .multipart_upload(completed)
         .send()
         .await
-        .map_err(|e| AwsError::from_sdk("CompleteMultipartUpload", e))?;
+        .map_err(|e| AwsError::from_sdk("CompleteMultipartUpload", e));
+    match completion {
+        // A part kept from the interrupted upload is no longer what S3 holds under its number (replaced since,
+        // and S3 could not list its parts readably): start over rather than fail, once.
+        Err(AwsError::Service { code, .. }) if code == "InvalidPart" && !reused.is_empty() => {
+            tracing::warn!("S3 refused a part kept from the interrupted upload; starting it over");
+            abort(s3, state, &upload).await;
+            let again = Box::pin(upload_file(s3, state, target, path, options, progress, cancel)).await?;
+            return Ok(Transferred {
+                bytes_sent: bytes_sent + again.bytes_sent,
+                outcome: Outcome::Restarted,
+                ..again
+            });
+        }
+        completion => {
+            completion?;
+        }
+    }
     state.forget_upload(&upload.upload_id)?;
     let (stored, s3_checksum) = head_with_checksum(s3, target).await?;
     if let Some(reported) = s3_checksum.filter(|c| c.contains('-')) {
@@ -560,6 +578,8 @@ async fn resumable_parts(
                 .collect()
         }
     };
+    let recorded: std::collections::HashMap<u32, String> =
+        state.done_parts(&pending.upload_id)?.into_iter().map(|p| (p.part_number, p.etag)).collect();
     let mut keep = Vec::new();
     for (number, etag, remote_crc) in held {
         let len = part_len(number, pending.part_size, size);
@@ -570,7 +590,16 @@ async fn resumable_parts(
         let local = crc_base64(crc_fast::crc32_iscsi(&body));
         match remote_crc {
             Some(remote) if remote != local => return Ok(None),
-            _ => keep.push(DonePart { part_number: number, etag, crc32c: local }),
+            Some(_) => keep.push(DonePart { part_number: number, etag, crc32c: local }),
+            // S3 does not say what the part holds (some implementations list no checksums): keep it only if it
+            // is the very part acknowledged to this machine (same ETag); anything else is sent again, which
+            // replaces it.
+            None if recorded.get(&number) == Some(&etag) => {
+                keep.push(DonePart { part_number: number, etag, crc32c: local });
+            }
+            None => {
+                tracing::info!(part = number, "a part S3 holds is not the one recorded; sending it again")
+            }
         }
     }
     Ok(Some(keep))
