@@ -2,6 +2,7 @@
 # Upload throughput of `lakedrop upload` against `aws s3 cp` (PyPI's awscli) for the same generated file to the
 # same local endpoint — the sandbox, then moto's server — and the bytes re-sent after a `kill -9` at about half
 # of an upload. Prints the figures and ratios; asserts nothing. Usage: scripts/bench-upload.sh [size in MiB]
+# (LAKEDROP_UPLOAD_ARGS="--concurrency 16 --part-size 16" tries other settings).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mib=${1:-1024}
@@ -23,7 +24,7 @@ seconds() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1; t1=$(date +%s.
 bench() { # $1 label, $2 bucket; endpoint and credentials in the environment
   local aws_s lakedrop_s
   aws_s=$(seconds "$aws" --endpoint-url "$AWS_ENDPOINT_URL" s3 cp "$file" "s3://$2/bench/awscli.ndjson")
-  lakedrop_s=$(seconds "$bin" upload --to "s3://$2/bench/lakedrop/" "$file")
+  lakedrop_s=$(seconds "$bin" upload --to "s3://$2/bench/lakedrop/" "$file" ${LAKEDROP_UPLOAD_ARGS:-})
   echo "$1: aws s3 cp $(printf %.1f "$aws_s") s ($(echo "$size_mib / $aws_s" | bc) MiB/s); lakedrop upload $(printf %.1f "$lakedrop_s") s ($(echo "$size_mib / $lakedrop_s" | bc) MiB/s); speed-up $(echo "scale=2; $aws_s / $lakedrop_s" | bc)x"
 }
 
