@@ -344,7 +344,9 @@ fn retryable(e: &AwsError) -> bool {
 }
 
 /// Sends one part with its CRC32C (S3 refuses it if the bytes do not match), retrying what is worth retrying
-/// with backoff; returns its ETag.
+/// with backoff; returns its ETag. The payload is not signed (`UNSIGNED-PAYLOAD`; the headers still are): the
+/// CRC32C already guards the bytes, and a SHA-256 of every byte on both sides was a quarter of the CPU an upload
+/// cost (`scripts/bench-upload.sh`).
 pub async fn send_part(
     s3: &aws_sdk_s3::Client,
     target: &ObjectTarget<'_>,
@@ -362,6 +364,8 @@ pub async fn send_part(
             .part_number(number as i32)
             .checksum_crc32_c(crc32c)
             .body(ByteStream::from(body.clone()))
+            .customize()
+            .disable_payload_signing()
             .send()
     })
     .await?;
@@ -417,7 +421,7 @@ async fn put_whole(
         if let Encryption::Kms(key_id) = target.encryption {
             put = put.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(key_id);
         }
-        put.send()
+        put.customize().disable_payload_signing().send()
     });
     tokio::select! {
         () = cancel.cancelled() => return Err(AwsError::Cancelled),
