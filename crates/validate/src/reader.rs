@@ -80,11 +80,10 @@ pub fn validate_batch(
         // A run of small files is read and checked in parallel, one file per task, then merged in order, so a
         // folder of many small files uses every core too; a larger file uses every core by itself.
         let run = paths[index..].iter().take(run_length).take_while(|p| small(p)).count();
+        if !progress(BatchProgress { file: index, progress: Progress { bytes_done: 0, lines_done: 0 } }) {
+            return Err(ReadError { path: paths[index].clone(), source: cancelled() });
+        }
         if run > 1 {
-            if !progress(BatchProgress { file: index, progress: Progress { bytes_done: 0, lines_done: 0 } }) {
-                let source = io::Error::new(io::ErrorKind::Interrupted, "validation cancelled");
-                return Err(ReadError { path: paths[index].clone(), source });
-            }
             let checked: Vec<io::Result<(u64, bool, Vec<LineVerdict>)>> =
                 paths[index..index + run].par_iter().map(|path| check_small_file(path, options)).collect();
             for (i, result) in checked.into_iter().enumerate() {
@@ -109,10 +108,6 @@ pub fn validate_batch(
             continue;
         }
         let path = &paths[index];
-        if !progress(BatchProgress { file: index, progress: Progress { bytes_done: 0, lines_done: 0 } }) {
-            let source = io::Error::new(io::ErrorKind::Interrupted, "validation cancelled");
-            return Err(ReadError { path: path.clone(), source });
-        }
         let file = open(path, options, &mut ids, index as u32, &mut |p| {
             progress(BatchProgress { file: index, progress: p })
         })
@@ -121,6 +116,11 @@ pub fn validate_batch(
         index += 1;
     }
     Ok(report)
+}
+
+/// What a progress callback's `false` turns into.
+fn cancelled() -> io::Error {
+    io::Error::new(io::ErrorKind::Interrupted, "validation cancelled")
 }
 
 /// Files up to this size are read whole and checked as one task (see `validate_batch`).
@@ -340,7 +340,7 @@ fn validate(
         }
         bytes_done += current.bytes;
         if !progress(Progress { bytes_done, lines_done: next_line - 1 }) {
-            return Err(io::Error::new(io::ErrorKind::Interrupted, "validation cancelled"));
+            return Err(cancelled());
         }
         current = next?;
     }
