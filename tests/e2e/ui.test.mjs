@@ -1,0 +1,238 @@
+// The built UI in Chromium over its typed fake backend (ui/src/ipc/fake): the whole flow by
+// keyboard alone, an axe-core scan of every view, and a screenshot of every view in the light
+// and the dark theme (tests/e2e/artifacts/ui/{light,dark}/). Run by scripts/e2e.sh.
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { after, before, test } from "node:test";
+import { launch, missing, serve } from "./fake-ui.mjs";
+
+const ARTIFACTS = new URL("./artifacts/ui/", import.meta.url).pathname;
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+const TERMINAL = ["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "CANCEL_COMPLETED"];
+const ROLE = "arn:aws:iam::000000000000:role/LakedropSandboxImport";
+const byTestId = (id) => `[data-testid="${id}"]`;
+
+const why = missing();
+/** @type {import("playwright-core").Browser | undefined} */
+let browser;
+/** @type {{ origin: string, close: () => Promise<unknown> } | undefined} */
+let server;
+
+before(async () => {
+  if (why) return;
+  server = await serve();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+/** Opens the app in a new page with the system theme `scheme`; `query` sets up the fake backend. */
+async function open(scheme, query = "") {
+  assert.ok(browser && server);
+  const context = await browser.newContext({
+    colorScheme: scheme,
+    viewport: { width: 1280, height: 800 },
+    reducedMotion: "reduce",
+  });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(m.text());
+  });
+  await page.goto(`${server.origin}/${query}`);
+  return { page, errors };
+}
+
+/** axe-core over the whole page, WCAG 2.1 A and AA: zero violations. */
+async function axeCheck(page, view) {
+  await page.evaluate(AXE_SOURCE);
+  const violations = await page.evaluate(async () => {
+    const r = await /** @type {any} */ (window).axe.run(document, {
+      runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"],
+    });
+    return r.violations.map((v) => ({
+      id: v.id,
+      help: v.help,
+      nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")),
+    }));
+  });
+  assert.deepEqual(violations, [], `accessibility violations in ${view}`);
+}
+
+/**
+ * Presses Tab (or Shift+Tab) until the element matching `selector` has the focus, so it is
+ * reachable by keyboard, and checks the focus is visible.
+ */
+async function tabTo(page, selector, { back = false } = {}) {
+  for (let i = 0; i < 150; i++) {
+    await page.keyboard.press(back ? "Shift+Tab" : "Tab");
+    const focus = await page.evaluate((sel) => {
+      const el = document.activeElement;
+      if (!el || !el.matches(sel)) return null;
+      const style = getComputedStyle(el);
+      return { visible: el.matches(":focus-visible"), outline: style.outlineStyle, shadow: style.boxShadow };
+    }, selector);
+    if (focus) {
+      assert.ok(focus.visible, `${selector} has the focus but not :focus-visible`);
+      assert.ok(focus.outline !== "none" || focus.shadow !== "none", `no visible focus ring on ${selector}`);
+      return;
+    }
+  }
+  assert.fail(`${selector} cannot be reached with ${back ? "Shift+Tab" : "Tab"}`);
+}
+
+async function press(page, selector, key = "Enter") {
+  await tabTo(page, selector);
+  await page.keyboard.press(key);
+}
+
+for (const scheme of /** @type {const} */ (["light", "dark"])) {
+  test(`the whole flow by keyboard alone, ${scheme} theme`, { skip: why ?? false, timeout: 120_000 }, async (t) => {
+    const { page, errors } = await open(scheme, "?pace=0.4");
+    const dir = `${ARTIFACTS}${scheme}/`;
+    mkdirSync(dir, { recursive: true });
+    const shot = (name) => page.screenshot({ path: `${dir}${name}.png`, fullPage: true });
+    const live = page.locator(byTestId("live-region"));
+    // Steps run in order; after a failure the rest are skipped rather than each waiting out its
+    // own timeout, and the page at the failure is saved.
+    let failed = "";
+    const step = (name, fn) =>
+      t.test(name, { skip: failed ? `skipped: "${failed}" failed` : false }, async () => {
+        try {
+          await fn();
+        } catch (e) {
+          failed = name;
+          await shot("failed");
+          throw e;
+        }
+      });
+
+    await step("the theme follows the system setting", async () => {
+      const background = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+      const [r, g, b] = (background.match(/\d+/g) ?? []).map(Number);
+      const luminance = (r + g + b) / 3;
+      assert.ok(scheme === "dark" ? luminance < 80 : luminance > 200, `page background ${background} in ${scheme}`);
+    });
+
+    await step("first run: the sample is offered and checked", async () => {
+      await page.locator(byTestId("try-sample")).waitFor();
+      await shot("01-first-run");
+      await axeCheck(page, "the first-run files view");
+      await press(page, byTestId("try-sample"));
+      const summary = page.locator(byTestId("validation-summary"));
+      await summary.waitFor();
+      assert.equal(
+        await summary.innerText(),
+        "7,197 resources in 14 files ready to import · 3 lines will be rejected · 1 file skipped (not FHIR)",
+      );
+      assert.equal(await page.locator(byTestId("file-row")).count(), 15);
+      await shot("02-files-checked");
+      await axeCheck(page, "the checked files");
+    });
+
+    await step("a flawed file's issues open beside their lines", async () => {
+      const flawed = '[data-testid="file-row"][data-path$="Patient.from-clinic.ndjson"]';
+      await press(page, `${flawed} button[aria-expanded]`);
+      const example = `${flawed} [data-testid="issue-group"][data-code="unknown-element"] [data-testid="issue-example"]`;
+      await press(page, example);
+      const mark = page.locator(`${flawed} [data-testid="issue-line"] mark`);
+      await mark.waitFor();
+      assert.equal(await mark.innerText(), '"nickname": "Annie"');
+      await shot("03-issue-beside-its-line");
+      await axeCheck(page, "a file's issues");
+    });
+
+    await step("the destination: a wrong role fails with its fix, the right one passes", async () => {
+      await press(page, byTestId("import-button"));
+      await page.locator("#main-heading", { hasText: "Where to import" }).waitFor();
+      await page.waitForFunction(() => document.querySelector('[data-testid="datastore"]')?.value);
+      await tabTo(page, byTestId("role-arn"));
+      await page.keyboard.press("Control+A");
+      await page.keyboard.type("arn:aws:iam::000000000000:role/LakedropTypo");
+      await press(page, byTestId("run-checks"));
+      const trust = page.locator('[data-testid="check"][data-check="role-trust"]');
+      await trust.waitFor();
+      assert.equal(await trust.getAttribute("data-status"), "fail");
+      assert.match(await trust.innerText(), /does not exist/);
+      assert.equal(await page.locator(byTestId("start-import")).isDisabled(), true);
+      await page.waitForFunction(() => /checks failed/.test(document.querySelector('[data-testid="live-region"]')?.textContent ?? ""));
+      await shot("04-preflight-failed");
+      await axeCheck(page, "the destination with a failed check");
+
+      await tabTo(page, byTestId("role-arn"), { back: true });
+      await page.keyboard.press("Control+A");
+      await page.keyboard.type(ROLE);
+      await press(page, byTestId("run-checks"));
+      await page.locator('[data-testid="check"][data-check="role-trust"][data-status="pass"]').waitFor();
+      assert.match(await live.innerText(), /checks passed/);
+      await shot("05-preflight-passed");
+      await axeCheck(page, "the destination");
+    });
+
+    await step("the upload runs, and the job follows", async () => {
+      await press(page, byTestId("start-import"));
+      await page.locator(byTestId("upload-rate")).waitFor();
+      await shot("06-uploading");
+      await axeCheck(page, "the upload");
+      const status = page.locator(byTestId("job-status"));
+      await status.waitFor({ timeout: 30_000 });
+      await page.waitForFunction(
+        (terminal) => terminal.includes(document.querySelector('[data-testid="job-status"]')?.getAttribute("data-status")),
+        TERMINAL,
+        { timeout: 30_000 },
+      );
+      assert.equal(await status.getAttribute("data-status"), "COMPLETED_WITH_ERRORS");
+      await page.locator(`${byTestId("manifest-chart")} svg`).waitFor();
+      const imported = page.locator(`${byTestId("manifest-table")} ${byTestId("count-resourcesImported")} td`);
+      assert.equal(await imported.innerText(), "7,197");
+      assert.match(await live.innerText(), /3 failures read, in 3 causes/);
+      await shot("07-job-results");
+      await axeCheck(page, "the job's results");
+    });
+
+    await step("a failure is reviewed beside its original line", async () => {
+      await press(page, '[data-testid="cause-group"][data-cause="invalid-code"] [data-testid="cause-filter"]');
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="virtual-row"]').length === 1);
+      await press(page, '[role="grid"]', "ArrowDown");
+      const original = page.locator(byTestId("failure-original"));
+      await original.waitFor();
+      assert.equal(await original.locator("mark").innerText(), '"gender": "dude"');
+      await shot("08-failure-beside-its-line");
+      await axeCheck(page, "a failure under review");
+    });
+
+    await step("the jobs list, reached from the header", async () => {
+      await tabTo(page, byTestId("nav-jobs"), { back: true });
+      await page.keyboard.press("Enter");
+      await page.locator(byTestId("job-list-status")).first().waitFor();
+      assert.equal(await page.locator(byTestId("job-list-status")).count(), 2);
+      await shot("09-jobs");
+      await axeCheck(page, "the jobs list");
+    });
+
+    assert.deepEqual(errors, [], "errors in the page's console");
+  });
+}
+
+test("a thousand dropped files are listed without rendering a thousand rows", { skip: why ?? false, timeout: 60_000 }, async () => {
+  const { page, errors } = await open("light", "?files=1000&pace=0");
+  await page.locator(byTestId("drop-zone")).waitFor();
+  await page.evaluate(() => /** @type {any} */ (window).lakedropFake.drop());
+  const summary = page.locator(byTestId("validation-summary"));
+  await summary.waitFor();
+  assert.match(await summary.innerText(), /^25,000 resources in 1,000 files ready to import/);
+  const rendered = await page.locator(byTestId("file-row")).count();
+  assert.ok(rendered > 0 && rendered < 100, `${rendered} rows rendered for 1,000 files`);
+  // The last file is there at the end of the page.
+  await page.keyboard.press("End");
+  await page.locator('[data-testid="file-row"][data-path$="Observation.0999.ndjson"]').waitFor();
+  mkdirSync(`${ARTIFACTS}light/`, { recursive: true });
+  await page.screenshot({ path: `${ARTIFACTS}light/10-thousand-files.png` });
+  await axeCheck(page, "a thousand files");
+  assert.deepEqual(errors, []);
+});

@@ -1,0 +1,876 @@
+// An in-memory stand-in for the Rust backend, for running the built UI in a plain browser
+// (Playwright in Chromium): the bundled Synthea sample, a sandbox destination, an import that
+// becomes a job, and a job that ends with failures. Everything is made up, nothing is read
+// from disk, and the shapes are the generated bindings' own types.
+//
+// Settings come from the page's query string:
+//   files=N      the sample picker returns N small files instead of the Synthea sample
+//   failures=N   the finished job has N failures (generated on demand, so a million is cheap)
+//   pace=K       multiply every delay by K (0 answers at once; the default 1 feels like a real run)
+import type {
+  BucketChoice,
+  Cause,
+  CauseGroup,
+  Check,
+  Connection,
+  ConnectionStatus,
+  DatastoreChoice,
+  DestinationChoices,
+  FailurePage,
+  FailureSummary,
+  FileReport,
+  ImportProgress,
+  ImportRequest,
+  ImportStarted,
+  Issue,
+  IssueGroup,
+  IpcError,
+  Job,
+  JobResult,
+  Joined,
+  KeyChoice,
+  Level,
+  Policies,
+  ProfileChoice,
+  Retry,
+  ValidateProgress,
+  ValidationReport,
+} from "../bindings";
+
+export interface Settings {
+  files: number | null;
+  failures: number | null;
+  pace: number;
+}
+
+export function settingsFrom(search: string): Settings {
+  const q = new URLSearchParams(search);
+  const int = (name: string): number | null => {
+    const v = q.get(name);
+    return v !== null && /^\d+$/.test(v) ? Number(v) : null;
+  };
+  const pace = Number(q.get("pace") ?? "1");
+  return { files: int("files"), failures: int("failures"), pace: Number.isFinite(pace) ? pace : 1 };
+}
+
+/** What a command's `Err` carries; thrown by the world, turned into `{status: "error"}` by the commands. */
+export class BackendError extends Error {
+  constructor(readonly error: IpcError) {
+    super(error.message);
+  }
+}
+
+const SAMPLE_DIR = "/home/analyst/Lakedrop samples/synthea-10-patients";
+const REGION = "us-east-1";
+const ACCOUNT = "000000000000";
+const DATASTORE = "8a2f5b1c9d3e4f60718293a4b5c6d7e8";
+const KEY_ARN = `arn:aws:kms:${REGION}:${ACCOUNT}:key/4d7b9a1e-2c3f-4a5b-8c6d-7e8f9a0b1c2d`;
+export const ROLE = `arn:aws:iam::${ACCOUNT}:role/LakedropSandboxImport`;
+
+// The Synthea 10-patient export: file, resources, bytes.
+const SAMPLE: [string, number, number][] = [
+  ["AllergyIntolerance", 11, 10_711],
+  ["Condition", 555, 559_789],
+  ["Device", 16, 13_523],
+  ["DocumentReference", 1215, 3_960_749],
+  ["Encounter", 1215, 1_944_638],
+  ["Immunization", 161, 125_088],
+  ["Location", 44, 32_612],
+  ["MedicationRequest", 1745, 1_939_994],
+  ["Organization", 43, 47_876],
+  ["Patient", 13, 43_870],
+  ["Practitioner", 43, 33_264],
+  ["PractitionerRole", 43, 52_501],
+  ["Procedure", 2056, 1_698_830],
+];
+
+/** The lines of the sample's one flawed file that HealthLake would reject, and why. */
+const FLAWED = `${SAMPLE_DIR}/Patient.from-clinic.ndjson`;
+const FLAWED_LINES = 40;
+const FLAWS: { line: number; issue: Omit<Issue, "line">; cause: Cause; diagnostics: string }[] = [
+  {
+    line: 7,
+    issue: {
+      code: "invalid-value",
+      severity: "error",
+      path: "Patient.gender",
+      message: '"dude" is not a code of AdministrativeGender (use male, female, other or unknown)',
+    },
+    cause: "invalid-code",
+    diagnostics:
+      "Unknown AdministrativeGender code 'dude' at Patient.gender: the value is not in the required value set",
+  },
+  {
+    line: 19,
+    issue: {
+      code: "invalid-value",
+      severity: "error",
+      path: "Patient.birthDate",
+      message: '"03/14/1962" is not a FHIR date (use YYYY, YYYY-MM or YYYY-MM-DD)',
+    },
+    cause: "bad-date",
+    diagnostics: "Not a valid date/time (03/14/1962) at Patient.birthDate",
+  },
+  {
+    line: 33,
+    issue: {
+      code: "unknown-element",
+      severity: "error",
+      path: "Patient.nickname",
+      message: "Patient has no element nickname (remove it, or move it into an extension)",
+    },
+    cause: "unknown-property",
+    diagnostics: "Unrecognized property 'nickname' at Patient",
+  },
+];
+
+/** `xs[i]`, which the generators only ask for within bounds. */
+function nth<T>(xs: readonly T[], i: number): T {
+  const x = xs[i];
+  if (x === undefined) throw new RangeError(`index ${i} of ${xs.length}`);
+  return x;
+}
+
+function sampleName(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+/** A plausible resource for line `line` of `path`; the flawed lines carry their flaw. */
+export function lineOf(path: string, line: number): string {
+  const name = sampleName(path);
+  const type = name.split(".")[0] || "Basic";
+  const id = `${type.toLowerCase()}-${line}`;
+  if (path === FLAWED || path.endsWith("/Patient.from-clinic.ndjson")) {
+    const base: Record<string, unknown> = {
+      resourceType: "Patient",
+      id: `clinic-${line}`,
+      name: [{ family: "Rivera", given: ["Ana"] }],
+      gender: "female",
+      birthDate: "1962-03-14",
+    };
+    if (line === 7) base.gender = "dude";
+    if (line === 19) base.birthDate = "03/14/1962";
+    if (line === 33) base.nickname = "Annie";
+    return JSON.stringify(base);
+  }
+  if (name === "log.ndjson")
+    return JSON.stringify({
+      level: "info",
+      message: "export started",
+      time: "2026-11-01T09:00:00Z",
+    });
+  return JSON.stringify({ resourceType: type, id, meta: { lastUpdated: "2026-11-01T09:00:00Z" } });
+}
+
+function group(issues: Issue[], resourceType: string | null): IssueGroup[] {
+  const groups = new Map<string, IssueGroup>();
+  for (const issue of issues) {
+    const key = `${issue.code}/${issue.severity}`;
+    const g = groups.get(key) ?? {
+      code: issue.code,
+      severity: issue.severity,
+      resourceType,
+      count: 0,
+      examples: [],
+    };
+    g.count += 1;
+    if (g.examples.length < 5) g.examples.push(issue);
+    groups.set(key, g);
+  }
+  return [...groups.values()].sort((a, b) => b.count - a.count);
+}
+
+function report(path: string): FileReport {
+  const name = sampleName(path);
+  const empty = {
+    path,
+    name,
+    compressed: false,
+    issues: [] as Issue[],
+    issuesTruncated: false,
+    byCode: {},
+    groups: [] as IssueGroup[],
+  };
+  if (name === "log.ndjson") {
+    const issue: Issue = {
+      line: 1,
+      code: "not-fhir",
+      severity: "error",
+      path: null,
+      message: "no resourceType: this is a bulk-export log, not FHIR; leave it out",
+    };
+    return {
+      ...empty,
+      bytes: 813,
+      lines: 4,
+      valid: 0,
+      invalid: 0,
+      notFhir: true,
+      issues: [issue],
+      byCode: { "not-fhir": 1 },
+      resourceTypes: {},
+      groups: group([issue], null),
+    };
+  }
+  if (path === FLAWED) {
+    const issues = FLAWS.map((f) => ({ line: f.line, ...f.issue }));
+    return {
+      ...empty,
+      bytes: 9_840,
+      lines: FLAWED_LINES,
+      valid: FLAWED_LINES - issues.length,
+      invalid: issues.length,
+      notFhir: false,
+      issues,
+      byCode: { "invalid-value": 2, "unknown-element": 1 },
+      resourceTypes: { Patient: FLAWED_LINES - issues.length },
+      groups: group(issues, "Patient"),
+    };
+  }
+  const known = SAMPLE.find(([type]) => name === `${type}.000.ndjson`);
+  const [type, lines, bytes] = known ?? [name.split(".")[0] || "Observation", 25, 24_000];
+  return {
+    ...empty,
+    bytes,
+    lines,
+    valid: lines,
+    invalid: 0,
+    notFhir: false,
+    resourceTypes: { [type]: lines },
+  };
+}
+
+const CAUSES: Record<Cause, { explanation: string; fix: string }> = {
+  "invalid-json": { explanation: "The line is not JSON.", fix: "Fix the line's syntax." },
+  "invalid-resource-type": {
+    explanation: "resourceType names no FHIR R4 resource.",
+    fix: "Use an R4 resource type.",
+  },
+  "missing-id": { explanation: "The resource has no id.", fix: "Give every resource an id." },
+  "invalid-id": {
+    explanation: "The id breaks FHIR's id rules.",
+    fix: "Use 1–64 letters, digits, '-' or '.'.",
+  },
+  "unknown-property": {
+    explanation: "The resource has an element R4 does not define.",
+    fix: "Remove it, or move it into an extension.",
+  },
+  "missing-required": {
+    explanation: "A required element is missing.",
+    fix: "Add the element the message names.",
+  },
+  "wrong-type": {
+    explanation: "An element has the wrong JSON type.",
+    fix: "Use the type R4 defines.",
+  },
+  "bad-date": {
+    explanation: "A date or time is not in FHIR's format.",
+    fix: "Write dates as YYYY-MM-DD.",
+  },
+  "invalid-code": {
+    explanation: "A code is outside the list its element requires.",
+    fix: "Use one of the codes the message lists.",
+  },
+  "profile-not-supported": {
+    explanation: "meta.profile names a profile HealthLake does not know.",
+    fix: "Import at structure-only, or remove the profile.",
+  },
+  "invalid-reference": {
+    explanation: "A reference does not point to a resource.",
+    fix: "Use Type/id references.",
+  },
+  other: { explanation: "HealthLake gave another reason.", fix: "Read the diagnostics." },
+};
+
+interface Failing {
+  total: number;
+  /** Failure number `i` (0-based) of the job. */
+  at: (i: number) => Joined;
+}
+
+/** The failures of a job over the flawed sample file: one per flawed line. */
+function flawedFailures(file: string): Failing {
+  return {
+    total: FLAWS.length,
+    at: (i) => {
+      const f = nth(FLAWS, i);
+      return {
+        failure: {
+          file,
+          lineId: f.line,
+          resourceType: "Patient",
+          resourceId: `clinic-${f.line}`,
+          statusCode: 400,
+          diagnostics: [f.diagnostics],
+          cause: f.cause,
+        },
+        original: lineOf(FLAWED, f.line),
+        mismatch: false,
+      };
+    },
+  };
+}
+
+const MANY_CAUSES: Cause[] = ["invalid-code", "bad-date", "missing-required", "unknown-property"];
+const MANY_TYPES = ["Observation", "Condition", "Encounter", "Procedure"];
+
+/** `total` generated failures, cycling through causes, types and files. */
+function manyFailures(total: number): Failing {
+  return {
+    total,
+    at: (i) => {
+      const cause = nth(MANY_CAUSES, i % MANY_CAUSES.length);
+      const resourceType = nth(MANY_TYPES, Math.floor(i / 4) % MANY_TYPES.length);
+      const file = `${resourceType}.${String(i % 7).padStart(3, "0")}.ndjson`;
+      const id = `${resourceType.toLowerCase()}-${i}`;
+      return {
+        failure: {
+          file,
+          lineId: i + 1,
+          resourceType,
+          resourceId: id,
+          statusCode: 400,
+          diagnostics: [`${CAUSES[cause].explanation} (resource ${id})`],
+          cause,
+        },
+        original: JSON.stringify({ resourceType, id, status: "final" }),
+        mismatch: false,
+      };
+    },
+  };
+}
+
+interface FakeJob {
+  job: Job;
+  files: FileReport[];
+  failing: Failing;
+  /** Ms after submission at which the job starts and ends. */
+  startsAfter: number;
+  endsAfter: number;
+}
+
+const sleep = (ms: number): Promise<void> =>
+  ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
+
+export class World {
+  private readonly settings: Settings;
+  private destination: Connection | null = null;
+  private readonly roles = new Map<string, string>();
+  private readonly jobs: FakeJob[] = [];
+  private readonly cancelled = new Set<string>();
+  private nextJob = 1;
+
+  constructor(settings: Settings) {
+    this.settings = settings;
+    // As the sandbox is seeded: a destination is chosen already.
+    this.setDestination({
+      datastoreId: DATASTORE,
+      kmsKeyId: KEY_ARN,
+      inputBucket: "lakedrop-sandbox-input",
+      outputUri: "s3://lakedrop-sandbox-output/lakedrop-output/",
+      roleArn: ROLE,
+    });
+    // An earlier import, so the Jobs view has history.
+    const submitTime = Date.now() - 26 * 3600_000;
+    const earlier = this.jobOf(
+      "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+      "weekly-claims",
+      submitTime,
+      "COMPLETED",
+    );
+    earlier.endTime = submitTime + 4 * 60_000;
+    this.jobs.push({
+      job: earlier,
+      files: [],
+      failing: { total: 0, at: () => undefined as never },
+      startsAfter: 0,
+      endsAfter: 0,
+    });
+  }
+
+  private wait(ms: number): Promise<void> {
+    return sleep(ms * this.settings.pace);
+  }
+
+  private jobOf(jobId: string, jobName: string | null, submitTime: number, status: string): Job {
+    return {
+      jobId,
+      jobName,
+      datastoreId: DATASTORE,
+      status,
+      submitTime,
+      endTime: null,
+      message: null,
+      inputUri: `s3://lakedrop-sandbox-input/lakedrop/${jobId.slice(0, 8)}/`,
+      outputUri: `s3://lakedrop-sandbox-output/lakedrop-output/${DATASTORE}-FHIR_IMPORT-${jobId}/`,
+      progress: null,
+      queuePosition: null,
+      eta: null,
+    };
+  }
+
+  // Connection and destination.
+
+  status(): ConnectionStatus {
+    return {
+      kind: "sandbox",
+      label: "Sandbox",
+      region: REGION,
+      endpoint: "http://127.0.0.1:4566",
+      destination: this.destination,
+    };
+  }
+
+  connection(): Connection {
+    if (!this.destination)
+      throw new BackendError({
+        code: "not-found",
+        message: "no destination chosen yet: pick a data store, a key and the buckets",
+      });
+    return this.destination;
+  }
+
+  profiles(): ProfileChoice[] {
+    return [
+      { name: "analytics", kind: "sso", region: "us-east-1" },
+      { name: "default", kind: "access-keys", region: "eu-west-1" },
+    ];
+  }
+
+  useConnection(profile: string | null): ConnectionStatus {
+    if (profile !== null)
+      throw new BackendError({
+        code: "credentials",
+        message: `the SSO session for profile ${profile} has expired: run aws sso login --profile ${profile}`,
+      });
+    return this.status();
+  }
+
+  datastores(): DatastoreChoice[] {
+    return [
+      { id: DATASTORE, name: "sandbox-fhir", status: "ACTIVE", region: REGION, selectable: true },
+      {
+        id: "1b2c3d4e5f60718293a4b5c6d7e8f901",
+        name: "archive-2024",
+        status: "DELETING",
+        region: REGION,
+        selectable: false,
+      },
+    ];
+  }
+
+  kmsKeys(): KeyChoice[] {
+    return [
+      {
+        keyId: KEY_ARN.slice(KEY_ARN.lastIndexOf("/") + 1),
+        arn: KEY_ARN,
+        aliases: ["alias/lakedrop-sandbox"],
+        description: "Lakedrop sandbox key",
+        enabled: true,
+        symmetric: true,
+        region: REGION,
+        selectable: true,
+      },
+    ];
+  }
+
+  buckets(): BucketChoice[] {
+    return [
+      { name: "lakedrop-sandbox-input", region: REGION },
+      { name: "lakedrop-sandbox-output", region: REGION },
+    ];
+  }
+
+  rememberedRole(datastoreId: string): string | null {
+    return this.roles.get(datastoreId) ?? null;
+  }
+
+  setDestination(c: DestinationChoices): Connection {
+    const store = this.datastores().find((d) => d.id === c.datastoreId);
+    if (!store)
+      throw new BackendError({ code: "not-found", message: `no data store ${c.datastoreId}` });
+    const outputBucket = /^s3:\/\/([^/]+)\//.exec(c.outputUri)?.[1];
+    if (outputBucket === undefined)
+      throw new BackendError({
+        code: "invalid-input",
+        message: `output location "${c.outputUri}" is not an s3://bucket/prefix/ address`,
+      });
+    this.roles.set(c.datastoreId, c.roleArn);
+    const connection: Connection = {
+      kind: "sandbox",
+      label: "Sandbox",
+      region: REGION,
+      endpoint: "http://127.0.0.1:4566",
+      datastoreId: c.datastoreId,
+      datastoreName: store.name ?? c.datastoreId,
+      inputBucket: c.inputBucket,
+      outputBucket,
+      outputUri: c.outputUri,
+      kmsKeyId: c.kmsKeyId,
+      kmsKeyAlias: "alias/lakedrop-sandbox",
+      roleArn: c.roleArn,
+    };
+    this.destination = connection;
+    return connection;
+  }
+
+  async preflight(fileCount: number): Promise<Check[]> {
+    const d = this.connection();
+    await this.wait(400);
+    const roleOk = d.roleArn === ROLE;
+    return [
+      { id: "credentials", status: "pass", detail: "Signed in to the sandbox.", fix: null },
+      { id: "datastore", status: "pass", detail: `${d.datastoreName} is ACTIVE.`, fix: null },
+      {
+        id: "kms-key",
+        status: "pass",
+        detail: "alias/lakedrop-sandbox is enabled and symmetric.",
+        fix: null,
+      },
+      {
+        id: "input-bucket",
+        status: "pass",
+        detail: `${d.inputBucket} exists, in ${REGION}.`,
+        fix: null,
+      },
+      {
+        id: "output-bucket-public-access",
+        status: "warn",
+        detail: `${d.outputBucket} does not block public access.`,
+        fix: "Turn on Block Public Access for the output bucket: it will hold patient data.",
+      },
+      roleOk
+        ? { id: "role-trust", status: "pass", detail: "HealthLake may assume the role.", fix: null }
+        : {
+            id: "role-trust",
+            status: "fail",
+            detail: `The role ${d.roleArn} does not exist.`,
+            fix: `Choose the role HealthLake imports with, e.g. ${ROLE}.`,
+          },
+      {
+        id: "file-count",
+        status: fileCount > 10_000 ? "fail" : "pass",
+        detail: `${fileCount} files, within HealthLake's 10,000 per job.`,
+        fix: null,
+      },
+    ];
+  }
+
+  policies(): Policies {
+    const d = this.connection();
+    const pretty = (v: unknown): string => JSON.stringify(v, null, 2);
+    return {
+      trustPolicy: pretty({
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Effect: "Allow",
+            Principal: { Service: "healthlake.amazonaws.com" },
+            Action: "sts:AssumeRole",
+          },
+        ],
+      }),
+      permissionsPolicy: pretty({
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Effect: "Allow",
+            Action: ["s3:GetObject"],
+            Resource: `arn:aws:s3:::${d.inputBucket}/*`,
+          },
+          { Effect: "Allow", Action: ["kms:Decrypt"], Resource: d.kmsKeyId },
+        ],
+      }),
+      passRolePolicy: pretty({
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Action: "iam:PassRole", Resource: d.roleArn }],
+      }),
+    };
+  }
+
+  // Files.
+
+  samplePaths(): string[] {
+    const n = this.settings.files;
+    if (n !== null)
+      return Array.from(
+        { length: n },
+        (_, i) => `/home/analyst/exports/many/Observation.${String(i).padStart(4, "0")}.ndjson`,
+      );
+    return [
+      ...SAMPLE.map(([type]) => `${SAMPLE_DIR}/${type}.000.ndjson`),
+      FLAWED,
+      `${SAMPLE_DIR}/log.ndjson`,
+    ];
+  }
+
+  async validate(
+    opId: string,
+    paths: string[],
+    onProgress: (p: ValidateProgress) => void,
+  ): Promise<ValidationReport> {
+    const files = paths.map(report);
+    const bytesTotal = files.reduce((s, f) => s + f.bytes, 0);
+    let bytesDone = 0;
+    let linesDone = 0;
+    // Progress as the real reader sends it, but in batches, so that a thousand files take no longer.
+    const perFile = files.length > 50 ? 0 : 60;
+    for (const f of files) {
+      if (this.cancelled.delete(opId))
+        throw new BackendError({ code: "cancelled", message: "validation cancelled" });
+      onProgress({ event: "fileStarted", path: f.path });
+      await this.wait(perFile);
+      bytesDone += f.bytes;
+      linesDone += f.lines;
+      onProgress({ event: "progress", bytesDone, bytesTotal, linesDone });
+      onProgress({ event: "fileDone", path: f.path });
+    }
+    await this.wait(perFile === 0 ? 200 : 0);
+    return {
+      files,
+      valid: files.reduce((s, f) => s + f.valid, 0),
+      invalid: files.reduce((s, f) => s + f.invalid, 0),
+      issues: [],
+    };
+  }
+
+  cancel(opId: string): void {
+    this.cancelled.add(opId);
+  }
+
+  lineText(path: string, line: number): string | null {
+    const f = report(path);
+    return line >= 1 && line <= f.lines ? lineOf(path, line) : null;
+  }
+
+  // Imports and jobs.
+
+  async startImport(
+    opId: string,
+    request: ImportRequest,
+    onProgress: (p: ImportProgress) => void,
+  ): Promise<ImportStarted> {
+    const d = this.connection();
+    onProgress({ event: "validating" });
+    await this.wait(500);
+    const files = request.paths.map(report);
+    const sent = files.filter((f) => !f.notFhir && f.valid + f.invalid > 0);
+    const bytesTotal = sent.reduce((s, f) => s + f.bytes, 0);
+    let bytesDone = 0;
+    for (const f of sent) {
+      const partsTotal = Math.max(1, Math.ceil(f.bytes / 8_388_608));
+      for (let part = 1; part <= partsTotal; part++) {
+        if (this.cancelled.delete(opId))
+          throw new BackendError({ code: "cancelled", message: "upload cancelled" });
+        await this.wait(Math.min(400, 40 + f.bytes / 20_000));
+        bytesDone += f.bytes / partsTotal;
+        onProgress({
+          event: "uploading",
+          file: f.name,
+          bytesDone: Math.round(bytesDone),
+          bytesTotal,
+          partsDone: part,
+          partsTotal,
+        });
+      }
+    }
+    onProgress({ event: "submitting" });
+    await this.wait(300);
+    const job = this.submit(request.jobName, sent, request.validationLevel ?? "structure-only");
+    onProgress({ event: "submitted", jobId: job.jobId });
+    const skipped = files.filter((f) => !sent.includes(f));
+    return {
+      jobId: job.jobId,
+      datastoreId: d.datastoreId,
+      batchId: job.jobId.slice(0, 8),
+      inputUri: job.inputUri ?? "",
+      outputUri: d.outputUri,
+      filesUploaded: sent.length,
+      filesSkipped: skipped.map((f) => ({
+        path: f.path,
+        name: f.name,
+        reason: f.notFhir ? "not-fhir" : "no-valid-lines",
+      })),
+      encryption: `aws:kms (${d.kmsKeyId})`,
+    };
+  }
+
+  private submit(jobName: string | null, files: FileReport[], level: Level): Job {
+    const n = this.nextJob++;
+    const jobId = `${String(n).padStart(4, "0")}c0ffee${"e".repeat(22)}`.slice(0, 32);
+    const job = this.jobOf(jobId, jobName ?? `lakedrop-${n}`, Date.now(), "SUBMITTED");
+    const forced = this.settings.failures;
+    const flawed = files.find((f) => f.path === FLAWED);
+    const failing =
+      forced !== null
+        ? manyFailures(forced)
+        : flawed && level !== "minimal"
+          ? flawedFailures(sampleName(FLAWED))
+          : { total: 0, at: () => undefined as never };
+    this.jobs.unshift({
+      job,
+      files,
+      failing,
+      startsAfter: 1_500 * this.settings.pace,
+      endsAfter: 5_000 * this.settings.pace,
+    });
+    return job;
+  }
+
+  /** The job as it stands now: its status follows the time since it was submitted. */
+  private current(j: FakeJob): Job {
+    const job = j.job;
+    if (job.endTime !== null) return job;
+    const elapsed = Date.now() - job.submitTime;
+    const resources = j.files.reduce((s, f) => s + f.valid + f.invalid, 0);
+    if (elapsed >= j.endsAfter) {
+      job.status = j.failing.total > 0 ? "COMPLETED_WITH_ERRORS" : "COMPLETED";
+      job.endTime = job.submitTime + j.endsAfter;
+      job.progress = null;
+      job.eta = null;
+      return job;
+    }
+    if (elapsed >= j.startsAfter) {
+      const share = (elapsed - j.startsAfter) / (j.endsAfter - j.startsAfter);
+      const scanned = Math.floor(resources * share);
+      job.status = "IN_PROGRESS";
+      job.queuePosition = 0;
+      job.eta = job.submitTime + j.endsAfter;
+      job.progress = {
+        scannedMb: (j.files.reduce((s, f) => s + f.bytes, 0) * share) / 1e6,
+        scannedFiles: Math.floor(j.files.length * share),
+        resourcesScanned: scanned,
+        resourcesImported: Math.max(0, scanned - Math.floor(j.failing.total * share)),
+        resourcesWithCustomerError: Math.floor(j.failing.total * share),
+        filesReadWithCustomerError: 0,
+      };
+    } else {
+      job.queuePosition = 0;
+    }
+    return job;
+  }
+
+  private find(jobId: string): FakeJob {
+    const j = this.jobs.find((x) => x.job.jobId === jobId);
+    if (!j)
+      throw new BackendError({
+        code: "not-found",
+        message: `no import job ${jobId} on data store ${DATASTORE}`,
+      });
+    return j;
+  }
+
+  listJobs(): Job[] {
+    return this.jobs.map((j) => ({ ...this.current(j) }));
+  }
+
+  jobResult(jobId: string): JobResult {
+    const j = this.find(jobId);
+    const job = { ...this.current(j) };
+    if (job.endTime === null || (j.files.length === 0 && j.failing.total === 0))
+      return { job, manifest: null };
+    const resources = j.files.reduce((s, f) => s + f.valid + f.invalid, 0);
+    const scanned = Math.max(resources, j.failing.total);
+    const mb = j.files.reduce((s, f) => s + f.bytes, 0) / 1e6;
+    return {
+      job,
+      manifest: {
+        inputUri: job.inputUri,
+        outputUri: job.outputUri,
+        scannedFiles: j.files.length,
+        filesImported: j.files.length,
+        scannedMb: mb,
+        importedMb: mb,
+        resourcesScanned: scanned,
+        resourcesImported: scanned - j.failing.total,
+        resourcesWithCustomerError: j.failing.total,
+        resourcesWithServerError: 0,
+      },
+    };
+  }
+
+  failureSummary(jobId: string): FailureSummary {
+    const { failing } = this.find(jobId);
+    const groups = new Map<string, CauseGroup>();
+    // Groups repeat with a short period in both generators; counting the first cycle and
+    // scaling keeps a million failures cheap.
+    const period = Math.min(failing.total, 16);
+    for (let i = 0; i < period; i++) {
+      const { failure } = failing.at(i);
+      const key = `${failure.cause}/${failure.resourceType}/${failure.file}`;
+      const share = Math.floor(failing.total / period) + (i < failing.total % period ? 1 : 0);
+      const g = groups.get(key) ?? {
+        group: {
+          cause: failure.cause,
+          resourceType: failure.resourceType ?? "",
+          file: failure.file,
+          count: 0,
+          exampleLineIds: [],
+          diagnostics: failure.diagnostics[0] ?? "",
+        },
+        ...CAUSES[failure.cause],
+      };
+      g.group.count += share;
+      if (g.group.exampleLineIds.length < 3) g.group.exampleLineIds.push(failure.lineId);
+      groups.set(key, g);
+    }
+    return {
+      total: failing.total,
+      groups: [...groups.values()].sort((a, b) => b.group.count - a.group.count),
+      unreadable: { lines: 0, examples: [] },
+      sources: [],
+    };
+  }
+
+  failureRows(
+    jobId: string,
+    offset: number,
+    limit: number,
+    cause: Cause | null,
+    resourceType: string | null,
+    file: string | null,
+  ): FailurePage {
+    const { failing } = this.find(jobId);
+    const matches = (r: Joined): boolean =>
+      (cause === null || r.failure.cause === cause) &&
+      (resourceType === null || r.failure.resourceType === resourceType) &&
+      (file === null || r.failure.file === file);
+    if (cause === null && resourceType === null && file === null) {
+      const rows: Joined[] = [];
+      for (let i = offset; i < Math.min(failing.total, offset + limit); i++)
+        rows.push(failing.at(i));
+      return { total: failing.total, rows };
+    }
+    // Filtered: the generators are periodic, so rows matching a filter are found within a period.
+    const period = Math.min(failing.total, 16);
+    const hits = Array.from({ length: period }, (_, i) => i).filter((i) => matches(failing.at(i)));
+    const cycles = Math.floor(failing.total / period);
+    const total = hits.reduce((s, i) => s + cycles + (i < failing.total % period ? 1 : 0), 0);
+    const rows: Joined[] = [];
+    for (let k = offset; k < Math.min(total, offset + limit); k++) {
+      const i = Math.floor(k / hits.length) * period + nth(hits, k % hits.length);
+      rows.push(failing.at(i));
+    }
+    return { total, rows };
+  }
+
+  exportFailures(jobId: string): number | null {
+    return this.find(jobId).failing.total;
+  }
+
+  retryFailures(jobId: string, cause: Cause | null): Retry {
+    const j = this.find(jobId);
+    const lines =
+      cause === null
+        ? j.failing.total
+        : this.failureSummary(jobId)
+            .groups.filter((g) => g.group.cause === cause)
+            .reduce((s, g) => s + g.group.count, 0);
+    const retried = this.submit(
+      `retry-${jobId.slice(0, 8)}`,
+      j.files.filter((f) => f.invalid > 0),
+      "structure-only",
+    );
+    return { jobId: retried.jobId, inputUri: retried.inputUri ?? "", lines, missing: 0 };
+  }
+}
