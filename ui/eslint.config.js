@@ -7,7 +7,7 @@ import svelteConfig from "./svelte.config.js";
 
 export default defineConfig(
   // bindings.ts is generated from Rust by tauri-specta.
-  { ignores: ["dist/", "node_modules/", "src/ipc/bindings.ts"] },
+  { ignores: ["dist/", "dist-fake/", "node_modules/", "src/ipc/bindings.ts"] },
   js.configs.recommended,
   ts.configs.recommended,
   svelte.configs.recommended,

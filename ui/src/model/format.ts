@@ -40,3 +40,10 @@ export function baseName(path: string): string {
   const parts = path.split(/[\\/]/).filter((p) => p.length > 0);
   return parts[parts.length - 1] ?? path;
 }
+
+/** Axis ticks for a count axis up to `max`: every whole number when there are few, else the chart's own. */
+export function countTicks(max: number): number[] | undefined {
+  return max <= 10
+    ? Array.from({ length: Math.max(1, Math.ceil(max)) + 1 }, (_, i) => i)
+    : undefined;
+}

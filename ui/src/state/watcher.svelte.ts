@@ -82,6 +82,15 @@ export function jobSubmitted(jobId: string): void {
   if (running) schedule(500);
 }
 
+/**
+ * A view read `job` on its own (the job view polls its job): when the list has an older status for
+ * it, list again now, so that the header and the ended banners agree with what the view shows.
+ */
+export function jobSeen(job: Job): void {
+  const listed = watcher.jobs?.find((j) => j.jobId === job.jobId);
+  if (running && listed && listed.status !== job.status) schedule(0);
+}
+
 export function dismissEnded(jobId: string): void {
   watcher.ended = watcher.ended.filter((j) => j.jobId !== jobId);
 }

@@ -1,12 +1,14 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Job } from "../ipc";
 import { fakeBackend, resetBackend } from "../ipc/testing";
 import { standing } from "../model/jobs";
 import {
   ACTIVE_POLL_MS,
   IDLE_POLL_MS,
+  jobSeen,
   jobSubmitted,
   refresh,
+  startWatching,
   resetWatcher,
   watcher,
 } from "./watcher.svelte";
@@ -33,6 +35,31 @@ describe("watcher", () => {
   afterEach(() => {
     resetWatcher();
     resetBackend();
+  });
+
+  it("lists again at once when a view saw a job's status change, and only then", async () => {
+    let listing = [job("a", "IN_PROGRESS")];
+    let listings = 0;
+    fakeBackend((cmd) => {
+      if (cmd === "list_jobs") {
+        listings += 1;
+        return listing;
+      }
+      return true;
+    });
+    const stop = startWatching();
+    await vi.waitFor(() => expect(watcher.jobs).not.toBeNull());
+    const before = listings;
+    jobSeen(job("a", "IN_PROGRESS"));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(listings).toBe(before);
+
+    listing = [job("a", "COMPLETED")];
+    jobSeen(job("a", "COMPLETED"));
+    await vi.waitFor(() => expect(watcher.jobs?.[0]?.status).toBe("COMPLETED"));
+    expect(listings).toBe(before + 1);
+    expect(watcher.ended.map((j) => j.jobId)).toEqual(["a"]);
+    stop();
   });
 
   it("notifies once when a job it saw running ends, and polls slower when nothing runs", async () => {
