@@ -10,6 +10,7 @@ test:
 	scripts/test.sh
 
 e2e:
+	cd ui && npm run build && npm run build:fake
 	cargo build -p lakedrop-desktop --features custom-protocol
 	scripts/e2e.sh
 

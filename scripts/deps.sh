@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing Lakedrop needs on Debian or Ubuntu, skipping what is there.
-# Usage: scripts/deps.sh [--test]   (--test adds what only the tests need: Xvfb, WebKitWebDriver, Python tools)
+# Usage: scripts/deps.sh [--test]   (--test adds what only the tests need: Xvfb, WebKitWebDriver, Chromium,
+# Python tools)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,7 +9,7 @@ packages=(build-essential pkg-config file libssl-dev curl
   libwebkit2gtk-4.1-dev libjavascriptcoregtk-4.1-dev libsoup-3.0-dev libgtk-3-dev
   libayatana-appindicator3-dev librsvg2-dev libxdo-dev fonts-dejavu-core)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(xvfb xauth webkit2gtk-driver imagemagick python3-venv)
+  packages+=(xvfb xauth webkit2gtk-driver imagemagick python3-venv chromium)
 fi
 
 missing=()

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the real desktop app under Xvfb and drives it over WebDriver (WebKitWebDriver).
+# Runs the real desktop app under Xvfb and drives it over WebDriver (WebKitWebDriver), then the built UI over its
+# typed fake backend in headless Chromium (Playwright): keyboard flow, axe, screenshots in both themes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LAKEDROP_APP="${LAKEDROP_APP:-$PWD/target/debug/lakedrop-desktop}"
@@ -8,6 +9,8 @@ cd tests/e2e
 rm -rf artifacts
 # The whole flow twice: in the light theme, then in the dark one (WebKitGTK follows GTK's theme), each with its
 # screenshots under artifacts/<theme>/ and an axe scan of every view.
-LAKEDROP_E2E_THEME=light xvfb-run -a -s "-screen 0 1280x800x24" timeout 480 node --test --test-reporter=spec
+LAKEDROP_E2E_THEME=light xvfb-run -a -s "-screen 0 1280x800x24" timeout 480 node --test --test-reporter=spec app.test.mjs
 GTK_THEME=Adwaita:dark LAKEDROP_E2E_THEME=dark \
-  xvfb-run -a -s "-screen 0 1280x800x24" timeout 480 node --test --test-reporter=spec
+  xvfb-run -a -s "-screen 0 1280x800x24" timeout 480 node --test --test-reporter=spec app.test.mjs
+# ui/dist-fake is built by the caller (scripts/test.sh) with npm run build:fake.
+timeout 300 node --test --test-reporter=spec ui.test.mjs

@@ -8,8 +8,8 @@ scripts/deps.sh --test
 
 step() { echo; echo "==> $*"; }
 
-step "UI build (the desktop crate embeds ui/dist)"
-(cd ui && npm run build --silent)
+step "UI build (the desktop crate embeds ui/dist; the Chromium tests load ui/dist-fake)"
+(cd ui && npm run build --silent && npm run build:fake --silent)
 
 step "rustfmt"
 cargo fmt --all -- --check
@@ -30,6 +30,6 @@ scripts/fuzz.sh "$FUZZ_SECONDS"
 step "UI: svelte-check, ESLint, Prettier, Vitest"
 (cd ui && npm run check && npm run lint && npm run format:check && npm test)
 
-step "desktop app over WebDriver under Xvfb"
+step "desktop app over WebDriver under Xvfb, then the UI in Chromium"
 cargo build -p lakedrop-desktop --features custom-protocol --locked
 timeout 600 scripts/e2e.sh
