@@ -1,5 +1,5 @@
 # The two commands the README starts with, and a few more for development.
-.PHONY: audit package bench-app bench-upload run test e2e bindings fmt bench fhir-model fuzz
+.PHONY: audit package bench-app bench-ui bench-upload run test e2e bindings fmt bench fhir-model fuzz
 
 ## Set up what is missing, build, and launch Lakedrop on the seeded sandbox (a headless CLI import without a display).
 run:
@@ -24,6 +24,13 @@ bench:
 	cargo bench -p lakedrop-core --bench results
 	cargo bench -p lakedrop-validate --bench validate
 	scripts/bench-upload.sh 1024
+	$(MAKE) bench-ui
+
+# Frame times while scrolling a million-row failure table against a thousand-row one, in headless Chromium.
+bench-ui:
+	scripts/deps.sh --test
+	cd ui && npm run build:fake --silent
+	cd tests/e2e && node scroll.bench.mjs 3
 
 fmt:
 	cargo fmt --all

@@ -370,19 +370,21 @@ export class World {
       outputUri: "s3://lakedrop-sandbox-output/lakedrop-output/",
       roleArn: ROLE,
     });
-    // An earlier import, so the Jobs view has history.
+    // An earlier import, so the Jobs view has history; with failures=N it is the one that ended
+    // with them, ready to review.
     const submitTime = Date.now() - 26 * 3600_000;
+    const forced = settings.failures;
     const earlier = this.jobOf(
       "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
       "weekly-claims",
       submitTime,
-      "COMPLETED",
+      forced ? "COMPLETED_WITH_ERRORS" : "COMPLETED",
     );
     earlier.endTime = submitTime + 4 * 60_000;
     this.jobs.push({
       job: earlier,
       files: [],
-      failing: { total: 0, at: () => undefined as never },
+      failing: forced ? manyFailures(forced) : { total: 0, at: () => undefined as never },
       startsAfter: 0,
       endsAfter: 0,
     });
