@@ -263,3 +263,25 @@ test("a thousand dropped files are listed without rendering a thousand rows", { 
   await axeCheck(page, "a thousand files");
   assert.deepEqual(errors, []);
 });
+
+for (const scheme of /** @type {const} */ (["light", "dark"])) {
+  test(`the status area lists running jobs and opens one, by keyboard, ${scheme} theme`, { skip: why ?? false, timeout: 60_000 }, async () => {
+    const { page, errors } = await open(scheme, "?running=2&pace=0");
+    const activity = page.locator(byTestId("activity"));
+    await activity.waitFor();
+    assert.equal(await activity.locator("summary").innerText(), "1 job running, 1 waiting");
+    await press(page, `${byTestId("activity")} summary`);
+    const jobs = page.locator(byTestId("activity-job"));
+    await jobs.first().waitFor();
+    assert.equal(await jobs.count(), 2);
+    assert.match(await jobs.nth(1).innerText(), /nightly-load-2[\s\S]*Queued[\s\S]*1 job ahead/i);
+    assert.match(await jobs.nth(0).innerText(), /nightly-load-1[\s\S]*In progress/i);
+    await page.screenshot({ path: `${ARTIFACTS}${scheme}/11-status-area.png` });
+    await axeCheck(page, "the status area, open");
+    await press(page, `${byTestId("activity-job")}[data-job^="01"] button`);
+    await page.locator("#main-heading", { hasText: "Import job" }).waitFor();
+    assert.match(await page.locator("main").innerText(), /nightly-load-1/);
+    assert.equal(await page.locator(`${byTestId("activity")}[open]`).count(), 0, "the list stays open");
+    assert.deepEqual(errors, []);
+  });
+}

@@ -7,6 +7,7 @@
 //   files=N      the sample picker returns N small files instead of the Synthea sample
 //   failures=N   the finished job has N failures (generated on demand, so a million is cheap)
 //   pace=K       multiply every delay by K (0 answers at once; the default 1 feels like a real run)
+//   running=N    N jobs submitted elsewhere are unfinished (one in progress, the rest queued) and stay so
 import type {
   BucketChoice,
   Cause,
@@ -41,6 +42,7 @@ export interface Settings {
   files: number | null;
   failures: number | null;
   pace: number;
+  running: number;
 }
 
 export function settingsFrom(search: string): Settings {
@@ -50,7 +52,12 @@ export function settingsFrom(search: string): Settings {
     return v !== null && /^\d+$/.test(v) ? Number(v) : null;
   };
   const pace = Number(q.get("pace") ?? "1");
-  return { files: int("files"), failures: int("failures"), pace: Number.isFinite(pace) ? pace : 1 };
+  return {
+    files: int("files"),
+    failures: int("failures"),
+    pace: Number.isFinite(pace) ? pace : 1,
+    running: int("running") ?? 0,
+  };
 }
 
 /** What a command's `Err` carries; thrown by the world, turned into `{status: "error"}` by the commands. */
@@ -388,6 +395,25 @@ export class World {
       startsAfter: 0,
       endsAfter: 0,
     });
+    // Jobs started by someone else (or another window) that are still going.
+    for (let i = 0; i < settings.running; i++) {
+      const submitted = Date.now() - (settings.running - i) * 60_000;
+      const files = this.samplePaths().map(report);
+      const job = this.jobOf(
+        `${String(i + 1).padStart(2, "0")}abcdef${"0".repeat(24)}`,
+        `nightly-load-${i + 1}`,
+        submitted,
+        "SUBMITTED",
+      );
+      this.jobs.unshift({
+        job,
+        files,
+        failing: { total: 0, at: () => undefined as never },
+        // The first one started a minute ago and runs for an hour; the others wait behind it.
+        startsAfter: i === 0 ? 0 : 7_200_000,
+        endsAfter: 3_600_000 + i * 3_600_000,
+      });
+    }
   }
 
   private wait(ms: number): Promise<void> {
@@ -747,7 +773,12 @@ export class World {
         filesReadWithCustomerError: 0,
       };
     } else {
-      job.queuePosition = 0;
+      // FIFO per data store: the unfinished jobs submitted before this one are ahead of it.
+      const ahead = this.jobs.filter(
+        (o) => o !== j && o.job.endTime === null && o.job.submitTime < job.submitTime,
+      ).length;
+      job.queuePosition = ahead;
+      job.status = ahead > 0 ? "QUEUED" : "SUBMITTED";
     }
     return job;
   }
