@@ -2,7 +2,7 @@
 // keyboard alone, an axe-core scan of every view, and a screenshot of every view in the light
 // and the dark theme (tests/e2e/artifacts/ui/{light,dark}/). Run by scripts/e2e.sh.
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { after, before, test } from "node:test";
 import { launch, missing, serve } from "./fake-ui.mjs";
@@ -285,3 +285,14 @@ for (const scheme of /** @type {const} */ (["light", "dark"])) {
     assert.deepEqual(errors, []);
   });
 }
+
+test("the production bundle holds none of the fake backend", () => {
+  const dist = new URL("../../ui/dist/assets/", import.meta.url);
+  const scripts = readdirSync(dist).filter((f) => f.endsWith(".js"));
+  assert.ok(scripts.length > 0, "ui/dist is not built");
+  for (const f of scripts) {
+    const source = readFileSync(new URL(f, dist), "utf8");
+    assert.ok(!source.includes("lakedropFake") && !source.includes("the fake backend"), `${f} carries the fake`);
+    assert.ok(!source.includes("LakedropSandboxImport"), `${f} carries the fake's data`);
+  }
+});
