@@ -79,7 +79,7 @@ fn init_logging(data_dir: &std::path::Path) {
     }
 }
 
-/// The menu people expect: File (open files or a folder, quit), View (Files, Jobs), Help (about). Choices reach
+/// The menu people expect: File (open files or a folder, quit), View (Files, Jobs), Help (shortcuts, about). Choices reach
 /// the window as a `menu` event carrying the item's id; the window decides what to do.
 fn install_menu(app: &mut tauri::App) -> tauri::Result<()> {
     use tauri::Emitter;
@@ -102,7 +102,10 @@ fn install_menu(app: &mut tauri::App) -> tauri::Result<()> {
         comments: Some("FHIR R4 NDJSON into AWS HealthLake, checked first and reviewed after.".into()),
         ..AboutMetadata::default()
     };
-    let help = SubmenuBuilder::new(app, "Help").about(Some(about)).build()?;
+    let help = SubmenuBuilder::new(app, "Help")
+        .item(&item("shortcuts", "Keyboard Shortcuts", "CmdOrCtrl+/")?)
+        .about(Some(about))
+        .build()?;
     let menu = MenuBuilder::new(app).items(&[&file, &view, &help]).build()?;
     app.set_menu(menu)?;
     app.on_menu_event(|app, event| {

@@ -284,6 +284,29 @@ for (const scheme of /** @type {const} */ (["light", "dark"])) {
     assert.equal(await page.locator(`${byTestId("activity")}[open]`).count(), 0, "the list stays open");
     assert.deepEqual(errors, []);
   });
+
+  test(`the keyboard shortcuts open with ?, in a dialog that Escape closes, ${scheme} theme`, { skip: why ?? false, timeout: 60_000 }, async () => {
+    const { page, errors } = await open(scheme, "?pace=0");
+    await page.locator(byTestId("try-sample")).waitFor();
+    await tabTo(page, byTestId("try-sample"));
+    await page.keyboard.press("?");
+    const dialog = page.locator(`dialog${byTestId("shortcuts")}`);
+    await dialog.waitFor();
+    assert.equal(await dialog.evaluate((d) => d.open && d.matches(":modal")), true);
+    assert.match(await dialog.innerText(), /Choose files to check/);
+    assert.equal(await page.evaluate(() => Boolean(document.activeElement?.closest("dialog"))), true, "focus is not in the dialog");
+    await page.screenshot({ path: `${ARTIFACTS}${scheme}/12-shortcuts.png` });
+    await axeCheck(page, "the shortcuts dialog");
+    await page.keyboard.press("Escape");
+    await page.waitForFunction(() => !document.querySelector("dialog[open]"));
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("data-testid")), "try-sample", "focus did not come back");
+    // Mod + / opens it too (the Help menu's accelerator in the desktop app).
+    await page.locator(byTestId("nav-files")).focus();
+    await page.keyboard.press("Control+/");
+    await dialog.waitFor();
+    await page.keyboard.press("Escape");
+    assert.deepEqual(errors, []);
+  });
 }
 
 test("the production bundle holds none of the fake backend", () => {

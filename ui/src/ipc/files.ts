@@ -67,14 +67,21 @@ async function pick(folder: boolean): Promise<string[]> {
 }
 
 /** What the app menu can ask the window to do. */
-export type MenuChoice = "open-files" | "open-folder" | "view-files" | "view-jobs";
+export type MenuChoice = "open-files" | "open-folder" | "view-files" | "view-jobs" | "shortcuts";
+const MENU_CHOICES: readonly string[] = [
+  "open-files",
+  "open-folder",
+  "view-files",
+  "view-jobs",
+  "shortcuts",
+] satisfies MenuChoice[];
 
 /** Calls `onChoice` for each choice made in the app's menu; resolves to an unsubscribe function. */
 export async function onMenu(onChoice: (choice: MenuChoice) => void): Promise<() => void> {
   try {
     const unlisten = await listen<string>("menu", (event) => {
       const choice = event.payload;
-      if (["open-files", "open-folder", "view-files", "view-jobs"].includes(choice)) {
+      if (MENU_CHOICES.includes(choice)) {
         onChoice(choice as MenuChoice);
       }
     });
