@@ -19,4 +19,4 @@ for dep in $(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/(.*)//; s/|.*//' 
 done
 test -f "$root/usr/share/applications/Lakedrop.desktop" || { echo "no desktop entry" >&2; exit 1; }
 echo "==> the installed app, over WebDriver"
-LAKEDROP_APP="$binary" scripts/e2e.sh
+LAKEDROP_E2E_APP_ONLY=1 LAKEDROP_APP="$binary" scripts/e2e.sh
