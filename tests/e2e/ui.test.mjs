@@ -222,12 +222,27 @@ for (const scheme of /** @type {const} */ (["light", "dark"])) {
       await axeCheck(page, "a failure under review");
     });
 
+    await step("only the failed line of that cause is imported again, as a new job", async () => {
+      await press(page, byTestId("retry-failures"));
+      const scanned = page.locator(`${byTestId("manifest-table")} ${byTestId("count-resourcesScanned")} td`);
+      await page.waitForFunction(
+        () =>
+          document.querySelector('[data-testid="manifest-table"] [data-testid="count-resourcesScanned"] td')
+            ?.textContent === "1",
+        undefined,
+        { timeout: 30_000 },
+      );
+      assert.equal(await scanned.innerText(), "1");
+      assert.match(await page.locator("main").innerText(), /retry-[\s\S]*HealthLake rejected every resource/);
+      await shot("09-retry-job");
+    });
+
     await step("the jobs list, reached from the header", async () => {
       await tabTo(page, byTestId("nav-jobs"), { back: true });
       await page.keyboard.press("Enter");
       await page.locator(byTestId("job-list-status")).first().waitFor();
-      assert.equal(await page.locator(byTestId("job-list-status")).count(), 2);
-      await shot("09-jobs");
+      assert.equal(await page.locator(byTestId("job-list-status")).count(), 3);
+      await shot("10-jobs");
       await axeCheck(page, "the jobs list");
     });
 
@@ -259,7 +274,7 @@ test("a thousand dropped files are listed without rendering a thousand rows", { 
   );
   assert.deepEqual(covered, [true, true, true, true], "rows missing from the view");
   mkdirSync(`${ARTIFACTS}light/`, { recursive: true });
-  await page.screenshot({ path: `${ARTIFACTS}light/10-thousand-files.png` });
+  await page.screenshot({ path: `${ARTIFACTS}light/13-thousand-files.png` });
   await axeCheck(page, "a thousand files");
   assert.deepEqual(errors, []);
 });

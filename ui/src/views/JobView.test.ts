@@ -218,6 +218,25 @@ describe("JobView", () => {
     expect(root.textContent).toContain("Most resources were imported");
   });
 
+  it("says so when HealthLake rejected every resource", async () => {
+    const { handler } = failures(6);
+    fakeBackend((cmd, args) => {
+      if (cmd !== "job_result") return handler(cmd, args);
+      const result = completedJob("COMPLETED_WITH_ERRORS");
+      if (result.manifest)
+        Object.assign(result.manifest, {
+          resourcesScanned: 6,
+          resourcesImported: 0,
+          resourcesWithCustomerError: 6,
+        });
+      return result;
+    });
+    const root = render();
+    await waitFor(() => root.querySelector('[data-testid="manifest-table"]') !== null);
+    expect(root.textContent).toContain("HealthLake rejected every resource");
+    expect(root.textContent).not.toContain("Most resources were imported");
+  });
+
   it("lists the files the import skipped, with the reason", async () => {
     importer.last = {
       started: {

@@ -723,18 +723,24 @@ export class World {
     };
   }
 
-  private submit(jobName: string | null, files: FileReport[], level: Level): Job {
+  private submit(
+    jobName: string | null,
+    files: FileReport[],
+    level: Level,
+    failures?: Failing,
+  ): Job {
     const n = this.nextJob++;
     const jobId = `${String(n).padStart(4, "0")}c0ffee${"e".repeat(22)}`.slice(0, 32);
     const job = this.jobOf(jobId, jobName ?? `lakedrop-${n}`, Date.now(), "SUBMITTED");
     const forced = this.settings.failures;
     const flawed = files.find((f) => f.path === FLAWED);
     const failing =
-      forced !== null
+      failures ??
+      (forced !== null
         ? manyFailures(forced)
         : flawed && level !== "minimal"
           ? flawedFailures(sampleName(FLAWED))
-          : { total: 0, at: () => undefined as never };
+          : { total: 0, at: () => undefined as never });
     this.jobs.unshift({
       job,
       files,
@@ -893,17 +899,16 @@ export class World {
 
   retryFailures(jobId: string, cause: Cause | null): Retry {
     const j = this.find(jobId);
-    const lines =
-      cause === null
-        ? j.failing.total
-        : this.failureSummary(jobId)
-            .groups.filter((g) => g.group.cause === cause)
-            .reduce((s, g) => s + g.group.count, 0);
-    const retried = this.submit(
-      `retry-${jobId.slice(0, 8)}`,
-      j.files.filter((f) => f.invalid > 0),
-      "structure-only",
-    );
+    const { total: lines } = this.failureRows(jobId, 0, 0, cause, null, null);
+    // Only the failed lines go again, and, unchanged, they fail again.
+    const again: Failing = {
+      total: lines,
+      at: (i) => nth(this.failureRows(jobId, i, 1, cause, null, null).rows, 0),
+    };
+    const sent = j.files
+      .filter((f) => f.invalid > 0)
+      .map((f) => ({ ...f, lines, valid: 0, invalid: lines, bytes: lines * 250 }));
+    const retried = this.submit(`retry-${jobId.slice(0, 8)}`, sent, "structure-only", again);
     return { jobId: retried.jobId, inputUri: retried.inputUri ?? "", lines, missing: 0 };
   }
 }
