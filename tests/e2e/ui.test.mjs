@@ -204,6 +204,9 @@ for (const scheme of /** @type {const} */ (["light", "dark"])) {
       await page.locator(`${byTestId("manifest-chart")} svg`).waitFor();
       const imported = page.locator(`${byTestId("manifest-table")} ${byTestId("count-resourcesImported")} td`);
       assert.equal(await imported.innerText(), "7,197");
+      // The job ended in view: the view says so, and no banner above it repeats it.
+      await page.locator(byTestId("activity")).waitFor({ state: "detached" });
+      assert.equal(await page.locator(byTestId("job-ended")).count(), 0, "a banner repeats the view");
       await announced(/Import job .* started/);
       await announced(/Job completed with errors\. 7,197 resources imported/);
       await announced(/3 failures read, in 3 causes/);
@@ -323,6 +326,29 @@ for (const scheme of /** @type {const} */ (["light", "dark"])) {
     assert.deepEqual(errors, []);
   });
 }
+
+test("a job that ends while the person looks elsewhere gets a banner, until its view is opened", { skip: why ?? false, timeout: 60_000 }, async () => {
+  const { page, errors } = await open("light", "?running=1&pace=0");
+  await page.locator(byTestId("activity")).waitFor();
+  await page.evaluate(() => /** @type {any} */ (window).lakedropFake.endJobs());
+  // The watcher lists every 3 s while a job runs.
+  const banner = page.locator(byTestId("job-ended"));
+  await banner.waitFor({ timeout: 10_000 });
+  assert.match(await banner.innerText(), /Import job nightly-load-1: completed/);
+  await page.waitForFunction(() =>
+    /** @type {any} */ (window).announced.some((t) => /^Import job nightly-load-1 completed\./.test(t)),
+  );
+  await axeCheck(page, "the ended banner");
+  await press(page, `${byTestId("job-ended")} button`);
+  await page.locator("#main-heading", { hasText: "Import job" }).waitFor();
+  assert.match(await page.locator("main").innerText(), /nightly-load-1/);
+  assert.equal(await banner.count(), 0, "the banner stays over the job's own view");
+  await tabTo(page, byTestId("nav-files"), { back: true });
+  await page.keyboard.press("Enter");
+  await page.locator(byTestId("drop-zone")).waitFor();
+  assert.equal(await banner.count(), 0, "the banner came back after the job was seen");
+  assert.deepEqual(errors, []);
+});
 
 test("the production bundle holds none of the fake backend", () => {
   const dist = new URL("../../ui/dist/assets/", import.meta.url);

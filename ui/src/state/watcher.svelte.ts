@@ -1,10 +1,12 @@
 // Follows every import job of the connection: lists them now and then (often while one runs,
 // rarely when none does, backing off after errors such as throttling), and tells the person
-// when a job ends, in the window and as a desktop notification.
+// when a job ends, in the window and as a desktop notification, unless they are looking at
+// that job's view, which says so itself.
 import * as ipc from "../ipc";
 import type { Job, LakedropError } from "../ipc";
 import { isTerminal, newlyEnded, statusLabel } from "../model/jobs";
 import { announce } from "./announcer.svelte";
+import { nav } from "./navigation.svelte";
 
 export const ACTIVE_POLL_MS = 3_000;
 export const IDLE_POLL_MS = 30_000;
@@ -41,6 +43,12 @@ export async function refresh(): Promise<number> {
     watcher.error = null;
     failures = 0;
     for (const job of ended) {
+      if (inView(job.jobId)) {
+        // The job's own view shows and announces its end; a second message would talk over it.
+        // Only a person in another window still needs the desktop notification.
+        if (!document.hasFocus()) void ipc.notifyJobEnded(job.jobId, job.status).catch(() => false);
+        continue;
+      }
       watcher.ended = [job, ...watcher.ended.filter((j) => j.jobId !== job.jobId)];
       announce(`Import job ${job.jobName ?? job.jobId} ${statusLabel(job.status).toLowerCase()}.`);
       void ipc.notifyJobEnded(job.jobId, job.status).catch(() => false);
@@ -53,6 +61,11 @@ export async function refresh(): Promise<number> {
   } finally {
     watcher.loading = false;
   }
+}
+
+/** Whether the window shows this job's view now. */
+function inView(jobId: string): boolean {
+  return nav.view.name === "job" && nav.view.jobId === jobId;
 }
 
 function schedule(delay: number): void {
@@ -92,7 +105,9 @@ export function jobSeen(job: Job): void {
 }
 
 export function dismissEnded(jobId: string): void {
-  watcher.ended = watcher.ended.filter((j) => j.jobId !== jobId);
+  if (watcher.ended.some((j) => j.jobId === jobId)) {
+    watcher.ended = watcher.ended.filter((j) => j.jobId !== jobId);
+  }
 }
 
 /** For tests. */

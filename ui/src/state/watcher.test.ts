@@ -1,10 +1,13 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Job } from "../ipc";
 import { fakeBackend, resetBackend } from "../ipc/testing";
+import { live } from "./announcer.svelte";
+import { go } from "./navigation.svelte";
 import { standing } from "../model/jobs";
 import {
   ACTIVE_POLL_MS,
   IDLE_POLL_MS,
+  dismissEnded,
   jobSeen,
   jobSubmitted,
   refresh,
@@ -33,6 +36,7 @@ function job(id: string, status: string, extra: Partial<Job> = {}): Job {
 
 describe("watcher", () => {
   afterEach(() => {
+    go({ name: "files" });
     resetWatcher();
     resetBackend();
   });
@@ -90,6 +94,40 @@ describe("watcher", () => {
     jobSubmitted("fast");
     await refresh();
     expect(watcher.ended.map((j) => j.jobId)).toEqual(["fast"]);
+  });
+
+  it("leaves the end of the job in view to its view: no banner, no second announcement", async () => {
+    let listing = [job("seen", "IN_PROGRESS"), job("other", "IN_PROGRESS"), job("away", "IN_PROGRESS")];
+    const notified: unknown[] = [];
+    fakeBackend((cmd, args) => {
+      if (cmd === "list_jobs") return listing;
+      if (cmd === "notify_job_ended") notified.push(args);
+      return true;
+    });
+    const focus = vi.spyOn(document, "hasFocus").mockReturnValue(true);
+    await refresh();
+    go({ name: "job", jobId: "seen" });
+    live.message = "";
+    listing = [job("seen", "COMPLETED"), job("other", "FAILED"), job("away", "IN_PROGRESS")];
+    await refresh();
+    expect(watcher.ended.map((j) => j.jobId)).toEqual(["other"]);
+    expect(live.message).toMatch(/load-other failed/);
+    expect(live.message).not.toMatch(/load-seen/);
+    // The person is looking at the window: only the job out of view is notified.
+    expect(notified).toEqual([{ jobId: "other", status: "FAILED" }]);
+
+    // In another window, the job in view is notified too, but still gets no banner.
+    focus.mockReturnValue(false);
+    go({ name: "job", jobId: "away" });
+    listing = [job("seen", "COMPLETED"), job("other", "FAILED"), job("away", "COMPLETED")];
+    await refresh();
+    expect(watcher.ended.map((j) => j.jobId)).toEqual(["other"]);
+    expect(notified).toContainEqual({ jobId: "away", status: "COMPLETED" });
+    focus.mockRestore();
+
+    dismissEnded("other");
+    dismissEnded("other");
+    expect(watcher.ended).toEqual([]);
   });
 
   it("backs off after errors such as throttling", async () => {

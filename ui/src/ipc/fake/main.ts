@@ -1,7 +1,8 @@
 // Entry of the fake build (fake.html): Tauri's own mocks stand in for the runtime (windows,
 // events, Channel callbacks), the commands are answered by ./commands, and then the app
 // starts exactly as in the desktop window. window.lakedropFake lets a test do what only the
-// desktop can: drop files from the file manager, or choose an entry of the app menu.
+// desktop can: drop files from the file manager, or choose an entry of the app menu; and what
+// only time can: end the jobs still running.
 import { emit } from "@tauri-apps/api/event";
 import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 import { world } from "./commands";
@@ -24,6 +25,7 @@ const controls = {
       position: { x: 10, y: 10 },
     }),
   menu: (choice: string) => emit("menu", choice),
+  endJobs: () => world.endJobs(),
 };
 (window as unknown as { lakedropFake: typeof controls }).lakedropFake = controls;
 

@@ -799,6 +799,15 @@ export class World {
     return j;
   }
 
+  /** Ends every unfinished job now, as if its time had come. */
+  endJobs(): void {
+    for (const j of this.jobs) {
+      if (j.job.endTime !== null) continue;
+      j.startsAfter = 0;
+      j.endsAfter = Math.max(1, Date.now() - j.job.submitTime);
+    }
+  }
+
   listJobs(): Job[] {
     return this.jobs.map((j) => ({ ...this.current(j) }));
   }
