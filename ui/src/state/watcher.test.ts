@@ -97,7 +97,11 @@ describe("watcher", () => {
   });
 
   it("leaves the end of the job in view to its view: no banner, no second announcement", async () => {
-    let listing = [job("seen", "IN_PROGRESS"), job("other", "IN_PROGRESS"), job("away", "IN_PROGRESS")];
+    let listing = [
+      job("seen", "IN_PROGRESS"),
+      job("other", "IN_PROGRESS"),
+      job("away", "IN_PROGRESS"),
+    ];
     const notified: unknown[] = [];
     fakeBackend((cmd, args) => {
       if (cmd === "list_jobs") return listing;
