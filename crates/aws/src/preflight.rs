@@ -6,6 +6,7 @@
 //! `lakedrop_core::policy::check_trust`.
 
 use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+use lakedrop_core::text::thousands;
 use serde::{Deserialize, Serialize};
 
 use crate::jobs::split_s3_uri;
@@ -83,11 +84,22 @@ pub async fn run(clients: &Clients, plan: &Plan) -> Vec<Check> {
     checks.push(if plan.file_count > MAX_FILES_PER_JOB {
         Check::fail(
             "file-count",
-            format!("{} files; HealthLake imports at most {MAX_FILES_PER_JOB} per job", plan.file_count),
+            format!(
+                "{} files; HealthLake imports at most {} per job",
+                thousands(plan.file_count as u64),
+                thousands(MAX_FILES_PER_JOB as u64)
+            ),
             "split the files into several imports",
         )
     } else {
-        Check::pass("file-count", format!("{} files (at most {MAX_FILES_PER_JOB} per job)", plan.file_count))
+        Check::pass(
+            "file-count",
+            format!(
+                "{} files, within HealthLake's {} per job",
+                thousands(plan.file_count as u64),
+                thousands(MAX_FILES_PER_JOB as u64)
+            ),
+        )
     });
     checks
 }
@@ -113,12 +125,17 @@ async fn datastore(clients: &Clients, plan: &Plan, checks: &mut Vec<Check>) -> O
         return None;
     };
     let status = props.datastore_status().as_str();
+    // People know a data store by its name; the id is the fallback for one without.
+    let name = match props.datastore_name() {
+        Some(name) if !name.is_empty() => format!("{name} ({})", plan.datastore_id),
+        _ => plan.datastore_id.clone(),
+    };
     checks.push(if status == "ACTIVE" {
-        Check::pass(id, format!("data store {} is ACTIVE", plan.datastore_id))
+        Check::pass(id, format!("data store {name} is ACTIVE"))
     } else {
         Check::fail(
             id,
-            format!("data store {} is {status}; imports need it ACTIVE", plan.datastore_id),
+            format!("data store {name} is {status}; imports need it ACTIVE"),
             "wait until it is ACTIVE, or choose another data store",
         )
     });

@@ -44,6 +44,11 @@ async fn the_seeded_setup_passes_every_check_it_can_see() {
         assert_eq!(check.status, Status::Pass, "{check:?}");
     }
     assert!(!blocks(&checks));
+    let seed = sandbox.seed();
+    assert_eq!(
+        checks[0].detail,
+        format!("data store {} ({}) is ACTIVE", seed.datastore_name, seed.datastore_id)
+    );
     assert_eq!(
         checks.iter().map(|c| c.id).collect::<Vec<_>>(),
         [
@@ -147,10 +152,13 @@ async fn a_missing_output_bucket_fails() {
 #[tokio::test]
 async fn more_than_ten_thousand_files_fail() {
     let (sandbox, clients, _dir) = fixture().await;
+    let detail = |checks: &[Check]| checks.iter().find(|c| c.id == "file-count").map(|c| c.detail.clone());
     let checks = run(&clients, &Plan { file_count: 10_001, ..plan(sandbox.seed()) }).await;
     assert_eq!(status(&checks, "file-count"), Status::Fail);
+    assert_eq!(detail(&checks).as_deref(), Some("10,001 files; HealthLake imports at most 10,000 per job"));
     let checks = run(&clients, &Plan { file_count: 10_000, ..plan(sandbox.seed()) }).await;
     assert_eq!(status(&checks, "file-count"), Status::Pass);
+    assert_eq!(detail(&checks).as_deref(), Some("10,000 files, within HealthLake's 10,000 per job"));
 }
 
 #[tokio::test]

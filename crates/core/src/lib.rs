@@ -17,6 +17,7 @@ pub mod progress;
 pub mod results;
 pub mod settings;
 pub mod state;
+pub mod text;
 
 pub use tokio_util::sync::CancellationToken;
 
