@@ -11,6 +11,8 @@ const ARTIFACTS = new URL("./artifacts/ui/", import.meta.url).pathname;
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const TERMINAL = ["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "CANCEL_COMPLETED"];
 const ROLE = "arn:aws:iam::000000000000:role/LakedropSandboxImport";
+/** The fake's sample file with three rejected lines (ui/src/ipc/fake/world.ts). */
+const FLAWED = "/home/analyst/Lakedrop samples/synthea-10-patients/Patient.from-clinic.ndjson";
 const byTestId = (id) => `[data-testid="${id}"]`;
 
 const why = missing();
@@ -256,18 +258,26 @@ for (const scheme of /** @type {const} */ (["light", "dark"])) {
 test("a thousand dropped files are listed without rendering a thousand rows", { skip: why ?? false, timeout: 60_000 }, async () => {
   const { page, errors } = await open("light", "?files=1000&pace=0");
   await page.locator(byTestId("drop-zone")).waitFor();
-  await page.evaluate(() => /** @type {any} */ (window).lakedropFake.drop());
+  // A thousand valid files after one with rejected lines, whose issues stay open while it scrolls away.
+  await page.evaluate((flawed) => {
+    const fake = /** @type {any} */ (window).lakedropFake;
+    return fake.drop([flawed, ...fake.world.samplePaths()]);
+  }, FLAWED);
   const summary = page.locator(byTestId("validation-summary"));
   await summary.waitFor();
-  assert.match(await summary.innerText(), /^25,000 resources in 1,000 files ready to import/);
+  assert.match(await summary.innerText(), /^25,037 resources in 1,001 files ready to import · 3 lines will be rejected/);
   const rendered = await page.locator(byTestId("file-row")).count();
-  assert.ok(rendered > 0 && rendered < 100, `${rendered} rows rendered for 1,000 files`);
+  assert.ok(rendered > 0 && rendered < 100, `${rendered} rows rendered for 1,001 files`);
+  const flawed = page.locator(`[data-testid="file-row"][data-path="${FLAWED}"]`);
+  await flawed.getByRole("button", { name: "Show 3 issues" }).click();
+  await flawed.locator(byTestId("issue-group")).first().waitFor();
   // The last file is there at the end of the page.
   await page.mouse.move(640, 400);
   for (let i = 0; i < 40 && !(await page.locator('[data-path$="Observation.0999.ndjson"]').count()); i++)
     await page.mouse.wheel(0, 20_000);
   const last = page.locator('[data-testid="file-row"][data-path$="Observation.0999.ndjson"]');
   await last.waitFor();
+  assert.equal(await flawed.count(), 0, "the first row is still rendered at the end of the list");
   // Once settled, rows fill the view from its top to the last file: no gap where rows are missing.
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   const box = await last.boundingBox();
@@ -279,6 +289,10 @@ test("a thousand dropped files are listed without rendering a thousand rows", { 
   mkdirSync(`${ARTIFACTS}light/`, { recursive: true });
   await page.screenshot({ path: `${ARTIFACTS}light/13-thousand-files.png` });
   await axeCheck(page, "a thousand files");
+  // Back at the top, the flawed file's issues are still open.
+  await page.keyboard.press("Home");
+  await flawed.locator(byTestId("issue-group")).first().waitFor();
+  assert.equal(await flawed.getByRole("button", { name: "Hide 3 issues" }).getAttribute("aria-expanded"), "true");
   assert.deepEqual(errors, []);
 });
 

@@ -1,4 +1,5 @@
 // The files the person has dropped or picked, and their validation reports.
+import { SvelteSet } from "svelte/reactivity";
 import * as ipc from "../ipc";
 import type { FileReport, LakedropError } from "../ipc";
 import { formatBytes, plural } from "../model/format";
@@ -30,6 +31,12 @@ export const checked = $state<{
   dropReady: false,
   hovering: false,
 });
+
+/**
+ * The files whose issue list is open, by path. Kept here rather than in the row, since a long list renders
+ * only the rows near the view: a row scrolled away and back is a new component, and keeps what was open.
+ */
+export const openIssues = new SvelteSet<string>();
 
 let pending: string[] = [];
 let running: Promise<void> | null = null;
@@ -106,6 +113,7 @@ export async function cancelCheck(): Promise<void> {
 
 export function clearFiles(): void {
   checked.files = [];
+  openIssues.clear();
   checked.error = null;
   announce("File list cleared.");
 }
@@ -114,6 +122,7 @@ export function clearFiles(): void {
 export function removeFile(path: string): void {
   const file = checked.files.find((f) => f.path === path);
   checked.files = checked.files.filter((f) => f.path !== path);
+  openIssues.delete(path);
   if (file) announce(`${file.name} left out of the import.`);
 }
 
@@ -125,6 +134,7 @@ export function progressText(p: CheckProgress): string {
 /** For tests: back to an empty list. */
 export function resetFiles(): void {
   pending = [];
+  openIssues.clear();
   running = null;
   Object.assign(checked, {
     files: [],
