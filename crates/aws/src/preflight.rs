@@ -240,10 +240,11 @@ async fn kms_key(clients: &Clients, plan: &Plan, region: &str) -> Check {
     };
     let Some(meta) = meta else { return Check::fail(id, "the key has no metadata", "choose another key") };
     let arn = meta.arn().unwrap_or(&plan.kms_key_id);
+    let name = key_name(clients, meta.key_id(), arn).await;
     if !meta.enabled() {
         return Check::fail(
             id,
-            format!("KMS key {arn} is disabled"),
+            format!("KMS key {name} is disabled"),
             format!("enable it (aws kms enable-key --key-id {}) or choose another key", meta.key_id()),
         );
     }
@@ -252,7 +253,7 @@ async fn kms_key(clients: &Clients, plan: &Plan, region: &str) -> Check {
     {
         return Check::fail(
             id,
-            format!("KMS key {arn} is not a symmetric encryption key"),
+            format!("KMS key {name} is not a symmetric encryption key"),
             "choose a symmetric key",
         );
     }
@@ -260,11 +261,28 @@ async fn kms_key(clients: &Clients, plan: &Plan, region: &str) -> Check {
     if key_region != region {
         return Check::fail(
             id,
-            format!("KMS key {arn} is in {key_region}, the data store in {region}"),
+            format!("KMS key {name} is in {key_region}, the data store in {region}"),
             format!("choose a key in {region}"),
         );
     }
-    Check::pass(id, format!("KMS key {arn} is enabled and symmetric"))
+    Check::pass(id, format!("KMS key {name} is enabled and symmetric"))
+}
+
+/// A key as people know it, by its alias (`alias/imports (1234abcd-…)`), or by its ARN when it has none or the
+/// aliases cannot be read (ListAliases is not needed for the import itself, so it may well be denied).
+async fn key_name(clients: &Clients, key_id: &str, arn: &str) -> String {
+    let aliases = clients.kms.list_aliases().key_id(key_id).send().await;
+    let alias = aliases.ok().and_then(|out| {
+        out.aliases()
+            .iter()
+            .filter_map(|a| a.alias_name())
+            .find(|n| !n.starts_with("alias/aws/"))
+            .map(str::to_string)
+    });
+    match alias {
+        Some(alias) => format!("{alias} ({key_id})"),
+        None => arn.to_string(),
+    }
 }
 
 fn role_arn(plan: &Plan, datastore_account: Option<&str>) -> Check {

@@ -99,8 +99,15 @@ async fn a_disabled_key_fails() {
     let key = clients.kms.create_key().send().await.expect("key");
     let key_id = key.key_metadata().expect("meta").key_id().to_string();
     clients.kms.disable_key().key_id(&key_id).send().await.expect("disable");
-    let checks = run(&clients, &Plan { kms_key_id: key_id, ..plan(sandbox.seed()) }).await;
+    let checks = run(&clients, &Plan { kms_key_id: key_id.clone(), ..plan(sandbox.seed()) }).await;
     assert_eq!(status(&checks, "kms-key-usable"), Status::Fail);
+    // A key without an alias goes by its ARN.
+    let check = checks.iter().find(|c| c.id == "kms-key-usable").expect("check");
+    assert!(
+        check.detail.starts_with("KMS key arn:aws:kms:")
+            && check.detail.ends_with(&format!("{key_id} is disabled")),
+        "{check:?}"
+    );
 }
 
 #[tokio::test]
