@@ -63,6 +63,27 @@ pub struct Plan {
     pub batch_keys: Vec<String>,
     /// How many files the job will import.
     pub file_count: usize,
+    /// Where the reader finds the IAM policies for this destination, for the fixes that need them.
+    pub policies: PolicySource,
+}
+
+/// Where Lakedrop shows the IAM policies it writes for a destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicySource {
+    /// `lakedrop policy` prints them.
+    Cli,
+    /// The desktop app shows them under the checks.
+    App,
+}
+
+impl PolicySource {
+    /// "the trust policy {phrase}".
+    fn phrase(self) -> &'static str {
+        match self {
+            PolicySource::Cli => "that `lakedrop policy` prints",
+            PolicySource::App => "under \"IAM policies for this destination\", below",
+        }
+    }
 }
 
 /// The outcome of every check, in a stable order.
@@ -322,7 +343,7 @@ async fn role_trust(clients: &Clients, plan: &Plan, store: Option<&(String, Stri
             return Check::fail(
                 id,
                 format!("role {name} does not exist"),
-                "create it with the trust and permissions policies `lakedrop policy` prints",
+                format!("create it with the trust and permissions policies {}", plan.policies.phrase()),
             );
         }
         Err(e) => return unreadable(id, &format!("role {name}'s trust policy"), e),
@@ -355,7 +376,10 @@ async fn role_trust(clients: &Clients, plan: &Plan, store: Option<&(String, Stri
         output_bucket: String::new(),
         kms_key_arn: String::new(),
     };
-    let fix = "use the trust policy `lakedrop policy` prints (aws iam update-assume-role-policy --role-name ... --policy-document file://trust.json)";
+    let fix = format!(
+        "use the trust policy {} (aws iam update-assume-role-policy --role-name {name} --policy-document file://trust.json)",
+        plan.policies.phrase()
+    );
     match lakedrop_core::policy::check_trust(&document, &target) {
         lakedrop_core::policy::TrustVerdict::Trusted => {
             Check::pass(id, format!("role {name} trusts HealthLake for this data store"))

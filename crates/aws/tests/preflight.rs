@@ -6,7 +6,7 @@ use aws_sdk_s3::types::{
     BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
 };
 use lakedrop_aws::Clients;
-use lakedrop_aws::preflight::{Check, Plan, Status, blocks, run};
+use lakedrop_aws::preflight::{Check, Plan, PolicySource, Status, blocks, run};
 use lakedrop_sandbox::{Pacing, Sandbox, Seed};
 
 mod support;
@@ -29,6 +29,7 @@ fn plan(seed: &Seed) -> Plan {
         input_uri: None,
         batch_keys: Vec::new(),
         file_count: 13,
+        policies: PolicySource::Cli,
     }
 }
 
@@ -248,4 +249,17 @@ async fn a_role_that_does_not_trust_healthlake_or_does_not_exist_fails() {
     let check = checks.iter().find(|c| c.id == "role-trust").expect("check");
     assert_eq!(check.status, Status::Fail);
     assert!(check.detail.contains("does not exist"), "{check:?}");
+    // The fix says where the policies are: the CLI's command, or the app's panel below the checks.
+    assert_eq!(
+        check.fix.as_deref(),
+        Some("create it with the trust and permissions policies that `lakedrop policy` prints")
+    );
+    let checks = run(&clients, &Plan { policies: PolicySource::App, ..missing }).await;
+    let check = checks.iter().find(|c| c.id == "role-trust").expect("check");
+    assert_eq!(
+        check.fix.as_deref(),
+        Some(
+            "create it with the trust and permissions policies under \"IAM policies for this destination\", below"
+        )
+    );
 }

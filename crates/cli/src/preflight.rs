@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use lakedrop_aws::preflight::{self, Plan, Status};
+use lakedrop_aws::preflight::{self, Plan, PolicySource, Status};
 use lakedrop_core::policy::{PolicyTarget, pass_role_policy, permissions_policy, trust_policy};
 use serde_json::json;
 
@@ -36,6 +36,7 @@ pub async fn run_preflight(args: Args) -> anyhow::Result<ExitCode> {
             input_uri: None,
             batch_keys: Vec::new(),
             file_count: args.files,
+            policies: PolicySource::Cli,
         };
         let checks = preflight::run(&session.clients, &plan).await;
         match args.output {

@@ -1,4 +1,4 @@
-use lakedrop_aws::preflight::{self, Check, Plan};
+use lakedrop_aws::preflight::{self, Check, Plan, PolicySource};
 use lakedrop_core::policy::{pass_role_policy, permissions_policy, trust_policy};
 use serde::Serialize;
 
@@ -18,6 +18,7 @@ pub async fn preflight(state: tauri::State<'_, AppState>, file_count: u32) -> Re
         input_uri: None,
         batch_keys: Vec::new(),
         file_count: file_count as usize,
+        policies: PolicySource::App,
     };
     Ok(preflight::run(&s.clients, &plan).await)
 }
