@@ -143,16 +143,21 @@ pub struct Retry {
 }
 
 /// Imports only the failed lines again (all of them, or one cause's) as a new batch and job, named after the
-/// first job. The lines go from memory straight to S3: no temporary copy of patient data is written.
+/// first job, at `level` or, without one, at the first job's validation level. The lines go from memory straight
+/// to S3: no temporary copy of patient data is written.
 pub async fn retry(
     clients: &Clients,
     state: &State,
     destination: &lakedrop_core::connection::Connection,
     job_id: &str,
     cause: Option<lakedrop_core::results::Cause>,
-    level: lakedrop_validate::Level,
+    level: Option<lakedrop_validate::Level>,
     now_unix: i64,
 ) -> Result<Retry, AwsError> {
+    let level = match level {
+        Some(level) => level,
+        None => first_level(clients, &destination.datastore_id, job_id).await?,
+    };
     let found = failures(clients, &destination.datastore_id, job_id).await?;
     let selected: Vec<Failure> =
         found.failures.into_iter().filter(|f| cause.is_none_or(|c| f.cause == c)).collect();
@@ -175,8 +180,12 @@ pub async fn retry(
     }
     let id = lakedrop_core::batch::Batch::new_id(now_unix, (now_unix as u32).rotate_left(7) ^ lines as u32);
     let prefix = lakedrop_core::batch::Batch::prefix_for(&id);
+    // The token names this request exactly: the same retry sent twice (a double click) starts one job, and a later
+    // retry, with its own prefix or level, is a new request rather than a token HealthLake refuses as reused.
     let mut hash = Sha256::new();
     hash.update(job_id.as_bytes());
+    hash.update(prefix.as_bytes());
+    hash.update(level.as_str().as_bytes());
     for (file, bytes) in &by_file {
         hash.update(file.as_bytes());
         hash.update(bytes);
@@ -212,6 +221,25 @@ pub async fn retry(
     )
     .await?;
     Ok(Retry { job_id: new_job, input_uri, lines, missing })
+}
+
+/// The validation level a job ran at; a job that names none ran before HealthLake had levels, and the retry then
+/// takes Lakedrop's default.
+async fn first_level(
+    clients: &Clients,
+    datastore_id: &str,
+    job_id: &str,
+) -> Result<lakedrop_validate::Level, AwsError> {
+    let out = clients
+        .healthlake
+        .describe_fhir_import_job()
+        .datastore_id(datastore_id)
+        .job_id(job_id)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeFHIRImportJob", e))?;
+    let named = out.import_job_properties().and_then(|p| p.validation_level());
+    Ok(named.and_then(|l| lakedrop_validate::Level::parse(l.as_str())).unwrap_or_default())
 }
 
 /// A job's source files opened for joining, page by page: each file's bytes (from disk if unchanged since the

@@ -7,7 +7,7 @@ use std::time::Duration;
 use lakedrop_aws::destination::{Choices, resolve};
 use lakedrop_aws::import::{ImportRequest, run};
 use lakedrop_aws::jobs;
-use lakedrop_aws::results::{failures, join};
+use lakedrop_aws::results::{failures, join, retry};
 use lakedrop_core::CancellationToken;
 use lakedrop_core::connection::ConnectionKind;
 use lakedrop_core::results::{Cause, LineIdBase};
@@ -127,5 +127,68 @@ async fn failures_are_grouped_and_joined_to_exactly_the_lines_that_failed() {
     .expect("ends");
     let none = failures(&clients, &seed.datastore_id, &clean.job_id).await.expect("failures");
     assert!(none.failures.is_empty() && none.groups.is_empty());
+    sandbox.stop().await;
+}
+
+#[tokio::test]
+async fn a_retry_runs_at_the_first_jobs_level_unless_told_otherwise_and_may_be_sent_again_later() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pacing = Pacing { job_start_delay: Duration::from_millis(10), ..Pacing::default() };
+    let (sandbox, clients) = support::start(&dir, pacing).await;
+    let seed = sandbox.seed().clone();
+    let destination =
+        resolve(&clients, Choices::default(), ConnectionKind::Sandbox, "Sandbox", Some(sandbox.endpoint()))
+            .await
+            .expect("destination");
+    // Broken JSON fails at every level.
+    let source = dir.path().join("Patient.broken.ndjson");
+    std::fs::write(&source, format!("{}\n{{\"resourceType\": \"Patient\", broken\n", sample_line(0)))
+        .expect("write");
+    let state = State::open(&dir.path().join("state.db")).expect("state");
+    let request = ImportRequest { paths: vec![source], job_name: None, level: Level::Minimal };
+    let started =
+        run(&clients, &destination, &state, request, &|_| {}, &CancellationToken::new(), 1_795_336_440)
+            .await
+            .expect("import");
+    let cancel = CancellationToken::new();
+    let mut on_update = |_: &lakedrop_core::job::Job| {};
+    let job = jobs::wait(
+        &clients,
+        &seed.datastore_id,
+        &started.job_id,
+        Duration::from_millis(20),
+        &mut on_update,
+        &cancel,
+    )
+    .await
+    .expect("job ends");
+    assert_eq!(job.status, "COMPLETED_WITH_ERRORS");
+
+    let level_of = async |job_id: &str| {
+        let out = clients
+            .healthlake
+            .describe_fhir_import_job()
+            .datastore_id(&seed.datastore_id)
+            .job_id(job_id)
+            .send()
+            .await
+            .expect("describe");
+        out.import_job_properties().and_then(|p| p.validation_level()).map(|l| l.as_str().to_string())
+    };
+    let same =
+        retry(&clients, &state, &destination, &job.job_id, None, None, 1_795_336_500).await.expect("retry");
+    assert_eq!(same.lines, 1);
+    assert_eq!(level_of(&same.job_id).await.as_deref(), Some("minimal"));
+    let strict = retry(&clients, &state, &destination, &job.job_id, None, Some(Level::Strict), 1_795_336_501)
+        .await
+        .expect("retry");
+    assert_eq!(level_of(&strict.job_id).await.as_deref(), Some("strict"));
+    // The same retry sent twice at once (a double click) is one job; sent again later, it is a new one.
+    let twice =
+        retry(&clients, &state, &destination, &job.job_id, None, None, 1_795_336_500).await.expect("retry");
+    assert_eq!(twice.job_id, same.job_id);
+    let later =
+        retry(&clients, &state, &destination, &job.job_id, None, None, 1_795_336_900).await.expect("retry");
+    assert_ne!(later.job_id, same.job_id);
     sandbox.stop().await;
 }

@@ -146,8 +146,9 @@ pub struct RetryArgs {
     /// Only this cause's lines.
     #[arg(long, value_parser = parse_cause)]
     cause: Option<Cause>,
-    #[arg(long, default_value = "structure-only", value_parser = parse_level)]
-    validation_level: Level,
+    /// strict, structure-only or minimal [default: the level the first job ran at]
+    #[arg(long, value_parser = parse_level)]
+    validation_level: Option<Level>,
     /// Wait for the new job and print how it ended.
     #[arg(long)]
     wait: bool,

@@ -125,7 +125,8 @@ pub async fn export_failures(
     Ok(Some(u32::try_from(lines.len()).unwrap_or(u32::MAX)))
 }
 
-/// Imports only the failed lines again (all, or one cause's) as a new job named after this one.
+/// Imports only the failed lines again (all, or one cause's) as a new job named after this one, at `level` or, by
+/// default, at the level this job ran at.
 #[tauri::command]
 #[specta::specta]
 pub async fn retry_failures(
@@ -140,7 +141,6 @@ pub async fn retry_failures(
     let history = state.history().await?;
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    let level = level.unwrap_or(Level::StructureOnly);
     Ok(retry(&session.clients, &history, &destination, &job_id, cause, level, now).await?)
 }
 
