@@ -64,7 +64,10 @@ export const commands = {
 	 *  comes from the native dialog opened here, never from the webview. `None` when the analyst cancelled.
 	 */
 	exportFailures: (jobId: string, cause: Cause | null) => typedError<number | null, IpcError>(__TAURI_INVOKE("export_failures", { jobId, cause })),
-	/**  Imports only the failed lines again (all, or one cause's) as a new job named after this one. */
+	/**
+	 *  Imports only the failed lines again (all, or one cause's) as a new job named after this one, at `level` or, by
+	 *  default, at the level this job ran at.
+	 */
 	retryFailures: (jobId: string, cause: Cause | null, level: Level | null) => typedError<Retry, IpcError>(__TAURI_INVOKE("retry_failures", { jobId, cause, level })),
 };
 
