@@ -4,17 +4,42 @@
 use lakedrop_aws::AwsError;
 use serde::Serialize;
 
+/// What went wrong, in as many kinds as there are different things for the analyst to do about it; the UI has a
+/// sentence for each (`ui/src/ipc/errors.ts`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "kebab-case")]
 pub enum ErrorCode {
+    /// What the window sent makes no sense here (a path not picked, a malformed S3 URI, no files).
     InvalidInput,
+    /// AWS refused the request as invalid (ValidationException and kin): a choice needs changing.
+    Rejected,
+    /// A file, bucket, key, data store or job that does not exist.
     NotFound,
+    /// A local file could not be read or written.
     Io,
+    /// No usable AWS credentials, or expired ones.
     Credentials,
+    /// The identity in use may not do this.
     AccessDenied,
+    /// AWS kept asking us to slow down and retries ran out.
+    Throttled,
+    /// A service HealthLake depends on (KMS, S3) refused: usually the key or the role's access to it.
+    Dependency,
+    /// The resource is in a state that does not allow this yet (a data store still being created).
+    Conflict,
+    /// AWS could not be reached: network, VPN, proxy.
+    Offline,
+    /// AWS failed on its side and retries ran out.
+    Unavailable,
+    /// Any other AWS error.
     Aws,
+    /// The analyst cancelled.
     Cancelled,
+    /// The embedded sandbox did not start or stopped answering.
     Sandbox,
+    /// Lakedrop's own records (the local history) could not be read or written.
+    LocalState,
+    /// A bug in Lakedrop.
     Internal,
 }
 
@@ -37,14 +62,16 @@ impl From<AwsError> for IpcError {
             AwsError::Credentials { .. } => ErrorCode::Credentials,
             AwsError::AccessDenied { .. } => ErrorCode::AccessDenied,
             AwsError::NotFound { .. } => ErrorCode::NotFound,
-            AwsError::Throttled { .. } => ErrorCode::Aws,
-            AwsError::Invalid { .. } => ErrorCode::InvalidInput,
-            AwsError::Dependency { .. } => ErrorCode::Aws,
-            AwsError::Network { .. } => ErrorCode::Aws,
+            AwsError::Throttled { .. } => ErrorCode::Throttled,
+            AwsError::Invalid { .. } => ErrorCode::Rejected,
+            AwsError::Dependency { .. } => ErrorCode::Dependency,
+            AwsError::Conflict { .. } => ErrorCode::Conflict,
+            AwsError::Network { .. } => ErrorCode::Offline,
+            AwsError::Unavailable { .. } => ErrorCode::Unavailable,
             AwsError::Service { .. } => ErrorCode::Aws,
             AwsError::Io { .. } => ErrorCode::Io,
             AwsError::Input(_) => ErrorCode::InvalidInput,
-            AwsError::State(_) => ErrorCode::Internal,
+            AwsError::State(_) => ErrorCode::LocalState,
             AwsError::Cancelled => ErrorCode::Cancelled,
         };
         IpcError::new(code, e.to_string())
@@ -74,5 +101,26 @@ mod tests {
             serde_json::to_value(&e).expect("serializes"),
             serde_json::json!({"code": "access-denied", "message": "access denied to PutObject: no"})
         );
+    }
+
+    #[test]
+    fn what_waiting_fixes_and_what_a_change_fixes_get_different_codes() {
+        let code = |e: AwsError| IpcError::from(e).code;
+        assert_eq!(code(AwsError::Throttled { operation: "ListFHIRImportJobs" }), ErrorCode::Throttled);
+        let network = AwsError::Network { operation: "PutObject", message: "connection refused".into() };
+        assert_eq!(code(network), ErrorCode::Offline);
+        let internal = AwsError::Unavailable {
+            operation: "X",
+            code: "InternalServerException".into(),
+            message: String::new(),
+        };
+        assert_eq!(code(internal), ErrorCode::Unavailable);
+        let invalid = AwsError::Invalid { operation: "StartFHIRImportJob", message: "bad uri".into() };
+        assert_eq!(code(invalid), ErrorCode::Rejected);
+        let kms = AwsError::Dependency { operation: "StartFHIRImportJob", message: "key disabled".into() };
+        assert_eq!(code(kms), ErrorCode::Dependency);
+        let busy = AwsError::Conflict { operation: "StartFHIRImportJob", message: "CREATING".into() };
+        assert_eq!(code(busy), ErrorCode::Conflict);
+        assert_eq!(code(AwsError::Input("no files".into())), ErrorCode::InvalidInput);
     }
 }

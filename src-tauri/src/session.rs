@@ -46,6 +46,12 @@ impl Session {
         })
     }
 
+    /// What this connection's remembered choices are kept under (`lakedrop_core::settings::connection_key`).
+    pub fn key(&self) -> String {
+        let profile = (self.kind == ConnectionKind::Aws).then_some(self.label.as_str());
+        lakedrop_core::settings::connection_key(profile, &self.clients.region)
+    }
+
     pub fn set_destination(&self, connection: Connection) {
         *self.destination.lock().unwrap_or_else(PoisonError::into_inner) = Some(connection);
     }
@@ -173,9 +179,29 @@ impl AppState {
         if let Some(session) = slot.as_ref() {
             return Ok(session.clone());
         }
-        let session = Arc::new(sandbox_session(&self.inner.data_dir).await?);
+        let session = Arc::new(self.first_session().await?);
         *slot = Some(session.clone());
         Ok(session)
+    }
+
+    /// The connection the app starts on: the AWS profile it was last connected to, if that profile is still
+    /// in the AWS config, else the sandbox.
+    async fn first_session(&self) -> Result<Session, IpcError> {
+        let settings = self.settings().load();
+        if let Some(profile) = settings.profile {
+            let known = lakedrop_aws::catalog::profiles().await.iter().any(|p| p.name == profile);
+            if known {
+                match aws_session(&profile, settings.region).await {
+                    Ok(session) => return Ok(session),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the last profile did not connect; starting on the sandbox")
+                    }
+                }
+            } else {
+                tracing::info!("the last profile is no longer in the AWS config; starting on the sandbox");
+            }
+        }
+        sandbox_session(&self.inner.data_dir).await
     }
 
     /// Replaces the session with the sandbox, or with an AWS profile (whose destination is then to be chosen).
@@ -217,7 +243,7 @@ impl AppState {
                 })?;
                 State::open(&self.inner.data_dir.join("state.db"))
                     .map(Arc::new)
-                    .map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))
+                    .map_err(|e| IpcError::new(ErrorCode::LocalState, e.to_string()))
             })
             .await
             .cloned()

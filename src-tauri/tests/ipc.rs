@@ -97,6 +97,13 @@ fn the_destination_commands_list_pick_check_and_remember() {
     let back =
         invoke(&window, "use_connection", json!({"profile": null, "region": null})).expect("sandbox again");
     assert_eq!(back["destination"]["datastoreId"], datastore_id.as_str(), "the same sandbox data directory");
+    drop(window);
+
+    // The next run of the app comes back to what was chosen.
+    let again = app(dir.path());
+    let status = invoke(&again, "connection_status", json!({})).expect("status after a restart");
+    assert_eq!(status["remembered"]["outputUri"], "s3://lakedrop-output/elsewhere/");
+    assert_eq!(status["remembered"]["roleArn"], role);
 }
 
 #[test]

@@ -26,6 +26,14 @@ pub enum AwsError {
     /// A service the call depends on refused (e.g. HealthLake could not use the KMS key).
     #[error("{operation}: {message}")]
     Dependency { operation: &'static str, message: String },
+    /// The request conflicts with the resource's current state (a data store still being created, a job
+    /// already cancelled): waiting, or choosing another resource, helps; sending it again at once does not.
+    #[error("{operation}: {message}")]
+    Conflict { operation: &'static str, message: String },
+    /// AWS failed on its side (an internal error, a service unavailable, a request timed out) and retries ran
+    /// out; the same request may well work later.
+    #[error("{operation} failed on AWS's side ({code}): {message}")]
+    Unavailable { operation: &'static str, code: String, message: String },
     /// The network failed or timed out.
     #[error("could not reach AWS for {operation}: {message}")]
     Network { operation: &'static str, message: String },
@@ -133,6 +141,18 @@ fn classify(operation: &'static str, code: &str, message: String) -> AwsError {
         | "KMS.NotFoundException"
         | "DisabledException"
         | "KMSInvalidStateException" => AwsError::Dependency { operation, message },
+        "ConflictException" | "OperationAborted" | "BucketAlreadyExists" | "BucketAlreadyOwnedByYou" => {
+            AwsError::Conflict { operation, message }
+        }
+        "InternalServerException"
+        | "InternalServerError"
+        | "InternalError"
+        | "InternalFailure"
+        | "ServiceUnavailable"
+        | "ServiceUnavailableException"
+        | "KMSInternalException"
+        | "DependencyTimeoutException"
+        | "RequestTimeout" => AwsError::Unavailable { operation, code: code.into(), message },
         _ => AwsError::Service { operation, code: code.into(), message },
     }
 }
@@ -174,6 +194,18 @@ mod tests {
         assert!(matches!(
             classify("StartFHIRImportJob", "FailedDependencyException", String::new()),
             AwsError::Dependency { .. }
+        ));
+        assert!(matches!(
+            classify("StartFHIRImportJob", "ConflictException", String::new()),
+            AwsError::Conflict { .. }
+        ));
+        assert!(matches!(
+            classify("DescribeFHIRImportJob", "InternalServerException", String::new()),
+            AwsError::Unavailable { .. }
+        ));
+        assert!(matches!(
+            classify("UploadPart", "InternalError", String::new()),
+            AwsError::Unavailable { .. }
         ));
         let other = classify("X", "Weird", "msg".into());
         assert_eq!(other.to_string(), "X failed (Weird): msg");

@@ -137,7 +137,8 @@ pub async fn list_all(clients: &Clients, filter: &JobFilter) -> Result<Vec<Job>,
 }
 
 /// Polls until the job ends, calling `on_update` on each change of status; backs off from `first_poll` to at
-/// most ten seconds, as HealthLake's Describe rate limit suggests.
+/// most ten seconds, as HealthLake's Describe rate limit suggests, and further (up to 30 s) through a run of
+/// throttled, unavailable or unreachable polls, which only fail the wait when several come in a row.
 pub async fn wait(
     clients: &Clients,
     datastore_id: &str,
@@ -146,15 +147,25 @@ pub async fn wait(
     on_update: &mut dyn FnMut(&Job),
     cancel: &lakedrop_core::CancellationToken,
 ) -> Result<Job, AwsError> {
+    // A poll that fails for a passing reason (throttled, AWS or the network briefly down) is only a missed
+    // look at a job that runs on regardless; this many in a row, and the failure is reported.
+    const TRANSIENT_FAILURES: u32 = 8;
     let mut delay = first_poll;
     let mut last_status = String::new();
+    let mut failures = 0;
     loop {
         let job = match describe(clients, datastore_id, job_id).await {
-            Err(AwsError::Throttled { .. }) => {
+            Err(AwsError::Throttled { .. } | AwsError::Unavailable { .. } | AwsError::Network { .. })
+                if failures + 1 < TRANSIENT_FAILURES =>
+            {
+                failures += 1;
                 delay = (delay * 2).min(Duration::from_secs(30));
                 None
             }
-            other => Some(other?),
+            other => {
+                failures = 0;
+                Some(other?)
+            }
         };
         if let Some(job) = job {
             if job.status != last_status {
@@ -169,7 +180,9 @@ pub async fn wait(
             () = cancel.cancelled() => return Err(AwsError::Cancelled),
             () = tokio::time::sleep(delay) => {}
         }
-        delay = (delay + delay / 2).min(Duration::from_secs(10));
+        if failures == 0 {
+            delay = (delay + delay / 2).min(Duration::from_secs(10));
+        }
     }
 }
 
@@ -231,11 +244,13 @@ pub fn to_job(p: &ImportJobProperties) -> Job {
         Some(OutputDataConfig::S3Configuration(c)) => Some(c.s3_uri().to_string()),
         _ => None,
     };
+    let status = p.job_status().as_str().to_string();
     Job {
+        advice: lakedrop_core::job::failure_advice(&status, p.message()),
         job_id: p.job_id().to_string(),
         job_name: p.job_name().map(str::to_string),
         datastore_id: p.datastore_id().to_string(),
-        status: p.job_status().as_str().to_string(),
+        status,
         submit_time: millis(p.submit_time()),
         end_time: p.end_time().map(millis),
         message: p.message().map(str::to_string),

@@ -334,11 +334,8 @@ async fn read_range(path: &Path, start: u64, len: u64) -> Result<Vec<u8>, AwsErr
 
 fn retryable(e: &AwsError) -> bool {
     match e {
-        AwsError::Throttled { .. } | AwsError::Network { .. } => true,
-        AwsError::Service { code, .. } => {
-            matches!(code.as_str(), "InternalError" | "ServiceUnavailable" | "RequestTimeout" | "SlowDown")
-                || code.starts_with('5')
-        }
+        AwsError::Throttled { .. } | AwsError::Network { .. } | AwsError::Unavailable { .. } => true,
+        AwsError::Service { code, .. } => code == "SlowDown" || code.starts_with('5'),
         _ => false,
     }
 }

@@ -111,6 +111,9 @@ async fn import(args: &Args, session: &Session) -> anyhow::Result<ExitCode> {
         if let Some(message) = &result.job.message {
             println!("  {message}");
         }
+        if let Some(advice) = &result.job.advice {
+            println!("  what to do: {advice}");
+        }
         if let Some(m) = &result.manifest {
             println!("  files scanned            {}", thousands(m.scanned_files));
             println!("  resources scanned        {}", thousands(m.resources_scanned));

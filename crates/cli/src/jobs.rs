@@ -95,6 +95,9 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                         if let Some(message) = &result.job.message {
                             println!("  {message}");
                         }
+                        if let Some(advice) = &result.job.advice {
+                            println!("  what to do: {advice}");
+                        }
                         if let Some(uri) = &result.job.output_uri {
                             println!("  output   {uri}");
                         }

@@ -35,6 +35,8 @@ pub struct Job {
     pub queue_position: Option<u32>,
     /// When the job is expected to end (epoch milliseconds), from past throughput; `None` when unknowable.
     pub eta: Option<i64>,
+    /// For a job that `FAILED`: what to do about it, in plain words ([`failure_advice`]).
+    pub advice: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -57,6 +59,46 @@ pub struct JobProgress {
 pub struct JobResult {
     pub job: Job,
     pub manifest: Option<ManifestSummary>,
+}
+
+/// What the analyst can do about a job that `FAILED`, read from its `Message`; `None` for any other status.
+/// HealthLake does not document its failure messages, so this knows the causes its documentation names (input
+/// missing, more than 10,000 files, the KMS key, the buckets, the role) by the words they are written in, and
+/// otherwise says to read the message.
+pub fn failure_advice(status: &str, message: Option<&str>) -> Option<String> {
+    if status != "FAILED" {
+        return None;
+    }
+    let Some(message) = message.map(str::to_ascii_lowercase).filter(|m| !m.trim().is_empty()) else {
+        return Some(
+            "HealthLake gave no reason. Look in the job's output folder and in the HealthLake console, then \
+             import the files again."
+                .into(),
+        );
+    };
+    let has = |words: &[&str]| words.iter().any(|w| message.contains(w));
+    let advice = if has(&["no input files", "input files not found", "no files found"]) {
+        "The input location held no files when the job ran: they were moved or deleted after the upload. Import \
+         the files again; Lakedrop uploads them to a fresh location."
+    } else if has(&["exceeds the limit", "too many files", "10000 files", "10,000 files"]) {
+        "HealthLake imports at most 10,000 files in one job. Import the files in batches of 10,000 or fewer."
+    } else if has(&["kms", "encryption key"]) {
+        "HealthLake could not use the KMS key. Check that the key is enabled and in the data store's Region, and \
+         that the import role may use it (kms:Decrypt and kms:GenerateDataKey); then run the checks again."
+    } else if has(&["access denied", "accessdenied", "not authorized", "assume"]) {
+        "HealthLake could not act with the import role. Check the role's trust and permissions policies (shown \
+         filled in below the checks, or by `lakedrop policy`), then import again."
+    } else if has(&["bucket"]) {
+        "A bucket the job needs is missing or out of reach. Choose the buckets again, run the checks, and import \
+         again."
+    } else if has(&["uri"]) {
+        "The input or output location is not a valid S3 location. Choose the buckets again and import again."
+    } else if has(&["internal"]) {
+        "HealthLake failed on its side. Import the same files again; a new job is safe to start."
+    } else {
+        "Read HealthLake's message, fix what it names, and import the files again."
+    };
+    Some(advice.into())
 }
 
 /// Estimates when each unfinished job ends: the data store's throughput is the median of its finished jobs'
@@ -148,7 +190,25 @@ mod tests {
             progress: None,
             queue_position: None,
             eta: None,
+            advice: None,
         }
+    }
+
+    #[test]
+    fn a_failed_jobs_message_becomes_what_to_do() {
+        let advice = |m: Option<&str>| failure_advice("FAILED", m).expect("advice for a failed job");
+        assert!(advice(Some("No input files found at s3://in/lakedrop/b1/")).contains("moved or deleted"));
+        assert!(
+            advice(Some("Number of input files 10001 exceeds the limit of 10000 files per import job"))
+                .contains("batches of 10,000")
+        );
+        assert!(advice(Some("KMS key k1 is disabled or does not exist")).contains("kms:Decrypt"));
+        assert!(advice(Some("Access Denied when assuming the role")).contains("trust and permissions"));
+        assert!(advice(Some("Input S3 bucket in does not exist")).contains("Choose the buckets again"));
+        assert!(advice(Some("Internal error while running the job")).contains("safe to start"));
+        assert!(advice(None).contains("gave no reason"));
+        assert!(advice(Some("Something new")).contains("Read HealthLake's message"));
+        assert_eq!(failure_advice("COMPLETED_WITH_ERRORS", Some("Internal error")), None);
     }
 
     #[test]

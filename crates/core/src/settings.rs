@@ -1,9 +1,11 @@
-//! The analyst's remembered choices (the IAM role per data store, the last connection), in a small JSON file
-//! beside the history. Preferences, not records: losing the file loses nothing but convenience.
+//! The analyst's remembered choices (the last connection, the destination last chosen on each connection, the
+//! IAM role per data store, the validation level), in a small JSON file beside the history. Preferences, not
+//! records: losing the file loses nothing but convenience. Ids and names only, never credentials.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use lakedrop_validate::Level;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,6 +16,31 @@ pub struct Settings {
     /// The AWS profile last connected to; `None` means the sandbox.
     pub profile: Option<String>,
     pub region: Option<String>,
+    /// The destination last chosen on each connection, by [`connection_key`].
+    pub destinations: BTreeMap<String, RememberedDestination>,
+    /// The validation level of the last import started.
+    pub level: Option<Level>,
+}
+
+/// A destination as the analyst last chose it on one connection, as it was typed or picked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct RememberedDestination {
+    pub datastore_id: String,
+    pub kms_key_id: String,
+    pub input_bucket: String,
+    pub output_uri: String,
+    pub role_arn: String,
+}
+
+/// The key a connection's remembered destination is kept under: the sandbox, or an AWS profile in a Region
+/// (the same profile in another Region sees other data stores).
+pub fn connection_key(profile: Option<&str>, region: &str) -> String {
+    match profile {
+        None => "sandbox".into(),
+        Some(profile) => format!("profile:{profile}@{region}"),
+    }
 }
 
 pub struct SettingsFile {
@@ -65,6 +92,31 @@ mod tests {
         let again = SettingsFile::new(dir.path()).load();
         assert_eq!(again.roles["ds1"], "arn:aws:iam::111122223333:role/A");
         assert!(!dir.path().join("settings.json.tmp").exists());
+    }
+
+    #[test]
+    fn each_connection_remembers_its_own_destination_and_older_files_still_load() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A settings file written before destinations were remembered.
+        std::fs::write(
+            dir.path().join("settings.json"),
+            br#"{"roles":{},"profile":"analyst","region":"us-east-1"}"#,
+        )
+        .expect("write");
+        let file = SettingsFile::new(dir.path());
+        assert_eq!(file.load().profile.as_deref(), Some("analyst"));
+        let east =
+            RememberedDestination { datastore_id: "ds-east".into(), ..RememberedDestination::default() };
+        file.update(|s| {
+            s.destinations.insert(connection_key(Some("analyst"), "us-east-1"), east.clone());
+            s.level = Some(Level::Minimal);
+        })
+        .expect("save");
+        let again = SettingsFile::new(dir.path()).load();
+        assert_eq!(again.destinations.get(&connection_key(Some("analyst"), "us-east-1")), Some(&east));
+        assert_eq!(again.destinations.get(&connection_key(Some("analyst"), "us-west-2")), None);
+        assert_eq!(again.destinations.get(&connection_key(None, "us-east-1")), None);
+        assert_eq!(again.level, Some(Level::Minimal));
     }
 
     #[test]

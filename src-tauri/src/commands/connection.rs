@@ -1,6 +1,8 @@
 use lakedrop_aws::catalog::{self, BucketChoice, DatastoreChoice, KeyChoice, ProfileChoice};
 use lakedrop_aws::destination::{Choices, resolve};
 use lakedrop_core::connection::{Connection, ConnectionKind};
+use lakedrop_core::settings::RememberedDestination;
+use lakedrop_validate::Level;
 use serde::{Deserialize, Serialize};
 
 use crate::{AppState, IpcError};
@@ -21,6 +23,11 @@ pub struct ConnectionStatus {
     pub region: String,
     pub endpoint: Option<String>,
     pub destination: Option<Connection>,
+    /// The destination last chosen on this connection (in an earlier run, perhaps), to preselect when it is
+    /// still among the choices.
+    pub remembered: Option<RememberedDestination>,
+    /// The validation level of the last import started.
+    pub level: Option<Level>,
 }
 
 #[tauri::command]
@@ -29,7 +36,10 @@ pub async fn connection_status(state: tauri::State<'_, AppState>) -> Result<Conn
     let s = state.session().await?;
     let (kind, label, region, endpoint) =
         (s.kind, s.label.clone(), s.clients.region.clone(), s.endpoint.clone());
-    Ok(ConnectionStatus { kind, label, region, endpoint, destination: s.destination().ok() })
+    let mut settings = state.settings().load();
+    let remembered = settings.destinations.remove(&s.key());
+    let destination = s.destination().ok();
+    Ok(ConnectionStatus { kind, label, region, endpoint, destination, remembered, level: settings.level })
 }
 
 /// The AWS profiles in the user's config (names, kinds and Regions; never credentials).
@@ -80,7 +90,20 @@ pub struct DestinationChoices {
     pub role_arn: String,
 }
 
-/// Sets the destination (resolving the key to its ARN) and remembers the role for the data store.
+impl From<DestinationChoices> for RememberedDestination {
+    fn from(c: DestinationChoices) -> RememberedDestination {
+        RememberedDestination {
+            datastore_id: c.datastore_id,
+            kms_key_id: c.kms_key_id,
+            input_bucket: c.input_bucket,
+            output_uri: c.output_uri,
+            role_arn: c.role_arn,
+        }
+    }
+}
+
+/// Sets the destination (resolving the key to its ARN) and remembers it for this connection, and the role for
+/// the data store.
 #[tauri::command]
 #[specta::specta]
 pub async fn set_destination(
@@ -96,18 +119,19 @@ pub async fn set_destination(
     let s = state.session().await?;
     let picked = Choices {
         datastore_id: Some(choices.datastore_id.clone()),
-        kms_key: Some(choices.kms_key_id),
-        input_bucket: Some(choices.input_bucket),
-        output_uri: Some(choices.output_uri),
+        kms_key: Some(choices.kms_key_id.clone()),
+        input_bucket: Some(choices.input_bucket.clone()),
+        output_uri: Some(choices.output_uri.clone()),
         role_arn: Some(choices.role_arn.clone()),
     };
     let connection = resolve(&s.clients, picked, s.kind, &s.label, s.endpoint.as_deref()).await?;
     s.set_destination(connection.clone());
     let remembered = state.settings().update(|st| {
-        st.roles.insert(choices.datastore_id, choices.role_arn);
+        st.roles.insert(choices.datastore_id.clone(), choices.role_arn.clone());
+        st.destinations.insert(s.key(), choices.into());
     });
     if let Err(e) = remembered {
-        tracing::warn!(error = %e, "could not remember the role");
+        tracing::warn!(error = %e, "could not remember the destination");
     }
     Ok(connection)
 }

@@ -39,11 +39,11 @@ pub async fn start_import(
     let destination = session.destination()?;
     let history = state.history().await?;
     let cancel = state.begin(&op_id);
-    let request = ImportRequest {
-        paths,
-        job_name: request.job_name.filter(|n| !n.trim().is_empty()),
-        level: request.validation_level.unwrap_or(Level::StructureOnly),
-    };
+    let level = request.validation_level.unwrap_or(Level::StructureOnly);
+    if let Err(e) = state.settings().update(|s| s.level = Some(level)) {
+        tracing::warn!(error = %e, "could not remember the validation level");
+    }
+    let request = ImportRequest { paths, job_name: request.job_name.filter(|n| !n.trim().is_empty()), level };
     let progress = move |event| {
         let _ = on_progress.send(event);
     };

@@ -16,7 +16,10 @@ export const commands = {
 	datastores: () => typedError<DatastoreChoice[], IpcError>(__TAURI_INVOKE("datastores")),
 	kmsKeys: () => typedError<KeyChoice[], IpcError>(__TAURI_INVOKE("kms_keys")),
 	buckets: () => typedError<BucketChoice[], IpcError>(__TAURI_INVOKE("buckets")),
-	/**  Sets the destination (resolving the key to its ARN) and remembers the role for the data store. */
+	/**
+	 *  Sets the destination (resolving the key to its ARN) and remembers it for this connection, and the role for
+	 *  the data store.
+	 */
 	setDestination: (choices: DestinationChoices) => typedError<Connection, IpcError>(__TAURI_INVOKE("set_destination", { choices })),
 	/**  The IAM role last used with this data store, if any. */
 	rememberedRole: (datastoreId: string) => __TAURI_INVOKE<string | null>("remembered_role", { datastoreId }),
@@ -151,6 +154,13 @@ export type ConnectionStatus = {
 	region: string,
 	endpoint: string | null,
 	destination: Connection | null,
+	/**
+	 *  The destination last chosen on this connection (in an earlier run, perhaps), to preselect when it is
+	 *  still among the choices.
+	 */
+	remembered: RememberedDestination | null,
+	/**  The validation level of the last import started. */
+	level: Level | null,
 };
 
 export type DatastoreChoice = {
@@ -171,7 +181,43 @@ export type DestinationChoices = {
 	roleArn: string,
 };
 
-export type ErrorCode = "invalid-input" | "not-found" | "io" | "credentials" | "access-denied" | "aws" | "cancelled" | "sandbox" | "internal";
+/**
+ *  What went wrong, in as many kinds as there are different things for the analyst to do about it; the UI has a
+ *  sentence for each (`ui/src/ipc/errors.ts`).
+ */
+export type ErrorCode = 
+/**  What the window sent makes no sense here (a path not picked, a malformed S3 URI, no files). */
+"invalid-input" | 
+/**  AWS refused the request as invalid (ValidationException and kin): a choice needs changing. */
+"rejected" | 
+/**  A file, bucket, key, data store or job that does not exist. */
+"not-found" | 
+/**  A local file could not be read or written. */
+"io" | 
+/**  No usable AWS credentials, or expired ones. */
+"credentials" | 
+/**  The identity in use may not do this. */
+"access-denied" | 
+/**  AWS kept asking us to slow down and retries ran out. */
+"throttled" | 
+/**  A service HealthLake depends on (KMS, S3) refused: usually the key or the role's access to it. */
+"dependency" | 
+/**  The resource is in a state that does not allow this yet (a data store still being created). */
+"conflict" | 
+/**  AWS could not be reached: network, VPN, proxy. */
+"offline" | 
+/**  AWS failed on its side and retries ran out. */
+"unavailable" | 
+/**  Any other AWS error. */
+"aws" | 
+/**  The analyst cancelled. */
+"cancelled" | 
+/**  The embedded sandbox did not start or stopped answering. */
+"sandbox" | 
+/**  Lakedrop's own records (the local history) could not be read or written. */
+"local-state" | 
+/**  A bug in Lakedrop. */
+"internal";
 
 /**  One failed resource, as HealthLake reported it. */
 export type Failure = {
@@ -312,6 +358,8 @@ export type Job = {
 	queuePosition: number | null,
 	/**  When the job is expected to end (epoch milliseconds), from past throughput; `None` when unknowable. */
 	eta: number | null,
+	/**  For a job that `FAILED`: what to do about it, in plain words ([`failure_advice`]). */
+	advice: string | null,
 };
 
 export type JobProgress = {
@@ -406,6 +454,15 @@ export type ProfileChoice = {
 
 /**  How a profile gets its credentials; shown so the analyst knows whether to run `aws sso login`. */
 export type ProfileKind = "sso" | "credential-process" | "assume-role" | "access-keys" | "other";
+
+/**  A destination as the analyst last chose it on one connection, as it was typed or picked. */
+export type RememberedDestination = {
+	datastoreId: string,
+	kmsKeyId: string,
+	inputBucket: string,
+	outputUri: string,
+	roleArn: string,
+};
 
 /**  What a retry started. */
 export type Retry = {

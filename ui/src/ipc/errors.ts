@@ -13,9 +13,13 @@ const SENTENCES: Record<ErrorCode, ErrorSentence> = {
     what: "Lakedrop could not use what it was given.",
     next: "Check the files or settings you chose and try again.",
   },
+  rejected: {
+    what: "AWS refused the request as invalid.",
+    next: "The details say which setting AWS objects to. Change it under Destination, run the checks again, and retry.",
+  },
   "not-found": {
-    what: "A file, folder or job could not be found.",
-    next: "It may have been moved or deleted. Choose it again, or refresh the list.",
+    what: "A file, folder, bucket, key, data store or job could not be found.",
+    next: "It may have been moved or deleted, or belong to another Region. Choose it again, or refresh the list.",
   },
   io: {
     what: "A file could not be read or written.",
@@ -29,9 +33,29 @@ const SENTENCES: Record<ErrorCode, ErrorSentence> = {
     what: "AWS refused the request: the role in use is not allowed to do this.",
     next: "Ask your AWS administrator for access to the data store, its buckets and its KMS key.",
   },
+  throttled: {
+    what: "AWS is limiting how fast requests can be made, and Lakedrop's retries ran out.",
+    next: "Wait a minute and try again. Other tools using the same account may be making many requests.",
+  },
+  dependency: {
+    what: "HealthLake could not use a service it depends on: usually the KMS key, or the role's access to it or to the buckets.",
+    next: "Check that the KMS key is enabled and that the import role may use it and the buckets, then run the checks again.",
+  },
+  conflict: {
+    what: "AWS cannot do this yet: the data store or job is busy, or not in a state that allows it.",
+    next: "Wait until the data store is active, or the job has moved on, and try again.",
+  },
+  offline: {
+    what: "Lakedrop could not reach AWS.",
+    next: "Check your network connection, VPN or proxy, then try again. Nothing is lost: an upload continues where it stopped.",
+  },
+  unavailable: {
+    what: "AWS had a problem on its side, and Lakedrop's retries ran out.",
+    next: "Wait a few minutes and try again. If it keeps happening, check the AWS Health Dashboard for the Region.",
+  },
   aws: {
-    what: "AWS returned an error.",
-    next: "Wait a moment and try again. If it keeps happening, share the details below with your administrator.",
+    what: "AWS returned an error Lakedrop does not recognise.",
+    next: "The details give AWS's own words. Try again; if it keeps happening, share them with your administrator.",
   },
   cancelled: {
     what: "The operation was cancelled.",
@@ -40,6 +64,10 @@ const SENTENCES: Record<ErrorCode, ErrorSentence> = {
   sandbox: {
     what: "The local sandbox is not responding.",
     next: "Restart Lakedrop. If that does not help, delete the sandbox data folder and restart.",
+  },
+  "local-state": {
+    what: "Lakedrop could not read or write its own records on this computer.",
+    next: "Check that the disk is not full and that Lakedrop's data folder is writable, then restart Lakedrop.",
   },
   internal: {
     what: "Something went wrong inside Lakedrop.",

@@ -19,17 +19,26 @@ const CONNECTION: ipc.Connection = {
   roleArn: "arn:aws:iam::000000000000:role/import",
 };
 
-const ALL_CODES: ErrorCode[] = [
-  "invalid-input",
-  "not-found",
-  "io",
-  "credentials",
-  "access-denied",
-  "aws",
-  "cancelled",
-  "sandbox",
-  "internal",
-];
+// A Record over ErrorCode, so a code added in Rust fails to type-check here until it is listed.
+const CODES: Record<ErrorCode, true> = {
+  "invalid-input": true,
+  rejected: true,
+  "not-found": true,
+  io: true,
+  credentials: true,
+  "access-denied": true,
+  throttled: true,
+  dependency: true,
+  conflict: true,
+  offline: true,
+  unavailable: true,
+  aws: true,
+  cancelled: true,
+  sandbox: true,
+  "local-state": true,
+  internal: true,
+};
+const ALL_CODES = Object.keys(CODES) as ErrorCode[];
 
 afterEach(() => resetBackend());
 
@@ -144,11 +153,21 @@ describe("error sentences", () => {
     expect(describeError("credentials").next).toMatch(/sign in/i);
   });
 
+  it("tell apart what waiting fixes from what a change of setting fixes", () => {
+    expect(describeError("throttled").next).toMatch(/wait a minute/i);
+    expect(describeError("unavailable").next).toMatch(/wait a few minutes/i);
+    expect(describeError("offline").next).toMatch(/network/i);
+    expect(describeError("rejected").next).toMatch(/destination/i);
+    expect(describeError("dependency").next).toMatch(/KMS key/);
+    for (const code of ["rejected", "dependency", "access-denied"] as const)
+      expect(describeError(code).next, code).not.toMatch(/wait/i);
+  });
+
   it("treat an unknown code from a newer backend as internal, keeping the raw text", () => {
-    const error = toLakedropError({ code: "throttled", message: "Rate exceeded" });
+    const error = toLakedropError({ code: "quota-exceeded", message: "Too many jobs" });
     expect(error.code).toBe("internal");
-    expect(error.message).toBe("throttled: Rate exceeded");
-    expect(isErrorCode("throttled")).toBe(false);
+    expect(error.message).toBe("quota-exceeded: Too many jobs");
+    expect(isErrorCode("quota-exceeded")).toBe(false);
     expect(isErrorCode("sandbox")).toBe(true);
   });
 });

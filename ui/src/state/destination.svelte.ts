@@ -92,31 +92,57 @@ export async function loadChoices(): Promise<void> {
       ipc.buckets(),
     ]);
     Object.assign(dest, { datastores, keys, buckets });
-    const current = status.destination;
-    if (current) {
-      dest.choices = {
-        datastoreId: current.datastoreId,
-        kmsKeyId: current.kmsKeyId,
-        inputBucket: current.inputBucket,
-        outputUri: current.outputUri,
-        roleArn: current.roleArn,
-      };
-    } else {
-      const store = datastores.find((d) => d.selectable);
-      const key = keys.find((k) => k.selectable);
-      dest.choices = {
-        datastoreId: store?.id ?? "",
-        kmsKeyId: key?.arn ?? "",
-        inputBucket: buckets[0]?.name ?? "",
-        outputUri: buckets[0] ? `s3://${buckets[0].name}/lakedrop-output/` : "",
-        roleArn: store ? ((await ipc.rememberedRole(store.id)) ?? "") : "",
-      };
-    }
+    if (status.level) dest.level = status.level;
+    dest.choices = await initialChoices(status, datastores, keys, buckets);
   } catch (e) {
     dest.error = ipc.toLakedropError(e);
   } finally {
     dest.loading = false;
   }
+}
+
+/**
+ * What the pickers start on: the destination last chosen on this connection (in an earlier run,
+ * perhaps) while its data store and key are still there to choose, else the one in use, else the
+ * first usable of each.
+ */
+async function initialChoices(
+  status: ipc.ConnectionStatus,
+  datastores: DatastoreChoice[],
+  keys: KeyChoice[],
+  buckets: BucketChoice[],
+): Promise<Choices> {
+  const remembered = status.remembered;
+  if (remembered) {
+    // The key picker's values are ARNs; the remembered key may be named by id or alias.
+    const key = keys.find(
+      (k) => k.selectable && [k.arn, k.keyId, ...k.aliases].includes(remembered.kmsKeyId),
+    );
+    const usable =
+      key &&
+      datastores.some((d) => d.selectable && d.id === remembered.datastoreId) &&
+      buckets.some((b) => b.name === remembered.inputBucket);
+    if (usable) return { ...remembered, kmsKeyId: key.arn };
+  }
+  const current = status.destination;
+  if (current) {
+    return {
+      datastoreId: current.datastoreId,
+      kmsKeyId: current.kmsKeyId,
+      inputBucket: current.inputBucket,
+      outputUri: current.outputUri,
+      roleArn: current.roleArn,
+    };
+  }
+  const store = datastores.find((d) => d.selectable);
+  const key = keys.find((k) => k.selectable);
+  return {
+    datastoreId: store?.id ?? "",
+    kmsKeyId: key?.arn ?? "",
+    inputBucket: buckets[0]?.name ?? "",
+    outputUri: buckets[0] ? `s3://${buckets[0].name}/lakedrop-output/` : "",
+    roleArn: store ? ((await ipc.rememberedRole(store.id)) ?? "") : "",
+  };
 }
 
 /** A new data store brings back the role last used with it. */

@@ -30,6 +30,7 @@ function job(id: string, status: string, extra: Partial<Job> = {}): Job {
     progress: null,
     queuePosition: null,
     eta: null,
+    advice: null,
     ...extra,
   };
 }

@@ -102,6 +102,7 @@ export function completedJob(status = "COMPLETED"): JobResult {
       progress: null,
       queuePosition: null,
       eta: null,
+      advice: null,
     },
     manifest: {
       inputUri: "s3://in/x/",

@@ -47,7 +47,10 @@ function checksFor(role: unknown): Check[] {
   ];
 }
 
-function backend(calls: [string, Record<string, unknown>][]): void {
+function backend(
+  calls: [string, Record<string, unknown>][],
+  status: Record<string, unknown> = {},
+): void {
   let destination: Record<string, unknown> | null = null;
   fakeBackend((cmd, args) => {
     calls.push([cmd, args]);
@@ -61,6 +64,9 @@ function backend(calls: [string, Record<string, unknown>][]): void {
           region: "us-east-1",
           endpoint: "http://x",
           destination: null,
+          remembered: null,
+          level: null,
+          ...status,
         };
       case "datastores":
         return [
@@ -151,6 +157,34 @@ describe("DestinationView", () => {
     expect(root.querySelector<HTMLButtonElement>('[data-testid="start-import"]')?.disabled).toBe(
       true,
     );
+  });
+
+  it("comes back to the destination and level last chosen, while they can still be chosen", async () => {
+    const remembered = {
+      datastoreId: STORE,
+      kmsKeyId: "alias/lakedrop-sandbox",
+      inputBucket: "lakedrop-output",
+      outputUri: "s3://lakedrop-output/mine/",
+      roleArn: ROLE,
+    };
+    backend([], { remembered, level: "minimal" });
+    const root = render();
+    await settle();
+    expect(dest.choices).toEqual({
+      ...remembered,
+      kmsKeyId: "arn:aws:kms:us-east-1:000000000000:key/k1",
+    });
+    expect(root.querySelector<HTMLSelectElement>('[data-testid="level"]')?.value).toBe("minimal");
+    expect(root.querySelector<HTMLInputElement>('[data-testid="role-arn"]')?.value).toBe(ROLE);
+
+    // A remembered data store that is gone falls back to what can be chosen now.
+    if (component) unmount(component);
+    resetDestination();
+    backend([], { remembered: { ...remembered, datastoreId: "c".repeat(32) } });
+    render();
+    await settle();
+    expect(dest.choices.datastoreId).toBe(STORE);
+    expect(dest.choices.outputUri).toBe("s3://lakedrop-input/lakedrop-output/");
   });
 
   it("explains a failed check, and once fixed, starts the import with the level and name chosen", async () => {

@@ -237,6 +237,26 @@ describe("JobView", () => {
     expect(root.textContent).not.toContain("Most resources were imported");
   });
 
+  it("says what to do about a failed job, with HealthLake's message one click away", async () => {
+    const message = "Number of input files 10001 exceeds the limit of 10000 files per import job";
+    fakeBackend((cmd) => {
+      if (cmd !== "job_result") throw new Error(`unexpected command ${cmd}`);
+      const { job } = completedJob("FAILED");
+      return {
+        job: { ...job, message, advice: "Import the files in batches of 10,000 or fewer." },
+        manifest: null,
+      };
+    });
+    const root = render();
+    await waitFor(() => root.querySelector('[data-testid="job-advice"]') !== null);
+    expect(root.querySelector('[data-testid="job-advice"]')?.textContent).toContain(
+      "batches of 10,000 or fewer",
+    );
+    const details = root.querySelector("details");
+    expect(details?.open).toBe(false);
+    expect(details?.textContent).toContain(message);
+  });
+
   it("lists the files the import skipped, with the reason", async () => {
     importer.last = {
       started: {

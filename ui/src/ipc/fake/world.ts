@@ -33,6 +33,7 @@ import type {
   Level,
   Policies,
   ProfileChoice,
+  RememberedDestination,
   Retry,
   ValidateProgress,
   ValidationReport,
@@ -363,6 +364,8 @@ export class World {
   private readonly settings: Settings;
   private destination: Connection | null = null;
   private readonly roles = new Map<string, string>();
+  private remembered: RememberedDestination | null = null;
+  private level: Level | null = null;
   private readonly jobs: FakeJob[] = [];
   private readonly cancelled = new Set<string>();
   private nextJob = 1;
@@ -434,6 +437,7 @@ export class World {
       progress: null,
       queuePosition: null,
       eta: null,
+      advice: null,
     };
   }
 
@@ -446,6 +450,8 @@ export class World {
       region: REGION,
       endpoint: "http://127.0.0.1:4566",
       destination: this.destination,
+      remembered: this.remembered,
+      level: this.level,
     };
   }
 
@@ -524,6 +530,7 @@ export class World {
         message: `output location "${c.outputUri}" is not an s3://bucket/prefix/ address`,
       });
     this.roles.set(c.datastoreId, c.roleArn);
+    this.remembered = { ...c };
     const connection: Connection = {
       kind: "sandbox",
       label: "Sandbox",
@@ -704,7 +711,8 @@ export class World {
     }
     onProgress({ event: "submitting" });
     await this.wait(300);
-    const job = this.submit(request.jobName, sent, request.validationLevel ?? "structure-only");
+    this.level = request.validationLevel ?? "structure-only";
+    const job = this.submit(request.jobName, sent, this.level);
     onProgress({ event: "submitted", jobId: job.jobId });
     const skipped = files.filter((f) => !sent.includes(f));
     return {
