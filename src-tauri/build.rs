@@ -22,7 +22,7 @@ const COMMANDS: &[&str] = &[
     "cancel",
     "list_jobs",
     "job_result",
-    "notify_job_ended",
+    "notify_finished",
     "failure_summary",
     "failure_rows",
     "export_failures",

@@ -34,7 +34,7 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
         commands::import::cancel,
         commands::jobs::list_jobs,
         commands::jobs::job_result,
-        commands::notify::notify_job_ended,
+        commands::notify::notify_finished,
         commands::results::failure_summary,
         commands::results::failure_rows,
         commands::results::export_failures,

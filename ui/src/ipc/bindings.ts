@@ -53,11 +53,10 @@ export const commands = {
 	/**  One job with its manifest once it has ended. */
 	jobResult: (jobId: string) => typedError<JobResult, IpcError>(__TAURI_INVOKE("job_result", { jobId })),
 	/**
-	 *  Tells the desktop that a job ended (the window may be in the background). The text is made here from the
-	 *  status, so the webview cannot put arbitrary text in a system notification. A desktop without a notification
-	 *  service is not an error: the app shows the result in its own window anyway.
+	 *  Tells the desktop that long work ended (the window may be in the background). A desktop without a
+	 *  notification service is not an error: the window shows the outcome anyway; `false` says none was shown.
 	 */
-	notifyJobEnded: (jobId: string, status: string) => typedError<boolean, IpcError>(__TAURI_INVOKE("notify_job_ended", { jobId, status })),
+	notifyFinished: (finished: Finished) => typedError<boolean, IpcError>(__TAURI_INVOKE("notify_finished", { finished })),
 	/**  Loads a finished job's failures (once; later calls answer from memory), grouped by cause. */
 	failureSummary: (jobId: string) => typedError<FailureSummary, IpcError>(__TAURI_INVOKE("failure_summary", { jobId })),
 	/**  One page of failures (at most 500), filtered, each beside its original line. */
@@ -272,6 +271,18 @@ export type FileReport = {
 	/**  Every issue grouped by code, severity and resource type, most frequent first, with the first examples. */
 	groups: IssueGroup[],
 };
+
+/**
+ *  Long work that ended, as the window reports it; the notification's words are made here from these numbers and
+ *  statuses, so the webview cannot put arbitrary text (or a file name) in a system notification.
+ */
+export type Finished = 
+/**  An import job ended, with HealthLake's `JobStatus`. */
+{ kind: "job"; jobId: string; status: string } | 
+/**  Files dropped or picked were checked. */
+{ kind: "check"; files: number; rejectedLines: number } | 
+/**  An upload ended: its import job started, or the import stopped before that. */
+{ kind: "upload"; files: number; jobStarted: boolean };
 
 /**  A count of failures for one cause, resource type and file, with the first line ids as examples. */
 export type Group = {

@@ -10,6 +10,7 @@ import type {
   ConnectionStatus,
   DatastoreChoice,
   DestinationChoices,
+  Finished,
   ImportProgress,
   ImportRequest,
   ImportStarted,
@@ -113,9 +114,9 @@ export function policies(): Promise<Policies> {
   return unwrap(() => commands.policies());
 }
 
-/** A desktop notification that a job ended; false when the desktop has no notification service. */
-export function notifyJobEnded(jobId: string, status: string): Promise<boolean> {
-  return unwrap(() => commands.notifyJobEnded(jobId, status));
+/** A desktop notification that long work ended; false when the desktop has no notification service. */
+export function notifyFinished(finished: Finished): Promise<boolean> {
+  return unwrap(() => commands.notifyFinished(finished));
 }
 
 /** Paths given on the command line ("Open with"); treated as dropped at startup. */

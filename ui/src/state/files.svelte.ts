@@ -5,6 +5,7 @@ import type { FileReport, LakedropError } from "../ipc";
 import { formatBytes, plural } from "../model/format";
 import { mergeReports, summaryText } from "../model/validation";
 import { announce } from "./announcer.svelte";
+import { notifyIfAway } from "./notify";
 
 export interface CheckProgress {
   file: string | null;
@@ -69,6 +70,7 @@ async function check(paths: string[]): Promise<void> {
   checked.error = null;
   checked.progress = { file: null, bytesDone: 0, bytesTotal: 0, linesDone: 0 };
   announce(`Checking ${plural(paths.length, "item")}…`);
+  const startedAt = Date.now();
   const opId = ipc.newOperationId();
   currentOp = opId;
   try {
@@ -90,6 +92,14 @@ async function check(paths: string[]): Promise<void> {
     });
     checked.files = mergeReports(checked.files, report);
     announce(`Check finished. ${summaryText(checked.files)}.`);
+    notifyIfAway(
+      {
+        kind: "check",
+        files: report.files.length,
+        rejectedLines: Math.min(report.invalid, 2 ** 32 - 1),
+      },
+      startedAt,
+    );
   } catch (e) {
     const error = ipc.toLakedropError(e);
     if (error.code === "cancelled") {

@@ -4,6 +4,7 @@ import type { FileReport, ImportStarted, LakedropError, Level } from "../ipc";
 import { baseName, formatBytes, formatPercent } from "../model/format";
 import { announce } from "./announcer.svelte";
 import { go } from "./navigation.svelte";
+import { notifyIfAway } from "./notify";
 import { jobSubmitted } from "./watcher.svelte";
 
 export type ImportPhase =
@@ -94,6 +95,7 @@ export async function startImport(
   });
   lastQuarter = -1;
   go({ name: "import" });
+  const startedAt = Date.now();
   try {
     const started = await ipc.startImport(
       opId,
@@ -103,6 +105,7 @@ export async function startImport(
     importer.phase = "submitted";
     importer.last = { started, files };
     announce(`Import job ${started.jobId} started.`);
+    notifyIfAway({ kind: "upload", files: started.filesUploaded, jobStarted: true }, startedAt);
     jobSubmitted(started.jobId);
     go({ name: "job", jobId: started.jobId });
   } catch (e) {
@@ -110,6 +113,8 @@ export async function startImport(
     importer.phase = error.code === "cancelled" ? "cancelled" : "failed";
     importer.error = error;
     announce(error.code === "cancelled" ? "Import cancelled." : `Import failed. ${error.what}`);
+    if (error.code !== "cancelled")
+      notifyIfAway({ kind: "upload", files: files.length, jobStarted: false }, startedAt);
   } finally {
     importer.opId = null;
     importer.cancelling = false;

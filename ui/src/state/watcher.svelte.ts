@@ -6,6 +6,7 @@ import * as ipc from "../ipc";
 import type { Job, LakedropError } from "../ipc";
 import { isTerminal, newlyEnded, statusLabel } from "../model/jobs";
 import { announce } from "./announcer.svelte";
+import { notifyJobEnded } from "./notify";
 import { nav } from "./navigation.svelte";
 
 export const ACTIVE_POLL_MS = 3_000;
@@ -46,12 +47,12 @@ export async function refresh(): Promise<number> {
       if (inView(job.jobId)) {
         // The job's own view shows and announces its end; a second message would talk over it.
         // Only a person in another window still needs the desktop notification.
-        if (!document.hasFocus()) void ipc.notifyJobEnded(job.jobId, job.status).catch(() => false);
+        notifyJobEnded(job, true);
         continue;
       }
       watcher.ended = [job, ...watcher.ended.filter((j) => j.jobId !== job.jobId)];
       announce(`Import job ${job.jobName ?? job.jobId} ${statusLabel(job.status).toLowerCase()}.`);
-      void ipc.notifyJobEnded(job.jobId, job.status).catch(() => false);
+      notifyJobEnded(job);
     }
     return jobs.some((j) => !isTerminal(j.status)) ? ACTIVE_POLL_MS : IDLE_POLL_MS;
   } catch (e) {

@@ -72,8 +72,8 @@ describe("watcher", () => {
     const notified: unknown[] = [];
     fakeBackend((cmd, args) => {
       if (cmd === "list_jobs") return listing;
-      if (cmd === "notify_job_ended") {
-        notified.push(args);
+      if (cmd === "notify_finished") {
+        notified.push(args.finished);
         return true;
       }
       return null;
@@ -84,7 +84,7 @@ describe("watcher", () => {
     listing = [job("a", "COMPLETED_WITH_ERRORS"), job("b", "COMPLETED")];
     expect(await refresh()).toBe(IDLE_POLL_MS);
     expect(watcher.ended.map((j) => j.jobId).sort()).toEqual(["a", "b"]);
-    expect(notified).toContainEqual({ jobId: "a", status: "COMPLETED_WITH_ERRORS" });
+    expect(notified).toContainEqual({ kind: "job", jobId: "a", status: "COMPLETED_WITH_ERRORS" });
 
     await refresh();
     expect(notified).toHaveLength(2);
@@ -106,7 +106,7 @@ describe("watcher", () => {
     const notified: unknown[] = [];
     fakeBackend((cmd, args) => {
       if (cmd === "list_jobs") return listing;
-      if (cmd === "notify_job_ended") notified.push(args);
+      if (cmd === "notify_finished") notified.push(args.finished);
       return true;
     });
     const focus = vi.spyOn(document, "hasFocus").mockReturnValue(true);
@@ -119,7 +119,7 @@ describe("watcher", () => {
     expect(live.message).toMatch(/load-other failed/);
     expect(live.message).not.toMatch(/load-seen/);
     // The person is looking at the window: only the job out of view is notified.
-    expect(notified).toEqual([{ jobId: "other", status: "FAILED" }]);
+    expect(notified).toEqual([{ kind: "job", jobId: "other", status: "FAILED" }]);
 
     // In another window, the job in view is notified too, but still gets no banner.
     focus.mockReturnValue(false);
@@ -127,7 +127,7 @@ describe("watcher", () => {
     listing = [job("seen", "COMPLETED"), job("other", "FAILED"), job("away", "COMPLETED")];
     await refresh();
     expect(watcher.ended.map((j) => j.jobId)).toEqual(["other"]);
-    expect(notified).toContainEqual({ jobId: "away", status: "COMPLETED" });
+    expect(notified).toContainEqual({ kind: "job", jobId: "away", status: "COMPLETED" });
     focus.mockRestore();
 
     dismissEnded("other");

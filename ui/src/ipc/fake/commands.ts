@@ -53,7 +53,7 @@ export const commands: typeof generated = {
   cancel: (opId) => plain(() => world.cancel(opId)),
   listJobs: () => typed(() => world.listJobs()),
   jobResult: (jobId) => typed(() => world.jobResult(jobId)),
-  notifyJobEnded: () => typed(() => false),
+  notifyFinished: () => typed(() => false),
   failureSummary: (jobId) => typed(() => world.failureSummary(jobId)),
   failureRows: (jobId, offset, limit, cause, resourceType, file) =>
     typed(() => world.failureRows(jobId, offset, limit, cause, resourceType, file)),
