@@ -293,6 +293,13 @@ test("a thousand dropped files are listed without rendering a thousand rows", { 
   await page.keyboard.press("Home");
   await flawed.locator(byTestId("issue-group")).first().waitFor();
   assert.equal(await flawed.getByRole("button", { name: "Hide 3 issues" }).getAttribute("aria-expanded"), "true");
+  // The one file that needs attention, alone, by keyboard: the filter is a radio group.
+  await tabTo(page, `${byTestId("file-filter")} input:checked`, { back: true });
+  await page.keyboard.press("ArrowRight");
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="file-row"]').length === 1);
+  assert.equal(await flawed.count(), 1);
+  await page.screenshot({ path: `${ARTIFACTS}light/14-needing-attention.png` });
+  await axeCheck(page, "the files needing attention");
   assert.deepEqual(errors, []);
 });
 

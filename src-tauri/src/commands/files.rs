@@ -46,7 +46,11 @@ pub async fn validate_files(
             // A closed channel only means the window stopped listening; validation still completes.
             let _ = on_progress.send(event);
         };
-        Ok(validate(&files, &Options::default(), &mut send, &cancel)?)
+        // The window shows each file's issues by group, with their first examples; the per-file issue list
+        // (up to a thousand a file) would only weigh on IPC: a thousand flawed files froze the window for
+        // seconds while it parsed the report (tests/e2e/bigdata.bench.mjs).
+        let options = Options { max_issues_per_file: 0, ..Options::default() };
+        Ok(validate(&files, &options, &mut send, &cancel)?)
     })
     .await
     .map_err(|e| IpcError::new(ErrorCode::Internal, format!("validation stopped: {e}")))?;

@@ -38,6 +38,11 @@ export function verdictLabel(verdict: FileVerdict): string {
   }
 }
 
+/** The file will not go in whole: lines will be rejected, or it will be skipped. */
+export function needsAttention(file: FileReport): boolean {
+  return fileVerdict(file).kind !== "ready";
+}
+
 export function willUpload(file: FileReport): boolean {
   const kind = fileVerdict(file).kind;
   return kind === "ready" || kind === "partial";
@@ -148,7 +153,7 @@ export function mergeReports(
  */
 export function issueCountText(file: FileReport): string {
   const counts = Object.values(file.byCode) as number[];
-  const total = counts.length > 0 ? counts.reduce((a, b) => a + b, 0) : file.issues.length;
+  const total = counts.reduce((a, b) => a + b, 0);
   const blocked = file.invalid > 0 || file.notFhir;
   return plural(total, blocked ? "issue" : "warning");
 }

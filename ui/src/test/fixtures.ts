@@ -39,9 +39,17 @@ function groupsOf(issues: readonly Issue[]): IssueGroup[] {
   return groups;
 }
 
+/** Every issue counted by code, as the backend counts them. */
+function countsOf(issues: readonly Issue[]): FileReport["byCode"] {
+  const counts: FileReport["byCode"] = {};
+  for (const issue of issues) counts[issue.code] = (counts[issue.code] ?? 0) + 1;
+  return counts;
+}
+
 export function fileReport(overrides: Partial<FileReport> & { name: string }): FileReport {
   return {
     groups: groupsOf(overrides.issues ?? []),
+    byCode: countsOf(overrides.issues ?? []),
     path: `/data/10-patients/${overrides.name}`,
     bytes: 1000,
     lines: 10,
@@ -51,7 +59,6 @@ export function fileReport(overrides: Partial<FileReport> & { name: string }): F
     compressed: false,
     issues: [],
     issuesTruncated: false,
-    byCode: {},
     resourceTypes: {},
     ...overrides,
   };

@@ -207,6 +207,31 @@ describe("FilesView", () => {
     expect(issues?.querySelector('[data-testid="issue-group"]')?.textContent).toContain("Not FHIR");
   });
 
+  it("lists only the files that need attention when asked, and all of them again", async () => {
+    backendWith(["/data/10-patients"], sampleReport());
+    const root = render();
+    button(root, "Choose files…").click();
+    await settle();
+    const names = () =>
+      [...root.querySelectorAll('[data-testid="file-row"]')].map((r) =>
+        r.getAttribute("data-path")?.split("/").pop(),
+      );
+    expect(names()).toHaveLength(14);
+    const options = [
+      ...root.querySelectorAll<HTMLInputElement>('[data-testid="file-filter"] input'),
+    ];
+    expect(options.map((o) => o.parentElement?.textContent?.trim())).toEqual([
+      "All 14 files",
+      "1 needing attention",
+    ]);
+    options[1]?.click();
+    flushSync();
+    expect(names()).toEqual(["log.ndjson"]);
+    options[0]?.click();
+    flushSync();
+    expect(names()).toHaveLength(14);
+  });
+
   it("shows an example beside its line with the element marked, and saves the rejected lines", async () => {
     const line = JSON.stringify({ resourceType: "Patient", id: "p1", gender: "dude" });
     const issue = {
