@@ -35,6 +35,16 @@ export function formatTime(epochMs: number): string {
   });
 }
 
+/**
+ * A backend phrase ("role Typo does not exist", in the CLI's style) as a sentence: a first plain
+ * word capitalized, a full stop at the end. Names keep their case ("lakedrop-output is in …").
+ */
+export function sentence(phrase: string): string {
+  const text = phrase.trim();
+  const capital = /^[a-z]+ /.test(text) ? text[0]?.toUpperCase() + text.slice(1) : text;
+  return /[.!?:)]$/.test(capital) || capital === "" ? capital : `${capital}.`;
+}
+
 /** The last segment of a path, for either separator. */
 export function baseName(path: string): string {
   const parts = path.split(/[\\/]/).filter((p) => p.length > 0);

@@ -198,7 +198,7 @@ describe("DestinationView", () => {
     expect(calls).toContainEqual(["preflight", { fileCount: 13 }]);
     const failed = root.querySelector('[data-check="role-trust"]');
     expect(failed?.getAttribute("data-status")).toBe("fail");
-    expect(failed?.textContent).toContain("create the role with the trust policy");
+    expect(failed?.textContent).toContain("Create the role with the trust policy");
     expect(root.querySelector<HTMLButtonElement>('[data-testid="start-import"]')?.disabled).toBe(
       true,
     );
