@@ -1,9 +1,9 @@
 import { flushSync, mount, tick, unmount } from "svelte";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { emitDrop, emitMenu, fakeBackend, resetBackend } from "./ipc/testing";
-import { nav } from "./state/navigation.svelte";
-import { resetFiles } from "./state/files.svelte";
-import { resetImporter } from "./state/importer.svelte";
+import { go, nav } from "./state/navigation.svelte";
+import { checked, resetFiles } from "./state/files.svelte";
+import { importer, resetImporter, startImport } from "./state/importer.svelte";
 import { sampleReport } from "./test/fixtures";
 import App from "./App.svelte";
 
@@ -21,6 +21,7 @@ async function waitFor(check: () => boolean, ms = 2000): Promise<void> {
 beforeEach(() => {
   resetFiles();
   resetImporter();
+  go({ name: "files" });
 });
 
 afterEach(() => {
@@ -30,9 +31,14 @@ afterEach(() => {
   resetBackend();
 });
 
-function backend(initial: string[]) {
+function backend(
+  initial: string[],
+  more: (cmd: string, args: Record<string, unknown>) => unknown = () => undefined,
+) {
   const validated: unknown[] = [];
   fakeBackend((cmd, args) => {
+    const answer = more(cmd, args);
+    if (answer !== undefined) return answer;
     switch (cmd) {
       case "connection":
         return {
@@ -116,5 +122,80 @@ describe("App", () => {
     await waitFor(() => nav.view.name === "jobs");
     await emitMenu("view-files");
     await waitFor(() => nav.view.name === "files");
+  });
+
+  it("lets the person look elsewhere while an upload runs, and leaves them there when its job starts", async () => {
+    let finish: (value: unknown) => void = () => {};
+    backend([], (cmd) => {
+      switch (cmd) {
+        case "start_import":
+          return new Promise((resolve) => (finish = resolve));
+        case "list_jobs":
+          return [];
+        case "notify_finished":
+          return false;
+        default:
+          return undefined;
+      }
+    });
+    const root = render();
+    await waitFor(() => document.querySelector('[data-drop-ready="true"]') !== null);
+    checked.files = sampleReport().files;
+    const importing = startImport(checked.files);
+    await waitFor(() => nav.view.name === "import");
+
+    root.querySelector<HTMLButtonElement>('[data-testid="nav-jobs"]')?.click();
+    await waitFor(() => nav.view.name === "jobs");
+    expect(root.querySelector('[data-testid="activity"] summary')?.textContent).toContain(
+      "Uploading",
+    );
+    root.querySelector<HTMLButtonElement>('[data-testid="nav-files"]')?.click();
+    await waitFor(() => nav.view.name === "files");
+    expect(root.querySelector("#import-blocker")?.textContent).toMatch(
+      /An import is uploading now/,
+    );
+
+    // The upload's own view is one step away, from the status area.
+    root.querySelector<HTMLButtonElement>('[data-testid="activity-upload"] button')?.click();
+    await waitFor(() => nav.view.name === "import");
+    root.querySelector<HTMLButtonElement>('[data-testid="nav-jobs"]')?.click();
+    await waitFor(() => nav.view.name === "jobs");
+
+    finish({
+      jobId: "job-9",
+      datastoreId: "ds-1",
+      inputUri: "s3://in/lakedrop/b/",
+      filesUploaded: 13,
+      filesSkipped: [],
+      encryption: null,
+    });
+    await importing;
+    expect(importer.phase).toBe("submitted");
+    expect(nav.view.name).toBe("jobs");
+  });
+
+  it("says where the person is that an import stopped, with a way to it", async () => {
+    backend([], (cmd) => {
+      if (cmd === "start_import")
+        return Promise.reject({ code: "offline", message: "connection refused" });
+      if (cmd === "list_jobs") return [];
+      if (cmd === "notify_finished") return false;
+      return undefined;
+    });
+    const root = render();
+    await waitFor(() => document.querySelector('[data-drop-ready="true"]') !== null);
+    nav.view = { name: "jobs" };
+    await startImport(sampleReport().files);
+    expect(importer.phase).toBe("failed");
+    expect(nav.view.name).toBe("import");
+    // The failed import took the Upload view; the person goes to the jobs list and is still told.
+    root.querySelector<HTMLButtonElement>('[data-testid="nav-jobs"]')?.click();
+    await waitFor(() => root.querySelector('[data-testid="import-stopped"]') !== null);
+    expect(root.querySelector('[data-testid="import-stopped"]')?.textContent).toContain(
+      "The import stopped: Lakedrop could not reach AWS.",
+    );
+    root.querySelector<HTMLButtonElement>('[data-testid="import-stopped"] button.primary')?.click();
+    await waitFor(() => nav.view.name === "import");
+    expect(root.querySelector('[data-testid="import-stopped"]')).toBeNull();
   });
 });

@@ -59,6 +59,10 @@ function initial(): DestinationState {
 
 export const dest = $state<DestinationState>(initial());
 
+/** Why no second import starts while one uploads. */
+export const UPLOADING =
+  "An import is uploading now: the next can start once its job has started. Its progress is in the header.";
+
 function fingerprint(c: Choices): string {
   return JSON.stringify(c);
 }
@@ -68,8 +72,9 @@ export function checksCurrent(): boolean {
   return dest.checks !== null && dest.checkedFor === fingerprint(dest.choices);
 }
 
-/** Why the import cannot start yet, or null when it can. */
-export function startBlocker(): string | null {
+/** Why the import cannot start yet, or null when it can; `uploading` while another import uploads. */
+export function startBlocker(uploading = false): string | null {
+  if (uploading) return UPLOADING;
   const c = dest.choices;
   if (!c.datastoreId || !c.kmsKeyId || !c.inputBucket || !c.outputUri || !c.roleArn)
     return "Choose a data store, a key, the buckets and the role.";

@@ -3,7 +3,7 @@ import * as ipc from "../ipc";
 import type { FileReport, ImportStarted, LakedropError, Level } from "../ipc";
 import { baseName, formatBytes, formatPercent } from "../model/format";
 import { announce } from "./announcer.svelte";
-import { go } from "./navigation.svelte";
+import { go, nav } from "./navigation.svelte";
 import { notifyIfAway } from "./notify";
 import { jobSubmitted } from "./watcher.svelte";
 
@@ -107,7 +107,9 @@ export async function startImport(
     announce(`Import job ${started.jobId} started.`);
     notifyIfAway({ kind: "upload", files: started.filesUploaded, jobStarted: true }, startedAt);
     jobSubmitted(started.jobId);
-    go({ name: "job", jobId: started.jobId });
+    // The job's view follows the upload's; a person who went to look elsewhere stays there, and finds
+    // the job in the status area.
+    if (nav.view.name === "import") go({ name: "job", jobId: started.jobId });
   } catch (e) {
     const error = ipc.toLakedropError(e);
     importer.phase = error.code === "cancelled" ? "cancelled" : "failed";
