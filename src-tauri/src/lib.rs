@@ -5,6 +5,7 @@
 
 mod commands;
 mod error;
+mod pace;
 mod session;
 
 pub use error::{ErrorCode, IpcError};
@@ -79,34 +80,64 @@ fn init_logging(data_dir: &std::path::Path) {
     }
 }
 
-/// The menu people expect: File (open files or a folder, quit), View (Files, Jobs), Help (shortcuts, about). Choices reach
-/// the window as a `menu` event carrying the item's id; the window decides what to do.
+/// The menu people expect: File (open files or a folder, quit), Edit (undo, cut, copy, paste, select all: without
+/// it macOS gives text fields no keyboard shortcuts for them), View (Files, Jobs), Window, Help (shortcuts, about);
+/// on macOS the app's own menu holds About, Services, Hide and Quit, as there. Choices reach the window as a
+/// `menu` event carrying the item's id; the window decides what to do.
 fn install_menu(app: &mut tauri::App) -> tauri::Result<()> {
     use tauri::Emitter;
     use tauri::menu::{AboutMetadata, MenuBuilder, MenuItemBuilder, SubmenuBuilder};
     let item =
         |id: &str, text: &str, keys: &str| MenuItemBuilder::with_id(id, text).accelerator(keys).build(app);
-    let file = SubmenuBuilder::new(app, "File")
-        .item(&item("open-files", "Open Files…", "CmdOrCtrl+O")?)
-        .item(&item("open-folder", "Open Folder…", "CmdOrCtrl+Shift+O")?)
-        .separator()
-        .quit()
-        .build()?;
-    let view = SubmenuBuilder::new(app, "View")
-        .item(&item("view-files", "Files", "CmdOrCtrl+1")?)
-        .item(&item("view-jobs", "Jobs", "CmdOrCtrl+2")?)
-        .build()?;
     let about = AboutMetadata {
         name: Some("Lakedrop".into()),
         version: Some(env!("CARGO_PKG_VERSION").into()),
         comments: Some("FHIR R4 NDJSON into AWS HealthLake, checked first and reviewed after.".into()),
         ..AboutMetadata::default()
     };
-    let help = SubmenuBuilder::new(app, "Help")
-        .item(&item("shortcuts", "Keyboard Shortcuts", "CmdOrCtrl+/")?)
-        .about(Some(about))
+    let menu = MenuBuilder::new(app);
+    #[cfg(target_os = "macos")]
+    let menu = menu.item(
+        &SubmenuBuilder::new(app, "Lakedrop")
+            .about(Some(about))
+            .separator()
+            .services()
+            .separator()
+            .hide()
+            .hide_others()
+            .show_all()
+            .separator()
+            .quit()
+            .build()?,
+    );
+    let file = SubmenuBuilder::new(app, "File")
+        .item(&item("open-files", "Open Files…", "CmdOrCtrl+O")?)
+        .item(&item("open-folder", "Open Folder…", "CmdOrCtrl+Shift+O")?)
+        .separator();
+    #[cfg(target_os = "macos")]
+    let file = file.close_window().build()?;
+    #[cfg(not(target_os = "macos"))]
+    let file = file.quit().build()?;
+    let edit = SubmenuBuilder::new(app, "Edit")
+        .undo()
+        .redo()
+        .separator()
+        .cut()
+        .copy()
+        .paste()
+        .select_all()
         .build()?;
-    let menu = MenuBuilder::new(app).items(&[&file, &view, &help]).build()?;
+    let view = SubmenuBuilder::new(app, "View")
+        .item(&item("view-files", "Files", "CmdOrCtrl+1")?)
+        .item(&item("view-jobs", "Jobs", "CmdOrCtrl+2")?)
+        .build()?;
+    let window = SubmenuBuilder::new(app, "Window").minimize().maximize().build()?;
+    let help =
+        SubmenuBuilder::new(app, "Help").item(&item("shortcuts", "Keyboard Shortcuts", "CmdOrCtrl+/")?);
+    #[cfg(not(target_os = "macos"))]
+    let help = help.about(Some(about));
+    let help = help.build()?;
+    let menu = menu.items(&[&file, &edit, &view, &window, &help]).build()?;
     app.set_menu(menu)?;
     app.on_menu_event(|app, event| {
         if let Err(e) = app.emit("menu", event.id().as_ref()) {

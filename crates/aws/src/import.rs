@@ -34,18 +34,36 @@ pub fn skip_reason(file: &FileReport) -> Option<SkipReason> {
     }
 }
 
-/// Validates every file (off the async threads), reporting progress as `Validating`.
+/// Validates every file (off the async threads), reporting where it has come as `Validating` ten times a second.
 pub async fn validate(
     paths: Vec<PathBuf>,
     level: Level,
     cancel: CancellationToken,
+    progress: &(dyn Fn(ImportProgress) + Sync),
 ) -> Result<ValidationReport, AwsError> {
-    tokio::task::spawn_blocking(move || {
+    let (tell, mut heard) = tokio::sync::watch::channel((0u64, 0u64));
+    let mut checking = tokio::task::spawn_blocking(move || {
         let files = expand_paths(&paths)?;
-        Ok(validate_files(&files, &Options { level, ..Options::default() }, &mut |_| {}, &cancel)?)
-    })
-    .await
-    .map_err(|e| AwsError::Input(format!("validation stopped: {e}")))?
+        let mut on_progress = |p| {
+            if let lakedrop_core::progress::ValidateProgress::Progress { bytes_done, bytes_total, .. } = p {
+                tell.send_replace((bytes_done, bytes_total));
+            }
+        };
+        Ok(validate_files(&files, &Options { level, ..Options::default() }, &mut on_progress, &cancel)?)
+    });
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+    let finished = loop {
+        tokio::select! {
+            finished = &mut checking => break finished,
+            _ = tick.tick() => {
+                if heard.has_changed().unwrap_or(false) {
+                    let (bytes_done, bytes_total) = *heard.borrow_and_update();
+                    progress(ImportProgress::Validating { bytes_done, bytes_total });
+                }
+            }
+        }
+    };
+    finished.map_err(|e| AwsError::Input(format!("validation stopped: {e}")))?
 }
 
 pub async fn run(
@@ -57,8 +75,8 @@ pub async fn run(
     cancel: &CancellationToken,
     now_unix: i64,
 ) -> Result<ImportStarted, AwsError> {
-    progress(ImportProgress::Validating);
-    let report = validate(request.paths.clone(), request.level, cancel.clone()).await?;
+    progress(ImportProgress::Validating { bytes_done: 0, bytes_total: 0 });
+    let report = validate(request.paths.clone(), request.level, cancel.clone(), progress).await?;
     if let Some(issue) = report.issues.iter().find(|i| i.severity == lakedrop_validate::Severity::Error) {
         return Err(AwsError::Input(issue.message.clone()));
     }

@@ -56,7 +56,8 @@ async fn import(args: &Args, session: &Session) -> anyhow::Result<ExitCode> {
             return;
         }
         match event {
-            ImportProgress::Validating => eprintln!("validating…"),
+            ImportProgress::Validating { bytes_done: 0, .. } => eprintln!("validating…"),
+            ImportProgress::Validating { .. } => {}
             ImportProgress::Uploading { file, bytes_done, bytes_total, .. } if bytes_done < bytes_total => {
                 eprintln!(
                     "uploading {file} ({} of {} bytes done)",

@@ -16,7 +16,11 @@ pub enum ValidateProgress {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "event", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum ImportProgress {
-    Validating,
+    /// The files are checked again before anything is sent: `bytes_done` of `bytes_total`, over the batch.
+    Validating {
+        bytes_done: u64,
+        bytes_total: u64,
+    },
     /// `bytes_done`/`bytes_total` over the whole batch; `parts_done`/`parts_total` of the file being sent.
     Uploading {
         file: String,

@@ -42,10 +42,11 @@ pub async fn validate_files(
     let cancel = state.begin(&op_id);
     let result = tauri::async_runtime::spawn_blocking(move || {
         let files = expand_paths(&paths)?;
-        let mut send = |event| {
-            // A closed channel only means the window stopped listening; validation still completes.
+        // A closed channel only means the window stopped listening; validation still completes.
+        let mut paced = crate::pace::Paced::new(|event| {
             let _ = on_progress.send(event);
-        };
+        });
+        let mut send = |event| paced.push(event, std::time::Instant::now());
         // The window shows each file's issues by group, with their first examples; the per-file issue list
         // (up to a thousand a file) would only weigh on IPC: a thousand flawed files froze the window for
         // seconds while it parsed the report (tests/e2e/bigdata.bench.mjs).

@@ -295,7 +295,9 @@ export type Group = {
 	diagnostics: string,
 };
 
-export type ImportProgress = { event: "validating" } | 
+export type ImportProgress = 
+/**  The files are checked again before anything is sent: `bytes_done` of `bytes_total`, over the batch. */
+{ event: "validating"; bytesDone: number; bytesTotal: number } | 
 /**  `bytes_done`/`bytes_total` over the whole batch; `parts_done`/`parts_total` of the file being sent. */
 { event: "uploading"; file: string; bytesDone: number; bytesTotal: number; partsDone: number; partsTotal: number } | { event: "submitting" } | { event: "submitted"; jobId: string };
 

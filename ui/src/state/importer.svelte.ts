@@ -30,23 +30,35 @@ export interface UploadState {
 export const importer = $state<{
   phase: ImportPhase;
   opId: string | null;
+  /** How far the check before upload has come, over the batch. */
+  check: { bytesDone: number; bytesTotal: number } | null;
   upload: UploadState | null;
   error: LakedropError | null;
   cancelling: boolean;
   last: LastImport | null;
-}>({ phase: "idle", opId: null, upload: null, error: null, cancelling: false, last: null });
+}>({
+  phase: "idle",
+  opId: null,
+  check: null,
+  upload: null,
+  error: null,
+  cancelling: false,
+  last: null,
+});
 
 let lastQuarter = -1;
 
 function onProgress(p: ipc.ImportProgress): void {
   switch (p.event) {
     case "validating":
+      if (importer.phase !== "validating") announce("Checking files again before upload…");
       importer.phase = "validating";
-      announce("Checking files again before upload…");
+      importer.check = { bytesDone: p.bytesDone, bytesTotal: p.bytesTotal };
       break;
     case "uploading": {
       const firstOfFile = importer.upload?.file !== p.file;
       importer.phase = "uploading";
+      importer.check = null;
       const previous = importer.upload;
       importer.upload = {
         file: p.file,
@@ -89,6 +101,7 @@ export async function startImport(
   Object.assign(importer, {
     phase: "validating",
     opId,
+    check: null,
     upload: null,
     error: null,
     cancelling: false,
@@ -163,6 +176,7 @@ export function resetImporter(): void {
   Object.assign(importer, {
     phase: "idle",
     opId: null,
+    check: null,
     upload: null,
     error: null,
     cancelling: false,

@@ -686,9 +686,16 @@ export class World {
     onProgress: (p: ImportProgress) => void,
   ): Promise<ImportStarted> {
     const d = this.connection();
-    onProgress({ event: "validating" });
-    await this.wait(500);
     const files = request.paths.map(report);
+    const checkTotal = files.reduce((s, f) => s + f.bytes, 0);
+    onProgress({ event: "validating", bytesDone: 0, bytesTotal: 0 });
+    await this.wait(250);
+    onProgress({
+      event: "validating",
+      bytesDone: Math.round(checkTotal / 2),
+      bytesTotal: checkTotal,
+    });
+    await this.wait(250);
     const sent = files.filter((f) => !f.notFhir && f.valid + f.invalid > 0);
     const bytesTotal = sent.reduce((s, f) => s + f.bytes, 0);
     let bytesDone = 0;
