@@ -106,6 +106,11 @@ export class LakedropError extends Error {
   get next(): string {
     return describeError(this.code).next;
   }
+
+  /** What happened and what to do, in one line, for a note beside the control that failed. */
+  get sentence(): string {
+    return `${this.what} ${this.next}`;
+  }
 }
 
 function isIpcError(value: unknown): value is IpcError {
