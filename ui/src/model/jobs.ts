@@ -89,6 +89,15 @@ export function standing(job: Job, now: number): string {
           : ""),
     );
   }
+  if (isSuccess(job.status) && job.progress) {
+    const p = job.progress;
+    parts.push(
+      `${formatCount(p.resourcesImported)} imported` +
+        (p.resourcesWithCustomerError > 0
+          ? `, ${formatCount(p.resourcesWithCustomerError)} rejected`
+          : ""),
+    );
+  }
   if (!isTerminal(job.status) && job.eta !== null) {
     const minutes = Math.max(1, Math.round((job.eta - now) / 60_000));
     parts.push(job.eta <= now ? "finishing" : `about ${plural(minutes, "min")} left`);

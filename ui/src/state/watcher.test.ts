@@ -163,5 +163,10 @@ describe("watcher", () => {
     expect(standing(running, now)).toBe(
       "480 imported of 500 read, 20 rejected · about 3 mins left",
     );
+    // A finished job says what came of it; a failed one says nothing the badge does not.
+    expect(standing({ ...running, status: "COMPLETED_WITH_ERRORS", eta: null }, now)).toBe(
+      "480 imported, 20 rejected",
+    );
+    expect(standing({ ...running, status: "FAILED", eta: null }, now)).toBe("");
   });
 });
