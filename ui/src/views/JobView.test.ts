@@ -1,13 +1,29 @@
 import { flushSync, mount, tick, unmount } from "svelte";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { fakeBackend, resetBackend } from "../ipc/testing";
+import { destination } from "../state/connection.svelte";
 import { importer, resetImporter } from "../state/importer.svelte";
 import { go, nav } from "../state/navigation.svelte";
 import { completedJob, sampleReport } from "../test/fixtures";
-import type { CauseGroup, FailureSummary, JobResult, Joined } from "../ipc";
+import type { CauseGroup, Connection, FailureSummary, JobResult, Joined } from "../ipc";
 import JobView from "./JobView.svelte";
 
 let component: ReturnType<typeof mount> | null = null;
+
+const CONNECTION: Connection = {
+  kind: "sandbox",
+  label: "Sandbox",
+  region: "us-east-1",
+  endpoint: null,
+  datastoreId: "ds-1",
+  datastoreName: "demo",
+  inputBucket: "in",
+  outputBucket: "out",
+  outputUri: "s3://out/lakedrop-output/",
+  kmsKeyId: "k",
+  kmsKeyAlias: null,
+  roleArn: "arn:aws:iam::0:role/r",
+};
 
 function render(pollMs = 5): HTMLElement {
   const target = document.createElement("div");
@@ -235,6 +251,25 @@ describe("JobView", () => {
     await waitFor(() => root.querySelector('[data-testid="manifest-table"]') !== null);
     expect(root.textContent).toContain("HealthLake rejected every resource");
     expect(root.textContent).not.toContain("Most resources were imported");
+  });
+
+  it("after a sandbox import, says where the real one is chosen; not on AWS", async () => {
+    fakeBackend((cmd) => {
+      if (cmd === "job_result") return completedJob();
+      throw new Error(`unexpected command ${cmd}`);
+    });
+    destination.connection = { ...CONNECTION, kind: "sandbox" };
+    let root = render();
+    await waitFor(() => root.querySelector('[data-testid="manifest-table"]') !== null);
+    expect(root.querySelector('[data-testid="sandbox-next"]')?.textContent).toMatch(
+      /choose your AWS profile/,
+    );
+    if (component) unmount(component);
+    destination.connection = { ...CONNECTION, kind: "aws" };
+    root = render();
+    await waitFor(() => root.querySelector('[data-testid="manifest-table"]') !== null);
+    expect(root.querySelector('[data-testid="sandbox-next"]')).toBeNull();
+    destination.connection = null;
   });
 
   it("says what to do about a failed job, with HealthLake's message one click away", async () => {
