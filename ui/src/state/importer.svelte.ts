@@ -27,7 +27,7 @@ export interface UploadState {
   bytesAtStart: number;
 }
 
-export const importer = $state<{
+interface Importer {
   phase: ImportPhase;
   opId: string | null;
   /** How far the check before upload has come, over the batch. */
@@ -36,15 +36,21 @@ export const importer = $state<{
   error: LakedropError | null;
   cancelling: boolean;
   last: LastImport | null;
-}>({
-  phase: "idle",
-  opId: null,
-  check: null,
-  upload: null,
-  error: null,
-  cancelling: false,
-  last: null,
-});
+}
+
+function idle(): Importer {
+  return {
+    phase: "idle",
+    opId: null,
+    check: null,
+    upload: null,
+    error: null,
+    cancelling: false,
+    last: null,
+  };
+}
+
+export const importer = $state<Importer>(idle());
 
 let lastQuarter = -1;
 
@@ -173,13 +179,5 @@ export function uploadRateText(u: UploadState, now: number): string {
 
 /** For tests. */
 export function resetImporter(): void {
-  Object.assign(importer, {
-    phase: "idle",
-    opId: null,
-    check: null,
-    upload: null,
-    error: null,
-    cancelling: false,
-    last: null,
-  });
+  Object.assign(importer, idle());
 }

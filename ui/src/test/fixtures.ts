@@ -1,6 +1,31 @@
 // A report shaped like the validation of the Synthea 10-patient sample: 13 FHIR files
 // with 7,160 resources and the bulk-export log, which is not FHIR.
-import type { FileReport, Issue, IssueGroup, JobResult, ValidationReport } from "../ipc";
+import type {
+  Connection,
+  FileReport,
+  Issue,
+  IssueGroup,
+  JobResult,
+  ValidationReport,
+} from "../ipc";
+
+/** The sandbox as the header shows it: data store "demo". */
+export function sandboxConnection(): Connection {
+  return {
+    kind: "sandbox",
+    label: "Sandbox",
+    region: "us-east-1",
+    endpoint: null,
+    datastoreId: "ds-1",
+    datastoreName: "demo",
+    inputBucket: "in",
+    outputBucket: "out",
+    outputUri: "s3://out/lakedrop-output/",
+    kmsKeyId: "k",
+    kmsKeyAlias: null,
+    roleArn: "arn:aws:iam::0:role/r",
+  };
+}
 
 const SAMPLE: [string, number][] = [
   ["AllergyIntolerance", 11],

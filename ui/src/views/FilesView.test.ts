@@ -5,7 +5,7 @@ import { destination } from "../state/connection.svelte";
 import { checked, resetFiles } from "../state/files.svelte";
 import { resetImporter } from "../state/importer.svelte";
 import { nav } from "../state/navigation.svelte";
-import { fileReport, sampleReport } from "../test/fixtures";
+import { fileReport, sampleReport, sandboxConnection } from "../test/fixtures";
 import type { ValidationReport } from "../ipc";
 import FilesView from "./FilesView.svelte";
 
@@ -58,20 +58,7 @@ function backendWith(picked: string[], report: ValidationReport) {
 beforeEach(() => {
   resetFiles();
   resetImporter();
-  destination.connection = {
-    kind: "sandbox",
-    label: "Sandbox",
-    region: "us-east-1",
-    endpoint: null,
-    datastoreId: "ds-1",
-    datastoreName: "demo",
-    inputBucket: "in",
-    outputBucket: "out",
-    outputUri: "s3://out/lakedrop-output/",
-    kmsKeyId: "k",
-    kmsKeyAlias: null,
-    roleArn: "arn:aws:iam::0:role/r",
-  };
+  destination.connection = sandboxConnection();
 });
 
 afterEach(() => {

@@ -4,26 +4,11 @@ import { fakeBackend, resetBackend } from "../ipc/testing";
 import { destination } from "../state/connection.svelte";
 import { importer, resetImporter } from "../state/importer.svelte";
 import { go, nav } from "../state/navigation.svelte";
-import { completedJob, sampleReport } from "../test/fixtures";
-import type { CauseGroup, Connection, FailureSummary, JobResult, Joined } from "../ipc";
+import { completedJob, sampleReport, sandboxConnection } from "../test/fixtures";
+import type { CauseGroup, FailureSummary, JobResult, Joined } from "../ipc";
 import JobView from "./JobView.svelte";
 
 let component: ReturnType<typeof mount> | null = null;
-
-const CONNECTION: Connection = {
-  kind: "sandbox",
-  label: "Sandbox",
-  region: "us-east-1",
-  endpoint: null,
-  datastoreId: "ds-1",
-  datastoreName: "demo",
-  inputBucket: "in",
-  outputBucket: "out",
-  outputUri: "s3://out/lakedrop-output/",
-  kmsKeyId: "k",
-  kmsKeyAlias: null,
-  roleArn: "arn:aws:iam::0:role/r",
-};
 
 function render(pollMs = 5): HTMLElement {
   const target = document.createElement("div");
@@ -258,14 +243,14 @@ describe("JobView", () => {
       if (cmd === "job_result") return completedJob();
       throw new Error(`unexpected command ${cmd}`);
     });
-    destination.connection = { ...CONNECTION, kind: "sandbox" };
+    destination.connection = sandboxConnection();
     let root = render();
     await waitFor(() => root.querySelector('[data-testid="manifest-table"]') !== null);
     expect(root.querySelector('[data-testid="sandbox-next"]')?.textContent).toMatch(
       /choose your AWS profile/,
     );
     if (component) unmount(component);
-    destination.connection = { ...CONNECTION, kind: "aws" };
+    destination.connection = { ...sandboxConnection(), kind: "aws" };
     root = render();
     await waitFor(() => root.querySelector('[data-testid="manifest-table"]') !== null);
     expect(root.querySelector('[data-testid="sandbox-next"]')).toBeNull();
