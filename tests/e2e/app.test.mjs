@@ -30,12 +30,12 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { remote } from "webdriverio";
+import { DRIVER, startDriver, waitForDriver } from "./driver.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, "../..");
@@ -44,7 +44,6 @@ const SAMPLE = resolve(
   process.env.LAKEDROP_SAMPLE ?? join(REPO, "../shared/data/synthea/10-patients"),
 );
 const SANDBOX_ROLE = "arn:aws:iam::000000000000:role/LakedropSandboxImport";
-const DRIVER = "/usr/bin/WebKitWebDriver";
 // Screenshots and logs, per theme: the run is repeated in dark (see scripts/e2e.sh).
 const ARTIFACTS = join(HERE, "artifacts", process.env.LAKEDROP_E2E_THEME ?? "light");
 
@@ -100,18 +99,6 @@ function killAll(signal) {
   for (const child of started) kill(child, signal);
 }
 
-function freePort() {
-  return new Promise((res, rej) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", rej);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = /** @type {import("node:net").AddressInfo} */ (server.address());
-      server.close(() => res(port));
-    });
-  });
-}
-
 function logTo(child, name) {
   const log = createWriteStream(join(ARTIFACTS, name));
   child.stdout?.pipe(log);
@@ -144,22 +131,6 @@ function startXvfb() {
     10_000,
     "Xvfb",
   );
-}
-
-async function waitForDriver(port) {
-  const end = Date.now() + 15_000;
-  while (Date.now() < end) {
-    try {
-      const r = await fetch(`http://127.0.0.1:${port}/status`, {
-        signal: AbortSignal.timeout(1000),
-      });
-      if (r.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`WebKitWebDriver did not answer on port ${port} within 15 s`);
 }
 
 async function screenshot(name) {
@@ -234,21 +205,11 @@ before(async () => {
 
   const display = process.env.DISPLAY || (await startXvfb());
   dataDir = mkdtempSync(join(tmpdir(), "lakedrop-e2e-"));
-  const port = await freePort();
-
   // The app is started by WebKitWebDriver, so it inherits this environment.
-  // Without TAURI_WEBVIEW_AUTOMATION the webview refuses automation and session creation
-  // hangs forever.
-  const driver = spawn(DRIVER, [`--port=${port}`, "--host=127.0.0.1"], {
-    env: {
-      ...process.env,
-      DISPLAY: display,
-      TAURI_WEBVIEW_AUTOMATION: "true",
-      LAKEDROP_DATA_DIR: dataDir,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
+  const { child: driver, port } = await startDriver(
+    { DISPLAY: display, LAKEDROP_DATA_DIR: dataDir },
+    ["ignore", "pipe", "pipe"],
+  );
   started.push(driver);
   logTo(driver, "webkitwebdriver.log");
   await waitForDriver(port);

@@ -7,13 +7,13 @@
 // Run with `make bench-big` (builds the release binaries and the inputs) or, with DISPLAY set:
 //   LAKEDROP_APP=target/release/lakedrop-desktop LAKEDROP_CLI=target/release/lakedrop \
 //     node tests/e2e/bigdata.bench.mjs name=/path/to/folder ...
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { remote } from "webdriverio";
+import { startDriver, waitForDriver } from "./driver.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, "../..");
@@ -28,27 +28,6 @@ const scenarios = process.argv.slice(2).map((arg) => {
 if (scenarios.length === 0) {
   console.error("usage: node bigdata.bench.mjs name=/folder [name=/folder ...]");
   process.exit(2);
-}
-
-const freePort = () =>
-  new Promise((res) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = /** @type {import("node:net").AddressInfo} */ (server.address());
-      server.close(() => res(port));
-    });
-  });
-
-async function waitForDriver(port) {
-  for (let i = 0; i < 75; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/status`)).ok) return;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error("WebKitWebDriver did not start");
 }
 
 /** Records the gaps between animation frames from now on, in the page. */
@@ -83,13 +62,8 @@ function cliMs(dir) {
   return performance.now() - t0;
 }
 
-const port = await freePort();
 const dataDir = mkdtempSync(join(tmpdir(), "lakedrop-bench-"));
-const driver = spawn("/usr/bin/WebKitWebDriver", [`--port=${port}`, "--host=127.0.0.1"], {
-  env: { ...process.env, TAURI_WEBVIEW_AUTOMATION: "true", LAKEDROP_DATA_DIR: dataDir },
-  stdio: "ignore",
-  detached: true,
-});
+const { child: driver, port } = await startDriver({ LAKEDROP_DATA_DIR: dataDir });
 try {
   await waitForDriver(port);
   console.log(`app: ${APP}; engine baseline: ${CLI} validate`);

@@ -5,13 +5,13 @@
 //
 // Run with `make bench-app` (builds the release binary) or, with DISPLAY set:
 //   LAKEDROP_APP=target/release/lakedrop-desktop node tests/e2e/startup.bench.mjs
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { remote } from "webdriverio";
+import { startDriver, waitForDriver } from "./driver.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, "../..");
@@ -19,27 +19,6 @@ const APP = resolve(process.env.LAKEDROP_APP ?? join(REPO, "target/release/laked
 const SAMPLE = resolve(process.env.LAKEDROP_SAMPLE ?? join(REPO, "../shared/data/synthea/10-patients"));
 const RUNS = Number(process.env.RUNS ?? 5);
 const READY_TARGET_MS = 1000;
-
-const freePort = () =>
-  new Promise((res) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = /** @type {import("node:net").AddressInfo} */ (server.address());
-      server.close(() => res(port));
-    });
-  });
-
-async function waitForDriver(port) {
-  for (let i = 0; i < 75; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/status`)).ok) return;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error("WebKitWebDriver did not start");
-}
 
 /** Resident memory (MiB) of a process and all its descendants. */
 function treeRssMiB(pid) {
@@ -72,13 +51,8 @@ function treeRssMiB(pid) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-const port = await freePort();
 const dataDir = mkdtempSync(join(tmpdir(), "lakedrop-bench-"));
-const driver = spawn("/usr/bin/WebKitWebDriver", [`--port=${port}`, "--host=127.0.0.1"], {
-  env: { ...process.env, TAURI_WEBVIEW_AUTOMATION: "true", LAKEDROP_DATA_DIR: dataDir },
-  stdio: "ignore",
-  detached: true,
-});
+const { child: driver, port } = await startDriver({ LAKEDROP_DATA_DIR: dataDir });
 const ready = [];
 const summary = [];
 const memory = [];
