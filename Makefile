@@ -57,7 +57,8 @@ package:
 	cd src-tauri && ../ui/node_modules/.bin/tauri build --bundles deb,rpm
 	scripts/smoke-deb.sh
 
-# Installer and binary sizes, launch to interactive window, idle memory (builds the release bundle).
+# Installer and binary sizes, launch to interactive window, idle memory, then big inputs in the real window against
+# the CLI (builds the release bundle and CLI; writes 2.1 GB of inputs under target/bench-big once).
 bench-app:
 	scripts/deps.sh --test
 	scripts/bench-app.sh
