@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { remote } from "webdriverio";
-import { startDriver, waitForDriver } from "./driver.mjs";
+import { startDriver, stopDriver, waitForDriver } from "./driver.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, "../..");
@@ -104,10 +104,6 @@ try {
     }
   }
 } finally {
-  try {
-    process.kill(-driver.pid, "SIGTERM");
-  } catch {
-    // gone
-  }
+  stopDriver(driver);
   rmSync(dataDir, { recursive: true, force: true });
 }

@@ -46,3 +46,12 @@ export async function startDriver(env, stdio = "ignore") {
   });
   return { child, port };
 }
+
+/** Stops a driver started by `startDriver`, with the app it started (its process group). */
+export function stopDriver(child) {
+  try {
+    process.kill(-child.pid, "SIGTERM");
+  } catch {
+    // gone
+  }
+}

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { remote } from "webdriverio";
-import { startDriver, waitForDriver } from "./driver.mjs";
+import { startDriver, stopDriver, waitForDriver } from "./driver.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, "../..");
@@ -82,11 +82,7 @@ try {
     await new Promise((r) => setTimeout(r, 500));
   }
 } finally {
-  try {
-    process.kill(-driver.pid, "SIGTERM");
-  } catch {
-    // gone
-  }
+  stopDriver(driver);
   rmSync(dataDir, { recursive: true, force: true });
 }
 
