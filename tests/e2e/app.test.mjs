@@ -34,8 +34,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { remote } from "webdriverio";
-import { DRIVER, startDriver, waitForDriver } from "./driver.mjs";
+import { DRIVER, openApp, startDriver, waitForDriver } from "./driver.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, "../..");
@@ -215,20 +214,11 @@ before(async () => {
   await waitForDriver(port);
 
   browser = await withTimeout(
-    remote({
-      hostname: "127.0.0.1",
-      port,
-      path: "/",
+    openApp(port, APP, [SAMPLE, flawed, extra], {
       logLevel: "warn",
       connectionRetryTimeout: SESSION_TIMEOUT,
       connectionRetryCount: 0,
       waitforTimeout: 10_000,
-      capabilities: {
-        // What tauri-driver forwards to WebKitWebDriver on Linux; no browserName.
-        "webkitgtk:browserOptions": { binary: APP, args: [SAMPLE, flawed, extra] },
-        // WebKitWebDriver speaks classic WebDriver only; do not ask for BiDi.
-        "wdio:enforceWebDriverClassic": true,
-      },
     }),
     SESSION_TIMEOUT + 5_000,
     "creating the WebDriver session (is TAURI_WEBVIEW_AUTOMATION reaching the app?)",

@@ -12,8 +12,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { remote } from "webdriverio";
-import { startDriver, stopDriver, waitForDriver } from "./driver.mjs";
+import { openApp, startDriver, stopDriver, waitForDriver } from "./driver.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, "../..");
@@ -68,16 +67,7 @@ try {
   await waitForDriver(port);
   console.log(`app: ${APP}; engine baseline: ${CLI} validate`);
   for (const { name, dir } of scenarios) {
-    const browser = await remote({
-      hostname: "127.0.0.1",
-      port,
-      path: "/",
-      logLevel: "error",
-      capabilities: {
-        "webkitgtk:browserOptions": { binary: APP, args: [dir] },
-        "wdio:enforceWebDriverClassic": true,
-      },
-    });
+    const browser = await openApp(port, APP, [dir]);
     try {
       const zone = await browser.$('[data-testid="drop-zone"][data-drop-ready="true"]');
       await zone.waitForExist({ timeout: 60_000, interval: 20 });

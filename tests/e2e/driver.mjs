@@ -2,6 +2,7 @@
 // TAURI_WEBVIEW_AUTOMATION, without which session creation hangs), and the wait until it answers.
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
+import { remote } from "webdriverio";
 
 export const DRIVER = "/usr/bin/WebKitWebDriver";
 
@@ -54,4 +55,24 @@ export function stopDriver(child) {
   } catch {
     // gone
   }
+}
+
+/**
+ * Opens a WebDriver session on the driver at `port` that launches the app `binary` with `args` on its command
+ * line (as "Open with" does); `options` go to webdriverio as they are.
+ */
+export function openApp(port, binary, args, options = {}) {
+  return remote({
+    hostname: "127.0.0.1",
+    port,
+    path: "/",
+    logLevel: "error",
+    ...options,
+    capabilities: {
+      // What tauri-driver forwards to WebKitWebDriver on Linux; no browserName.
+      "webkitgtk:browserOptions": { binary, args },
+      // WebKitWebDriver speaks classic WebDriver only; do not ask for BiDi.
+      "wdio:enforceWebDriverClassic": true,
+    },
+  });
 }

@@ -10,8 +10,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { remote } from "webdriverio";
-import { startDriver, stopDriver, waitForDriver } from "./driver.mjs";
+import { openApp, startDriver, stopDriver, waitForDriver } from "./driver.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, "../..");
@@ -60,16 +59,7 @@ try {
   await waitForDriver(port);
   for (let run = 0; run < RUNS; run++) {
     const t0 = performance.now();
-    const browser = await remote({
-      hostname: "127.0.0.1",
-      port,
-      path: "/",
-      logLevel: "error",
-      capabilities: {
-        "webkitgtk:browserOptions": { binary: APP, args: [SAMPLE] },
-        "wdio:enforceWebDriverClassic": true,
-      },
-    });
+    const browser = await openApp(port, APP, [SAMPLE]);
     const zone = await browser.$('[data-testid="drop-zone"][data-drop-ready="true"]');
     await zone.waitForExist({ timeout: 60_000, interval: 20 });
     ready.push(performance.now() - t0);

@@ -56,7 +56,8 @@ async fn import(args: &Args, session: &Session) -> anyhow::Result<ExitCode> {
             return;
         }
         match event {
-            ImportProgress::Validating { bytes_done: 0, .. } => eprintln!("validating…"),
+            // The first event, before any file is read, has no total yet; the ones that follow say how far.
+            ImportProgress::Validating { bytes_total: 0, .. } => eprintln!("validating…"),
             ImportProgress::Validating { .. } => {}
             ImportProgress::Uploading { file, bytes_done, bytes_total, .. } if bytes_done < bytes_total => {
                 eprintln!(

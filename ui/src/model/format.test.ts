@@ -20,6 +20,9 @@ describe("sentence", () => {
       "arn:aws:iam::1:role/r is a role ARN.",
     );
     expect(sentence("Signed in to the sandbox.")).toBe("Signed in to the sandbox.");
+    expect(sentence("in-1 encrypts by default (AES256)")).toBe(
+      "in-1 encrypts by default (AES256).",
+    );
     expect(sentence("KMS key alias/k (k1) is enabled and symmetric")).toBe(
       "KMS key alias/k (k1) is enabled and symmetric.",
     );

@@ -42,7 +42,7 @@ export function formatTime(epochMs: number): string {
 export function sentence(phrase: string): string {
   const text = phrase.trim();
   const capital = /^[a-z]+ /.test(text) ? text[0]?.toUpperCase() + text.slice(1) : text;
-  return /[.!?:)]$/.test(capital) || capital === "" ? capital : `${capital}.`;
+  return /[.!?:]$/.test(capital) || capital === "" ? capital : `${capital}.`;
 }
 
 /** The last segment of a path, for either separator. */
