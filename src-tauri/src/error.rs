@@ -73,6 +73,7 @@ impl From<AwsError> for IpcError {
             AwsError::Input(_) => ErrorCode::InvalidInput,
             AwsError::State(_) => ErrorCode::LocalState,
             AwsError::Cancelled => ErrorCode::Cancelled,
+            AwsError::FileChanged { .. } => ErrorCode::InvalidInput,
         };
         IpcError::new(code, e.to_string())
     }

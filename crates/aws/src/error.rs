@@ -52,6 +52,10 @@ pub enum AwsError {
     /// The analyst cancelled.
     #[error("cancelled")]
     Cancelled,
+    /// A file changed while Lakedrop was uploading it, or since it was checked: nothing of it was kept as the
+    /// object, and running the same command again starts from the file as it is then.
+    #[error("{}: {message}", path.display())]
+    FileChanged { path: PathBuf, message: String },
 }
 
 impl From<lakedrop_core::files::FilesError> for AwsError {

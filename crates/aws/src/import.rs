@@ -4,14 +4,14 @@
 use std::path::PathBuf;
 
 use lakedrop_core::batch::{Batch, BatchFile, unique_key_names};
-use lakedrop_core::files::{expand_paths, sha256_file, validate_files};
+use lakedrop_core::files::{expand_paths, fingerprint_file, validate_files};
 use lakedrop_core::progress::{ImportProgress, ImportStarted, SkipReason, SkippedFile, ValidationReport};
 use lakedrop_core::state::State;
 use lakedrop_core::{CancellationToken, connection::Connection};
 use lakedrop_validate::{FileReport, Level, Options};
 
 use crate::jobs::{StartImport, start};
-use crate::transfer::{Encryption, ObjectTarget, TransferOptions, TransferProgress, upload_file};
+use crate::transfer::{Encryption, ObjectTarget, TransferOptions, TransferProgress, upload_checked};
 use crate::{AwsError, Clients};
 
 #[derive(Debug, Clone)]
@@ -19,6 +19,9 @@ pub struct ImportRequest {
     pub paths: Vec<PathBuf>,
     pub job_name: Option<String>,
     pub level: Level,
+    /// Import these files again even if they were already imported to this data store; otherwise the job that
+    /// imported them is found and followed instead of a second one started.
+    pub again: bool,
 }
 
 /// Why a validated file is left out of the upload, if it is.
@@ -97,16 +100,27 @@ pub async fn run(
     let mut files = Vec::with_capacity(upload.len());
     for (file, key_name) in upload.iter().zip(names) {
         let path = PathBuf::from(&file.path);
-        let sha256 = tokio::task::spawn_blocking(move || sha256_file(&path))
+        let print = tokio::task::spawn_blocking(move || fingerprint_file(&path))
             .await
             .map_err(|e| AwsError::Input(e.to_string()))??;
-        files.push(BatchFile { local_path: file.path.clone(), key_name, bytes: file.bytes, sha256 });
+        files.push(BatchFile {
+            local_path: file.path.clone(),
+            key_name,
+            bytes: file.bytes,
+            sha256: print.sha256,
+            crc32c: Some(print.crc32c),
+        });
     }
-    // An import of the same files to the same place that was interrupted before its job started is continued:
-    // same prefix, parts already in S3 kept, files already there skipped.
-    let batch = match state.unfinished_batch(&destination.datastore_id, &destination.input_bucket, &files)? {
-        Some(batch) => batch,
-        None => {
+    let batch = match find_batch(clients, destination, state, &files, request.again).await? {
+        Found::Started(started) => {
+            progress(ImportProgress::Submitted { job_id: started.job_id.clone() });
+            return Ok(ImportStarted { files_skipped: skipped, ..started });
+        }
+        // An import of the same files to the same place that was interrupted before its job started is
+        // continued: same prefix, parts already in S3 kept, files already there skipped. The checksums are the
+        // ones just read (older records have none).
+        Found::Unfinished(batch) => Batch { files, ..batch },
+        Found::Nothing => {
             let id = Batch::new_id(now_unix, rand_u32());
             let batch = Batch {
                 prefix: Batch::prefix_for(&id),
@@ -146,11 +160,13 @@ pub async fn run(
                 parts_total: p.parts_total,
             });
         };
-        let stored = upload_file(
+        let checked = file.crc32c.map(crate::transfer::crc_base64);
+        let stored = upload_checked(
             &clients.s3,
             state,
             &target,
             file.local_path.as_ref(),
+            checked.as_deref(),
             &TransferOptions::default(),
             &on_part,
             cancel,
@@ -189,7 +205,60 @@ pub async fn run(
         files_uploaded: batch.files.len() as u64,
         files_skipped: skipped,
         encryption: stored_encryption,
+        already_started: false,
     })
+}
+
+/// What local state knows of a batch of these very files bound for this destination.
+enum Found {
+    /// Its job was started and has not failed: follow it rather than start a second one.
+    Started(ImportStarted),
+    /// Its upload was interrupted before the job started: continue it.
+    Unfinished(Batch),
+    /// Nothing (or `again` was asked for, or its job failed or was cancelled, which a new batch retries).
+    Nothing,
+}
+
+async fn find_batch(
+    clients: &Clients,
+    destination: &Connection,
+    state: &State,
+    files: &[BatchFile],
+    again: bool,
+) -> Result<Found, AwsError> {
+    if again {
+        return Ok(Found::Nothing);
+    }
+    let Some((batch, job_id)) =
+        state.same_batch(&destination.datastore_id, &destination.input_bucket, files)?
+    else {
+        return Ok(Found::Nothing);
+    };
+    let Some(job_id) = job_id else { return Ok(Found::Unfinished(batch)) };
+    let job = match crate::jobs::describe(clients, &batch.datastore_id, &job_id).await {
+        Ok(job) => job,
+        // The job is gone (its data store deleted): these files were never imported where they are going now.
+        Err(AwsError::NotFound { .. }) => return Ok(Found::Nothing),
+        Err(e) => return Err(e),
+    };
+    if matches!(
+        job.status.as_str(),
+        "FAILED" | "CANCEL_COMPLETED" | "CANCEL_SUBMITTED" | "CANCEL_IN_PROGRESS"
+    ) {
+        return Ok(Found::Nothing);
+    }
+    tracing::info!(job = %job_id, status = %job.status, "these files were already imported; following that job");
+    Ok(Found::Started(ImportStarted {
+        job_id,
+        datastore_id: batch.datastore_id.clone(),
+        batch_id: batch.id.clone(),
+        input_uri: batch.input_uri(),
+        output_uri: destination.output_uri.clone(),
+        files_uploaded: 0,
+        files_skipped: Vec::new(),
+        encryption: None,
+        already_started: true,
+    }))
 }
 
 fn rand_u32() -> u32 {

@@ -45,7 +45,7 @@ fn sample_dir() -> PathBuf {
 
 async fn import(f: &Fixture, paths: Vec<PathBuf>) -> lakedrop_core::progress::ImportStarted {
     let state = State::open_in_memory().expect("state");
-    let request = ImportRequest { paths, job_name: None, level: Level::StructureOnly };
+    let request = ImportRequest { paths, job_name: None, level: Level::StructureOnly, again: false };
     run(&f.clients, &f.destination, &state, request, &|_| {}, &CancellationToken::new(), 1_795_336_440)
         .await
         .expect("import starts")
@@ -273,7 +273,12 @@ async fn job_lists_page_through_every_job_filter_and_span_data_stores() {
 async fn an_import_interrupted_during_upload_continues_its_batch() {
     let f = fixture().await;
     let state = State::open_in_memory().expect("state");
-    let request = || ImportRequest { paths: vec![sample_dir()], job_name: None, level: Level::StructureOnly };
+    let request = || ImportRequest {
+        paths: vec![sample_dir()],
+        job_name: None,
+        level: Level::StructureOnly,
+        again: false,
+    };
     let cancel = CancellationToken::new();
     let files_started = std::sync::Mutex::new(Vec::new());
     let stop_at_third = |p: lakedrop_core::progress::ImportProgress| {
@@ -324,7 +329,8 @@ async fn a_gzip_file_is_checked_but_not_uploaded_because_healthlake_reads_plain_
     gz.write_all(&sample).expect("write");
     gz.finish().expect("finish");
     let state = State::open_in_memory().expect("state");
-    let request = ImportRequest { paths: vec![path], job_name: None, level: Level::StructureOnly };
+    let request =
+        ImportRequest { paths: vec![path], job_name: None, level: Level::StructureOnly, again: false };
     let err =
         run(&f.clients, &f.destination, &state, request, &|_| {}, &CancellationToken::new(), 1_795_336_440)
             .await

@@ -33,6 +33,10 @@ pub struct Args {
     /// Wait for the job to end and print its manifest.
     #[arg(long)]
     wait: bool,
+    /// Import the files again even if they were already imported to this data store (by default the job that
+    /// imported them is found and followed, so a rerun never starts a second one).
+    #[arg(long)]
+    again: bool,
     #[arg(long, value_enum, default_value_t)]
     output: Format,
 }
@@ -76,11 +80,18 @@ async fn import(args: &Args, session: &Session) -> anyhow::Result<ExitCode> {
         paths: args.paths.clone(),
         job_name: args.job_name.clone(),
         level: args.validation_level,
+        again: args.again,
     };
     let started = run_import(clients, &destination, &state, request, &progress, &cancel, now_unix()).await?;
     if text {
         for skipped in &started.files_skipped {
             eprintln!("skipped {}", skipped.describe());
+        }
+        if started.already_started {
+            eprintln!(
+                "these files were already imported to data store {} by job {}: following it (pass --again to import them again)",
+                started.datastore_id, started.job_id
+            );
         }
     }
     if !args.wait {

@@ -52,6 +52,31 @@ fn split_s3(uri: &str) -> anyhow::Result<(String, String)> {
     Ok((bucket.to_string(), prefix))
 }
 
+/// Each file keeps its name under the prefix, so two different files with one name would land on one key and the
+/// second would silently replace the first: refuse before anything is sent.
+fn refuse_shared_keys(files: &[PathBuf]) -> anyhow::Result<()> {
+    let mut seen: std::collections::HashMap<std::ffi::OsString, &PathBuf> = std::collections::HashMap::new();
+    for file in files {
+        let name = file.file_name().map(ToOwned::to_owned).unwrap_or_default();
+        if let Some(first) = seen.get(&name) {
+            let same = std::fs::canonicalize(first)
+                .ok()
+                .zip(std::fs::canonicalize(file).ok())
+                .is_some_and(|(a, b)| a == b);
+            if !same {
+                bail!(
+                    "{} and {} have the same name and would both be uploaded to the same key, the second replacing the \
+                     first; upload them to different prefixes (two commands with different --to) or rename one",
+                    first.display(),
+                    file.display()
+                );
+            }
+        }
+        seen.entry(name).or_insert(file);
+    }
+    Ok(())
+}
+
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (bucket, prefix) = split_s3(&args.to)?;
     for file in &args.files {
@@ -59,6 +84,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             bail!("{}: not a file", file.display());
         }
     }
+    refuse_shared_keys(&args.files)?;
     let session = Session::open(&args.connect).await?;
     let data_dir = lakedrop_core::data_dir();
     std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
@@ -80,7 +106,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let terminal = std::io::stderr().is_terminal() && args.output == Format::Text;
     let mut results = Vec::new();
     let mut failed = None;
+    let mut uploaded = std::collections::HashSet::new();
     for path in &args.files {
+        // The same file named twice is sent once.
+        if !uploaded.insert(std::fs::canonicalize(path).unwrap_or_else(|_| path.clone())) {
+            continue;
+        }
         let name = path.file_name().map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
         let key = format!("{prefix}{name}");
         let bar = if terminal {

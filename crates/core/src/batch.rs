@@ -15,6 +15,10 @@ pub struct BatchFile {
     pub bytes: u64,
     /// Hex SHA-256 of the file's bytes.
     pub sha256: String,
+    /// CRC32C of the same bytes, read in the same pass: the upload must send exactly what was checked. Absent in
+    /// batches recorded by older versions.
+    #[serde(default)]
+    pub crc32c: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +121,7 @@ mod tests {
                 key_name: "a.ndjson".into(),
                 bytes: 1,
                 sha256: sha.into(),
+                crc32c: None,
             }],
         }
     }

@@ -156,9 +156,24 @@ pub fn export_rejected(path: &Path, options: &Options, out: &Path) -> Result<u64
 
 /// Hex SHA-256 of a file, read in blocks.
 pub fn sha256_file(path: &Path) -> Result<String, FilesError> {
+    fingerprint_file(path).map(|f| f.sha256)
+}
+
+/// What a file's bytes are, in two forms: SHA-256 (what identifies it in a batch) and CRC32C (what S3 checks, so
+/// an upload can prove it sent exactly these bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// Hex SHA-256.
+    pub sha256: String,
+    pub crc32c: u32,
+}
+
+/// Reads a file once for its [`Fingerprint`].
+pub fn fingerprint_file(path: &Path) -> Result<Fingerprint, FilesError> {
     let io = |source| FilesError::Io { path: path.to_path_buf(), source };
     let mut file = std::fs::File::open(path).map_err(io)?;
     let mut hash = Sha256::new();
+    let mut crc = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi);
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = file.read(&mut buf).map_err(io)?;
@@ -166,8 +181,9 @@ pub fn sha256_file(path: &Path) -> Result<String, FilesError> {
             break;
         }
         hash.update(&buf[..n]);
+        crc.update(&buf[..n]);
     }
-    Ok(hex::encode(hash.finalize()))
+    Ok(Fingerprint { sha256: hex::encode(hash.finalize()), crc32c: crc.finalize() as u32 })
 }
 
 #[cfg(test)]

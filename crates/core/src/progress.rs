@@ -98,4 +98,9 @@ pub struct ImportStarted {
     pub files_skipped: Vec<SkippedFile>,
     /// How S3 says the uploaded files are encrypted, e.g. `aws:kms (arn:aws:kms:…:key/…)`.
     pub encryption: Option<String>,
+    /// The same files were already imported to this data store by this job (still running, or finished
+    /// without failing): nothing was uploaded or started, and the job is the one to follow. Importing them again
+    /// is an explicit choice (`again`).
+    #[serde(default)]
+    pub already_started: bool,
 }

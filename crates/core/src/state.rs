@@ -267,24 +267,30 @@ impl State {
         Ok(Some((Batch { id, datastore_id, input_bucket, prefix, files }, skipped)))
     }
 
-    /// The newest batch for this data store and bucket whose job was never started (the upload was interrupted)
-    /// and that holds exactly these files (same paths, same contents): importing them again continues it.
-    pub fn unfinished_batch(
+    /// The newest batch for this data store and bucket that holds exactly these files (same paths, same
+    /// contents), with its job if one was started: a batch is identified by its content and destination, so
+    /// importing the same files again continues an interrupted upload, or finds the job already started.
+    pub fn same_batch(
         &self,
         datastore_id: &str,
         input_bucket: &str,
         files: &[BatchFile],
-    ) -> Result<Option<Batch>, StateError> {
+    ) -> Result<Option<(Batch, Option<String>)>, StateError> {
         let db = self.db();
         let mut query = db.prepare_cached(
-            "SELECT id, prefix, files FROM batches
-             WHERE job_id IS NULL AND datastore_id = ?1 AND input_bucket = ?2 ORDER BY created_unix DESC LIMIT 20",
+            "SELECT id, prefix, files, job_id FROM batches
+             WHERE datastore_id = ?1 AND input_bucket = ?2 ORDER BY created_unix DESC, rowid DESC LIMIT 50",
         )?;
         let rows = query.query_map(params![datastore_id, input_bucket], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
         })?;
         for row in rows {
-            let (id, prefix, stored) = row?;
+            let (id, prefix, stored, job_id) = row?;
             let stored: Vec<BatchFile> = serde_json::from_str(&stored)?;
             let same = stored.len() == files.len()
                 && stored
@@ -292,13 +298,14 @@ impl State {
                     .zip(files)
                     .all(|(a, b)| a.local_path == b.local_path && a.sha256 == b.sha256);
             if same {
-                return Ok(Some(Batch {
+                let batch = Batch {
                     id,
                     datastore_id: datastore_id.to_string(),
                     input_bucket: input_bucket.to_string(),
                     prefix,
                     files: stored,
-                }));
+                };
+                return Ok(Some((batch, job_id)));
             }
         }
         Ok(None)
@@ -365,6 +372,7 @@ mod tests {
                 key_name: "Patient.ndjson".into(),
                 bytes: 10,
                 sha256: "ab".into(),
+                crc32c: Some(7),
             }],
         };
         {
@@ -382,5 +390,32 @@ mod tests {
         assert_eq!(found, batch);
         assert_eq!(skipped[0].describe(), "log.ndjson: not FHIR, not uploaded");
         assert!(state.batch_for_job("other").expect("query").is_none());
+    }
+
+    #[test]
+    fn a_batch_is_found_by_its_files_whether_or_not_its_job_started() {
+        let state = State::open_in_memory().expect("state");
+        let file = |sha: &str| BatchFile {
+            local_path: "/data/Patient.ndjson".into(),
+            key_name: "Patient.ndjson".into(),
+            bytes: 10,
+            sha256: sha.into(),
+            crc32c: None,
+        };
+        let batch = Batch {
+            id: "b1".into(),
+            datastore_id: "ds".into(),
+            input_bucket: "in".into(),
+            prefix: "lakedrop/b1/".into(),
+            files: vec![file("ab")],
+        };
+        state.record_batch(&batch, &[], 0).expect("record");
+        let found = state.same_batch("ds", "in", &[file("ab")]).expect("query");
+        assert_eq!(found, Some((batch.clone(), None)));
+        state.set_job("b1", "job1").expect("job");
+        let found = state.same_batch("ds", "in", &[file("ab")]).expect("query");
+        assert_eq!(found.map(|(b, job)| (b.id, job)), Some(("b1".into(), Some("job1".into()))));
+        assert_eq!(state.same_batch("ds", "in", &[file("cd")]).expect("query"), None, "other contents");
+        assert_eq!(state.same_batch("other", "in", &[file("ab")]).expect("query"), None, "other data store");
     }
 }

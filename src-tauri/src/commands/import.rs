@@ -17,6 +17,9 @@ pub struct ImportRequestDto {
     /// HealthLake's ValidationLevel; structure-only when not given.
     #[serde(default)]
     pub validation_level: Option<Level>,
+    /// Import again files already imported to this data store (otherwise their job is followed instead).
+    #[serde(default)]
+    pub again: bool,
 }
 
 /// Validates, uploads to a fresh prefix and starts the import job; cancellable with `cancel(opId)`.
@@ -43,7 +46,12 @@ pub async fn start_import(
     if let Err(e) = state.settings().update(|s| s.level = Some(level)) {
         tracing::warn!(error = %e, "could not remember the validation level");
     }
-    let request = ImportRequest { paths, job_name: request.job_name.filter(|n| !n.trim().is_empty()), level };
+    let request = ImportRequest {
+        paths,
+        job_name: request.job_name.filter(|n| !n.trim().is_empty()),
+        level,
+        again: request.again,
+    };
     let progress = move |event| {
         let _ = on_progress.send(event);
     };
