@@ -3,6 +3,7 @@
 
 use aws_config::BehaviorVersion;
 use aws_config::meta::region::RegionProviderChain;
+use aws_config::retry::RetryConfig;
 use aws_credential_types::Credentials;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
@@ -30,7 +31,13 @@ pub struct Clients {
 pub async fn connect(target: &Target) -> Result<Clients, AwsError> {
     let http =
         aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+    // More attempts than the SDK's default three, with a longer ceiling: an upload of thousands of parts, or a job
+    // followed for an hour, meets AWS's throttling and passing network failures. Lakedrop's own calls are all
+    // safe to repeat (reads, parts, ClientToken-guarded starts; a repeated completion is recognised by its
+    // object), and `retry::with_retries` adds a second layer for the ones an import cannot do without.
+    let retry =
+        RetryConfig::standard().with_max_attempts(6).with_max_backoff(std::time::Duration::from_secs(10));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http).retry_config(retry);
     let endpoint = match target {
         Target::Endpoint { url, region, access_key_id, secret_access_key } => {
             loader = loader

@@ -1,6 +1,7 @@
 //! Resolving where an import goes from what the caller gave: explicit choices win; what is missing is looked up
 //! (the only ACTIVE data store) or, on a sandbox endpoint, taken from the sandbox's well-known seed names.
 
+use crate::retry::with_retries;
 use aws_sdk_healthlake::types::{DatastoreFilter, DatastoreStatus};
 use lakedrop_core::connection::{Connection, ConnectionKind};
 
@@ -49,25 +50,18 @@ pub async fn resolve(
 
     let (datastore_id, datastore_name) = match choices.datastore_id {
         Some(id) => {
-            let out = clients
-                .healthlake
-                .describe_fhir_datastore()
-                .datastore_id(&id)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("DescribeFHIRDatastore", e))?;
+            let out = with_retries("DescribeFHIRDatastore", "the data store", || {
+                clients.healthlake.describe_fhir_datastore().datastore_id(&id).send()
+            })
+            .await?;
             let name = out.datastore_properties().and_then(|p| p.datastore_name()).unwrap_or(&id).to_string();
             (id, name)
         }
         None => only_active_datastore(clients).await?,
     };
-    let key = clients
-        .kms
-        .describe_key()
-        .key_id(&kms_key)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("DescribeKey", e))?;
+    let key =
+        with_retries("DescribeKey", "the KMS key", || clients.kms.describe_key().key_id(&kms_key).send())
+            .await?;
     let key_arn = key.key_metadata().and_then(|m| m.arn()).unwrap_or(&kms_key).to_string();
     Ok(Connection {
         kind,
@@ -88,13 +82,10 @@ pub async fn resolve(
 /// The id and name of the only ACTIVE data store; an error naming them all when there are several.
 pub async fn only_active_datastore(clients: &Clients) -> Result<(String, String), AwsError> {
     let filter = DatastoreFilter::builder().datastore_status(DatastoreStatus::Active).build();
-    let out = clients
-        .healthlake
-        .list_fhir_datastores()
-        .filter(filter)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("ListFHIRDatastores", e))?;
+    let out = with_retries("ListFHIRDatastores", "the data stores", || {
+        clients.healthlake.list_fhir_datastores().filter(filter.clone()).send()
+    })
+    .await?;
     let stores = out.datastore_properties_list();
     match stores {
         [one] => Ok((

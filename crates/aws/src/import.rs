@@ -11,8 +11,14 @@ use lakedrop_core::{CancellationToken, connection::Connection};
 use lakedrop_validate::{FileReport, Level, Options};
 
 use crate::jobs::{StartImport, start};
-use crate::transfer::{Encryption, ObjectTarget, TransferOptions, TransferProgress, upload_checked};
+use crate::transfer::{
+    Encryption, ObjectTarget, TransferOptions, TransferProgress, clean_batch_prefix, clean_orphans,
+    upload_checked,
+};
 use crate::{AwsError, Clients};
+
+/// An interrupted upload of an unchanged file older than this is abandoned: its parts are aborted.
+pub const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
 
 #[derive(Debug, Clone)]
 pub struct ImportRequest {
@@ -196,6 +202,22 @@ pub async fn run(
     .await?;
     state.set_job(&batch.id, &job_id)?;
     progress(ImportProgress::Submitted { job_id: job_id.clone() });
+    match clean_batch_prefix(&clients.s3, state, &batch.input_bucket, &batch.prefix).await {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::info!(aborted = n, "aborted uploads left under the batch's prefix by an interrupted run")
+        }
+        Err(e) => tracing::warn!(error = %e, "could not look for uploads left under the batch's prefix"),
+    }
+    // The batch is finished: uploads Lakedrop abandoned in this bucket (files changed or gone since, or older
+    // than a week) would cost storage until aborted. Unchanged interrupted uploads are kept for their rerun.
+    match clean_orphans(&clients.s3, state, &batch.input_bucket, "lakedrop/", ABANDONED_AFTER).await {
+        Ok(cleaned) if !cleaned.aborted.is_empty() => {
+            tracing::info!(aborted = cleaned.aborted.len(), "aborted uploads Lakedrop had abandoned");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not look for abandoned uploads"),
+    }
     Ok(ImportStarted {
         job_id,
         datastore_id: batch.datastore_id.clone(),

@@ -8,6 +8,7 @@ use aws_sdk_healthlake::types::{
 use lakedrop_core::job::{Job, JobProgress, JobResult, is_terminal};
 use lakedrop_core::manifest::{MANIFEST_NAMES, Manifest};
 
+use crate::retry::with_retries;
 use crate::{AwsError, Clients};
 
 /// Everything `StartFHIRImportJob` needs.
@@ -29,31 +30,29 @@ pub async fn start(clients: &Clients, request: &StartImport) -> Result<String, A
         .kms_key_id(&request.kms_key_id)
         .build()
         .map_err(|e| AwsError::Input(e.to_string()))?;
-    let out = clients
-        .healthlake
-        .start_fhir_import_job()
-        .set_job_name(request.job_name.clone())
-        .datastore_id(&request.datastore_id)
-        .data_access_role_arn(&request.role_arn)
-        .input_data_config(InputDataConfig::S3Uri(request.input_uri.clone()))
-        .job_output_data_config(OutputDataConfig::S3Configuration(output))
-        .validation_level(ValidationLevel::from(request.validation_level.as_str()))
-        .client_token(&request.client_token)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("StartFHIRImportJob", e))?;
+    // The ClientToken makes a second send of the same request return the same job, so it is safe to retry.
+    let out = with_retries("StartFHIRImportJob", "the import job's start", || {
+        clients
+            .healthlake
+            .start_fhir_import_job()
+            .set_job_name(request.job_name.clone())
+            .datastore_id(&request.datastore_id)
+            .data_access_role_arn(&request.role_arn)
+            .input_data_config(InputDataConfig::S3Uri(request.input_uri.clone()))
+            .job_output_data_config(OutputDataConfig::S3Configuration(output.clone()))
+            .validation_level(ValidationLevel::from(request.validation_level.as_str()))
+            .client_token(&request.client_token)
+            .send()
+    })
+    .await?;
     Ok(out.job_id().to_string())
 }
 
 pub async fn describe(clients: &Clients, datastore_id: &str, job_id: &str) -> Result<Job, AwsError> {
-    let out = clients
-        .healthlake
-        .describe_fhir_import_job()
-        .datastore_id(datastore_id)
-        .job_id(job_id)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("DescribeFHIRImportJob", e))?;
+    let out = with_retries("DescribeFHIRImportJob", "the job's status", || {
+        clients.healthlake.describe_fhir_import_job().datastore_id(datastore_id).job_id(job_id).send()
+    })
+    .await?;
     out.import_job_properties()
         .map(to_job)
         .ok_or_else(|| AwsError::NotFound { message: format!("import job {job_id}") })
@@ -202,7 +201,11 @@ pub async fn read_manifest(clients: &Clients, folder_uri: &str) -> Result<Option
     let prefix =
         if prefix.is_empty() || prefix.ends_with('/') { prefix.to_string() } else { format!("{prefix}/") };
     for name in MANIFEST_NAMES {
-        let got = clients.s3.get_object().bucket(bucket).key(format!("{prefix}{name}")).send().await;
+        let key = format!("{prefix}{name}");
+        let got = with_retries("GetObject", "the manifest", || {
+            clients.s3.get_object().bucket(bucket).key(&key).send()
+        })
+        .await;
         match got {
             Ok(object) => {
                 let bytes = object
@@ -216,10 +219,8 @@ pub async fn read_manifest(clients: &Clients, folder_uri: &str) -> Result<Option
                 })?;
                 return Ok(Some(manifest));
             }
-            Err(e) => match AwsError::from_sdk("GetObject", e) {
-                AwsError::NotFound { .. } => continue,
-                other => return Err(other),
-            },
+            Err(AwsError::NotFound { .. }) => continue,
+            Err(other) => return Err(other),
         }
     }
     Ok(None)

@@ -14,6 +14,7 @@ pub mod import;
 pub mod jobs;
 pub mod preflight;
 pub mod results;
+pub mod retry;
 pub mod transfer;
 
 pub use connect::{Clients, Target, connect};

@@ -12,6 +12,7 @@ mod preflight;
 mod results;
 mod sandbox;
 mod upload;
+mod uploads;
 mod validate;
 
 use std::process::ExitCode;
@@ -44,6 +45,8 @@ enum Command {
     Retry(results::RetryArgs),
     /// Upload files to S3 (multipart, checksummed, SSE-KMS), resuming an interrupted upload when run again.
     Upload(upload::Args),
+    /// Abort the multipart uploads Lakedrop abandoned (file changed or gone, or too old); list others'.
+    CleanUploads(uploads::Args),
     /// The local AWS stand-in (S3, KMS, HealthLake on one endpoint).
     #[command(subcommand)]
     Sandbox(sandbox::Command),
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
             Command::Results(args) => results::run_results(args).await,
             Command::Retry(args) => results::run_retry(args).await,
             Command::Upload(args) => upload::run(args).await,
+            Command::CleanUploads(args) => uploads::run(args).await,
             Command::Sandbox(command) => sandbox::run(command).await,
         }
     });

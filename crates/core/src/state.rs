@@ -154,6 +154,14 @@ impl State {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The buckets holding uploads Lakedrop started and has not finished.
+    pub fn pending_buckets(&self) -> Result<Vec<String>, StateError> {
+        let db = self.db();
+        let mut query = db.prepare_cached("SELECT DISTINCT bucket FROM uploads ORDER BY bucket")?;
+        let rows = query.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The parts of an upload recorded so far, by part number.
     pub fn done_parts(&self, upload_id: &str) -> Result<Vec<DonePart>, StateError> {
         let db = self.db();
@@ -352,6 +360,7 @@ mod tests {
         }
         let state = State::open(&path).expect("reopen");
         assert_eq!(state.pending_upload("b", "k", "/data/x.ndjson").expect("read"), Some(upload));
+        assert_eq!(state.pending_buckets().expect("buckets"), ["b"]);
         assert_eq!(state.done_parts("u1").expect("parts")[0].part_number, 2);
         state.forget_upload("u1").expect("forget");
         assert_eq!(state.pending_uploads("b").expect("list"), vec![]);

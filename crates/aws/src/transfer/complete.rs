@@ -7,9 +7,9 @@ use lakedrop_core::state::{DonePart, PendingUpload, State};
 
 use super::plan::Plan;
 use super::prove::{self, Head};
-use super::send::with_retries;
 use super::{Encryption, ObjectTarget, Transferred};
 use crate::AwsError;
+use crate::retry::with_retries;
 
 /// Creates a multipart upload for the plan and records it before any part is sent.
 pub async fn create(

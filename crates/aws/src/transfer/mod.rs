@@ -33,9 +33,9 @@ mod plan;
 mod prove;
 mod send;
 
-pub use orphans::{Orphan, Orphans, clean_orphans};
+pub use orphans::{Orphan, Orphans, clean_batch_prefix, clean_orphans};
 pub use plan::{Plan, crc_base64};
-pub use send::{send_part, with_retries};
+pub use send::send_part;
 
 /// How objects are encrypted at rest.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use lakedrop_core::state::{PendingUpload, State};
 
 use super::complete::abort;
-use super::send::with_retries;
 use crate::AwsError;
+use crate::retry::with_retries;
 
 /// An unfinished multipart upload found in a bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,4 +103,36 @@ pub async fn clean_orphans(
         state.forget_upload(&gone.upload_id)?;
     }
     Ok(result)
+}
+
+/// Aborts every unfinished upload under a finished batch's prefix. The prefix is the batch's alone (its id is
+/// random), so what is left there is this batch's: an upload S3 created for a run that was killed before it
+/// could record it, which no other clean-up would recognise as Lakedrop's.
+pub async fn clean_batch_prefix(
+    s3: &aws_sdk_s3::Client,
+    state: &State,
+    bucket: &str,
+    prefix: &str,
+) -> Result<u32, AwsError> {
+    let listed = with_retries("ListMultipartUploads", "the batch's unfinished uploads", || {
+        s3.list_multipart_uploads().bucket(bucket).prefix(prefix).send()
+    })
+    .await?;
+    let mut aborted = 0;
+    for upload in listed.uploads() {
+        let (Some(key), Some(upload_id)) = (upload.key(), upload.upload_id()) else { continue };
+        let pending = PendingUpload {
+            upload_id: upload_id.to_string(),
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            path: String::new(),
+            size: 0,
+            mtime_ns: 0,
+            part_size: 0,
+            started_unix: 0,
+        };
+        abort(s3, state, &pending).await;
+        aborted += 1;
+    }
+    Ok(aborted)
 }

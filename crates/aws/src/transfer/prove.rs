@@ -7,9 +7,9 @@ use lakedrop_core::state::{DonePart, PendingUpload, State};
 use md5::{Digest, Md5};
 
 use super::plan::Plan;
-use super::send::with_retries;
 use super::{ObjectTarget, Outcome, Transferred};
 use crate::AwsError;
+use crate::retry::with_retries;
 
 /// A part S3 says an upload holds.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,412 @@
+//! The data-integrity promises, proven on the real `lakedrop` binary against a served sandbox (another process):
+//! every file arrives whole, once, exactly as it was checked; nothing is silently dropped, duplicated or mixed.
+//!
+//! The processes are killed with SIGKILL (no cleanup runs) at chosen points: between parts, while S3 completes
+//! an upload (before and after it acted, using the sandbox's holds), while a job is started, and after it
+//! started. Each kill is followed by a rerun of the same command, after which the object's bytes must equal the
+//! file's and each batch must have exactly one job. Files rewritten or grown during an upload, two files with one
+//! name, and a 20 % fault rate on every service follow. The kill test prints a summary line.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use lakedrop_aws::{Clients, Target, connect};
+use sha2::{Digest, Sha256};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lakedrop");
+const MIB: usize = 1024 * 1024;
+
+/// A `lakedrop sandbox serve` child, killed on drop.
+struct Server {
+    child: Child,
+    env: Vec<(String, String)>,
+    datastore: String,
+    bucket: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(data: &Path, faults: Option<&str>) -> Server {
+    let mut command = Command::new(BIN);
+    command.args(["sandbox", "serve", "--port", "0", "--data"]).arg(data);
+    if let Some(spec) = faults {
+        command.args(["--faults", spec]);
+    }
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let (mut env, mut datastore, mut bucket) = (Vec::new(), String::new(), String::new());
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("line");
+        if let Some(kv) = line.strip_prefix("export ") {
+            let (k, v) = kv.split_once('=').expect("k=v");
+            env.push((k.to_string(), v.to_string()));
+        } else if let Some(rest) = line.strip_prefix("data store  ") {
+            datastore = rest.split_whitespace().next().unwrap_or_default().to_string();
+        } else if let Some(rest) = line.strip_prefix("buckets     s3://") {
+            bucket = rest.split_whitespace().next().unwrap_or_default().to_string();
+        }
+        if line.starts_with("role") {
+            break;
+        }
+    }
+    assert_eq!(env.len(), 4, "endpoint, keys and region are printed: {env:?}");
+    Server { child, env, datastore, bucket }
+}
+
+impl Server {
+    fn lakedrop(&self, client: &Path, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .env("LAKEDROP_DATA_DIR", client)
+            .env_remove("LAKEDROP_LOG");
+        command
+    }
+
+    async fn clients(&self) -> Clients {
+        let get = |k: &str| self.env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).expect("env");
+        connect(&Target::Endpoint {
+            url: get("AWS_ENDPOINT_URL"),
+            region: get("AWS_REGION"),
+            access_key_id: get("AWS_ACCESS_KEY_ID"),
+            secret_access_key: get("AWS_SECRET_ACCESS_KEY"),
+        })
+        .await
+        .expect("clients")
+    }
+
+    /// The object's bytes, read back through the SDK (retrying what the fault injection breaks).
+    async fn object(&self, key: &str) -> Option<Vec<u8>> {
+        let clients = self.clients().await;
+        for _ in 0..20 {
+            match clients.s3.get_object().bucket(&self.bucket).key(key).send().await {
+                Ok(out) => {
+                    if let Ok(body) = out.body.collect().await {
+                        return Some(body.to_vec());
+                    }
+                }
+                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => return None,
+                Err(_) => {}
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("could not read s3://{}/{key}", self.bucket);
+    }
+
+    /// Every import job of the seeded data store.
+    async fn jobs(&self) -> Vec<lakedrop_core::job::Job> {
+        lakedrop_aws::jobs::list(&self.clients().await, &self.datastore, None).await.expect("jobs")
+    }
+}
+
+/// Runs a command to its end, with its output.
+fn finish(mut command: Command) -> (ExitStatus, String, String) {
+    let out = command.output().expect("runs");
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Starts a command and SIGKILLs it once a line of its standard error satisfies `when` and `delay` has passed,
+/// or fails the test if it ends first or takes over a minute.
+fn kill_when(mut command: Command, when: impl Fn(&str) -> bool + Send + 'static, delay: Duration) {
+    let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let (seen, heard) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut said = Vec::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if when(&line) {
+                let _ = seen.send(Ok(()));
+                return;
+            }
+            said.push(line);
+        }
+        let _ = seen.send(Err(said.join("\n")));
+    });
+    match heard.recv_timeout(Duration::from_secs(60)) {
+        Ok(Ok(())) => std::thread::sleep(delay),
+        Ok(Err(said)) => panic!("the command ended before the kill point; it said:\n{said}"),
+        Err(_) => panic!("the kill point never came"),
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+}
+
+/// `len` bytes that depend on `seed`, so that two files differ everywhere.
+fn bytes(len: usize, seed: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 4);
+    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// An NDJSON file of about `len` bytes of valid Patients (the sample's, with fresh ids).
+fn patients(path: &Path, len: usize, seed: u32) -> PathBuf {
+    let sample = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../samples/synthea-10-patients/Patient.000.ndjson"),
+    )
+    .expect("sample");
+    let lines: Vec<&str> = sample.lines().collect();
+    let mut out = String::with_capacity(len + 20_000);
+    let mut n = 0usize;
+    while out.len() < len {
+        let line = lines[n % lines.len()];
+        let start = line.find("\"id\":\"").expect("an id") + 6;
+        let end = start + line[start..].find('"').expect("id ends");
+        out.push_str(&line[..start]);
+        out.push_str(&format!("s{seed}-{n}"));
+        out.push_str(&line[end..]);
+        out.push('\n');
+        n += 1;
+    }
+    std::fs::write(path, out).expect("write");
+    path.to_path_buf()
+}
+
+fn sha(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Counts what the kill test proved, for its summary line.
+#[derive(Default)]
+struct Tally {
+    kills: u32,
+    reruns: u32,
+    bytes_compared: u64,
+}
+
+impl Tally {
+    /// The object must hold exactly the file's bytes.
+    async fn same(&mut self, server: &Server, key: &str, file: &Path) {
+        let object = server.object(key).await.unwrap_or_else(|| panic!("no object at {key}"));
+        let local = std::fs::read(file).expect("read");
+        assert_eq!(object.len(), local.len(), "{key}: sizes");
+        assert_eq!(sha(&object), sha(&local), "{key}: the object is not the file");
+        self.bytes_compared += local.len() as u64;
+    }
+
+    fn rerun(&mut self, command: Command) -> String {
+        let (status, stdout, stderr) = finish(command);
+        assert!(status.success(), "the rerun failed:\n{stdout}\n{stderr}");
+        self.reruns += 1;
+        format!("{stdout}\n{stderr}")
+    }
+}
+
+/// The upload of a 60 MiB file in 12 parts sent one at a time, each held 150 ms by the sandbox so that the kill
+/// points fall where they are aimed.
+fn upload(server: &Server, client: &Path, file: &Path, to: &str) -> Command {
+    let file = file.to_str().expect("utf-8 path");
+    server.lakedrop(client, &["upload", file, "--to", to, "--part-size", "5", "--concurrency", "1"])
+}
+
+fn part_done(n: u32) -> impl Fn(&str) -> bool + Send + 'static {
+    move |line: &str| line.contains(&format!(": part {n}/"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_anywhere_then_rerun_gives_the_files_bytes_and_one_job_per_batch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let holds = "hold-before:UploadPart=150,hold-after:CompleteMultipartUpload=3000,\
+                 hold-after:StartFHIRImportJob=3000";
+    let server = serve(&dir.path().join("sandbox"), Some(holds));
+    let client = dir.path().join("client");
+    let bucket = server.bucket.clone();
+    let mut tally = Tally::default();
+
+    // Between parts: after 1, 5 and 9 of 12; each rerun continues and a later kill interrupts it again.
+    let file = dir.path().join("between.bin");
+    std::fs::write(&file, bytes(60 * MIB, 1)).expect("write");
+    let to = format!("s3://{bucket}/kills/");
+    for parts in [1, 5, 9] {
+        kill_when(upload(&server, &client, &file, &to), part_done(parts), Duration::ZERO);
+        tally.kills += 1;
+    }
+    let said = tally.rerun(upload(&server, &client, &file, &to));
+    assert!(said.contains("resumed"), "the rerun resumed: {said}");
+    tally.same(&server, "kills/between.bin", &file).await;
+
+    // While S3 completes the upload: it has acted (held after), so the rerun must see at once that the object is
+    // this file and send nothing.
+    let file = dir.path().join("completing.bin");
+    std::fs::write(&file, bytes(60 * MIB, 2)).expect("write");
+    kill_when(upload(&server, &client, &file, &to), part_done(12), Duration::from_millis(800));
+    tally.kills += 1;
+    let started = Instant::now();
+    let said = tally.rerun(upload(&server, &client, &file, &to));
+    assert!(said.contains("skipped (already there, identical)") && said.contains("0 bytes sent"), "{said}");
+    assert!(started.elapsed() < Duration::from_secs(20), "recognised at once: {:?}", started.elapsed());
+    tally.same(&server, "kills/completing.bin", &file).await;
+
+    // Imports: killed while validating, while uploading, while the job is being started (HealthLake has created
+    // it: held after), and while following the started job. Every rerun is the same command.
+    let export = dir.path().join("export");
+    std::fs::create_dir(&export).expect("mkdir");
+    let patients_file = patients(&export.join("Patient.ndjson"), 40 * MIB, 3);
+    let import = || server.lakedrop(&client, &["import", export.to_str().expect("utf-8"), "--wait"]);
+    kill_when(import(), |l| l.starts_with("validating"), Duration::from_millis(50));
+    kill_when(import(), |l| l.starts_with("uploading Patient.ndjson"), Duration::from_millis(200));
+    kill_when(import(), |l| l.starts_with("uploading Patient.ndjson (16"), Duration::ZERO);
+    kill_when(import(), |l| l.starts_with("starting the import job"), Duration::from_millis(800));
+    kill_when(import(), |l| l.contains("submitted") || l.contains("already imported"), Duration::ZERO);
+    tally.kills += 5;
+    let said = tally.rerun(import());
+    assert!(said.contains("COMPLETED"), "{said}");
+    let jobs = server.jobs().await;
+    assert_eq!(jobs.len(), 1, "one batch, one job: {jobs:?}");
+    let prefix = jobs[0]
+        .input_uri
+        .as_deref()
+        .expect("input")
+        .trim_start_matches(&format!("s3://{bucket}/"))
+        .to_string();
+    tally.same(&server, &format!("{prefix}Patient.ndjson"), &patients_file).await;
+
+    // Run again as people do: the same job is found and followed, no second one.
+    let said = tally.rerun(import());
+    assert!(said.contains("already imported"), "{said}");
+    assert_eq!(server.jobs().await.len(), 1, "a rerun starts no second job");
+    // On purpose, it is possible: a second job from a new batch.
+    let (status, _, stderr) =
+        finish(server.lakedrop(&client, &["import", export.to_str().expect("utf-8"), "--again"]));
+    assert!(status.success(), "{stderr}");
+    assert_eq!(server.jobs().await.len(), 2, "--again imports again");
+
+    // Nothing of Lakedrop's is left half-uploaded in the bucket.
+    let clients = server.clients().await;
+    let left = clients.s3.list_multipart_uploads().bucket(&bucket).send().await.expect("list");
+    let ours: Vec<_> = left.uploads().iter().filter_map(|u| u.key()).collect();
+    assert!(ours.is_empty(), "abandoned uploads left: {ours:?}");
+
+    assert!(tally.kills >= 10, "{} kills", tally.kills);
+    println!(
+        "integrity: {} kills survived, {} reruns, {} bytes compared, jobs per batch: 1",
+        tally.kills, tally.reruns, tally.bytes_compared
+    );
+}
+
+/// Waits until the upload has sent `parts` parts, then lets `change` rewrite the file; the upload must fail and
+/// say so, and leave no object; the rerun sends the file as it is then.
+async fn changed_during_upload(name: &str, change: impl FnOnce(&Path)) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = serve(&dir.path().join("sandbox"), Some("hold-before:UploadPart=150"));
+    let client = dir.path().join("client");
+    let file = dir.path().join(name);
+    std::fs::write(&file, bytes(40 * MIB, 4)).expect("write");
+    let to = format!("s3://{}/changed/", server.bucket);
+    let mut child = upload(&server, &client, &file, &to)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
+    let mut said = String::new();
+    for line in lines.by_ref() {
+        said.push_str(&line);
+        said.push('\n');
+        if line.contains(": part 2/") {
+            break;
+        }
+    }
+    change(&file);
+    said.extend(lines.map(|l| l + "\n"));
+    let status = child.wait().expect("ends");
+    assert_eq!(status.code(), Some(2), "a changed file fails the upload:\n{said}");
+    assert!(said.contains("changed while it was being uploaded"), "{said}");
+    assert_eq!(server.object(&format!("changed/{name}")).await, None, "no object mixes two versions");
+
+    let (status, _, stderr) = finish(upload(&server, &client, &file, &to));
+    assert!(status.success(), "{stderr}");
+    let object = server.object(&format!("changed/{name}")).await.expect("uploaded");
+    assert_eq!(sha(&object), sha(&std::fs::read(&file).expect("read")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_rewritten_during_upload_with_its_size_and_time_kept_is_never_half_uploaded() {
+    changed_during_upload("rewritten.bin", |file| {
+        let mtime = std::fs::metadata(file).expect("meta").modified().expect("mtime");
+        std::fs::write(file, bytes(40 * MIB, 5)).expect("rewrite");
+        std::fs::File::options().write(true).open(file).expect("open").set_modified(mtime).expect("mtime");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_grown_during_upload_is_never_half_uploaded() {
+    changed_during_upload("grown.bin", |file| {
+        use std::io::Write;
+        let mut f = std::fs::File::options().append(true).open(file).expect("open");
+        f.write_all(&bytes(MIB, 6)).expect("append");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_files_with_one_name_are_refused_before_anything_is_sent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = serve(&dir.path().join("sandbox"), None);
+    for (sub, seed) in [("a", 7), ("b", 8)] {
+        std::fs::create_dir(dir.path().join(sub)).expect("mkdir");
+        std::fs::write(dir.path().join(sub).join("data.ndjson"), bytes(1000, seed)).expect("write");
+    }
+    let (a, b) = (dir.path().join("a/data.ndjson"), dir.path().join("b/data.ndjson"));
+    let to = format!("s3://{}/p/", server.bucket);
+    let args = ["upload", a.to_str().expect("utf-8"), b.to_str().expect("utf-8"), "--to", &to];
+    let (status, stdout, stderr) = finish(server.lakedrop(&dir.path().join("client"), &args));
+    assert_eq!(status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("same name") && stderr.contains("a/data.ndjson"), "{stderr}");
+    assert_eq!(server.object("p/data.ndjson").await, None, "nothing was sent");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn imports_through_a_20_percent_fault_rate_on_every_service_arrive_whole_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = serve(&dir.path().join("sandbox"), Some("5xx=0.1,reset=0.05,slowdown=0.05,seed=11"));
+    let client = dir.path().join("client");
+    let mut expected = Vec::new();
+    for n in 0..3u32 {
+        let export = dir.path().join(format!("export-{n}"));
+        std::fs::create_dir(&export).expect("mkdir");
+        let file = patients(&export.join("Patient.ndjson"), (12 + 3 * n as usize) * MIB, 20 + n);
+        let (status, stdout, stderr) =
+            finish(server.lakedrop(
+                &client,
+                &["import", export.to_str().expect("utf-8"), "--wait", "--output", "json"],
+            ));
+        assert!(status.success(), "import {n} under faults:\n{stdout}\n{stderr}");
+        let json: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+        assert_eq!(json["job"]["status"], "COMPLETED", "{stdout}");
+        expected.push((json["import"]["inputUri"].as_str().expect("uri").to_string(), file));
+    }
+    let jobs = server.jobs().await;
+    assert_eq!(jobs.len(), 3, "one job per batch");
+    for (uri, file) in expected {
+        let key = format!("{}Patient.ndjson", uri.trim_start_matches(&format!("s3://{}/", server.bucket)));
+        let object = server.object(&key).await.expect("object");
+        assert_eq!(sha(&object), sha(&std::fs::read(&file).expect("read")), "{key}");
+    }
+}
