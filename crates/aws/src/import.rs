@@ -109,6 +109,16 @@ pub async fn run(
         let print = tokio::task::spawn_blocking(move || fingerprint_file(&path))
             .await
             .map_err(|e| AwsError::Input(e.to_string()))??;
+        // The batch records (and the upload proves) the bytes that were checked, never a version written since.
+        if file.crc32c.is_some_and(|checked| checked != print.crc32c) {
+            return Err(AwsError::FileChanged {
+                path: PathBuf::from(&file.path),
+                message:
+                    "the file changed after it was checked, so it was not uploaded; check it again, then \
+                          import it"
+                        .into(),
+            });
+        }
         files.push(BatchFile {
             local_path: file.path.clone(),
             key_name,

@@ -84,11 +84,11 @@ pub fn validate_batch(
             return Err(ReadError { path: paths[index].clone(), source: cancelled() });
         }
         if run > 1 {
-            let checked: Vec<io::Result<(u64, bool, Vec<LineVerdict>)>> =
+            let checked: Vec<io::Result<(u64, Option<u32>, Vec<LineVerdict>)>> =
                 paths[index..index + run].par_iter().map(|path| check_small_file(path, options)).collect();
             for (i, result) in checked.into_iter().enumerate() {
                 let path = &paths[index + i];
-                let (bytes, compressed, verdicts) =
+                let (bytes, crc32c, verdicts) =
                     result.map_err(|source| ReadError { path: path.clone(), source })?;
                 let mut file = FileState::new(&path.display().to_string(), &mut ids, (index + i) as u32);
                 let lines = verdicts.len() as u64;
@@ -97,7 +97,8 @@ pub fn validate_batch(
                 }
                 let mut file = file.finish();
                 file.bytes = bytes;
-                file.compressed = compressed;
+                file.compressed = crc32c.is_none();
+                file.crc32c = crc32c;
                 progress(BatchProgress {
                     file: index + i,
                     progress: Progress { bytes_done: bytes, lines_done: lines },
@@ -128,10 +129,16 @@ const SMALL_FILE_BYTES: u64 = 1024 * 1024;
 
 /// Reads a small file whole (decompressing it if it is gzip) and checks every line; returns its size on disk and
 /// whether it is compressed.
-fn check_small_file(path: &Path, options: &Options) -> io::Result<(u64, bool, Vec<LineVerdict>)> {
-    let bytes = std::fs::metadata(path)?.len();
-    let compressed = is_gzip(path)?;
-    let mut reader = open_lines(path)?;
+fn check_small_file(path: &Path, options: &Options) -> io::Result<(u64, Option<u32>, Vec<LineVerdict>)> {
+    let whole = std::fs::read(path)?;
+    let bytes = whole.len() as u64;
+    let compressed = whole.starts_with(&[0x1f, 0x8b]);
+    let crc = (!compressed).then(|| crc_fast::crc32_iscsi(&whole));
+    let mut reader: Box<dyn BufRead + Send> = if compressed {
+        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(io::Cursor::new(whole))))
+    } else {
+        Box::new(io::Cursor::new(whole))
+    };
     let mut block = Block { first_line: 1, ..Block::default() };
     loop {
         let start = block.data.len();
@@ -148,7 +155,7 @@ fn check_small_file(path: &Path, options: &Options) -> io::Result<(u64, bool, Ve
         .enumerate()
         .map(|(i, span)| check_span(&block, span, i as u64 + 1, options))
         .collect();
-    Ok((bytes, compressed, verdicts))
+    Ok((bytes, crc, verdicts))
 }
 
 /// Validates one file (`.ndjson`, or gzip-compressed `.ndjson.gz`). `progress` is called now and then;
@@ -186,18 +193,17 @@ fn open(
         let mut progress = |p: Progress| progress(Progress { bytes_done: read.load(Ordering::Relaxed), ..p });
         validate(&name, &mut reader, options, ids, file_index, &mut progress)?
     } else {
-        let mut reader = BufReader::with_capacity(256 * 1024, file);
-        validate(&name, &mut reader, options, ids, file_index, progress)?
+        let summed = Summed { inner: file, crc: crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi) };
+        let mut reader = BufReader::with_capacity(256 * 1024, summed);
+        let mut report = validate(&name, &mut reader, options, ids, file_index, progress)?;
+        // Whatever the checker stopped short of (a cancelled check) is not summed: such a report is never
+        // uploaded.
+        report.crc32c = Some(reader.into_inner().crc.finalize() as u32);
+        report
     };
     report.bytes = bytes;
     report.compressed = gzip;
     Ok(report)
-}
-
-/// Whether a file is gzip-compressed (by its first two bytes, not its name).
-fn is_gzip(path: &Path) -> io::Result<bool> {
-    let mut magic = [0u8; 2];
-    Ok(File::open(path)?.read(&mut magic)? == 2 && magic == [0x1f, 0x8b])
 }
 
 /// Opens a file for reading its lines, decompressing it when it is gzip (by content, not by name).
@@ -224,6 +230,20 @@ impl Read for Counted {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Sums the CRC32C of every byte read, so a report can say exactly which bytes it judged.
+struct Summed {
+    inner: File,
+    crc: crc_fast::Digest,
+}
+
+impl Read for Summed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.crc.update(&buf[..n]);
         Ok(n)
     }
 }

@@ -48,6 +48,11 @@ pub struct FileReport {
     pub resource_types: BTreeMap<String, u64>,
     /// Every issue grouped by code, severity and resource type, most frequent first, with the first examples.
     pub groups: Vec<IssueGroup>,
+    /// The CRC32C of exactly the bytes that were checked (of a plain file; `None` for gzip), read in the same
+    /// pass: an upload proves it sends these bytes, not a version of the file written since.
+    #[serde(skip)]
+    #[cfg_attr(feature = "specta", specta(skip))]
+    pub crc32c: Option<u32>,
 }
 
 /// Issues of one kind in one file: same code, severity and resource type.

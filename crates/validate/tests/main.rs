@@ -381,3 +381,33 @@ fn small_files_checked_together_report_as_each_alone() {
         assert_eq!(together, &alone, "{}", path.display());
     }
 }
+
+#[test]
+fn a_report_carries_the_crc32c_of_exactly_the_bytes_it_checked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let line = br#"{"resourceType":"Patient","id":"p1","gender":"female"}"#;
+    let mut small = Vec::new();
+    let mut big = Vec::new();
+    while small.len() < 10_000 {
+        small.extend_from_slice(line);
+        small.push(b'\n');
+    }
+    while big.len() < 3 * 1024 * 1024 {
+        big.extend_from_slice(line);
+        big.push(b'\n');
+    }
+    let paths: Vec<std::path::PathBuf> = [("a.ndjson", &small), ("b.ndjson", &small), ("c.ndjson", &big)]
+        .iter()
+        .map(|(name, bytes)| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).expect("write");
+            path
+        })
+        .collect();
+    let report =
+        lakedrop_validate::validate_batch(&paths, &lakedrop_validate::Options::default(), &mut |_| true)
+            .expect("read");
+    let crcs: Vec<Option<u32>> = report.files.iter().map(|f| f.crc32c).collect();
+    let small_crc = crc_fast::crc32_iscsi(&small);
+    assert_eq!(crcs, [Some(small_crc), Some(small_crc), Some(crc_fast::crc32_iscsi(&big))]);
+}
