@@ -84,7 +84,7 @@ pub fn validate_batch(
             return Err(ReadError { path: paths[index].clone(), source: cancelled() });
         }
         if run > 1 {
-            let checked: Vec<io::Result<(u64, Option<u32>, Vec<LineVerdict>)>> =
+            let checked: Vec<io::Result<SmallFile>> =
                 paths[index..index + run].par_iter().map(|path| check_small_file(path, options)).collect();
             for (i, result) in checked.into_iter().enumerate() {
                 let path = &paths[index + i];
@@ -129,7 +129,10 @@ const SMALL_FILE_BYTES: u64 = 1024 * 1024;
 
 /// Reads a small file whole (decompressing it if it is gzip) and checks every line; returns its size on disk and
 /// whether it is compressed.
-fn check_small_file(path: &Path, options: &Options) -> io::Result<(u64, Option<u32>, Vec<LineVerdict>)> {
+/// A small file read whole and checked: its size, the CRC32C of its bytes (plain files only), each line's verdict.
+type SmallFile = (u64, Option<u32>, Vec<LineVerdict>);
+
+fn check_small_file(path: &Path, options: &Options) -> io::Result<SmallFile> {
     let whole = std::fs::read(path)?;
     let bytes = whole.len() as u64;
     let compressed = whole.starts_with(&[0x1f, 0x8b]);
