@@ -17,7 +17,7 @@ use lakedrop_aws::transfer::{
 use lakedrop_aws::{AwsError, Clients, Target, connect};
 use lakedrop_core::CancellationToken;
 use lakedrop_core::state::State;
-use lakedrop_sandbox::{Faults, Pacing, Sandbox, SandboxConfig};
+use lakedrop_sandbox::{Faults, Pacing, Quirks, Sandbox, SandboxConfig};
 
 mod support;
 
@@ -34,14 +34,19 @@ struct Peer {
 }
 
 async fn sandbox_peer(faults: Option<&str>) -> Peer {
+    sandbox_peer_with(faults, Quirks::default()).await
+}
+
+async fn sandbox_peer_with(faults: Option<&str>, quirks: Quirks) -> Peer {
     let dir = tempfile::tempdir().expect("tempdir");
     let pacing = Pacing { datastore_creation: Duration::from_millis(100), job_start_delay: Duration::ZERO };
     let (sandbox, clients) = match faults {
-        None => support::start(&dir, pacing).await,
-        Some(spec) => {
+        None if quirks == Quirks::default() => support::start(&dir, pacing).await,
+        spec => {
             let mut config = SandboxConfig::new(dir.path().join("sandbox"));
             config.pacing = pacing;
-            config.faults = Faults::parse(spec).expect("fault spec");
+            config.quirks = quirks;
+            config.faults = spec.map(|spec| Faults::parse(spec).expect("fault spec")).unwrap_or_default();
             let sandbox = Sandbox::start(config).await.expect("sandbox");
             let clients = connect(&support::target(&sandbox)).await.expect("clients");
             (sandbox, clients)
@@ -332,6 +337,36 @@ async fn moto_resumes_an_interrupted_upload_and_restarts_a_changed_file() {
 #[tokio::test]
 async fn sandbox_refuses_a_part_whose_bytes_do_not_match_its_checksum() {
     checksum_mismatch_is_refused(&sandbox_peer(None).await).await;
+}
+
+/// The sandbox answering ListParts without part checksums, as moto 5.2.6 does: whatever moto's version, the path
+/// where only the recorded ETags and checksums tell parts apart is tested.
+async fn without_part_checksums() -> Peer {
+    let peer = sandbox_peer_with(None, Quirks { list_parts_without_checksums: true }).await;
+    let s3 = &peer.clients.s3;
+    let created =
+        s3.create_multipart_upload().bucket(&peer.bucket).key("q/probe").send().await.expect("create");
+    let upload_id = created.upload_id().expect("id");
+    let body = vec![1u8; 5 * MIB];
+    let crc = crc_base64(crc_fast::crc32_iscsi(&body));
+    let target =
+        ObjectTarget { bucket: &peer.bucket, key: "q/probe", encryption: &Encryption::BucketDefault };
+    send_part(s3, &target, upload_id, 1, body, &crc).await.expect("part");
+    let listed =
+        s3.list_parts().bucket(&peer.bucket).key("q/probe").upload_id(upload_id).send().await.expect("list");
+    assert_eq!(listed.parts().len(), 1);
+    assert_eq!(listed.parts()[0].checksum_crc32_c(), None, "the quirk lists no checksums");
+    peer
+}
+
+#[tokio::test]
+async fn sandbox_without_part_checksums_resumes_and_restarts_a_changed_file() {
+    resume_and_changed_file(&without_part_checksums().await).await;
+}
+
+#[tokio::test]
+async fn sandbox_without_part_checksums_never_keeps_a_part_that_is_not_the_one_recorded() {
+    replaced_part_is_not_kept(&without_part_checksums().await).await;
 }
 
 // The sandbox lists each part's CRC32C, which for the replaced part is not the file's.

@@ -19,9 +19,15 @@ pub enum Command {
         /// Listen on this address instead of 127.0.0.1 (the sandbox has no TLS; think twice).
         #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
         bind: IpAddr,
-        /// Inject failures for testing clients, e.g. 's3:5xx=0.1,s3:reset=0.05,slowdown=0.05[,seed=N]'.
+        /// Inject failures for testing clients, e.g. 's3:5xx=0.1,s3:reset=0.05,slowdown=0.05[,seed=N]', and
+        /// holds for crash tests: 'hold-before:UploadPart=150' waits before handling each such request,
+        /// 'hold-after:CompleteMultipartUpload=3000' handles it, then waits before answering.
         #[arg(long, value_parser = Faults::parse)]
         faults: Option<Faults>,
+        /// Answer as another S3 implementation does, for testing clients (repeatable):
+        /// 'list-parts-without-checksums' (as moto 5.2.6).
+        #[arg(long = "quirk")]
+        quirks: Vec<String>,
     },
 }
 
@@ -31,8 +37,11 @@ pub fn default_sandbox_dir() -> PathBuf {
 
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve { port, data, bind, faults } => {
+        Command::Serve { port, data, bind, faults, quirks } => {
             let mut config = SandboxConfig::new(data.unwrap_or_else(default_sandbox_dir));
+            for quirk in &quirks {
+                config.quirks.enable(quirk).map_err(anyhow::Error::msg)?;
+            }
             config.listen = SocketAddr::new(bind, port);
             if let Some(faults) = faults {
                 eprintln!("fault injection is on: some requests will fail on purpose");

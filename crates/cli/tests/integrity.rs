@@ -237,11 +237,11 @@ async fn kill_9_anywhere_then_rerun_gives_the_files_bytes_and_one_job_per_batch(
     let bucket = server.bucket.clone();
     let mut tally = Tally::default();
 
-    // Between parts: after 1, 5 and 9 of 12; each rerun continues and a later kill interrupts it again.
+    // Between parts: after 1, 5, 9 and 11 of 12; each rerun continues and a later kill interrupts it again.
     let file = dir.path().join("between.bin");
     std::fs::write(&file, bytes(60 * MIB, 1)).expect("write");
     let to = format!("s3://{bucket}/kills/");
-    for parts in [1, 5, 9] {
+    for parts in [1, 5, 9, 11] {
         kill_when(upload(&server, &client, &file, &to), part_done(parts), Duration::ZERO);
         tally.kills += 1;
     }

@@ -2,8 +2,15 @@
 //! fail before they are handled, the way AWS fails under load: a 500, a 503 SlowDown (or ThrottlingException), or
 //! a connection dropped without an answer. Faults strike before any state changes, so a client's retry is always
 //! safe, which is what retrying clients assume of AWS too. Off by default.
+//!
+//! Holds make crash tests deterministic: `hold-before:UploadPart=150` waits 150 ms before handling each
+//! UploadPart, `hold-after:CompleteMultipartUpload=3000` handles the request, commits what it changes, then waits
+//! 3 s before answering, so a client killed meanwhile leaves the change done but never hears of it, as when a
+//! connection dies after AWS acted. Operations are named as the API names them (S3's from the request's method and
+//! query, the JSON services' from `X-Amz-Target`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// Which service a request is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,34 +49,76 @@ struct Rule {
     probability: f64,
 }
 
+/// When a hold waits: before the operation is handled, or after it was handled and before its answer is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    Before,
+    After,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Hold {
+    when: When,
+    operation: String,
+    duration: Duration,
+}
+
 /// A parsed fault spec with its random source.
 #[derive(Debug)]
 pub struct Faults {
     rules: Vec<Rule>,
+    holds: Vec<Hold>,
     state: AtomicU64,
 }
 
 impl Default for Faults {
     fn default() -> Self {
-        Faults { rules: Vec::new(), state: AtomicU64::new(0x9E37_79B9_7F4A_7C15) }
+        Faults { rules: Vec::new(), holds: Vec::new(), state: AtomicU64::new(0x9E37_79B9_7F4A_7C15) }
     }
 }
 
 impl Clone for Faults {
     fn clone(&self) -> Self {
-        Faults { rules: self.rules.clone(), state: AtomicU64::new(self.state.load(Ordering::Relaxed)) }
+        Faults {
+            rules: self.rules.clone(),
+            holds: self.holds.clone(),
+            state: AtomicU64::new(self.state.load(Ordering::Relaxed)),
+        }
     }
 }
 
 impl Faults {
     /// Parses `[service:]kind=probability,...` (kinds `5xx`, `reset`, `slowdown`; services `s3`, `kms`,
-    /// `healthlake`, or none for all), plus an optional `seed=N` for a reproducible sequence.
+    /// `healthlake`, or none for all), `hold-before:Operation=ms` and `hold-after:Operation=ms`, plus an optional
+    /// `seed=N` for a reproducible sequence.
     pub fn parse(spec: &str) -> Result<Faults, String> {
         let mut faults = Faults::default();
         for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let (key, value) = item
                 .split_once('=')
                 .ok_or_else(|| format!("fault '{item}' needs a value, e.g. s3:5xx=0.1"))?;
+            if let Some((kind, operation)) = key.split_once(':')
+                && let Some(when) = match kind {
+                    "hold-before" => Some(When::Before),
+                    "hold-after" => Some(When::After),
+                    _ => None,
+                }
+            {
+                let ms: u64 = value.parse().map_err(|_| {
+                    format!("hold '{item}' needs milliseconds, e.g. hold-after:UploadPart=500")
+                })?;
+                if operation.is_empty() || !operation.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    return Err(format!(
+                        "hold '{item}' needs an operation as the API names it, e.g. hold-after:CompleteMultipartUpload=3000"
+                    ));
+                }
+                faults.holds.push(Hold {
+                    when,
+                    operation: operation.to_string(),
+                    duration: Duration::from_millis(ms),
+                });
+                continue;
+            }
             if key == "seed" {
                 let seed: u64 = value.parse().map_err(|_| format!("seed '{value}' is not a number"))?;
                 faults.state = AtomicU64::new(seed.max(1));
@@ -103,7 +152,17 @@ impl Faults {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
+        self.rules.is_empty() && self.holds.is_empty()
+    }
+
+    /// How long to hold `operation` at `when`, if a hold names it.
+    pub fn hold(&self, operation: &str, when: When) -> Option<Duration> {
+        self.holds.iter().find(|h| h.when == when && h.operation == operation).map(|h| h.duration)
+    }
+
+    /// Whether any hold is set (the router then works out each request's operation).
+    pub fn holds_any(&self) -> bool {
+        !self.holds.is_empty()
     }
 
     /// Draws whether this request fails, and how.
@@ -160,6 +219,19 @@ mod tests {
         assert!(Faults::parse("ec2:5xx=0.1").expect_err("service").contains("unknown service 'ec2'"));
         assert!(Faults::parse("s3:boom=0.1").expect_err("kind").contains("unknown fault 'boom'"));
         assert!(Faults::parse("s3:5xx=2").expect_err("range").contains("between 0 and 1"));
+        assert!(Faults::parse("hold-after:UploadPart=soon").expect_err("ms").contains("milliseconds"));
+        assert!(Faults::parse("hold-before:=5").expect_err("op").contains("operation"));
+    }
+
+    #[test]
+    fn holds_name_an_operation_and_a_moment() {
+        let faults =
+            Faults::parse("hold-before:UploadPart=150,hold-after:CompleteMultipartUpload=3000,s3:5xx=0.1")
+                .expect("parses");
+        assert_eq!(faults.hold("UploadPart", When::Before), Some(Duration::from_millis(150)));
+        assert_eq!(faults.hold("UploadPart", When::After), None);
+        assert_eq!(faults.hold("CompleteMultipartUpload", When::After), Some(Duration::from_secs(3)));
+        assert_eq!(faults.rules.len(), 1);
     }
 
     #[test]

@@ -27,6 +27,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use faults::Faults;
+
 pub use healthlake::Pacing;
 pub use seed::Seed;
 
@@ -43,6 +44,32 @@ pub struct SandboxConfig {
     pub pacing: Pacing,
     /// Injected failures for tests (`Faults::parse("s3:5xx=0.1")`); none by default.
     pub faults: Faults,
+    /// Ways other S3 implementations answer differently, reproduced on purpose so clients can be tested against
+    /// them; none by default.
+    pub quirks: Quirks,
+}
+
+/// Behaviours of other S3 implementations the sandbox can reproduce, each off by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Quirks {
+    /// ListParts answers without each part's checksum (as moto 5.2.6 does), so a client cannot tell a part's
+    /// bytes from the listing alone.
+    pub list_parts_without_checksums: bool,
+}
+
+impl Quirks {
+    /// Parses a quirk's name as `sandbox serve --quirk` takes it.
+    pub fn enable(&mut self, name: &str) -> Result<(), String> {
+        match name {
+            "list-parts-without-checksums" => self.list_parts_without_checksums = true,
+            other => {
+                return Err(format!(
+                    "unknown quirk '{other}': the sandbox knows list-parts-without-checksums"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl SandboxConfig {
@@ -53,6 +80,7 @@ impl SandboxConfig {
             region: "us-east-1".into(),
             pacing: Pacing::default(),
             faults: Faults::default(),
+            quirks: Quirks::default(),
         }
     }
 }
@@ -117,15 +145,7 @@ impl Sandbox {
         seed::ensure_role(&iam, &seed)?;
 
         let shutdown = CancellationToken::new();
-        let router = Arc::new(server::Router::new(
-            store,
-            kms,
-            healthlake.clone(),
-            iam,
-            &seed,
-            &config.region,
-            config.faults.clone(),
-        ));
+        let router = Arc::new(server::Router::new(store, kms, healthlake.clone(), iam, &seed, &config));
         let tasks = vec![
             tokio::spawn(server::serve(listener, router, shutdown.clone())),
             tokio::spawn(healthlake::run_jobs(healthlake, shutdown.clone())),

@@ -54,10 +54,10 @@ impl Router {
         healthlake: Arc<HealthLake>,
         iam: Arc<Iam>,
         seed: &Seed,
-        region: &str,
-        faults: Faults,
+        config: &crate::SandboxConfig,
     ) -> Router {
-        let mut builder = s3s::service::S3ServiceBuilder::new(SandboxS3::new(store, kms.clone(), region));
+        let s3 = SandboxS3::new(store, kms.clone(), &config.region).with_quirks(config.quirks.clone());
+        let mut builder = s3s::service::S3ServiceBuilder::new(s3);
         builder.set_auth(s3s::auth::SimpleAuth::from_single(
             seed.access_key_id.as_str(),
             seed.secret_access_key.as_str(),
@@ -71,15 +71,25 @@ impl Router {
                 access_key: seed.access_key_id.clone(),
                 secret_key: seed.secret_access_key.clone(),
             },
-            faults,
+            faults: config.faults.clone(),
         }
     }
 
-    /// Serves one request, unless an injected fault strikes first.
+    /// Serves one request, unless an injected fault strikes first; holds wait before or after handling it.
     async fn handle(&self, request: Request<Incoming>) -> Result<Response<s3s::Body>, DropConnection> {
         let service = service_of(&request);
+        let operation = if self.faults.holds_any() { operation_of(&request) } else { String::new() };
         match self.faults.draw(service) {
-            None => Ok(self.route(request).await),
+            None => {
+                if let Some(hold) = self.faults.hold(&operation, faults::When::Before) {
+                    tokio::time::sleep(hold).await;
+                }
+                let response = self.route(request).await;
+                if let Some(hold) = self.faults.hold(&operation, faults::When::After) {
+                    tokio::time::sleep(hold).await;
+                }
+                Ok(response)
+            }
             Some(Fault::Reset) => {
                 tracing::debug!(?service, "injected fault: connection reset");
                 Err(DropConnection)
@@ -263,6 +273,32 @@ pub(crate) async fn serve(listener: TcpListener, router: Arc<Router>, shutdown: 
     }
     connections.close();
     connections.wait().await;
+}
+
+/// The API operation a request asks for, as the API names it: the JSON services say it in `X-Amz-Target`; S3's
+/// is read from the method and the query (only the multipart and object calls a hold is useful for).
+fn operation_of<B>(request: &Request<B>) -> String {
+    if let Some(target) = request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        return target.rsplit('.').next().unwrap_or(target).to_string();
+    }
+    let query = request.uri().query().unwrap_or("");
+    let has = |name: &str| query.split('&').any(|kv| kv.split('=').next() == Some(name));
+    let object = request.uri().path().trim_start_matches('/').contains('/');
+    let method = request.method();
+    let operation = match () {
+        _ if has("uploadId") && method == hyper::Method::PUT => "UploadPart",
+        _ if has("uploadId") && method == hyper::Method::POST => "CompleteMultipartUpload",
+        _ if has("uploadId") && method == hyper::Method::DELETE => "AbortMultipartUpload",
+        _ if has("uploadId") && method == hyper::Method::GET => "ListParts",
+        _ if has("uploads") && method == hyper::Method::POST => "CreateMultipartUpload",
+        _ if has("uploads") && method == hyper::Method::GET => "ListMultipartUploads",
+        _ if object && method == hyper::Method::PUT => "PutObject",
+        _ if object && method == hyper::Method::GET => "GetObject",
+        _ if object && method == hyper::Method::HEAD => "HeadObject",
+        _ if object && method == hyper::Method::DELETE => "DeleteObject",
+        _ => "",
+    };
+    operation.to_string()
 }
 
 fn service_of<B>(request: &Request<B>) -> faults::Service {
