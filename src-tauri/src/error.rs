@@ -84,7 +84,7 @@ impl From<lakedrop_core::files::FilesError> for IpcError {
         use lakedrop_core::files::FilesError;
         let code = match &e {
             FilesError::Io { .. } => ErrorCode::Io,
-            FilesError::NothingFound(_) => ErrorCode::InvalidInput,
+            FilesError::NothingFound(_) | FilesError::NotRegular { .. } => ErrorCode::InvalidInput,
             FilesError::Cancelled => ErrorCode::Cancelled,
         };
         IpcError::new(code, e.to_string())

@@ -63,7 +63,7 @@ impl From<lakedrop_core::files::FilesError> for AwsError {
         use lakedrop_core::files::FilesError;
         match e {
             FilesError::Io { path, source } => AwsError::Io { path, source },
-            FilesError::NothingFound(_) => AwsError::Input(e.to_string()),
+            FilesError::NothingFound(_) | FilesError::NotRegular { .. } => AwsError::Input(e.to_string()),
             FilesError::Cancelled => AwsError::Cancelled,
         }
     }

@@ -80,9 +80,7 @@ fn refuse_shared_keys(files: &[PathBuf]) -> anyhow::Result<()> {
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (bucket, prefix) = split_s3(&args.to)?;
     for file in &args.files {
-        if !file.is_file() {
-            bail!("{}: not a file", file.display());
-        }
+        lakedrop_core::files::regular_file(file)?;
     }
     refuse_shared_keys(&args.files)?;
     let session = Session::open(&args.connect).await?;

@@ -7,6 +7,8 @@
 //! file's and each batch must have exactly one job. Files rewritten or grown during an upload, two files with one
 //! name, and a 20 % fault rate on every service follow. The kill test prints a summary line.
 
+#![cfg(unix)]
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -100,6 +102,11 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("could not read s3://{}/{key}", self.bucket);
+    }
+
+    /// Every import job of the seeded data store, from a test without a runtime.
+    fn jobs_blocking(&self) -> Vec<lakedrop_core::job::Job> {
+        tokio::runtime::Runtime::new().expect("runtime").block_on(self.jobs())
     }
 
     /// Every import job of the seeded data store.
@@ -408,5 +415,103 @@ async fn imports_through_a_20_percent_fault_rate_on_every_service_arrive_whole_o
         let key = format!("{}Patient.ndjson", uri.trim_start_matches(&format!("s3://{}/", server.bucket)));
         let object = server.object(&key).await.expect("object");
         assert_eq!(sha(&object), sha(&std::fs::read(&file).expect("read")), "{key}");
+    }
+}
+
+/// Runs a command with a deadline; a command still running then is killed and the test fails.
+fn finish_within(mut command: Command, limit: Duration) -> (ExitStatus, String) {
+    let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("starts");
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            let mut said = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut said)
+                .expect("read");
+            return (status, said);
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("still running after {limit:?}: a pipe or a device was opened");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+// Regression (issue 16): a named pipe, or a link to /dev/zero or /dev/urandom, under an NDJSON name made validate
+// and import block forever or spin at 100 % CPU.
+#[test]
+fn pipes_and_devices_in_a_folder_are_refused_in_bounded_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = serve(&dir.path().join("sandbox"), None);
+    let client = dir.path().join("client");
+    for (name, make) in [
+        (
+            "pipe",
+            Box::new(|p: &Path| {
+                assert!(Command::new("mkfifo").arg(p).status().expect("mkfifo").success());
+            }) as Box<dyn Fn(&Path)>,
+        ),
+        ("zero", Box::new(|p: &Path| std::os::unix::fs::symlink("/dev/zero", p).expect("symlink"))),
+        ("urandom", Box::new(|p: &Path| std::os::unix::fs::symlink("/dev/urandom", p).expect("symlink"))),
+    ] {
+        let export = dir.path().join(name);
+        std::fs::create_dir(&export).expect("mkdir");
+        patients(&export.join("Patient.ndjson"), 10_000, 30);
+        make(&export.join(format!("{name}.ndjson")));
+        for command in ["validate", "import"] {
+            let (status, said) = finish_within(
+                server.lakedrop(&client, &[command, export.to_str().expect("utf-8")]),
+                Duration::from_secs(20),
+            );
+            assert_eq!(status.code(), Some(2), "{command} {name}: {said}");
+            assert!(
+                said.contains(&format!("{name}.ndjson")) && said.contains("not a regular file"),
+                "{said}"
+            );
+        }
+    }
+    assert!(server.jobs_blocking().is_empty(), "nothing was imported");
+}
+
+// Regression (issue 16): a zero-byte state file silently reset history and resume records, and a corrupt one
+// stopped every command with the same message and no way forward.
+#[tokio::test(flavor = "multi_thread")]
+async fn truncated_empty_or_garbage_state_is_set_aside_and_the_upload_still_lands_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = serve(&dir.path().join("sandbox"), Some("hold-before:UploadPart=100"));
+    let client = dir.path().join("client");
+    let file = dir.path().join("state.bin");
+    std::fs::write(&file, bytes(30 * MIB, 9)).expect("write");
+    let to = format!("s3://{}/state/", server.bucket);
+    let state = client.join("state.db");
+    for (n, damage) in ["truncated", "empty", "garbage"].into_iter().enumerate() {
+        kill_when(upload(&server, &client, &file, &to), part_done(2), Duration::ZERO);
+        let whole = std::fs::read(&state).expect("state written");
+        let _ = std::fs::remove_file(client.join("state.db-wal"));
+        match damage {
+            "truncated" => std::fs::write(&state, &whole[..whole.len() / 3]).expect("truncate"),
+            "empty" => std::fs::write(&state, b"").expect("empty"),
+            _ => std::fs::write(&state, b"garbage ".repeat(4096)).expect("garbage"),
+        }
+        let (status, stdout, stderr) = finish(upload(&server, &client, &file, &to));
+        assert!(status.success(), "{damage}: {stdout}{stderr}");
+        assert!(stderr.contains("was damaged") && stderr.contains("state.db.damaged-"), "{damage}: {stderr}");
+        let aside = std::fs::read_dir(&client)
+            .expect("list")
+            .filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().contains(".damaged-")))
+            .count();
+        assert!(aside > n, "{damage}: the damaged file is kept ({aside})");
+        let object = server.object("state/state.bin").await.expect("uploaded");
+        assert_eq!(sha(&object), sha(&std::fs::read(&file).expect("read")), "{damage}");
+        // The next round starts a fresh upload of the same key.
+        let clients = server.clients().await;
+        clients
+            .s3
+            .delete_object()
+            .bucket(&server.bucket)
+            .key("state/state.bin")
+            .send()
+            .await
+            .expect("delete");
     }
 }

@@ -15,6 +15,10 @@ pub enum FilesError {
     /// A path could not be read.
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    /// A path names something that is not a regular file (a named pipe, a device, a socket): reading it could
+    /// block forever or never end, so it is refused before it is opened.
+    #[error("{}: {what}, not a regular file; Lakedrop reads only regular files: remove it, or copy what it holds into a file and choose that", path.display())]
+    NotRegular { path: PathBuf, what: &'static str },
     /// Nothing importable was found in what was given.
     #[error("no .ndjson files in {0}; drop .ndjson or .ndjson.gz files, or folders holding them")]
     NothingFound(String),
@@ -29,8 +33,45 @@ pub fn is_ndjson_name(name: &str) -> bool {
     lower.ends_with(".ndjson") || lower.ends_with(".ndjson.gz")
 }
 
+/// What a path is, when it is neither a regular file nor a folder.
+fn not_regular(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = meta.file_type();
+        if kind.is_fifo() {
+            return "a named pipe (FIFO)";
+        }
+        if kind.is_char_device() {
+            return "a character device";
+        }
+        if kind.is_block_device() {
+            return "a block device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    let _ = meta;
+    "not a file"
+}
+
+/// Checks that a path is a regular file (following symbolic links), without opening it: opening a named pipe
+/// blocks until something writes to it, and a device such as `/dev/zero` never ends.
+pub fn regular_file(path: &Path) -> Result<std::fs::Metadata, FilesError> {
+    let meta =
+        std::fs::metadata(path).map_err(|source| FilesError::Io { path: path.to_path_buf(), source })?;
+    if meta.is_file() {
+        Ok(meta)
+    } else {
+        Err(FilesError::NotRegular { path: path.to_path_buf(), what: not_regular(&meta) })
+    }
+}
+
 /// Expands files and folders (recursively, in name order) into the NDJSON files they hold. A file named
-/// explicitly is kept whatever its extension, because the analyst chose it.
+/// explicitly is kept whatever its extension, because the analyst chose it. Anything that is not a regular file
+/// (a named pipe, a device, a socket, or a link to one), named or found in a folder under an NDJSON name, is
+/// refused with its path.
 pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, FilesError> {
     let mut out = Vec::new();
     for path in paths {
@@ -38,6 +79,7 @@ pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, FilesError> {
         if meta.is_dir() {
             walk(path, &mut out)?;
         } else {
+            regular_file(path)?;
             out.push(path.clone());
         }
     }
@@ -59,6 +101,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), FilesError> {
         if kind.is_dir() {
             walk(&path, out)?;
         } else if is_ndjson_name(&entry.file_name().to_string_lossy()) {
+            regular_file(&path)?;
             out.push(path);
         }
     }
@@ -268,5 +311,32 @@ mod tests {
         cancel.cancel();
         let err = validate_files(&[path], &Options::default(), &mut |_| {}, &cancel).expect_err("cancelled");
         assert!(matches!(err, FilesError::Cancelled));
+    }
+
+    // Regression (issue 16): a named pipe or a link to /dev/zero under an NDJSON name made validation block
+    // forever or spin; it is refused by name before it is opened.
+    #[cfg(unix)]
+    #[test]
+    fn pipes_and_devices_are_refused_by_name_without_being_opened() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("pipe.ndjson");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+        assert!(made.success());
+        let err = expand_paths(std::slice::from_ref(&dir.path().to_path_buf())).expect_err("a fifo");
+        assert!(err.to_string().contains("pipe.ndjson: a named pipe (FIFO), not a regular file"), "{err}");
+        std::fs::remove_file(&fifo).expect("rm");
+
+        let zero = dir.path().join("zero.ndjson");
+        std::os::unix::fs::symlink("/dev/zero", &zero).expect("symlink");
+        let err = expand_paths(std::slice::from_ref(&zero)).expect_err("a device");
+        assert!(err.to_string().contains("a character device"), "{err}");
+        let err = expand_paths(&[dir.path().to_path_buf()]).expect_err("in a folder too");
+        assert!(err.to_string().contains("zero.ndjson"), "{err}");
+        std::fs::remove_file(&zero).expect("rm");
+
+        std::fs::write(dir.path().join("ok.ndjson"), b"{}\n").expect("write");
+        let real = dir.path().join("link.ndjson");
+        std::os::unix::fs::symlink(dir.path().join("ok.ndjson"), &real).expect("symlink");
+        assert_eq!(expand_paths(&[dir.path().to_path_buf()]).expect("regular files").len(), 2);
     }
 }

@@ -52,12 +52,27 @@ impl SettingsFile {
         SettingsFile { path: dir.join("settings.json") }
     }
 
-    /// The settings; defaults when the file is missing or unreadable (it only holds conveniences).
+    /// The settings; defaults when the file is missing. A damaged file (it only holds conveniences) is kept
+    /// aside, never overwritten, and said in the log; the defaults go on.
     pub fn load(&self) -> Settings {
-        std::fs::read(&self.path)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or_default()
+        let Ok(bytes) = std::fs::read(&self.path) else { return Settings::default() };
+        match serde_json::from_slice(&bytes) {
+            Ok(settings) => settings,
+            Err(e) => {
+                match crate::state::set_aside(&self.path) {
+                    Ok(aside) => tracing::warn!(
+                        error = %e,
+                        "the settings file {} was damaged; it was kept as {} and the defaults are used",
+                        self.path.display(),
+                        aside.display()
+                    ),
+                    Err(move_error) => {
+                        tracing::warn!(error = %e, %move_error, "the settings file is damaged")
+                    }
+                }
+                Settings::default()
+            }
+        }
     }
 
     /// Writes atomically (a temporary file renamed over the old one), so a crash never leaves half a file.
@@ -79,6 +94,19 @@ impl SettingsFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_damaged_settings_file_is_kept_aside_and_the_defaults_go_on() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("settings.json"), b"{\"level\": ").expect("write");
+        let file = SettingsFile::new(dir.path());
+        assert_eq!(file.load(), Settings::default());
+        let aside: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect();
+        assert!(aside.iter().any(|n| n.starts_with("settings.json.damaged-")), "{aside:?}");
+    }
 
     #[test]
     fn roles_are_remembered_per_data_store_across_loads() {

@@ -21,6 +21,8 @@ pub enum StateError {
 
 pub struct State {
     db: Mutex<Connection>,
+    /// Where a damaged state file was kept aside when this one was opened, if it was.
+    recovered: Option<std::path::PathBuf>,
 }
 
 const SCHEMA: &str = "
@@ -87,17 +89,77 @@ pub struct DonePart {
 }
 
 impl State {
+    /// Opens the state file, creating it if missing. A damaged one (empty, truncated, not a database, failing
+    /// SQLite's check) is never silently reset or fatal: it is kept aside as `<name>.damaged-<time>`, the log says
+    /// so (a warning the CLI prints), and a fresh state goes on. What is lost is convenience: interrupted uploads
+    /// start over, and earlier jobs' failures cannot be joined to their files by path.
     pub fn open(path: &Path) -> Result<State, StateError> {
+        let damaged = match std::fs::metadata(path) {
+            Ok(meta) if meta.len() == 0 => Some("it is empty".to_string()),
+            Ok(_) => Self::check(path).err(),
+            Err(_) => None,
+        };
+        let mut recovered = None;
+        if let Some(why) = damaged {
+            match set_aside(path) {
+                Ok(aside) => {
+                    tracing::warn!(
+                        "the local state {} was damaged ({why}); it was kept as {} and a fresh one started: \
+                         interrupted uploads start over, and earlier jobs' failures are joined to their files \
+                         only through S3",
+                        path.display(),
+                        aside.display()
+                    );
+                    recovered = Some(aside);
+                }
+                Err(e) => tracing::warn!(error = %e, "the local state {} is damaged ({why})", path.display()),
+            }
+        }
         let db = Connection::open(path)?;
         db.pragma_update(None, "journal_mode", "WAL")?;
         db.execute_batch(SCHEMA)?;
-        Ok(State { db: Mutex::new(db) })
+        Ok(State { db: Mutex::new(db), recovered })
+    }
+
+    /// Whether an existing state file is whole (SQLite's header, a size in whole pages: SQLite reads the
+    /// missing end of a truncated file as zeros and would not notice), opens, passes SQLite's quick check and holds
+    /// readable tables.
+    fn check(path: &Path) -> Result<(), String> {
+        let mut header = [0u8; 100];
+        let len = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+        std::io::Read::read_exact(&mut std::fs::File::open(path).map_err(|e| e.to_string())?, &mut header)
+            .map_err(|_| "it is shorter than a database header".to_string())?;
+        if &header[..16] != b"SQLite format 3\0" {
+            return Err("it is not a SQLite database".into());
+        }
+        let page_size = match u16::from_be_bytes([header[16], header[17]]) {
+            1 => 65_536,
+            n => u64::from(n),
+        };
+        if page_size < 512 || len < page_size || len % page_size != 0 {
+            return Err(format!("it is truncated ({len} bytes in pages of {page_size})"));
+        }
+        let db = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .map_err(|e| e.to_string())?;
+        let verdict: String =
+            db.query_row("PRAGMA quick_check", [], |r| r.get(0)).map_err(|e| e.to_string())?;
+        if verdict != "ok" {
+            return Err(verdict);
+        }
+        db.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// Where the damaged state file was kept, when opening found one.
+    pub fn recovered(&self) -> Option<&Path> {
+        self.recovered.as_deref()
     }
 
     pub fn open_in_memory() -> Result<State, StateError> {
         let db = Connection::open_in_memory()?;
         db.execute_batch(SCHEMA)?;
-        Ok(State { db: Mutex::new(db) })
+        Ok(State { db: Mutex::new(db), recovered: None })
     }
 
     /// Records a multipart upload as soon as S3 has created it.
@@ -320,6 +382,22 @@ impl State {
     }
 }
 
+/// Moves a damaged file (and SQLite's journal files beside it) aside as `<name>.damaged-<unix time>`, never
+/// deleting it: it may still hold what someone wants back.
+pub fn set_aside(path: &Path) -> std::io::Result<std::path::PathBuf> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let aside = path.with_file_name(format!("{name}.damaged-{now}"));
+    std::fs::rename(path, &aside)?;
+    for suffix in ["-wal", "-shm"] {
+        let journal = path.with_file_name(format!("{name}{suffix}"));
+        if journal.exists() {
+            let _ = std::fs::rename(&journal, aside.with_file_name(format!("{name}.damaged-{now}{suffix}")));
+        }
+    }
+    Ok(aside)
+}
+
 fn row_to_upload(r: &rusqlite::Row<'_>) -> rusqlite::Result<PendingUpload> {
     Ok(PendingUpload {
         upload_id: r.get(0)?,
@@ -426,5 +504,38 @@ mod tests {
         assert_eq!(found.map(|(b, job)| (b.id, job)), Some(("b1".into(), Some("job1".into()))));
         assert_eq!(state.same_batch("ds", "in", &[file("cd")]).expect("query"), None, "other contents");
         assert_eq!(state.same_batch("other", "in", &[file("ab")]).expect("query"), None, "other data store");
+    }
+
+    // Regression (issue 16): a zero-byte state file silently reset history and resume records; a corrupt one
+    // stopped every command with the same message.
+    #[test]
+    fn a_damaged_state_file_is_kept_aside_and_a_fresh_one_goes_on() {
+        let cases: [(&str, Vec<u8>); 3] = [
+            ("empty", Vec::new()),
+            ("garbage", b"this is not a database, not even close".repeat(200)),
+            ("truncated", Vec::new()),
+        ];
+        for (name, bytes) in cases {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("state.db");
+            if name == "truncated" {
+                let state = State::open(&path).expect("open");
+                state.record_uploaded("b", "k", "\"e\"", 1, "AAAAAA==").expect("write");
+                drop(state);
+                let whole = std::fs::read(&path).expect("read");
+                std::fs::write(&path, &whole[..whole.len().min(1000)]).expect("truncate");
+                let _ = std::fs::remove_file(dir.path().join("state.db-wal"));
+            } else {
+                std::fs::write(&path, &bytes).expect("write");
+            }
+            let state = State::open(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let aside =
+                state.recovered().unwrap_or_else(|| panic!("{name}: not seen as damaged")).to_path_buf();
+            assert!(aside.exists(), "{name}: kept aside");
+            assert!(aside.file_name().expect("name").to_string_lossy().starts_with("state.db.damaged-"));
+            state.record_uploaded("b", "k", "\"e\"", 1, "AAAAAA==").expect("the fresh state works");
+            drop(state);
+            assert!(State::open(&path).expect("reopen").recovered().is_none(), "{name}: healthy now");
+        }
     }
 }
