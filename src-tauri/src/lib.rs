@@ -58,23 +58,16 @@ pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
 /// Logs go to `<data dir>/logs/lakedrop.log.<date>`, rotated daily and pruned to a week, through the shared
 /// filter that keeps request bodies (patient data) out of every log.
 fn init_logging(data_dir: &std::path::Path) {
-    let filter = || {
-        tracing_subscriber::EnvFilter::new(lakedrop_core::logging::log_filter(
-            std::env::var("LAKEDROP_LOG").ok().as_deref(),
-            "info",
-        ))
-    };
+    let user = std::env::var("LAKEDROP_LOG").ok();
     let appender = tracing_appender::rolling::Builder::new()
         .rotation(tracing_appender::rolling::Rotation::DAILY)
         .filename_prefix("lakedrop.log")
         .max_log_files(7)
         .build(data_dir.join("logs"));
     match appender {
-        Ok(appender) => {
-            tracing_subscriber::fmt().with_writer(appender).with_ansi(false).with_env_filter(filter()).init();
-        }
+        Ok(appender) => lakedrop_core::logging::init(appender, false, user.as_deref(), "info"),
         Err(e) => {
-            tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter()).init();
+            lakedrop_core::logging::init(std::io::stderr, false, user.as_deref(), "info");
             tracing::warn!(error = %e, "cannot write log files; logging to stderr");
         }
     }

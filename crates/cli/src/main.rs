@@ -58,13 +58,12 @@ fn main() -> ExitCode {
         Command::Sandbox(_) => "info",
         _ => "warn",
     };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::new(lakedrop_core::logging::log_filter(
-            std::env::var("LAKEDROP_LOG").ok().as_deref(),
-            default_level,
-        )))
-        .init();
+    lakedrop_core::logging::init(
+        std::io::stderr,
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        std::env::var("LAKEDROP_LOG").ok().as_deref(),
+        default_level,
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
