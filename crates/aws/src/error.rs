@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
+use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-use aws_smithy_types::error::display::DisplayErrorContext;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
@@ -70,41 +70,96 @@ impl From<lakedrop_core::files::FilesError> for AwsError {
 }
 
 impl AwsError {
-    /// Classifies an SDK error from any client.
-    pub fn from_sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> AwsError
+    /// Classifies an SDK error from any client, in words: the operation, what happened, and (in the variant's
+    /// own text) what to do. The SDK's debug dump never reaches a message.
+    pub fn from_sdk<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> AwsError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug,
     {
-        let detail = DisplayErrorContext(&err).to_string();
         match &err {
             SdkError::ServiceError(service) => {
                 let inner = service.err();
-                let code = inner.code().unwrap_or("Unknown").to_string();
+                let status = service.raw().status().as_u16();
+                let code = match inner.code() {
+                    Some(code) => code.to_string(),
+                    // A bare status without an error code (a HEAD, or a proxy's answer): name it by the status.
+                    None => match status {
+                        404 => "NotFound".to_string(),
+                        403 => "AccessDenied".to_string(),
+                        503 => "ServiceUnavailable".to_string(),
+                        500..=599 => "InternalError".to_string(),
+                        _ => "Unknown".to_string(),
+                    },
+                };
                 let message = match inner.message() {
                     Some(message) => message.to_string(),
-                    // No code and no message: say what the SDK saw (status, parse failure) rather than nothing.
-                    None if inner.code().is_none() => short(&detail),
+                    None if inner.code().is_none() => format!("HTTP {status} with no error code or message"),
                     None => String::new(),
                 };
                 classify(operation, &code, message)
             }
-            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
-                if detail.contains("credentials") || detail.contains("identity") {
-                    credentials_error(&detail)
+            SdkError::TimeoutError(_) => AwsError::Network {
+                operation,
+                message: "the request timed out; check the connection and try again".into(),
+            },
+            SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+                let chain = chain_text(&err);
+                if chain.contains("credentials") || chain.contains("identity") {
+                    credentials_error(&chain)
                 } else {
-                    AwsError::Network { operation, message: short(&detail) }
+                    AwsError::Network { operation, message: network_words(&chain) }
                 }
             }
-            _ if detail.contains("credentials")
-                || detail.contains("identity")
-                || detail.contains("token") =>
-            {
-                credentials_error(&detail)
+            _ => {
+                let chain = chain_text(&err);
+                if chain.contains("credentials") || chain.contains("identity") || chain.contains("token") {
+                    credentials_error(&chain)
+                } else {
+                    AwsError::Service { operation, code: "ClientError".into(), message: short(&chain) }
+                }
             }
-            _ => AwsError::Service { operation, code: "ClientError".into(), message: short(&detail) },
         }
     }
+}
+
+/// An error and its sources in words (each one's `Display`, repeated text left out), never `Debug`.
+fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
+/// What a failure to reach the service means, in words a person can act on.
+fn network_words(chain: &str) -> String {
+    let lower = chain.to_ascii_lowercase();
+    let what = if lower.contains("dns error")
+        || lower.contains("failed to lookup")
+        || lower.contains("name or service not known")
+    {
+        "the service's host name could not be resolved (no network, or a wrong endpoint or Region)"
+    } else if lower.contains("connection refused") {
+        "the connection was refused (nothing listens at the endpoint, or a firewall refuses it)"
+    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("invalid peer") {
+        "the secure connection failed (a proxy that re-signs traffic needs its CA certificate in AWS_CA_BUNDLE)"
+    } else if lower.contains("connection reset")
+        || lower.contains("connection closed")
+        || lower.contains("broken pipe")
+        || lower.contains("incomplete")
+    {
+        "the connection was dropped before the answer arrived"
+    } else if lower.contains("timed out") || lower.contains("timeout") {
+        "the request timed out"
+    } else {
+        return format!("{}; check the connection and try again", short(chain));
+    };
+    format!("{what}; check the connection and try again")
 }
 
 fn classify(operation: &'static str, code: &str, message: String) -> AwsError {
@@ -213,5 +268,31 @@ mod tests {
         ));
         let other = classify("X", "Weird", "msg".into());
         assert_eq!(other.to_string(), "X failed (Weird): msg");
+    }
+
+    fn response(status: u16) -> HttpResponse {
+        let status = aws_smithy_runtime_api::http::StatusCode::try_from(status).expect("status");
+        HttpResponse::new(status, aws_smithy_types::body::SdkBody::empty())
+    }
+
+    // Regression (issue 16): under injected faults a HEAD's bare 500 read "HeadObject failed (Unknown): service
+    // error: unhandled error: Error (ServiceError(…", and a dropped connection a debug dump.
+    #[test]
+    fn sdk_failures_read_as_words_not_dumps() {
+        use aws_sdk_s3::operation::head_object::HeadObjectError;
+        let bare = aws_sdk_s3::error::ErrorMetadata::builder().build();
+        let err = SdkError::service_error(HeadObjectError::generic(bare), response(500));
+        let e = AwsError::from_sdk("HeadObject", err);
+        assert!(matches!(e, AwsError::Unavailable { .. }), "{e:?}");
+        let text = e.to_string();
+        assert!(text.contains("HTTP 500") && !text.contains("ServiceError") && !text.contains('{'), "{text}");
+
+        let refused =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused (os error 111)");
+        let dispatch = aws_smithy_runtime_api::client::result::ConnectorError::io(Box::new(refused));
+        let err: SdkError<HeadObjectError, aws_sdk_s3::config::http::HttpResponse> =
+            SdkError::dispatch_failure(dispatch);
+        let text = AwsError::from_sdk("HeadObject", err).to_string();
+        assert!(text.contains("the connection was refused") && !text.contains("DispatchFailure"), "{text}");
     }
 }

@@ -90,6 +90,19 @@ pub async fn join(
     Ok((joined, sources.describe()))
 }
 
+/// The failures' source lines, byte for byte, in the failures' order (those whose line cannot be found are left
+/// out): what an export of failed lines writes.
+pub async fn original_lines(
+    clients: &Clients,
+    state: &State,
+    datastore_id: &str,
+    job_id: &str,
+    failures: &[Failure],
+) -> Result<Vec<Vec<u8>>, AwsError> {
+    let sources = Sources::open(clients, state, datastore_id, job_id, failures).await?;
+    Ok(failures.iter().filter_map(|f| sources.original_bytes(f)).collect())
+}
+
 async fn input_object(
     clients: &Clients,
     input_uri: Option<&str>,
@@ -164,14 +177,15 @@ pub async fn retry(
     if selected.is_empty() {
         return Err(AwsError::Input(format!("job {job_id} has no failed lines to retry")));
     }
-    let (joined, _) = join(clients, state, &destination.datastore_id, job_id, selected).await?;
+    let sources = Sources::open(clients, state, &destination.datastore_id, job_id, &selected).await?;
     let mut by_file: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let (mut lines, mut missing) = (0u64, 0u64);
-    for row in joined {
-        match row.original {
+    for failure in selected {
+        // Byte for byte: a line goes back exactly as it came in, whatever its encoding.
+        match sources.original_bytes(&failure) {
             Some(line) => {
-                let buf = by_file.entry(row.failure.file).or_default();
-                buf.extend_from_slice(line.as_bytes());
+                let buf = by_file.entry(failure.file).or_default();
+                buf.extend_from_slice(&line);
                 buf.push(b'\n');
                 lines += 1;
             }
@@ -302,14 +316,17 @@ impl Sources {
 
     /// Joins one failure to its source line.
     pub fn join(&self, failure: &Failure) -> Joined {
-        let source = self.files.get(&failure.file);
-        let original = source.and_then(|s| {
-            let (bytes, index, decision) = (s.bytes.as_ref()?, s.index.as_ref()?, s.decision.as_ref()?);
-            let n = decision.base.source_line(failure.line_id)?;
-            index.read_line(&mut Cursor::new(bytes.as_slice()), n).ok().flatten()
-        });
+        let original = self.original_bytes(failure).map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
         let mismatch = original.as_deref().and_then(|line| line_matches(failure, line)) == Some(false);
         Joined { failure: failure.clone(), original, mismatch }
+    }
+
+    /// A failure's source line byte for byte (without its line ending): what exports and re-imports write.
+    pub fn original_bytes(&self, failure: &Failure) -> Option<Vec<u8>> {
+        let s = self.files.get(&failure.file)?;
+        let (bytes, index, decision) = (s.bytes.as_ref()?, s.index.as_ref()?, s.decision.as_ref()?);
+        let n = decision.base.source_line(failure.line_id)?;
+        index.read_line_bytes(&mut Cursor::new(bytes.as_slice()), n).ok().flatten()
     }
 
     /// Where each file's lines come from and how `lineId` was read.

@@ -21,16 +21,17 @@ pub fn retryable(e: &AwsError) -> bool {
 /// Runs an idempotent call, retrying with backoff (0.4, 0.8, 1.6, 3.2 s) what is worth retrying, on top of the
 /// SDK's own retries: a slow or flaky link should cost time, not the work. Only for calls that are safe to send
 /// twice (reads, parts, PUTs of the same bytes, and calls that carry a client token).
-pub async fn with_retries<T, E, R, F, Fut>(
+pub async fn with_retries<T, E, F, Fut>(
     operation: &'static str,
     what: &str,
     mut call: F,
 ) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, aws_sdk_s3::error::SdkError<E, R>>>,
+    Fut: std::future::Future<
+            Output = Result<T, aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
+        >,
     E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
 {
     let mut attempt = 0;
     loop {

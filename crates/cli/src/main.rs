@@ -88,8 +88,39 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", words(&e));
             ExitCode::from(2)
         }
+    }
+}
+
+/// An error and its causes, each said once: an error whose text already includes its cause (`path: Permission
+/// denied`) is not followed by the cause again.
+fn words(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    // Regression (issue 16): "Permission denied (os error 13): Permission denied (os error 13)".
+    #[test]
+    fn each_cause_is_said_once() {
+        let io = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let e = lakedrop_core::files::FilesError::Io { path: "/data/x.ndjson".into(), source: io };
+        let e = anyhow::Error::new(e).context("cannot check the files");
+        let text = super::words(&e);
+        assert_eq!(text.matches("permission denied").count(), 1, "{text}");
+        assert!(text.starts_with("cannot check the files: /data/x.ndjson: "), "{text}");
     }
 }

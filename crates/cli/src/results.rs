@@ -1,13 +1,13 @@
 //! `lakedrop results` and `lakedrop retry`: what a job rejected, why, beside the original lines; and importing
 //! only those lines again.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context;
 use lakedrop_aws::jobs;
-use lakedrop_aws::results::{failures, join, retry};
+use lakedrop_aws::results::{failures, join, original_lines, retry};
 use lakedrop_core::CancellationToken;
 use lakedrop_core::results::Cause;
 use lakedrop_core::state::State;
@@ -54,21 +54,29 @@ pub async fn run_results(args: Args) -> anyhow::Result<ExitCode> {
         let mut found = failures(&session.clients, &datastore, &args.job).await?;
         found.failures.retain(|f| args.cause.is_none_or(|c| f.cause == c));
         let state = State::open(&lakedrop_core::data_dir().join("state.db"))?;
-        let joined = if args.join || args.export.is_some() {
+        let joined = if args.join {
             Some(join(&session.clients, &state, &datastore, &args.job, found.failures.clone()).await?)
         } else {
             None
         };
-        if let (Some(path), Some((rows, _))) = (&args.export, &joined) {
-            let mut file = std::fs::File::create(path)?;
-            for row in rows.iter().filter_map(|r| r.original.as_ref()) {
-                writeln!(file, "{row}")?;
-            }
-            eprintln!(
-                "wrote {} failed lines to {}",
-                rows.iter().filter(|r| r.original.is_some()).count(),
-                path.display()
-            );
+        if let Some(path) = &args.export {
+            // Byte for byte, readable by the owner only, whole or not at all.
+            let lines =
+                original_lines(&session.clients, &state, &datastore, &args.job, &found.failures).await?;
+            lakedrop_core::files::write_private(path, |w| {
+                for line in &lines {
+                    w.write_all(line)?;
+                    w.write_all(b"\n")?;
+                }
+                Ok(())
+            })
+            .with_context(|| {
+                format!(
+                    "could not save the failed lines to {}; choose a folder you can write to",
+                    path.display()
+                )
+            })?;
+            eprintln!("wrote {} failed lines to {}", lines.len(), path.display());
         }
         match args.output {
             Format::Json => {

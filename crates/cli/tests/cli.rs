@@ -225,11 +225,10 @@ fn results_join_export_fix_and_retry_add_up() {
     let no_id = good[1].replacen("\"id\":", "\"x-id\":", 1);
     let batch = dir.path().join("batch");
     std::fs::create_dir(&batch).expect("mkdir");
-    std::fs::write(
-        batch.join("Patient.mixed.ndjson"),
-        format!("{}\n{no_id}\n{}\n{{broken\n", good[0], good[2]),
-    )
-    .expect("write");
+    // The broken line is not even UTF-8: exported, it must come back byte for byte.
+    let mut mixed = format!("{}\n{no_id}\n{}\n{{broken ", good[0], good[2]).into_bytes();
+    mixed.extend_from_slice(b"\xff\xfe\n");
+    std::fs::write(batch.join("Patient.mixed.ndjson"), mixed).expect("write");
 
     let out = run(&["import", batch.to_str().expect("utf-8"), "--wait", "--output", "json"]);
     assert_eq!(out.status.code(), Some(1), "a job with errors exits 1");
@@ -246,7 +245,10 @@ fn results_join_export_fix_and_retry_add_up() {
     assert!(causes.contains(&"missing-id") && causes.contains(&"invalid-json"), "{causes:?}");
     let originals: Vec<&str> =
         results["joined"].as_array().expect("joined").iter().filter_map(|r| r["original"].as_str()).collect();
-    assert!(originals.contains(&no_id.as_str()) && originals.contains(&"{broken"), "{originals:?}");
+    assert!(
+        originals.contains(&no_id.as_str()) && originals.contains(&"{broken \u{FFFD}\u{FFFD}"),
+        "shown with its invalid bytes replaced: {originals:?}"
+    );
 
     let exported = dir.path().join("failed.ndjson");
     let out =
@@ -254,6 +256,22 @@ fn results_join_export_fix_and_retry_add_up() {
     assert!(out.status.success());
     let lines = std::fs::read_to_string(&exported).expect("export");
     assert_eq!(lines.trim_end(), no_id, "only the missing-id line");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&exported).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "patient data for the owner only: {mode:o}");
+    }
+    let broken = dir.path().join("broken.ndjson");
+    let out =
+        run(&["results", &job_id, "--cause", "invalid-json", "--export", broken.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(&broken).expect("export"), b"{broken \xff\xfe\n", "byte for byte");
+    let out = run(&["results", &job_id, "--export", "/nonexistent-folder/failed.ndjson"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("/nonexistent-folder/failed.ndjson"),
+        "the path is named"
+    );
 
     // Fixed by hand (the id restored), imported again: every good resource is in, the totals add up.
     std::fs::write(&exported, format!("{}\n", good[1])).expect("fix");

@@ -176,25 +176,58 @@ pub fn read_line(path: &Path, line: u64, max_chars: usize) -> Result<Option<Stri
 /// analyst can fix them apart; returns how many were copied. The file is checked again line by line.
 pub fn export_rejected(path: &Path, options: &Options, out: &Path) -> Result<u64, FilesError> {
     let read_err = |source| FilesError::Io { path: path.to_path_buf(), source };
-    let write_err = |source| FilesError::Io { path: out.to_path_buf(), source };
     let mut reader = open_lines(path).map_err(read_err)?;
-    let mut writer = std::io::BufWriter::new(std::fs::File::create(out).map_err(write_err)?);
-    let (mut buf, mut line_no, mut copied) = (Vec::new(), 0u64, 0u64);
-    loop {
-        buf.clear();
-        if reader.read_until(b'\n', &mut buf).map_err(read_err)? == 0 {
-            break;
+    let mut copied = 0u64;
+    let mut read_failure = None;
+    write_private(out, |writer| {
+        let (mut buf, mut line_no) = (Vec::new(), 0u64);
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    read_failure = Some(e);
+                    return Err(std::io::Error::other("the source could not be read"));
+                }
+            }
+            line_no += 1;
+            let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+            if lakedrop_validate::check_line(line_no, line, options).rejected {
+                writer.write_all(line)?;
+                writer.write_all(b"\n")?;
+                copied += 1;
+            }
         }
-        line_no += 1;
-        let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
-        let verdict = lakedrop_validate::check_line(line_no, line, options);
-        if verdict.rejected {
-            writer.write_all(line).and_then(|()| writer.write_all(b"\n")).map_err(write_err)?;
-            copied += 1;
-        }
-    }
-    writer.flush().map_err(write_err)?;
+        Ok(())
+    })
+    .map_err(|e| match read_failure.take() {
+        Some(source) => read_err(source),
+        None => e,
+    })?;
     Ok(copied)
+}
+
+/// Writes a file that holds patient data for the person: readable by its owner only (0600 on Unix), and
+/// whole or not at all (written beside its destination, then renamed over it), so a failed export never leaves
+/// half a file or a copy others can read.
+pub fn write_private(
+    out: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), FilesError> {
+    let write_err = |source| FilesError::Io { path: out.to_path_buf(), source };
+    let dir = match out.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    // tempfile creates the file with mode 0600 on Unix.
+    let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(write_err)?;
+    let mut writer = std::io::BufWriter::new(tmp);
+    write(&mut writer).map_err(write_err)?;
+    let tmp = writer.into_inner().map_err(|e| write_err(e.into_error()))?;
+    tmp.as_file().sync_all().map_err(write_err)?;
+    tmp.persist(out).map_err(|e| write_err(e.error))?;
+    Ok(())
 }
 
 /// Hex SHA-256 of a file, read in blocks.
@@ -338,5 +371,30 @@ mod tests {
         let real = dir.path().join("link.ndjson");
         std::os::unix::fs::symlink(dir.path().join("ok.ndjson"), &real).expect("symlink");
         assert_eq!(expand_paths(&[dir.path().to_path_buf()]).expect("regular files").len(), 2);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_files_are_the_owners_alone_and_whole() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("failed.ndjson");
+        std::fs::write(&out, b"older export\n").expect("an older file");
+        write_private(&out, |w| w.write_all(b"line\n")).expect("write");
+        assert_eq!(std::fs::read(&out).expect("read"), b"line\n");
+        let mode = std::fs::metadata(&out).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{mode:o}");
+        let failed = write_private(&out, |w| {
+            w.write_all(b"half")?;
+            Err(std::io::Error::other("disk full"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(
+            std::fs::read(&out).expect("read"),
+            b"line\n",
+            "a failed write leaves the last whole file"
+        );
+        let names: Vec<_> = std::fs::read_dir(dir.path()).expect("list").collect();
+        assert_eq!(names.len(), 1, "no temporary file is left behind");
     }
 }

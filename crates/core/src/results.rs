@@ -308,8 +308,14 @@ impl LineIndex {
         self.offsets.len() as u64 - 1
     }
 
-    /// Reads line `n` (0-based) without its line ending.
+    /// Reads line `n` (0-based) without its line ending, as text to show (invalid UTF-8 shown as U+FFFD).
     pub fn read_line<R: Read + Seek>(&self, file: &mut R, n: u64) -> io::Result<Option<String>> {
+        Ok(self.read_line_bytes(file, n)?.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
+    /// Reads line `n` (0-based) without its line ending, byte for byte: what exports and re-imports write, so a
+    /// line goes out exactly as it came in, whatever its encoding.
+    pub fn read_line_bytes<R: Read + Seek>(&self, file: &mut R, n: u64) -> io::Result<Option<Vec<u8>>> {
         let (Some(&start), Some(&end)) = (self.offsets.get(n as usize), self.offsets.get(n as usize + 1))
         else {
             return Ok(None);
@@ -317,8 +323,10 @@ impl LineIndex {
         file.seek(SeekFrom::Start(start))?;
         let mut bytes = vec![0u8; (end - start) as usize];
         file.read_exact(&mut bytes)?;
-        let text = String::from_utf8_lossy(&bytes);
-        Ok(Some(text.trim_end_matches(['\n', '\r']).to_string()))
+        while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+            bytes.pop();
+        }
+        Ok(Some(bytes))
     }
 }
 

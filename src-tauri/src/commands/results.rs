@@ -103,11 +103,12 @@ pub async fn export_failures(
 ) -> Result<Option<u32>, IpcError> {
     super::bounds::id("the job id", &job_id, 64)?;
     let loaded = load(&state, &job_id).await?;
-    let lines: Vec<String> = loaded
+    // Byte for byte: the lines go out exactly as they came in, whatever their encoding.
+    let lines: Vec<Vec<u8>> = loaded
         .failures
         .iter()
         .filter(|f| cause.is_none_or(|c| f.cause == c))
-        .filter_map(|f| loaded.sources.join(f).original)
+        .filter_map(|f| loaded.sources.original_bytes(f))
         .collect();
     let name = format!(
         "failed-{}{}.ndjson",
@@ -119,9 +120,13 @@ pub async fn export_failures(
         .ok_or_else(|| IpcError::new(ErrorCode::Internal, "no save dialog in this window"))?;
     let picked = tauri::async_runtime::spawn_blocking(move || dialog(&name)).await.ok().flatten();
     let Some(path) = picked else { return Ok(None) };
-    let text = lines.iter().fold(String::new(), |acc, l| acc + l + "\n");
-    std::fs::write(&path, text)
-        .map_err(|e| IpcError::new(ErrorCode::Io, format!("{}: {e}", path.display())))?;
+    lakedrop_core::files::write_private(&path, |w| {
+        for line in &lines {
+            w.write_all(line)?;
+            w.write_all(b"\n")?;
+        }
+        Ok(())
+    })?;
     Ok(Some(u32::try_from(lines.len()).unwrap_or(u32::MAX)))
 }
 
