@@ -27,6 +27,7 @@ const COMMANDS: &[&str] = &[
     "failure_rows",
     "export_failures",
     "retry_failures",
+    "clean_uploads",
 ];
 
 fn main() {

@@ -17,6 +17,9 @@ pub enum ErrorCode {
     NotFound,
     /// A local file could not be read or written.
     Io,
+    /// A file changed while it was being uploaded, or since it was checked: nothing of it was kept, and it needs
+    /// checking again before it is imported.
+    FileChanged,
     /// No usable AWS credentials, or expired ones.
     Credentials,
     /// The identity in use may not do this.
@@ -73,7 +76,7 @@ impl From<AwsError> for IpcError {
             AwsError::Input(_) => ErrorCode::InvalidInput,
             AwsError::State(_) => ErrorCode::LocalState,
             AwsError::Cancelled => ErrorCode::Cancelled,
-            AwsError::FileChanged { .. } => ErrorCode::InvalidInput,
+            AwsError::FileChanged { .. } => ErrorCode::FileChanged,
         };
         IpcError::new(code, e.to_string())
     }
@@ -123,5 +126,7 @@ mod tests {
         let busy = AwsError::Conflict { operation: "StartFHIRImportJob", message: "CREATING".into() };
         assert_eq!(code(busy), ErrorCode::Conflict);
         assert_eq!(code(AwsError::Input("no files".into())), ErrorCode::InvalidInput);
+        let changed = AwsError::FileChanged { path: "/data/a.ndjson".into(), message: "size changed".into() };
+        assert_eq!(code(changed), ErrorCode::FileChanged);
     }
 }

@@ -40,6 +40,7 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
         commands::results::failure_rows,
         commands::results::export_failures,
         commands::results::retry_failures,
+        commands::uploads::clean_uploads,
     ])
 }
 

@@ -206,3 +206,97 @@ fn the_bundled_sample_is_offered_where_it_is_installed_and_counts_as_picked() {
             .expect("readable: it counts as picked");
     assert!(line.as_str().is_some_and(|l| l.starts_with("{\"resourceType\":\"Patient\"")));
 }
+
+#[test]
+fn the_same_files_imported_twice_follow_the_first_job_unless_asked_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let window = app(dir.path());
+    let file = dir.path().join("Basic.ndjson");
+    std::fs::write(&file, "{\"resourceType\":\"Basic\",\"id\":\"a\",\"code\":{\"text\":\"x\"}}\n")
+        .expect("write");
+    dropped(&window, &file);
+    let import = |op: &str, again: Option<bool>| {
+        let mut request = json!({"paths": [file], "jobName": null, "validationLevel": "structure-only"});
+        if let Some(again) = again {
+            request["again"] = json!(again);
+        }
+        invoke(
+            &window,
+            "start_import",
+            json!({"opId": op, "request": request, "onProgress": "__CHANNEL__:1"}),
+        )
+        .expect("import answers")
+    };
+
+    let first = import("op-1", None);
+    assert_eq!(first["alreadyStarted"], false);
+    assert_eq!(first["filesUploaded"], 1);
+
+    let twice = import("op-2", Some(false));
+    assert_eq!(twice["jobId"], first["jobId"], "the first job is followed, no second one started");
+    assert_eq!(twice["alreadyStarted"], true);
+    assert_eq!(twice["filesUploaded"], 0);
+
+    let again = import("op-3", Some(true));
+    assert_ne!(again["jobId"], first["jobId"]);
+    assert_eq!(again["alreadyStarted"], false);
+    assert_eq!(again["filesUploaded"], 1);
+}
+
+#[test]
+fn cleaning_uploads_aborts_lakedrops_abandoned_ones_keeps_resumable_ones_and_leaves_others() {
+    use lakedrop_core::state::PendingUpload;
+    use tauri::Manager;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let window = app(dir.path());
+    assert_eq!(
+        invoke(&window, "clean_uploads", json!({})).expect("nothing to clean"),
+        json!({"aborted": 0, "resumable": 0, "others": 0})
+    );
+
+    let app_state = window.state::<AppState>().inner().clone();
+    let kept = dir.path().join("Kept.ndjson");
+    std::fs::write(&kept, "{}\n").expect("write");
+    let mtime_ns = std::fs::metadata(&kept)
+        .and_then(|m| m.modified())
+        .map(|t| t.duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_nanos() as i64)
+        .expect("mtime");
+    tauri::async_runtime::block_on(async {
+        let session = app_state.session().await.expect("session");
+        let history = app_state.history().await.expect("history");
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("now").as_secs();
+        let begin = |key: &'static str| {
+            session.clients.s3.create_multipart_upload().bucket("lakedrop-input").key(key).send()
+        };
+        let record = |upload_id: &str, key: &str, path: &std::path::Path, bucket: &str| {
+            let upload = PendingUpload {
+                upload_id: upload_id.into(),
+                bucket: bucket.into(),
+                key: key.into(),
+                path: path.to_string_lossy().into_owned(),
+                size: 3,
+                mtime_ns,
+                part_size: 8 << 20,
+                started_unix: now as i64,
+            };
+            history.begin_upload(&upload).expect("recorded");
+        };
+        let gone = begin("lakedrop/b1/Gone.ndjson").await.expect("create");
+        record(
+            gone.upload_id().expect("id"),
+            "lakedrop/b1/Gone.ndjson",
+            &dir.path().join("Gone.ndjson"),
+            "lakedrop-input",
+        );
+        let resumable = begin("lakedrop/b2/Kept.ndjson").await.expect("create");
+        record(resumable.upload_id().expect("id"), "lakedrop/b2/Kept.ndjson", &kept, "lakedrop-input");
+        begin("someone-else/Other.ndjson").await.expect("create");
+        // An upload recorded while connected elsewhere, in a bucket this connection does not have.
+        record("elsewhere", "lakedrop/b3/Kept.ndjson", &kept, "a-bucket-of-another-connection");
+    });
+
+    let cleaned = invoke(&window, "clean_uploads", json!({})).expect("cleaned");
+    assert_eq!(cleaned, json!({"aborted": 1, "resumable": 1, "others": 1}));
+    let again = invoke(&window, "clean_uploads", json!({})).expect("cleaned again");
+    assert_eq!(again, json!({"aborted": 0, "resumable": 1, "others": 1}), "an abort is not counted twice");
+}

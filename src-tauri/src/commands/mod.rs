@@ -8,3 +8,4 @@ pub mod jobs;
 pub mod notify;
 pub mod preflight;
 pub mod results;
+pub mod uploads;

@@ -71,6 +71,11 @@ export const commands = {
 	 *  default, at the level this job ran at.
 	 */
 	retryFailures: (jobId: string, cause: Cause | null, level: Level | null) => typedError<Retry, IpcError>(__TAURI_INVOKE("retry_failures", { jobId, cause, level })),
+	/**
+	 *  Aborts the uploads Lakedrop started and abandoned in the buckets holding its unfinished uploads and in the
+	 *  destination's input bucket; keeps the resumable ones and leaves everyone else's alone.
+	 */
+	cleanUploads: () => typedError<UploadsCleaned, IpcError>(__TAURI_INVOKE("clean_uploads")),
 };
 
 /* Types */
@@ -193,6 +198,11 @@ export type ErrorCode =
 "not-found" | 
 /**  A local file could not be read or written. */
 "io" | 
+/**
+ *  A file changed while it was being uploaded, or since it was checked: nothing of it was kept, and it needs
+ *  checking again before it is imported.
+ */
+"file-changed" | 
 /**  No usable AWS credentials, or expired ones. */
 "credentials" | 
 /**  The identity in use may not do this. */
@@ -307,6 +317,8 @@ export type ImportRequest = {
 	jobName: string | null,
 	/**  HealthLake's ValidationLevel; structure-only when not given. */
 	validationLevel?: Level | null,
+	/**  Import again files already imported to this data store (otherwise their job is followed instead). */
+	again?: boolean,
 };
 
 /**  What `start import` did. */
@@ -321,6 +333,12 @@ export type ImportStarted = {
 	filesSkipped: SkippedFile[],
 	/**  How S3 says the uploaded files are encrypted, e.g. `aws:kms (arn:aws:kms:…:key/…)`. */
 	encryption: string | null,
+	/**
+	 *  The same files were already imported to this data store by this job (still running, or finished
+	 *  without failing): nothing was uploaded or started, and the job is the one to follow. Importing them again
+	 *  is an explicit choice (`again`).
+	 */
+	alreadyStarted?: boolean,
 };
 
 export type IpcError = {
@@ -511,6 +529,16 @@ export type Unreadable = {
 	lines: number,
 	/**  The first few, as `file:line: reason`. */
 	examples: string[],
+};
+
+/**  What `clean_uploads` did, counted over every bucket it looked in. */
+export type UploadsCleaned = {
+	/**  Lakedrop's abandoned uploads, aborted: their file changed or is gone, or they are older than a week. */
+	aborted: number,
+	/**  Lakedrop's interrupted uploads of unchanged files, kept: importing the same files again resumes them. */
+	resumable: number,
+	/**  Unfinished uploads Lakedrop did not start, left alone for their owner to decide. */
+	others: number,
 };
 
 export type ValidateProgress = { event: "fileStarted"; path: string } | { event: "progress"; bytesDone: number; bytesTotal: number; linesDone: number } | { event: "fileDone"; path: string };

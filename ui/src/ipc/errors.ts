@@ -25,6 +25,10 @@ const SENTENCES: Record<ErrorCode, ErrorSentence> = {
     what: "A file could not be read or written.",
     next: "Check that the file is still there and readable and that the disk is not full, then try again.",
   },
+  "file-changed": {
+    what: "A file changed while it was being uploaded, or since it was checked; nothing of it was kept.",
+    next: "Check it again, then import it.",
+  },
   credentials: {
     what: "No valid AWS credentials were found, or they have expired.",
     next: "Sign in again (for example with “aws sso login”) and retry.",

@@ -25,6 +25,7 @@ const CODES: Record<ErrorCode, true> = {
   rejected: true,
   "not-found": true,
   io: true,
+  "file-changed": true,
   credentials: true,
   "access-denied": true,
   throttled: true,

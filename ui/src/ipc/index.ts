@@ -19,6 +19,7 @@ import type {
   KeyChoice,
   Policies,
   ProfileChoice,
+  UploadsCleaned,
   ValidateProgress,
   ValidationReport,
 } from "./bindings";
@@ -175,6 +176,14 @@ export function listJobs(): Promise<Job[]> {
 
 export function jobResult(jobId: string): Promise<JobResult> {
   return unwrap(() => commands.jobResult(jobId));
+}
+
+/**
+ * Aborts the multipart uploads Lakedrop started and abandoned (file changed or gone, or older than
+ * a week), keeps interrupted uploads of unchanged files for their rerun and leaves others alone.
+ */
+export function cleanUploads(): Promise<UploadsCleaned> {
+  return unwrap(() => commands.cleanUploads());
 }
 
 // Results of a finished job: its failures joined back to the source lines (issue 7).

@@ -14,6 +14,8 @@ export interface LastImport {
   started: ImportStarted;
   /** The validation report the import started from, to explain skipped files. */
   files: FileReport[];
+  /** How it was asked for, so that "Import them again" asks the same way. */
+  options: ImportOptions;
 }
 
 export interface UploadState {
@@ -96,6 +98,11 @@ function onProgress(p: ipc.ImportProgress): void {
 export interface ImportOptions {
   jobName: string | null;
   level: Level;
+  /**
+   * Import files already imported to this data store once more. Without it the backend follows
+   * the job that imported them (`alreadyStarted`) instead of uploading them and starting another.
+   */
+  again?: boolean;
 }
 
 export async function startImport(
@@ -118,14 +125,27 @@ export async function startImport(
   try {
     const started = await ipc.startImport(
       opId,
-      { paths: files.map((f) => f.path), jobName: options.jobName, validationLevel: options.level },
+      {
+        paths: files.map((f) => f.path),
+        jobName: options.jobName,
+        validationLevel: options.level,
+        again: options.again ?? false,
+      },
       onProgress,
     );
     importer.phase = "submitted";
-    importer.last = { started, files };
-    announce(`Import job ${started.jobId} started.`);
-    notifyIfAway({ kind: "upload", files: started.filesUploaded, jobStarted: true }, startedAt);
-    jobSubmitted(started.jobId);
+    importer.last = { started, files, options };
+    if (started.alreadyStarted) {
+      // Nothing was uploaded and no job started, so there is no upload to notify about, and the
+      // job is an old one the watcher lists already: it is followed like any other.
+      announce(
+        `These files were already imported by job ${started.jobId}, so nothing was uploaded again.`,
+      );
+    } else {
+      announce(`Import job ${started.jobId} started.`);
+      notifyIfAway({ kind: "upload", files: started.filesUploaded, jobStarted: true }, startedAt);
+      jobSubmitted(started.jobId);
+    }
     // The job's view follows the upload's; a person who went to look elsewhere stays there, and finds
     // the job in the status area.
     if (nav.view.name === "import") go({ name: "job", jobId: started.jobId });
@@ -140,6 +160,16 @@ export async function startImport(
     importer.opId = null;
     importer.cancelling = false;
   }
+}
+
+/**
+ * Imports the files of the last import once more, on purpose, asked for the same way: used when
+ * they had been imported before and the backend followed that job instead.
+ */
+export async function importAgain(): Promise<void> {
+  const last = importer.last;
+  if (last === null) return;
+  await startImport(last.files, { ...last.options, again: true });
 }
 
 export async function cancelImport(): Promise<void> {

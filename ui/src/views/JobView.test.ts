@@ -290,8 +290,10 @@ describe("JobView", () => {
           { path: "/data/10-patients/log.ndjson", name: "log.ndjson", reason: "not-fhir" },
         ],
         encryption: "aws:kms (arn:aws:kms:us-east-1:000000000000:key/k1)",
+        alreadyStarted: false,
       },
       files: sampleReport().files,
+      options: { jobName: null, level: "structure-only" },
     };
     fakeBackend(() => completedJob());
     const root = render();
@@ -302,6 +304,57 @@ describe("JobView", () => {
     expect(root.querySelector('[data-testid="skipped-files"] li')?.textContent).toBe(
       "log.ndjson — not FHIR, not uploaded",
     );
+  });
+
+  it("says when the files were already imported by this job, and imports them again on request", async () => {
+    const files = sampleReport().files.slice(0, 3);
+    importer.last = {
+      started: {
+        jobId: "job-1",
+        batchId: "b1",
+        datastoreId: "ds-1",
+        inputUri: "s3://in/lakedrop/b1/",
+        outputUri: "s3://out/x/",
+        filesUploaded: 0,
+        filesSkipped: [],
+        encryption: null,
+        alreadyStarted: true,
+      },
+      files,
+      options: { jobName: "weekly", level: "minimal" },
+    };
+    const requests: unknown[] = [];
+    fakeBackend((cmd, args) => {
+      if (cmd === "job_result") return completedJob();
+      if (cmd === "start_import") {
+        requests.push(args.request);
+        return {
+          ...importer.last?.started,
+          jobId: "job-2",
+          filesUploaded: 3,
+          alreadyStarted: false,
+        };
+      }
+      return [];
+    });
+    const root = render();
+    await waitFor(() => root.querySelector('[data-testid="already-imported"]') !== null);
+    expect(root.querySelector('[data-testid="already-imported"]')?.textContent?.trim()).toBe(
+      "These files were already imported by this job, so nothing was uploaded again.",
+    );
+    const again = root.querySelector<HTMLButtonElement>('[data-testid="import-again"]');
+    expect(again?.textContent?.trim()).toBe("Import them again");
+    again?.click();
+    await waitFor(() => "jobId" in nav.view && nav.view.jobId === "job-2");
+    expect(requests).toEqual([
+      {
+        paths: files.map((f) => f.path),
+        jobName: "weekly",
+        validationLevel: "minimal",
+        again: true,
+      },
+    ]);
+    expect(nav.view).toEqual({ name: "job", jobId: "job-2" });
   });
 
   it("groups failures by cause with the explanation, the fix and counts per type", async () => {

@@ -59,4 +59,5 @@ export const commands: typeof generated = {
     typed(() => world.failureRows(jobId, offset, limit, cause, resourceType, file)),
   exportFailures: (jobId) => typed(() => world.exportFailures(jobId)),
   retryFailures: (jobId, cause) => typed(() => world.retryFailures(jobId, cause)),
+  cleanUploads: () => typed(() => world.cleanUploads()),
 };

@@ -35,6 +35,7 @@ import type {
   ProfileChoice,
   RememberedDestination,
   Retry,
+  UploadsCleaned,
   ValidateProgress,
   ValidationReport,
 } from "../bindings";
@@ -369,6 +370,14 @@ export class World {
   private readonly jobs: FakeJob[] = [];
   private readonly cancelled = new Set<string>();
   private nextJob = 1;
+  /** The job that imported each set of files, by their sorted paths: a second import follows it. */
+  private readonly imported = new Map<string, string>();
+  /**
+   * Multipart uploads left in the input bucket: Lakedrop's abandoned ones (one from an earlier
+   * session whose file has changed since), its interrupted ones of unchanged files (an upload
+   * cancelled here), and one some other tool started.
+   */
+  private readonly uploads = { abandoned: 1, interrupted: 0, others: 1 };
 
   constructor(settings: Settings) {
     this.settings = settings;
@@ -697,13 +706,42 @@ export class World {
     });
     await this.wait(250);
     const sent = files.filter((f) => !f.notFhir && f.valid + f.invalid > 0);
+    const skipped = files.filter((f) => !sent.includes(f));
+    const skippedFiles = skipped.map((f) => ({
+      path: f.path,
+      name: f.name,
+      reason: f.notFhir ? ("not-fhir" as const) : ("no-valid-lines" as const),
+    }));
+    // As the backend does: the same files imported to the same data store by a job that has not
+    // failed are not uploaded again; that job is the answer, unless `again` asks for a new one.
+    const batchKey = `${d.datastoreId}\n${sent
+      .map((f) => f.path)
+      .sort()
+      .join("\n")}`;
+    const earlier = this.jobs.find((j) => j.job.jobId === this.imported.get(batchKey));
+    if (!request.again && earlier && !/^(FAILED|CANCEL)/.test(this.current(earlier).status)) {
+      onProgress({ event: "submitted", jobId: earlier.job.jobId });
+      return {
+        jobId: earlier.job.jobId,
+        datastoreId: d.datastoreId,
+        batchId: earlier.job.jobId.slice(0, 8),
+        inputUri: earlier.job.inputUri ?? "",
+        outputUri: d.outputUri,
+        filesUploaded: 0,
+        filesSkipped: skippedFiles,
+        encryption: null,
+        alreadyStarted: true,
+      };
+    }
     const bytesTotal = sent.reduce((s, f) => s + f.bytes, 0);
     let bytesDone = 0;
     for (const f of sent) {
       const partsTotal = Math.max(1, Math.ceil(f.bytes / 8_388_608));
       for (let part = 1; part <= partsTotal; part++) {
-        if (this.cancelled.delete(opId))
+        if (this.cancelled.delete(opId)) {
+          if (part > 1) this.uploads.interrupted += 1;
           throw new BackendError({ code: "cancelled", message: "upload cancelled" });
+        }
         await this.wait(Math.min(400, 40 + f.bytes / 20_000));
         bytesDone += f.bytes / partsTotal;
         onProgress({
@@ -720,8 +758,10 @@ export class World {
     await this.wait(300);
     this.level = request.validationLevel ?? "structure-only";
     const job = this.submit(request.jobName, sent, this.level);
+    this.imported.set(batchKey, job.jobId);
+    // This upload resumed whatever an interrupted one of the same files had left.
+    this.uploads.interrupted = 0;
     onProgress({ event: "submitted", jobId: job.jobId });
-    const skipped = files.filter((f) => !sent.includes(f));
     return {
       jobId: job.jobId,
       datastoreId: d.datastoreId,
@@ -729,13 +769,17 @@ export class World {
       inputUri: job.inputUri ?? "",
       outputUri: d.outputUri,
       filesUploaded: sent.length,
-      filesSkipped: skipped.map((f) => ({
-        path: f.path,
-        name: f.name,
-        reason: f.notFhir ? "not-fhir" : "no-valid-lines",
-      })),
+      filesSkipped: skippedFiles,
       encryption: `aws:kms (${d.kmsKeyId})`,
+      alreadyStarted: false,
     };
+  }
+
+  /** Aborts Lakedrop's abandoned uploads; keeps the resumable ones and leaves the others. */
+  cleanUploads(): UploadsCleaned {
+    const { abandoned, interrupted, others } = this.uploads;
+    this.uploads.abandoned = 0;
+    return { aborted: abandoned, resumable: interrupted, others };
   }
 
   private submit(
