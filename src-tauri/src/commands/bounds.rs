@@ -37,6 +37,19 @@ fn chars(what: &str, value: &str, max: usize, extra: &[u8]) -> Result<(), IpcErr
     if ok { Ok(()) } else { Err(refuse(what, format!("{value:.80?} is not valid here"))) }
 }
 
+/// An AWS profile name as `~/.aws/config` may hold it: 1 to 128 printable characters, no control characters.
+pub fn profile(value: &str) -> Result<(), IpcError> {
+    let ok = (1..=128).contains(&value.chars().count()) && !value.chars().any(char::is_control);
+    if ok { Ok(()) } else { Err(refuse("the profile name", format!("{value:.80?} is not valid here"))) }
+}
+
+/// An AWS Region code, e.g. `us-east-1`: lowercase letters, digits and `-`, at most 32.
+pub fn region(value: &str) -> Result<(), IpcError> {
+    let ok = (1..=32).contains(&value.len())
+        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok { Ok(()) } else { Err(refuse("the Region", format!("{value:.80?} is not valid here"))) }
+}
+
 /// A list of paths, each of bounded length.
 pub fn paths(paths: &[String]) -> Result<(), IpcError> {
     if paths.len() > MAX_PATHS {
@@ -59,5 +72,13 @@ pub fn job_name(name: &str) -> Result<(), IpcError> {
         Ok(())
     } else {
         Err(refuse("the job name", "must be 1-64 letters, digits, spaces or _.:/=+-@".into()))
+    }
+
+    #[test]
+    fn profiles_and_regions_are_bounded() {
+        assert!(profile("analyst").is_ok() && profile("team.prod@acme").is_ok());
+        assert!(profile("").is_err() && profile(&"p".repeat(129)).is_err() && profile("a\nb").is_err());
+        assert!(region("us-east-1").is_ok() && region("eu-central-2").is_ok());
+        assert!(region("").is_err() && region("US-EAST-1").is_err() && region(&"a".repeat(33)).is_err());
     }
 }

@@ -57,6 +57,12 @@ pub async fn use_connection(
     profile: Option<String>,
     region: Option<String>,
 ) -> Result<ConnectionStatus, IpcError> {
+    if let Some(profile) = &profile {
+        super::bounds::profile(profile)?;
+    }
+    if let Some(region) = &region {
+        super::bounds::region(region)?;
+    }
     state.switch(profile, region).await?;
     connection_status(state).await
 }
@@ -140,5 +146,7 @@ pub async fn set_destination(
 #[tauri::command]
 #[specta::specta]
 pub fn remembered_role(state: tauri::State<'_, AppState>, datastore_id: String) -> Option<String> {
+    // An id no data store can have has no role remembered.
+    super::bounds::id("the data store id", &datastore_id, 64).ok()?;
     state.settings().load().roles.get(&datastore_id).cloned()
 }

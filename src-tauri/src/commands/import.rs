@@ -66,5 +66,8 @@ pub async fn start_import(
 #[tauri::command]
 #[specta::specta]
 pub fn cancel(state: tauri::State<'_, AppState>, op_id: String) {
-    state.cancel(&op_id);
+    // An id no operation can have cancels nothing.
+    if super::bounds::id("the operation id", &op_id, 64).is_ok() {
+        state.cancel(&op_id);
+    }
 }

@@ -76,6 +76,12 @@ pub async fn failure_rows(
     file: Option<String>,
 ) -> Result<FailurePage, IpcError> {
     super::bounds::id("the job id", &job_id, 64)?;
+    if let Some(resource_type) = &resource_type {
+        super::bounds::id("the resource type", resource_type, 64)?;
+    }
+    if let Some(file) = &file {
+        super::bounds::text("the file name", file, 1024)?;
+    }
     let loaded = load(&state, &job_id).await?;
     let keep = |f: &&Failure| {
         cause.is_none_or(|c| f.cause == c)
