@@ -1,5 +1,5 @@
 # The two commands the README starts with, and a few more for development.
-.PHONY: audit package bench-app bench-ui bench-upload run test e2e bindings fmt bench fhir-model fuzz
+.PHONY: audit package bench-app bench-ui bench-upload run test e2e bindings fmt bench fhir-model fuzz update-tools
 
 ## Set up what is missing, build, and launch Lakedrop on the seeded sandbox (a headless CLI import without a display).
 run:
@@ -45,6 +45,11 @@ fhir-model:
 
 fuzz:
 	scripts/fuzz.sh 600
+
+# Moves the pinned tools (the PyPI lock, cargo-deny, cargo-fuzz, npm packages within their ranges) to their newest
+# releases, then runs `make test` with them. `make test` itself only ever installs the pins.
+update-tools:
+	scripts/update-tools.sh
 
 # Known vulnerabilities in Rust and npm dependencies; needs access to GitHub (RustSec) and the npm audit API.
 audit:
