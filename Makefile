@@ -1,5 +1,5 @@
 # The two commands the README starts with, and a few more for development.
-.PHONY: audit package bench-app bench-ui bench-upload run test e2e bindings fmt bench fhir-model fuzz
+.PHONY: audit package bench-app bench-ui bench-upload bench-data run test e2e bindings fmt bench fhir-model fuzz update-tools
 
 ## Set up what is missing, build, and launch Lakedrop on the seeded sandbox (a headless CLI import without a display).
 run:
@@ -19,12 +19,16 @@ bindings:
 	LAKEDROP_UPDATE_BINDINGS=1 cargo test -p lakedrop-desktop --test ipc bindings_are_current
 
 ## Benchmarks: print their figures (release builds).
-bench:
+bench: bench-data
 	cargo bench -p lakedrop-sandbox --bench import
 	cargo bench -p lakedrop-core --bench results
 	cargo bench -p lakedrop-validate --bench validate
 	scripts/bench-upload.sh 1024
 	$(MAKE) bench-ui
+
+# Larger Synthea sets for the validator's benchmark, under target/bench-data/synthea (tests use only samples/).
+bench-data:
+	python3 scripts/big-inputs.py target/bench-data samples/synthea-10-patients synthea
 
 # Frame times while scrolling a million-row failure table against a thousand-row one, in headless Chromium.
 bench-ui:
@@ -45,6 +49,11 @@ fhir-model:
 
 fuzz:
 	scripts/fuzz.sh 600
+
+# Moves the pinned tools (the PyPI lock, cargo-deny, cargo-fuzz, npm packages within their ranges) to their newest
+# releases, then runs `make test` with them. `make test` itself only ever installs the pins.
+update-tools:
+	scripts/update-tools.sh
 
 # Known vulnerabilities in Rust and npm dependencies; needs access to GitHub (RustSec) and the npm audit API.
 audit:

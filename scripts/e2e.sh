@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LAKEDROP_APP="${LAKEDROP_APP:-$PWD/target/debug/lakedrop-desktop}"
-export LAKEDROP_SAMPLE="${LAKEDROP_SAMPLE:-$(cd .. && pwd)/shared/data/synthea/10-patients}"
+export LAKEDROP_SAMPLE="${LAKEDROP_SAMPLE:-$PWD/samples/synthea-10-patients}"
 cd tests/e2e
 rm -rf artifacts
 # The whole flow twice: in the light theme, then in the dark one (WebKitGTK follows GTK's theme), each with its

@@ -110,8 +110,8 @@ fn the_destination_commands_list_pick_check_and_remember() {
 fn failures_of_a_finished_job_are_summarized_paged_joined_and_retried() {
     let dir = tempfile::tempdir().expect("tempdir");
     let window = app(dir.path());
-    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/synthea/10-patients/Patient.000.ndjson");
+    let sample =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../samples/synthea-10-patients/Patient.000.ndjson");
     let patients = std::fs::read_to_string(sample).expect("sample");
     let good: Vec<&str> = patients.lines().take(3).collect();
     let no_id = good[1].replacen("\"id\":", "\"x-id\":", 1);

@@ -12,7 +12,7 @@
 // Environment:
 //   LAKEDROP_APP        the app binary   (default: <repo>/target/debug/lakedrop-desktop,
 //                       built with the custom-protocol feature so it embeds ui/dist)
-//   LAKEDROP_SAMPLE     folder to open   (default: <repo>/../shared/data/synthea/10-patients)
+//   LAKEDROP_SAMPLE     folder to open   (default: <repo>/samples/synthea-10-patients)
 //   LAKEDROP_E2E_SKIP_MISSING=1   skip, rather than fail, when the binary is not built
 //   LAKEDROP_E2E_KEEP=1           keep the sandbox data dir for inspection
 //   DISPLAY             used when set; otherwise the test starts its own Xvfb
@@ -40,7 +40,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, "../..");
 const APP = resolve(process.env.LAKEDROP_APP ?? join(REPO, "target/debug/lakedrop-desktop"));
 const SAMPLE = resolve(
-  process.env.LAKEDROP_SAMPLE ?? join(REPO, "../shared/data/synthea/10-patients"),
+  process.env.LAKEDROP_SAMPLE ?? join(REPO, "samples/synthea-10-patients"),
 );
 const SANDBOX_ROLE = "arn:aws:iam::000000000000:role/LakedropSandboxImport";
 // Screenshots and logs, per theme: the run is repeated in dark (see scripts/e2e.sh).

@@ -15,7 +15,7 @@ import { openApp, startDriver, stopDriver, waitForDriver } from "./driver.mjs";
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, "../..");
 const APP = resolve(process.env.LAKEDROP_APP ?? join(REPO, "target/release/lakedrop-desktop"));
-const SAMPLE = resolve(process.env.LAKEDROP_SAMPLE ?? join(REPO, "../shared/data/synthea/10-patients"));
+const SAMPLE = resolve(process.env.LAKEDROP_SAMPLE ?? join(REPO, "samples/synthea-10-patients"));
 const RUNS = Number(process.env.RUNS ?? 5);
 const READY_TARGET_MS = 1000;
 

@@ -40,7 +40,7 @@ async fn fixture_with(job_time: Duration) -> Fixture {
 }
 
 fn sample_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/synthea/10-patients")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples/synthea-10-patients")
 }
 
 async fn import(f: &Fixture, paths: Vec<PathBuf>) -> lakedrop_core::progress::ImportStarted {

@@ -19,7 +19,7 @@ use lakedrop_validate::Level;
 
 fn sample_line(n: usize) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/synthea/10-patients/Patient.000.ndjson");
+        .join("../../samples/synthea-10-patients/Patient.000.ndjson");
     std::fs::read_to_string(path).expect("sample").lines().nth(n).expect("line").to_string()
 }
 

@@ -309,7 +309,7 @@ mod tests {
 
     #[test]
     fn progress_starts_each_file_once_and_ends_at_the_total() {
-        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/synthea/10-patients");
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/synthea-10-patients");
         let files = expand_paths(&[sample]).expect("sample");
         let mut started = Vec::new();
         let mut last = (0, 0);

@@ -39,6 +39,38 @@ fn every_library_opens_with_a_doc_paragraph() {
     }
 }
 
+#[test]
+fn tests_and_benchmarks_read_only_what_the_repository_holds() {
+    // A fresh clone has no folder beside it: tests read samples/ or make their data, and benchmarks read sets
+    // that a make target writes under target/. The needle is split so this file does not match itself.
+    let needle = ["../", "shared/"].concat();
+    let root = crates_dir().join("..");
+    let mut files = Vec::new();
+    for dir in ["crates", "src-tauri/src", "src-tauri/tests", "tests/e2e"] {
+        sources(&root.join(dir), &mut files);
+    }
+    assert!(files.len() > 50, "found {} sources", files.len());
+    for path in files {
+        let text = std::fs::read_to_string(&path).expect("source");
+        assert!(!text.contains(&needle), "{} reads {needle}", path.display());
+    }
+}
+
+/// The Rust and JavaScript sources under `dir`, outside installed or built folders.
+fn sources(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("folder") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if path.is_dir() {
+            if !["node_modules", "target", "artifacts"].contains(&name) {
+                sources(&path, out);
+            }
+        } else if name.ends_with(".rs") || name.ends_with(".mjs") {
+            out.push(path);
+        }
+    }
+}
+
 /// Just enough of TOML to list dependency names, so the test needs no parser crate.
 mod toml_like {
     pub struct Doc(Vec<String>);

@@ -19,7 +19,7 @@ fn main() {
 }
 
 async fn run() {
-    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/synthea/10-patients");
+    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples/synthea-10-patients");
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = SandboxConfig::new(dir.path());
     // No artificial pause before the job starts: this measures the work.
@@ -33,7 +33,9 @@ async fn run() {
     let mut files: Vec<PathBuf> = std::fs::read_dir(&sample)
         .expect("sample")
         .map(|e| e.expect("entry").path())
-        .filter(|p| p.file_name().is_some_and(|n| n != "log.ndjson"))
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "ndjson") && p.file_name().is_some_and(|n| n != "log.ndjson")
+        })
         .collect();
     files.sort();
     let bytes: u64 = files.iter().map(|p| std::fs::metadata(p).map_or(0, |m| m.len())).sum();

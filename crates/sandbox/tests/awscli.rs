@@ -39,7 +39,7 @@ impl Cli {
 }
 
 fn sample_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/synthea/10-patients")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples/synthea-10-patients")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,11 +73,15 @@ async fn the_aws_cli_imports_the_sample_and_reads_the_results() {
         ],
     };
 
-    // A batch with known bad lines: the sample (with its non-FHIR log), plus a Patient file with two bad lines.
+    // A batch with known bad lines: the sample's NDJSON files (with its non-FHIR log; not its LICENSE and README),
+    // plus a Patient file with two bad lines.
     let batch = dir.path().join("batch");
     std::fs::create_dir(&batch).expect("mkdir");
     for entry in std::fs::read_dir(sample_dir()).expect("sample") {
         let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "ndjson") {
+            continue;
+        }
         std::fs::copy(&path, batch.join(path.file_name().expect("name"))).expect("copy");
     }
     let patients = std::fs::read_to_string(sample_dir().join("Patient.000.ndjson")).expect("patients");

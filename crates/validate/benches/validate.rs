@@ -5,7 +5,8 @@
 //! the peak resident memory (VmHWM) after validating a 1 GB file built from the sample lines (unique ids).
 //! No assertions: the figures go into the issue notes.
 //!
-//! Run with `make bench` or `cargo bench -p lakedrop-validate --bench validate` (`-- --quick` skips the 1 GB file).
+//! Run with `make bench`, or `make bench-data` once and then `cargo bench -p lakedrop-validate --bench validate`
+//! (`-- --quick` skips the 1 GB file).
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -13,24 +14,35 @@ use std::time::{Duration, Instant};
 
 use lakedrop_validate::{Options, check_line, validate_path, validate_reader};
 
-fn sample_lines() -> Vec<String> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/synthea");
+/// The repository's 10-patient sample and the larger sets `make bench-data` writes under target/bench-data/synthea,
+/// each folder's FHIR files (not its log, LICENSE or README); `None` when the larger sets are not there.
+fn sample_lines() -> Option<Vec<String>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let bigger = root.join("target/bench-data/synthea");
+    let mut dirs = vec![root.join("samples/synthea-10-patients")];
+    for entry in std::fs::read_dir(&bigger).ok()? {
+        dirs.push(entry.expect("entry").path());
+    }
     let mut files: Vec<PathBuf> = Vec::new();
-    for dir in ["10-patients", "100-patients-partial", "1000-patients-partial"] {
-        for entry in std::fs::read_dir(root.join(dir)).expect("sample data beside the repository") {
+    for dir in dirs {
+        for entry in std::fs::read_dir(&dir).expect("sample folder") {
             let path = entry.expect("entry").path();
-            if path.file_name().is_some_and(|n| n != "log.ndjson") {
+            if path.extension().is_some_and(|e| e == "ndjson")
+                && path.file_name().is_some_and(|n| n != "log.ndjson")
+            {
                 files.push(path);
             }
         }
     }
     files.sort();
-    files
-        .iter()
-        .flat_map(|p| {
-            std::fs::read_to_string(p).expect("read").lines().map(str::to_string).collect::<Vec<_>>()
-        })
-        .collect()
+    Some(
+        files
+            .iter()
+            .flat_map(|p| {
+                std::fs::read_to_string(p).expect("read").lines().map(str::to_string).collect::<Vec<_>>()
+            })
+            .collect(),
+    )
 }
 
 /// Runs `f` over the data until at least `min` has passed; returns MB/s.
@@ -96,7 +108,13 @@ fn main() {
         return peak_of(Path::new(&args[i + 1]));
     }
     let quick = std::env::args().any(|a| a == "--quick");
-    let lines = sample_lines();
+    let Some(lines) = sample_lines() else {
+        eprintln!(
+            "The validator benchmark reads larger Synthea sets from target/bench-data/synthea, which is not there: \
+             run `make bench-data` first (`make bench` does)."
+        );
+        std::process::exit(2);
+    };
     let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
     let options = Options::default();
     let min = Duration::from_secs(if quick { 1 } else { 4 });

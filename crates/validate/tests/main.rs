@@ -5,7 +5,18 @@ use std::path::PathBuf;
 use lakedrop_validate::{Code, Options, Severity, check_line, validate_path, validate_reader};
 
 fn sample_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/synthea/10-patients")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples/synthea-10-patients")
+}
+
+/// The sample's NDJSON files, sorted: the folder also holds its LICENSE and README.md.
+fn sample_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(sample_dir())
+        .expect("sample dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ndjson"))
+        .collect();
+    files.sort();
+    files
 }
 
 fn first_patient_line() -> String {
@@ -115,8 +126,7 @@ fn a_resource_of_another_type_in_a_typed_file_is_a_warning() {
 #[test]
 fn the_whole_ten_patient_sample_passes_and_the_log_is_not_fhir() {
     let mut total = 0;
-    for entry in std::fs::read_dir(sample_dir()).expect("sample dir") {
-        let path = entry.expect("entry").path();
+    for path in sample_files() {
         let report = validate_path(&path, &Options::default(), &mut |_| true).expect("read");
         if report.name == "log.ndjson" {
             assert!(report.not_fhir);
@@ -239,37 +249,43 @@ fn at_minimal_structure_problems_are_warnings_but_identity_problems_still_block(
     assert!(check_line(1, value.to_string().as_bytes(), &minimal).rejected);
 }
 
-fn all_sample_files() -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for dir in ["10-patients", "100-patients-partial", "1000-patients-partial"] {
-        for entry in std::fs::read_dir(sample_dir().join("..").join(dir)).expect("sample dir") {
-            files.push(entry.expect("entry").path());
-        }
-    }
-    files.sort();
-    files
-}
-
 #[test]
-fn every_sample_resource_is_valid_r4_and_every_log_is_not_fhir() {
-    let report = lakedrop_validate::validate_batch(&all_sample_files(), &Options::default(), &mut |_| true)
-        .expect("read");
+fn the_sample_checked_as_one_batch_is_valid_r4_and_its_log_is_not_fhir() {
+    let report =
+        lakedrop_validate::validate_batch(&sample_files(), &Options::default(), &mut |_| true).expect("read");
     let mut valid = 0;
     for file in &report.files {
         if file.name == "log.ndjson" {
             assert!(file.not_fhir, "{}", file.path);
         } else {
             assert_eq!(file.invalid, 0, "{}: {:?}", file.path, file.issues.first());
+            assert!(file.issues.iter().all(|i| i.code != Code::DuplicateId), "{}", file.path);
             valid += file.valid;
         }
     }
-    assert_eq!(valid, 18_127);
+    assert_eq!(valid, 7160);
+}
+
+/// `count` Patients made from the sample's, each with an id of its own, one per line.
+fn many_patients(count: usize) -> String {
+    let text = std::fs::read_to_string(sample_dir().join("Patient.000.ndjson")).expect("sample Patient file");
+    let patients: Vec<serde_json::Value> =
+        text.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let mut out = String::new();
+    for (n, patient) in patients.iter().cycle().take(count).enumerate() {
+        let mut patient = patient.clone();
+        patient["id"] = format!("p{n}-{}", patient["id"].as_str().expect("id")).into();
+        out.push_str(&patient.to_string());
+        out.push('\n');
+    }
+    out
 }
 
 #[test]
 fn threads_do_not_change_the_report() {
-    let path = sample_dir().join("../1000-patients-partial/Patient.000.ndjson");
-    let mut text = std::fs::read_to_string(path).expect("sample");
+    // Enough lines for many 256 KiB blocks, so both threads get work and verdicts are merged across blocks.
+    let mut text = many_patients(1200);
+    assert!(text.len() > 8 * 256 * 1024, "{} bytes", text.len());
     text.push_str("{\"resourceType\":\"Patient\",\"id\":\"x\",\"gender\":\"dude\"}\n");
     let one = Options { threads: 1, ..Options::default() };
     let two = Options { threads: 2, ..Options::default() };
@@ -370,9 +386,7 @@ fn at_strict_a_claimed_profile_is_a_warning_lakedrop_cannot_check() {
 
 #[test]
 fn small_files_checked_together_report_as_each_alone() {
-    let mut paths: Vec<PathBuf> =
-        std::fs::read_dir(sample_dir()).expect("dir").map(|e| e.expect("entry").path()).collect();
-    paths.sort();
+    let paths = sample_files();
     let small = paths.iter().filter(|p| std::fs::metadata(p).expect("meta").len() <= 1024 * 1024).count();
     assert!(small >= 4, "the sample has a run of small files");
     let batch = lakedrop_validate::validate_batch(&paths, &Options::default(), &mut |_| true).expect("read");
