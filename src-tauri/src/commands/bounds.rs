@@ -73,6 +73,11 @@ pub fn job_name(name: &str) -> Result<(), IpcError> {
     } else {
         Err(refuse("the job name", "must be 1-64 letters, digits, spaces or _.:/=+-@".into()))
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     #[test]
     fn profiles_and_regions_are_bounded() {
