@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Upload throughput of `lakedrop upload` against `aws s3 cp` (PyPI's awscli) for the same generated file to the
-# same local endpoint — the sandbox, then moto's server — and the bytes re-sent after a `kill -9` at about half
-# of an upload. Prints the figures and ratios; asserts nothing. Usage: scripts/bench-upload.sh [size in MiB]
+# same local endpoint — the sandbox, then moto's server — and, on the sandbox, an upload killed with `kill -9` at
+# about 80 % and run again: the seconds of that resume beside those of a full upload, and the bytes sent twice.
+# Prints the figures and ratios; asserts nothing. Usage: scripts/bench-upload.sh [size in MiB]
 # (LAKEDROP_UPLOAD_ARGS="--concurrency 16 --part-size 16" tries other settings).
+# Reads only `lakedrop upload --output json` (the document on stdout, the progress lines on stderr); arithmetic is
+# done by awk and python3, which every machine has.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mib=${1:-1024}
@@ -19,15 +22,29 @@ file=$work/bench.ndjson
 head -c "$((size_mib * 1024 * 1024))" /dev/urandom >"$file"
 echo "file: $size_mib MiB"
 
-# Each run starts with no dirty pages left by the one before (the generated file, the last object written), so
-# neither tool pays for the other's writeback.
-seconds() { local t0 t1; sync; t0=$(date +%s.%N); "$@" >/dev/null 2>&1; t1=$(date +%s.%N); echo "$t1 - $t0" | bc; }
+# Wall-clock seconds of a command, its stdout kept in $work/out. Each run starts with no dirty pages left by the
+# one before (the generated file, the last object written), so neither tool pays for the other's writeback.
+seconds() {
+  local t0
+  sync
+  t0=$(date +%s.%N)
+  "$@" >"$work/out" 2>/dev/null
+  awk -v t0="$t0" -v t1="$(date +%s.%N)" 'BEGIN { printf "%.3f", t1 - t0 }'
+}
 
+# `lakedrop upload` of the file, to the s3://bucket/prefix/ that follows; endpoint and credentials in the environment.
+# shellcheck disable=SC2206 # LAKEDROP_UPLOAD_ARGS is a list of flags
+upload=("$bin" upload "$file" --output json ${LAKEDROP_UPLOAD_ARGS:-} --to)
+
+full= # the sandbox's full-upload seconds, for the resume's comparison
 bench() { # $1 label, $2 bucket; endpoint and credentials in the environment
   local aws_s lakedrop_s
   aws_s=$(seconds "$aws" --endpoint-url "$AWS_ENDPOINT_URL" s3 cp "$file" "s3://$2/bench/awscli.ndjson")
-  lakedrop_s=$(seconds "$bin" upload --to "s3://$2/bench/lakedrop/" "$file" ${LAKEDROP_UPLOAD_ARGS:-})
-  echo "$1: aws s3 cp $(printf %.1f "$aws_s") s ($(echo "$size_mib / $aws_s" | bc) MiB/s); lakedrop upload $(printf %.1f "$lakedrop_s") s ($(echo "$size_mib / $lakedrop_s" | bc) MiB/s); speed-up $(echo "scale=2; $aws_s / $lakedrop_s" | bc)x"
+  lakedrop_s=$(seconds "${upload[@]}" "s3://$2/bench/lakedrop/")
+  full=$lakedrop_s
+  awk -v label="$1" -v mib="$size_mib" -v a="$aws_s" -v l="$lakedrop_s" 'BEGIN {
+    printf "%s: aws s3 cp %.1f s (%.0f MiB/s); lakedrop upload %.1f s (%.0f MiB/s); speed-up %.2fx\n",
+      label, a, mib / a, l, mib / l, a / l }'
 }
 
 # The sandbox, served as the AWS CLI sees it.
@@ -38,26 +55,58 @@ eval "$(grep '^export' "$work/serve.out")"
 export LAKEDROP_DATA_DIR=$work/client
 bench sandbox lakedrop-input
 
-# Kill -9 at about half, run again: what is sent the second time.
-parts=$(( (size_mib + 7) / 8 ))
-"$bin" upload --to "s3://lakedrop-input/killed/" "$file" 2>"$work/progress" >/dev/null &
+# Killed with kill -9 once 80 % of the bytes are acknowledged, then run again. The watcher follows the progress
+# lines and prints the acknowledged bytes at the kill.
+"${upload[@]}" "s3://lakedrop-input/killed/" 2>"$work/progress.jsonl" >/dev/null &
 up=$!
-while kill -0 "$up" 2>/dev/null; do
-  done_parts=$(grep -o 'part [0-9]*' "$work/progress" | tail -n 1 | cut -d' ' -f2 || true)
-  if [[ -n "$done_parts" && "$done_parts" -ge $((parts / 2)) ]]; then kill -9 "$up"; break; fi
-  sleep 0.05
-done
+acknowledged=$(python3 - "$up" "$work/progress.jsonl" <<'PY'
+import json, os, signal, sys, time
+
+pid, path = int(sys.argv[1]), sys.argv[2]
+
+
+def running():
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+done = 0
+with open(path) as progress:
+    while running():
+        line = progress.readline()
+        if not line:
+            time.sleep(0.02)
+            continue
+        try:
+            p = json.loads(line)["progress"]
+        except (ValueError, KeyError):
+            continue  # a log line
+        done = p["bytesDone"]
+        if done >= 0.8 * p["bytesTotal"]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # it had finished already
+            break
+print(done)
+PY
+)
 wait "$up" 2>/dev/null || true
-"$bin" upload --to "s3://lakedrop-input/killed/" "$file" --output json >"$work/again.json"
-python3 - "$work/again.json" "${done_parts:-?}" <<'PY'
-import json, re, sys
+resume=$(seconds "${upload[@]}" "s3://lakedrop-input/killed/")
+python3 - "$work/out" "$acknowledged" "$resume" "$full" <<'PY'
+import json, sys
+
 f = json.load(open(sys.argv[1]))["files"][0]
-part = 8 * 1024 * 1024
-total = -(-f["bytes"] // part)
-sent = -(-f["bytesSent"] // part)
-reused = int(re.search(r"(\d+) parts already", f["outcome"]).group(1)) if "already" in f["outcome"] else 0
-print(f"killed with {sys.argv[2]}/{total} parts reported done; run again: {reused} parts kept, "
-      f"{sent} sent ({f['bytesSent'] / 1048576:.0f} MiB); sent twice: {reused + sent - total} parts (target <= 1)")
+acknowledged, resume, full = int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+mib = 1024 * 1024
+kept = f["bytes"] - f["bytesSent"]
+print(f"killed at {acknowledged / f['bytes']:.0%} acknowledged ({acknowledged / mib:.0f} MiB), then run again "
+      f"({f['result']}, {f['partsReused']} parts kept): resume {resume:.1f} s against {full:.1f} s for the full "
+      f"upload ({resume / full:.0%}); sent {f['bytesSent'] / mib:.0f} MiB of {f['bytes'] / mib:.0f} MiB; "
+      f"re-sent {max(acknowledged - kept, 0)} bytes that the killed upload had acknowledged")
 PY
 
 # moto's server, written by nobody here.

@@ -134,6 +134,18 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                     "{name}: part {}/{}, {} of {} bytes",
                     p.parts_done, p.parts_total, p.bytes_done, p.bytes_total
                 );
+            } else {
+                // Scripts get progress too (stdout stays one document): one JSON object a line on stderr, counting
+                // acknowledged parts and their bytes.
+                eprintln!(
+                    "{}",
+                    json!({
+                        "progress": {
+                            "file": path, "partsDone": p.parts_done, "partsTotal": p.parts_total,
+                            "bytesDone": p.bytes_done, "bytesTotal": p.bytes_total,
+                        }
+                    })
+                );
             }
         };
         let started = Instant::now();
@@ -146,15 +158,20 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         match done {
             Ok(done) => {
                 let seconds = started.elapsed().as_secs_f64();
-                let how = match done.outcome {
-                    Outcome::Uploaded => "uploaded".to_string(),
+                // `result` and `partsReused` are for scripts; `outcome` says the same in words.
+                let (result, parts_reused, how) = match done.outcome {
+                    Outcome::Uploaded => ("uploaded", 0, "uploaded".to_string()),
                     Outcome::Resumed { parts_reused } => {
-                        format!("resumed ({parts_reused} parts already there)")
+                        ("resumed", parts_reused, format!("resumed ({parts_reused} parts already there)"))
                     }
-                    Outcome::Restarted => {
-                        "uploaded again (the file changed since the interrupted upload)".into()
+                    Outcome::Restarted => (
+                        "restarted",
+                        0,
+                        "uploaded again (the file changed since the interrupted upload)".to_string(),
+                    ),
+                    Outcome::SkippedIdentical => {
+                        ("skipped-identical", 0, "skipped (already there, identical)".to_string())
                     }
-                    Outcome::SkippedIdentical => "skipped (already there, identical)".into(),
                 };
                 if args.output == Format::Text {
                     println!(
@@ -166,7 +183,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
                 results.push(json!({
                     "file": path, "uri": format!("s3://{bucket}/{key}"), "bytes": done.bytes,
-                    "bytesSent": done.bytes_sent, "outcome": how, "crc32c": done.crc32c,
+                    "bytesSent": done.bytes_sent, "outcome": how, "result": result, "partsReused": parts_reused,
+                    "crc32c": done.crc32c,
                     "serverSideEncryption": done.server_side_encryption, "kmsKeyId": done.kms_key_id,
                     "seconds": seconds,
                 }));

@@ -312,14 +312,22 @@ fn upload_killed_mid_way_resumes_sending_only_what_is_missing() {
             .env("LAKEDROP_DATA_DIR", dir.path().join("client"));
         command
     };
-    // Progress goes to stderr, one line per part; kill -9 once a third of the parts are in.
-    let mut child = upload().stderr(Stdio::piped()).stdout(Stdio::null()).spawn().expect("upload starts");
+    // With --output json, progress goes to stderr as one JSON object per acknowledged part; kill -9 once four of
+    // the twelve parts are in.
+    let mut child = upload()
+        .args(["--output", "json"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("upload starts");
     let stderr = child.stderr.take().expect("stderr");
+    let mut acknowledged = 0;
     for line in BufReader::new(stderr).lines() {
         let line = line.expect("line");
-        if let Some(done) = line.split("part ").nth(1).and_then(|r| r.split('/').next())
-            && done.parse::<u32>().is_ok_and(|n| n >= 4)
-        {
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+        acknowledged = event["progress"]["partsDone"].as_u64().expect("partsDone");
+        assert_eq!(event["progress"]["partsTotal"], 12, "{event}");
+        if acknowledged >= 4 {
             break;
         }
     }
@@ -331,8 +339,11 @@ fn upload_killed_mid_way_resumes_sending_only_what_is_missing() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let file = &json["files"][0];
     assert!(file["outcome"].as_str().is_some_and(|o| o.starts_with("resumed")), "{file}");
+    assert_eq!(file["result"], "resumed", "{file}");
+    let reused = file["partsReused"].as_u64().expect("parts reused");
+    assert!(reused >= acknowledged, "every acknowledged part is kept: {reused} of {acknowledged}");
     let sent = file["bytesSent"].as_u64().expect("bytes sent");
-    assert!(sent <= size as u64 - 4 * 5 * 1024 * 1024, "only the missing parts were sent again: {sent}");
+    assert_eq!(sent, size as u64 - reused * 5 * 1024 * 1024, "only the missing parts were sent again");
     assert_eq!(file["bytes"], size);
     assert_eq!(file["serverSideEncryption"], "aws:kms", "encrypted under the key asked for");
 }
