@@ -275,6 +275,21 @@ impl Kms {
         })
     }
 
+    /// A new 256-bit data key under `key` for S3's envelope encryption, as GenerateDataKey makes it: its
+    /// plaintext and its ciphertext blob.
+    pub fn generate_data_key(&self, key: &str) -> ApiResult<([u8; 32], Vec<u8>)> {
+        let key = self.usable(key)?;
+        let data_key = random_bytes::<32>()?;
+        Ok((data_key, seal(&key, &data_key)?))
+    }
+
+    /// The plaintext of a data key made by [`Kms::generate_data_key`], as Decrypt opens it: a disabled or
+    /// missing key refuses.
+    pub fn decrypt_data_key(&self, blob: &[u8]) -> ApiResult<[u8; 32]> {
+        let (_, plaintext) = self.open(blob)?;
+        plaintext.try_into().map_err(|_| ApiError::internal("a data key ciphertext holds no 256-bit key"))
+    }
+
     /// Resolves a key for S3's SSE-KMS: its ARN if it exists and is enabled.
     pub fn enabled_key_arn(&self, key: &str) -> Result<String, KeyState> {
         match self.resolve(key) {

@@ -13,6 +13,7 @@ mod fhir;
 pub mod healthlake;
 mod iam;
 mod kms;
+mod private;
 mod protocol;
 pub mod s3;
 mod seed;
@@ -115,7 +116,10 @@ pub struct Sandbox {
 impl Sandbox {
     pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
         let dir = &config.data_dir;
-        std::fs::create_dir_all(dir).map_err(|source| SandboxError::DataDir { path: dir.clone(), source })?;
+        // Patient data lives here: only its owner may read it (see private.rs).
+        private::make_dir(dir)
+            .and_then(|()| private::tighten(dir))
+            .map_err(|source| SandboxError::DataDir { path: dir.clone(), source })?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| SandboxError::Bind { addr: config.listen, source })?;
@@ -123,10 +127,17 @@ impl Sandbox {
             listener.local_addr().map_err(|source| SandboxError::Bind { addr: config.listen, source })?;
         let endpoint = format!("http://{addr}");
 
-        let db = Arc::new(db::Db::open(&dir.join("sandbox.db"))?);
-        let store =
-            Arc::new(s3::ObjectStore::open(&dir.join("s3")).map_err(|e| SandboxError::Store(e.to_string()))?);
+        let db_path = dir.join("sandbox.db");
+        private::prepare_database(&db_path)
+            .map_err(|source| SandboxError::DataDir { path: db_path.clone(), source })?;
+        let db = Arc::new(db::Db::open(&db_path)?);
         let kms = Arc::new(kms::Kms::new(db.clone(), &config.region, ACCOUNT_ID));
+        // The store seals SSE-KMS objects' data keys under their keys in the sandbox's KMS.
+        let store = Arc::new(
+            s3::ObjectStore::open(&dir.join("s3"))
+                .map_err(|e| SandboxError::Store(e.to_string()))?
+                .with_kms(kms.clone()),
+        );
         let iam = Arc::new(iam::Iam::new(db.clone(), ACCOUNT_ID)?);
         let deps = healthlake::Dependencies {
             db: db.clone(),

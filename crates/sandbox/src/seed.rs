@@ -76,11 +76,7 @@ pub(crate) fn ensure(
 /// Writes a file only its owner can read: it holds the sandbox's secret key.
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(bytes)
+    crate::private::create_file(path)?.write_all(bytes)
 }
 
 /// Makes sure the seeded import role exists in the sandbox's IAM with a trust policy for the seeded data store

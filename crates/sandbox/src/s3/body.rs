@@ -1,6 +1,6 @@
 //! Moving object bytes between HTTP bodies and the store's files without holding them in memory.
 
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -12,25 +12,26 @@ use http::StatusCode;
 use s3s::dto::StreamingBlob;
 use s3s::stream::{ByteStream, RemainingLength};
 use s3s::{S3Error, S3ErrorCode, S3Result, StdError, s3_error};
-use tokio::io::{AsyncRead, ReadBuf};
 
+use super::at_rest::ObjectReader;
 use super::checksum::ChecksumAlgorithm;
-use super::store::{Blob, ObjectStore};
+use super::store::{Blob, ObjectStore, Sse};
 
 /// Chunks in flight between the network and the disk writer: bounds memory per request.
 const IN_FLIGHT_CHUNKS: usize = 8;
 /// Read size when streaming a file out.
 const READ_CHUNK: usize = 256 * 1024;
 
-/// Streams a request body into a new blob, computing MD5 and `algorithms` on the way. File writes and hashing
+/// Streams a request body into a new blob sealed for `sse`, computing MD5 and `algorithms` on the way. File writes and hashing
 /// run on a blocking thread fed through a bounded channel, so a 1 GB part never sits in memory and never
 /// stalls the async runtime.
 pub(super) async fn receive(
     store: &ObjectStore,
     body: Option<StreamingBlob>,
     algorithms: &[ChecksumAlgorithm],
+    sse: &Sse,
 ) -> S3Result<Blob> {
-    let mut writer = store.blob_writer(algorithms).map_err(S3Error::internal_error)?;
+    let mut writer = store.blob_writer(algorithms, sse).map_err(S3Error::internal_error)?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(IN_FLIGHT_CHUNKS);
     let task = tokio::task::spawn_blocking(move || -> io::Result<Blob> {
         while let Some(chunk) = rx.blocking_recv() {
@@ -89,23 +90,47 @@ fn body_error(e: &StdError) -> S3Error {
     }
 }
 
-/// A response body reading `range` of `file`.
-pub(super) fn file_body(mut file: std::fs::File, range: Range<u64>) -> S3Result<StreamingBlob> {
-    file.seek(SeekFrom::Start(range.start)).map_err(S3Error::internal_error)?;
-    Ok(StreamingBlob::new(FileStream {
-        file: tokio::fs::File::from_std(file),
-        remaining: range.end - range.start,
-        buf: vec![0; READ_CHUNK],
-    }))
+/// A response body reading `range` of an object's bytes. A blocking thread reads (and decrypts) them into a
+/// bounded channel, so memory stays at a few chunks per response and a client that stops reading stops the
+/// thread.
+pub(super) fn reader_body(mut reader: ObjectReader, range: Range<u64>) -> S3Result<StreamingBlob> {
+    reader.seek(SeekFrom::Start(range.start)).map_err(S3Error::internal_error)?;
+    let length = range.end - range.start;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, io::Error>>(IN_FLIGHT_CHUNKS);
+    tokio::task::spawn_blocking(move || {
+        let mut remaining = length;
+        while remaining > 0 {
+            let mut buf = vec![0; usize::try_from(remaining).unwrap_or(usize::MAX).min(READ_CHUNK)];
+            let item = match reader.read(&mut buf) {
+                // The bytes are shorter than their metadata says: end the response with an error rather than
+                // let the client wait for bytes that will never come.
+                Ok(0) => {
+                    Err(io::Error::new(io::ErrorKind::UnexpectedEof, "object data is shorter than recorded"))
+                }
+                Ok(n) => {
+                    buf.truncate(n);
+                    remaining -= n as u64;
+                    Ok(Bytes::from(buf))
+                }
+                Err(e) => Err(e),
+            };
+            let failed = item.is_err();
+            if tx.blocking_send(item).is_err() || failed {
+                // The client went away (the receiver is gone), or the error has been sent.
+                return;
+            }
+        }
+    });
+    Ok(StreamingBlob::new(ChannelStream { rx, remaining: length }))
 }
 
-struct FileStream {
-    file: tokio::fs::File,
+/// Chunks from the reading thread, with the exact length still to come (S3 responses carry Content-Length).
+struct ChannelStream {
+    rx: tokio::sync::mpsc::Receiver<Result<Bytes, io::Error>>,
     remaining: u64,
-    buf: Vec<u8>,
 }
 
-impl Stream for FileStream {
+impl Stream for ChannelStream {
     type Item = Result<Bytes, StdError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -113,23 +138,20 @@ impl Stream for FileStream {
         if this.remaining == 0 {
             return Poll::Ready(None);
         }
-        let want = usize::try_from(this.remaining).unwrap_or(usize::MAX).min(this.buf.len());
-        let mut read = ReadBuf::new(&mut this.buf[..want]);
-        match Pin::new(&mut this.file).poll_read(cx, &mut read) {
+        match this.rx.poll_recv(cx) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(Box::new(e)))),
-            Poll::Ready(Ok(())) => {
-                let filled = read.filled();
-                if filled.is_empty() {
-                    // The file is shorter than its metadata says: end the response with an error rather than
-                    // let the client wait for bytes that will never come.
-                    let e =
-                        io::Error::new(io::ErrorKind::UnexpectedEof, "object data is shorter than recorded");
-                    this.remaining = 0;
-                    return Poll::Ready(Some(Err(Box::new(e))));
-                }
-                this.remaining -= filled.len() as u64;
-                Poll::Ready(Some(Ok(Bytes::copy_from_slice(filled))))
+            Poll::Ready(None) => {
+                this.remaining = 0;
+                let e = io::Error::new(io::ErrorKind::UnexpectedEof, "object reader stopped early");
+                Poll::Ready(Some(Err(Box::new(e))))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.remaining = 0;
+                Poll::Ready(Some(Err(Box::new(e))))
+            }
+            Poll::Ready(Some(Ok(bytes))) => {
+                this.remaining = this.remaining.saturating_sub(bytes.len() as u64);
+                Poll::Ready(Some(Ok(bytes)))
             }
         }
     }
@@ -139,7 +161,7 @@ impl Stream for FileStream {
     }
 }
 
-impl ByteStream for FileStream {
+impl ByteStream for ChannelStream {
     fn remaining_length(&self) -> RemainingLength {
         RemainingLength::new_exact(usize::try_from(self.remaining).unwrap_or(usize::MAX))
     }

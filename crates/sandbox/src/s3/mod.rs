@@ -8,21 +8,26 @@
 //! sandbox's KMS) whether an SSE-KMS key may be used. `s3s` itself parses requests, checks SigV4 and writes
 //! responses.
 //!
+//! Bytes are encrypted at rest as S3 does (`at_rest.rs`): envelope encryption with a data key per object and per
+//! part, wrapped by the object's KMS key (through [`DataKeys`], the sandbox's KMS) or by the store's own root key.
+//!
 //! Deliberately not here: versioning, object lock, ACLs and bucket policies (every request with valid
-//! credentials may do everything), lifecycle, tagging, website hosting, SSE-C, UploadPartCopy, and actual
-//! encryption of the bytes on disk. Unimplemented operations answer `NotImplemented`.
+//! credentials may do everything), lifecycle, tagging, website hosting, SSE-C, UploadPartCopy, and S3 Bucket
+//! Keys. Unimplemented operations answer `NotImplemented`.
 
+mod at_rest;
 mod body;
 mod checksum;
 mod service;
 mod store;
 
+pub use at_rest::{DataKeyError, DataKeys, ObjectReader};
 pub use checksum::{ChecksumAlgorithm, ChecksumType, Checksums};
 pub use service::SandboxS3;
 pub use store::{
     Blob, BlobWriter, BucketEncryption, BucketInfo, Clock, CompletedPart, DefaultSse, ListPage, ListQuery,
     MAX_PART_NUMBER, MIN_PART_SIZE, ObjectInfo, ObjectStore, ObjectWrite, PartInfo, PublicAccessBlock, Sse,
-    StoreError, UploadInfo, aws_managed_key_arn,
+    StoreError, UploadInfo, aws_managed_key_arn, is_aws_managed,
 };
 
 /// The KMS side of SSE-KMS: S3 asks it whether a key may be used, on writes and on reads.
@@ -38,6 +43,26 @@ pub enum KeyProblem {
     NotFound,
     /// The key exists but is disabled (S3 answers `KMS.DisabledException`).
     Disabled,
+}
+
+/// The sandbox's KMS makes and opens objects' data keys, with GenerateDataKey's and Decrypt's checks.
+impl DataKeys for crate::kms::Kms {
+    fn generate(&self, key_arn: &str) -> Result<([u8; 32], Vec<u8>), DataKeyError> {
+        self.generate_data_key(key_arn).map_err(|e| data_key_error(&e, key_arn))
+    }
+
+    fn unwrap(&self, wrapped: &[u8]) -> Result<[u8; 32], DataKeyError> {
+        self.decrypt_data_key(wrapped).map_err(|e| data_key_error(&e, ""))
+    }
+}
+
+fn data_key_error(e: &crate::protocol::ApiError, key: &str) -> DataKeyError {
+    let problem = match e.type_name {
+        "DisabledException" => KeyProblem::Disabled,
+        "NotFoundException" => KeyProblem::NotFound,
+        _ => return DataKeyError::Failed(e.message.clone()),
+    };
+    DataKeyError::Key { problem, key: key.to_string() }
 }
 
 /// The sandbox's KMS answers S3's key questions. (Lives here only because the S3 side owns the trait; it can

@@ -10,11 +10,11 @@ use s3s::dto;
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use time::OffsetDateTime;
 
-use super::body::{blocking, file_body, receive};
+use super::body::{blocking, reader_body, receive};
 use super::checksum::{ChecksumAlgorithm, ChecksumType, Checksums};
 use super::store::{
     BucketEncryption, BucketInfo, CompletedPart, DefaultSse, ListQuery, MAX_PART_NUMBER, ObjectInfo,
-    ObjectStore, ObjectWrite, PublicAccessBlock, Sse, StoreError, aws_managed_key_arn,
+    ObjectStore, ObjectWrite, PublicAccessBlock, Sse, StoreError, aws_managed_key_arn, is_aws_managed,
 };
 use super::{KeyProblem, KeyResolver};
 
@@ -95,10 +95,6 @@ impl SandboxS3 {
     }
 }
 
-fn is_aws_managed(key_arn: &str) -> bool {
-    key_arn.ends_with(":alias/aws/s3")
-}
-
 fn kms_error(problem: KeyProblem, key: &str) -> S3Error {
     let (code, message) = match problem {
         KeyProblem::NotFound => ("KMS.NotFoundException", format!("Invalid keyId '{key}'")),
@@ -145,6 +141,7 @@ fn store_error(e: StoreError) -> S3Error {
             s3_error!(EntityTooSmall, "Your proposed upload is smaller than the minimum allowed object size.")
         }
         StoreError::BadDigest { algorithm } => bad_digest(algorithm),
+        StoreError::Key { problem, key } => kms_error(problem, &key),
         StoreError::Io(e) => S3Error::internal_error(e),
         StoreError::Database(e) => S3Error::internal_error(e),
     }
@@ -670,7 +667,7 @@ impl S3 for SandboxS3 {
             algorithms.push(ChecksumAlgorithm::Crc64Nvme);
         }
 
-        let blob = receive(&self.store, input.body, &algorithms).await?;
+        let blob = receive(&self.store, input.body, &algorithms, &sse).await?;
         checksum.verify(blob.checksums(), trailing.and_then(|t| t.take()))?;
         verify_content_md5(input.content_md5.as_ref(), blob.md5_hex())?;
         check_length(input.content_length, blob.size())?;
@@ -703,7 +700,7 @@ impl S3 for SandboxS3 {
                 "GetObject by part number is not supported by the sandbox"
             ));
         }
-        let (info, file) = self.store.open_object(&input.bucket, &input.key).map_err(store_error)?;
+        let (info, reader) = self.store.open_object(&input.bucket, &input.key).map_err(store_error)?;
         check_conditions(
             &info,
             input.if_match.as_ref(),
@@ -720,7 +717,7 @@ impl S3 for SandboxS3 {
         let mut output = dto::GetObjectOutput {
             content_length: Some(i64::try_from(span.end - span.start).unwrap_or(i64::MAX)),
             content_range: range.as_ref().map(|r| format!("bytes {}-{}/{}", r.start, r.end - 1, info.size)),
-            body: Some(file_body(file, span)?),
+            body: Some(reader_body(reader, span)?),
             accept_ranges: Some("bytes".into()),
             content_type: Some(info.content_type.clone().unwrap_or_else(|| DEFAULT_CONTENT_TYPE.into())),
             e_tag: Some(etag(&info.etag)),
@@ -822,7 +819,7 @@ impl S3 for SandboxS3 {
                 "Copying from access points is not supported by the sandbox"
             ));
         };
-        let (source, mut file) = self.store.open_object(src_bucket, src_key).map_err(store_error)?;
+        let (source, mut reader) = self.store.open_object(src_bucket, src_key).map_err(store_error)?;
         let failed =
             || s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold");
         let unmodified_since = |t: &dto::Timestamp| {
@@ -880,8 +877,9 @@ impl S3 for SandboxS3 {
         };
         let (dst_bucket, dst_key) = (input.bucket.clone(), input.key.clone());
         let info = blocking(&self.store, move |store| {
-            let mut writer = store.blob_writer(&algorithms).map_err(store_error)?;
-            std::io::copy(&mut file, &mut writer).map_err(S3Error::internal_error)?;
+            let sse = write.sse.clone().unwrap_or(Sse::S3);
+            let mut writer = store.blob_writer(&algorithms, &sse).map_err(store_error)?;
+            std::io::copy(&mut reader, &mut writer).map_err(S3Error::internal_error)?;
             let blob = writer.finish().map_err(S3Error::internal_error)?;
             store.put_blob(&dst_bucket, &dst_key, blob, write).map_err(store_error)
         })
@@ -1086,7 +1084,7 @@ impl S3 for SandboxS3 {
         // Parts always carry the upload's algorithm, which Complete combines into the object's checksum.
         let algorithms = checksum.algorithms(upload.checksum_algorithm);
 
-        let blob = receive(&self.store, input.body, &algorithms).await?;
+        let blob = receive(&self.store, input.body, &algorithms, &upload.sse).await?;
         checksum.verify(blob.checksums(), trailing.and_then(|t| t.take()))?;
         verify_content_md5(input.content_md5.as_ref(), blob.md5_hex())?;
         check_length(input.content_length, blob.size())?;

@@ -1,7 +1,8 @@
 //! The object store: S3's storage semantics over a directory, with no knowledge of HTTP or of `s3s`.
 //!
 //! Metadata (buckets, objects, multipart uploads, parts) lives in one SQLite file, `<dir>/s3.db`; bytes live in
-//! plain files `<dir>/data/<uuid>`. Bytes are always written to a `tmp-*` file in the same directory first and
+//! files `<dir>/data/<uuid>`, sealed under a data key of their own (`at_rest.rs`), with the wrapped data key in
+//! the metadata. The directory is 0700 and its files 0600 (`private.rs`). Bytes are always written to a `tmp-*` file in the same directory first and
 //! renamed into place before the metadata that names them is committed, so a crash leaves at worst an
 //! unreferenced file (swept at the next open), never a visible half object. Because of that sweep, one
 //! directory belongs to one open store at a time.
@@ -18,7 +19,12 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::KeyProblem;
+use super::at_rest::{
+    self, DataKey, DataKeyError, DataKeys, Envelope, ObjectReader, OpeningReader, SealingWriter, WrappedBy,
+};
 use super::checksum::{self, ChecksumAlgorithm, ChecksumType, Checksums, Digester};
+use crate::private;
 
 /// S3's minimum size for every part of a multipart upload but the last.
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
@@ -73,7 +79,18 @@ CREATE TABLE IF NOT EXISTS parts (
     blob TEXT NOT NULL,
     PRIMARY KEY (upload_id, part_number)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS root_key (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    material BLOB NOT NULL
+);
 ";
+
+/// Columns added after the first release, as (table, column, declaration), added when missing (see `db.rs`).
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    // The wrapped data key of sealed bytes; NULL for bytes written before encryption at rest, read as they are.
+    ("objects", "envelope", "TEXT"),
+    ("parts", "envelope", "TEXT"),
+];
 
 /// Errors of the object store. Each S3-facing variant maps to one S3 error code.
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +127,10 @@ pub enum StoreError {
     /// A whole-object checksum the client gave does not match the bytes (`BadDigest`).
     #[error("the {} you specified did not match the calculated checksum", algorithm.as_str())]
     BadDigest { algorithm: ChecksumAlgorithm },
+    /// The object's KMS key is missing or disabled, so its data key cannot be made or unwrapped
+    /// (`KMS.NotFoundException`, `KMS.DisabledException`).
+    #[error("the KMS key {key} cannot be used ({problem:?})")]
+    Key { problem: KeyProblem, key: String },
     /// Reading or writing object bytes failed.
     #[error("object data: {0}")]
     Io(#[from] io::Error),
@@ -118,8 +139,7 @@ pub enum StoreError {
     Database(#[from] rusqlite::Error),
 }
 
-/// How an object is encrypted at rest (the bytes on disk are not actually encrypted; this is the contract S3
-/// reports).
+/// How an object is encrypted at rest: which key wraps the data key its bytes are sealed under.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "algorithm")]
 pub enum Sse {
@@ -314,6 +334,7 @@ pub struct Blob {
     size: u64,
     md5: Option<[u8; 16]>,
     checksums: Checksums,
+    envelope: Envelope,
 }
 
 impl Blob {
@@ -331,22 +352,24 @@ impl Blob {
     }
 }
 
-/// Receives bytes into a temporary file, computing MD5 and the requested checksums on the way.
+/// Receives bytes into a temporary file, sealing them and computing MD5 and the requested checksums (of the
+/// plaintext) on the way.
 pub struct BlobWriter {
-    out: BufWriter<File>,
+    out: SealingWriter<BufWriter<File>>,
     file: TempFile,
     digester: Digester,
     size: u64,
+    envelope: Envelope,
 }
 
 impl BlobWriter {
-    /// Flushes and syncs the file, so that a later rename publishes complete bytes.
+    /// Seals the last chunk, flushes and syncs the file, so that a later rename publishes complete bytes.
     pub fn finish(self) -> io::Result<Blob> {
-        let BlobWriter { out, file, digester, size } = self;
-        let out = out.into_inner().map_err(io::IntoInnerError::into_error)?;
+        let BlobWriter { out, file, digester, size, envelope } = self;
+        let out = out.finish()?.into_inner().map_err(io::IntoInnerError::into_error)?;
         out.sync_data()?;
         let (md5, checksums) = digester.finish();
-        Ok(Blob { file, size, md5, checksums })
+        Ok(Blob { file, size, md5, checksums, envelope })
     }
 }
 
@@ -384,6 +407,11 @@ pub struct ObjectStore {
     data: PathBuf,
     conn: Mutex<Connection>,
     clock: Clock,
+    /// Wraps the data keys of objects not under a KMS key of the sandbox's KMS.
+    root_key: DataKey,
+    /// The sandbox's KMS, for SSE-KMS objects; without it (a store opened on its own), the root key wraps
+    /// those too.
+    kms: Option<Arc<dyn DataKeys>>,
 }
 
 impl std::fmt::Debug for ObjectStore {
@@ -400,15 +428,68 @@ impl ObjectStore {
 
     pub fn open_with_clock(dir: &Path, clock: Clock) -> Result<ObjectStore, StoreError> {
         let data = dir.join("data");
-        fs::create_dir_all(&data)?;
-        let conn = Connection::open(dir.join("s3.db"))?;
+        private::make_dir(&data)?;
+        private::tighten(dir)?;
+        let db = dir.join("s3.db");
+        private::prepare_database(&db)?;
+        let conn = Connection::open(db)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
-        let store = ObjectStore { data, conn: Mutex::new(conn), clock };
+        for (table, column, declaration) in ADDED_COLUMNS {
+            let present: bool = conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+                [table, column],
+                |r| r.get(0),
+            )?;
+            if !present {
+                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {declaration}"))?;
+            }
+        }
+        let root_key = root_key(&conn)?;
+        let store = ObjectStore { data, conn: Mutex::new(conn), clock, root_key, kms: None };
         store.sweep()?;
         Ok(store)
+    }
+
+    /// The same store, wrapping SSE-KMS objects' data keys under their keys in `kms`.
+    pub fn with_kms(mut self, kms: Arc<dyn DataKeys>) -> ObjectStore {
+        self.kms = Some(kms);
+        self
+    }
+
+    /// A new data key for bytes stored under `sse`, with the envelope to keep beside them.
+    fn data_key(&self, sse: &Sse) -> Result<(DataKey, Envelope), StoreError> {
+        match (sse, &self.kms) {
+            (Sse::Kms { key_arn }, Some(kms)) if !is_aws_managed(key_arn) => {
+                let (key, wrapped) = kms.generate(key_arn).map_err(|e| key_error(e, sse))?;
+                Ok((key, Envelope::new(WrappedBy::Kms, &wrapped)))
+            }
+            _ => {
+                let key = at_rest::random::<32>()?;
+                Ok((key, Envelope::new(WrappedBy::Store, &at_rest::wrap(&self.root_key, &key)?)))
+            }
+        }
+    }
+
+    /// A reader of stored bytes: through their envelope, or as they are for bytes from before encryption at
+    /// rest.
+    fn reader(&self, file: File, stored: &Stored, size: u64, sse: &Sse) -> Result<ObjectReader, StoreError> {
+        let Some(envelope) = &stored.envelope else { return Ok(ObjectReader::plain(file)) };
+        let wrapped = envelope.wrapped()?;
+        let key = match envelope.wrapped_by {
+            WrappedBy::Store => at_rest::unwrap(&self.root_key, &wrapped)?,
+            WrappedBy::Kms => match &self.kms {
+                Some(kms) => kms.unwrap(&wrapped).map_err(|e| key_error(e, sse))?,
+                None => {
+                    return Err(io::Error::other(
+                        "the object's data key is wrapped by KMS, and no KMS is attached",
+                    ))?;
+                }
+            },
+        };
+        Ok(ObjectReader::sealed(OpeningReader::new(file, &key, size)?))
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -561,19 +642,27 @@ impl ObjectStore {
 
     // ---- objects ----
 
-    /// A writer for new object or part bytes, computing MD5 and the given checksums.
-    pub fn blob_writer(&self, algorithms: &[ChecksumAlgorithm]) -> Result<BlobWriter, StoreError> {
-        self.writer(true, algorithms)
+    /// A writer for new object or part bytes to be stored under `sse`, computing MD5 and the given checksums.
+    pub fn blob_writer(&self, algorithms: &[ChecksumAlgorithm], sse: &Sse) -> Result<BlobWriter, StoreError> {
+        self.writer(true, algorithms, sse)
     }
 
-    fn writer(&self, md5: bool, algorithms: &[ChecksumAlgorithm]) -> Result<BlobWriter, StoreError> {
+    fn writer(
+        &self,
+        md5: bool,
+        algorithms: &[ChecksumAlgorithm],
+        sse: &Sse,
+    ) -> Result<BlobWriter, StoreError> {
+        let (key, envelope) = self.data_key(sse)?;
         let path = self.data.join(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
-        let out = File::create_new(&path)?;
+        let out = private::create_file(&path)?;
+        let file = TempFile { path, keep: false };
         Ok(BlobWriter {
-            out: BufWriter::with_capacity(256 * 1024, out),
-            file: TempFile { path, keep: false },
+            out: SealingWriter::new(BufWriter::with_capacity(256 * 1024, out), &key)?,
+            file,
             digester: Digester::new(md5, algorithms),
             size: 0,
+            envelope,
         })
     }
 
@@ -585,9 +674,13 @@ impl ObjectStore {
         bytes: &[u8],
         write: ObjectWrite,
     ) -> Result<ObjectInfo, StoreError> {
-        let mut writer = self.blob_writer(&[ChecksumAlgorithm::Crc64Nvme])?;
+        let sse = match &write.sse {
+            Some(sse) => sse.clone(),
+            None => default_sse(&self.bucket(bucket)?),
+        };
+        let mut writer = self.blob_writer(&[ChecksumAlgorithm::Crc64Nvme], &sse)?;
         writer.write_all(bytes)?;
-        self.put_blob(bucket, key, writer.finish()?, write)
+        self.put_blob(bucket, key, writer.finish()?, ObjectWrite { sse: Some(sse), ..write })
     }
 
     /// Publishes received bytes as the object `bucket/key`, replacing any previous one, with the blob's
@@ -621,7 +714,7 @@ impl ObjectStore {
         parts_count: Option<u32>,
         upload: Option<(&str, &BTreeMap<u32, String>)>,
     ) -> Result<ObjectInfo, StoreError> {
-        let Blob { mut file, size, .. } = blob;
+        let Blob { mut file, size, envelope, .. } = blob;
         let name = uuid::Uuid::new_v4().simple().to_string();
         let dest = self.data.join(&name);
         fs::rename(&file.path, &dest)?;
@@ -637,11 +730,11 @@ impl ObjectStore {
                 let current = parts_in(&tx, &upload.upload_id)?;
                 // A part re-uploaded while the object was being assembled makes the assembled bytes stale.
                 for (number, blob) in expected_blobs {
-                    if current.get(number).map(|(_, b)| b) != Some(blob) {
+                    if current.get(number).map(|(_, stored)| &stored.blob) != Some(blob) {
                         return Err(StoreError::InvalidPart { part_number: *number });
                     }
                 }
-                stale.extend(current.into_values().map(|(_, b)| b));
+                stale.extend(current.into_values().map(|(_, stored)| stored.blob));
                 tx.execute("DELETE FROM parts WHERE upload_id = ?1", [upload_id])?;
                 tx.execute("DELETE FROM uploads WHERE upload_id = ?1", [upload_id])?;
             }
@@ -667,8 +760,8 @@ impl ObjectStore {
             stale.extend(old);
             tx.execute(
                 "INSERT OR REPLACE INTO objects (bucket, key, size, etag, last_modified_ms, content_type, metadata, sse,
-                     checksums, checksum_type, parts_count, blob)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                     checksums, checksum_type, parts_count, blob, envelope)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     info.bucket,
                     info.key,
@@ -681,7 +774,8 @@ impl ObjectStore {
                     to_json(&info.checksums),
                     info.checksum_type.map(ChecksumType::as_str),
                     info.parts_count,
-                    name
+                    name,
+                    to_json(&envelope)
                 ],
             )?;
             tx.commit()?;
@@ -697,13 +791,18 @@ impl ObjectStore {
         object_in(&conn, bucket, key).map(|(info, _)| info)
     }
 
-    /// The object's metadata and an open handle on its bytes. The file is opened under the metadata lock, so
-    /// a concurrent overwrite cannot delete it first; the handle keeps reading the old bytes.
-    pub fn open_object(&self, bucket: &str, key: &str) -> Result<(ObjectInfo, File), StoreError> {
-        let conn = self.conn();
-        let (info, blob) = object_in(&conn, bucket, key)?;
-        let file = File::open(self.data.join(blob))?;
-        Ok((info, file))
+    /// The object's metadata and a reader of its bytes (decrypted). The file is opened under the metadata lock,
+    /// so a concurrent overwrite cannot delete it first; the reader keeps reading the old bytes. Its data key is
+    /// unwrapped after the lock is released: that may ask KMS.
+    pub fn open_object(&self, bucket: &str, key: &str) -> Result<(ObjectInfo, ObjectReader), StoreError> {
+        let (info, stored, file) = {
+            let conn = self.conn();
+            let (info, stored) = object_in(&conn, bucket, key)?;
+            let file = File::open(self.data.join(&stored.blob))?;
+            (info, stored, file)
+        };
+        let reader = self.reader(file, &stored, info.size, &info.sse)?;
+        Ok((info, reader))
     }
 
     pub fn get_object_bytes(&self, bucket: &str, key: &str) -> Result<Vec<u8>, StoreError> {
@@ -843,7 +942,7 @@ impl ObjectStore {
         part_number: u32,
         blob: Blob,
     ) -> Result<PartInfo, StoreError> {
-        let Blob { mut file, size, md5, checksums } = blob;
+        let Blob { mut file, size, md5, checksums, envelope } = blob;
         let md5 = md5.map(hex::encode).ok_or_else(|| io::Error::other("blob was written without an MD5"))?;
         let name = uuid::Uuid::new_v4().simple().to_string();
         let dest = self.data.join(&name);
@@ -863,8 +962,9 @@ impl ObjectStore {
                 )
                 .optional()?;
             tx.execute(
-                "INSERT OR REPLACE INTO parts (upload_id, part_number, size, etag, last_modified_ms, checksums, blob)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT OR REPLACE INTO parts (upload_id, part_number, size, etag, last_modified_ms, checksums, blob,
+                     envelope)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     upload_id,
                     part_number,
@@ -872,7 +972,8 @@ impl ObjectStore {
                     md5,
                     to_ms(part.last_modified),
                     to_json(&part.checksums),
-                    name
+                    name,
+                    to_json(&envelope)
                 ],
             )?;
             tx.commit()?;
@@ -921,7 +1022,7 @@ impl ObjectStore {
             let mut conn = self.conn();
             let tx = conn.transaction()?;
             upload_in(&tx, bucket, key, upload_id)?;
-            let blobs = parts_in(&tx, upload_id)?.into_values().map(|(_, b)| b).collect();
+            let blobs = parts_in(&tx, upload_id)?.into_values().map(|(_, stored)| stored.blob).collect();
             tx.execute("DELETE FROM parts WHERE upload_id = ?1", [upload_id])?;
             tx.execute("DELETE FROM uploads WHERE upload_id = ?1", [upload_id])?;
             tx.commit()?;
@@ -982,9 +1083,11 @@ impl ObjectStore {
             ChecksumType::FullObject => &[algorithm],
             ChecksumType::Composite => &[],
         };
-        let mut writer = self.writer(false, full_object_algorithms)?;
-        for (_, blob) in &chosen {
-            io::copy(&mut File::open(self.data.join(blob))?, &mut writer)?;
+        // Each part was sealed under its own data key; the object gets one of its own.
+        let mut writer = self.writer(false, full_object_algorithms, &upload.sse)?;
+        for (part, stored) in &chosen {
+            let file = File::open(self.data.join(&stored.blob))?;
+            io::copy(&mut self.reader(file, stored, part.size, &upload.sse)?, &mut writer)?;
         }
         let blob = writer.finish()?;
         let mut checksums = blob.checksums.clone();
@@ -1013,7 +1116,7 @@ impl ObjectStore {
             sse: Some(upload.sse),
         };
         let expected_blobs: BTreeMap<u32, String> =
-            chosen.iter().map(|(p, b)| (p.part_number, (*b).clone())).collect();
+            chosen.iter().map(|(p, stored)| (p.part_number, stored.blob.clone())).collect();
         let parts_count = u32::try_from(chosen.len()).unwrap_or(u32::MAX);
         self.install(
             bucket,
@@ -1040,7 +1143,7 @@ impl ObjectStore {
 
 const OBJECT_COLUMNS: &str =
     "bucket, key, size, etag, last_modified_ms, content_type, metadata, sse, checksums,
-    checksum_type, parts_count, blob";
+    checksum_type, parts_count, blob, envelope";
 const UPLOAD_COLUMNS: &str =
     "upload_id, bucket, key, initiated_ms, content_type, metadata, sse, checksum_algorithm, checksum_type";
 
@@ -1054,7 +1157,7 @@ fn bucket_in(conn: &Connection, name: &str) -> Result<BucketInfo, StoreError> {
     .ok_or_else(|| StoreError::NoSuchBucket(name.to_string()))
 }
 
-fn object_in(conn: &Connection, bucket: &str, key: &str) -> Result<(ObjectInfo, String), StoreError> {
+fn object_in(conn: &Connection, bucket: &str, key: &str) -> Result<(ObjectInfo, Stored), StoreError> {
     let found = conn
         .query_row(
             &format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ?1 AND key = ?2"),
@@ -1083,11 +1186,28 @@ fn upload_in(conn: &Connection, bucket: &str, key: &str, upload_id: &str) -> Res
     .ok_or_else(|| StoreError::NoSuchUpload(upload_id.to_string()))
 }
 
-/// The upload's parts by number, each with the name of its data file.
-fn parts_in(conn: &Connection, upload_id: &str) -> Result<BTreeMap<u32, (PartInfo, String)>, StoreError> {
+/// Where an object's or a part's bytes are, and how to open them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stored {
+    /// The data file's name.
+    blob: String,
+    /// `None` for bytes written before encryption at rest.
+    envelope: Option<Envelope>,
+}
+
+fn stored(row: &Row<'_>, blob: usize) -> rusqlite::Result<Stored> {
+    let envelope: Option<String> = row.get(blob + 1)?;
+    Ok(Stored {
+        blob: row.get(blob)?,
+        envelope: envelope.map(|text| parse_json(&text, blob + 1)).transpose()?,
+    })
+}
+
+/// The upload's parts by number, each with where its bytes are.
+fn parts_in(conn: &Connection, upload_id: &str) -> Result<BTreeMap<u32, (PartInfo, Stored)>, StoreError> {
     let mut stmt = conn.prepare(
-        "SELECT part_number, size, etag, last_modified_ms, checksums, blob FROM parts WHERE upload_id = ?1
-         ORDER BY part_number",
+        "SELECT part_number, size, etag, last_modified_ms, checksums, blob, envelope FROM parts
+         WHERE upload_id = ?1 ORDER BY part_number",
     )?;
     let rows = stmt.query_map([upload_id], |row| {
         let part = PartInfo {
@@ -1097,7 +1217,7 @@ fn parts_in(conn: &Connection, upload_id: &str) -> Result<BTreeMap<u32, (PartInf
             last_modified: from_ms(row.get(3)?),
             checksums: json_column(row, 4)?,
         };
-        Ok((part.part_number, (part, row.get::<_, String>(5)?)))
+        Ok((part.part_number, (part, stored(row, 5)?)))
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -1113,7 +1233,7 @@ fn row_to_bucket(row: &Row<'_>) -> rusqlite::Result<BucketInfo> {
     })
 }
 
-fn row_to_object(row: &Row<'_>) -> rusqlite::Result<(ObjectInfo, String)> {
+fn row_to_object(row: &Row<'_>) -> rusqlite::Result<(ObjectInfo, Stored)> {
     let checksum_type: Option<String> = row.get(9)?;
     let info = ObjectInfo {
         bucket: row.get(0)?,
@@ -1128,7 +1248,7 @@ fn row_to_object(row: &Row<'_>) -> rusqlite::Result<(ObjectInfo, String)> {
         checksum_type: checksum_type.as_deref().and_then(ChecksumType::parse),
         parts_count: row.get(10)?,
     };
-    Ok((info, row.get(11)?))
+    Ok((info, stored(row, 11)?))
 }
 
 fn row_to_upload(row: &Row<'_>) -> rusqlite::Result<UploadInfo> {
@@ -1159,6 +1279,37 @@ fn default_sse(bucket: &BucketInfo) -> Sse {
 /// The ARN S3 reports for SSE-KMS without a customer key: the account's AWS-managed `aws/s3` key.
 pub fn aws_managed_key_arn(region: &str) -> String {
     format!("arn:aws:kms:{region}:{}:alias/aws/s3", crate::ACCOUNT_ID)
+}
+
+/// Whether a key ARN is S3's AWS-managed key, which the sandbox's KMS does not hold: it always exists, and the
+/// store's root key stands in for it.
+pub fn is_aws_managed(key_arn: &str) -> bool {
+    key_arn.ends_with(":alias/aws/s3")
+}
+
+/// The store's root key, made the first time the store is opened.
+fn root_key(conn: &Connection) -> Result<DataKey, StoreError> {
+    let existing: Option<Vec<u8>> =
+        conn.query_row("SELECT material FROM root_key WHERE id = 1", [], |r| r.get(0)).optional()?;
+    let material = match existing {
+        Some(material) => material,
+        None => {
+            let material = at_rest::random::<32>()?.to_vec();
+            conn.execute("INSERT INTO root_key (id, material) VALUES (1, ?1)", [&material])?;
+            material
+        }
+    };
+    Ok(material.try_into().map_err(|_| io::Error::other("the store's root key has the wrong length"))?)
+}
+
+/// A data key problem as the store reports it, naming the object's key.
+fn key_error(e: DataKeyError, sse: &Sse) -> StoreError {
+    match e {
+        DataKeyError::Key { problem, .. } => {
+            StoreError::Key { problem, key: sse.kms_key_arn().unwrap_or_default().to_string() }
+        }
+        DataKeyError::Failed(message) => StoreError::Io(io::Error::other(message)),
+    }
 }
 
 fn unquote(etag: &str) -> &str {
@@ -1245,11 +1396,41 @@ mod tests {
     }
 
     #[test]
+    fn bytes_stored_before_encryption_at_rest_are_read_as_they_are() {
+        let (dir, store) = store();
+        store.create_bucket("b", "us-east-1").expect("bucket");
+        store.put_object("b", "old", b"sealed now", ObjectWrite::default()).expect("put");
+        // What an older sandbox left: the plain bytes and no envelope.
+        let blob: String = store
+            .conn()
+            .query_row("UPDATE objects SET envelope = NULL WHERE key = 'old' RETURNING blob", [], |r| {
+                r.get(0)
+            })
+            .expect("forget the envelope");
+        fs::write(dir.path().join("data").join(blob), b"plain then").expect("plain bytes");
+        assert_eq!(store.get_object_bytes("b", "old").expect("get"), b"plain then");
+    }
+
+    #[test]
+    fn objects_are_sealed_on_disk_and_read_back_in_the_clear() {
+        let (dir, store) = store();
+        store.create_bucket("b", "us-east-1").expect("bucket");
+        store.put_object("b", "k", b"a patient's record", ObjectWrite::default()).expect("put");
+        store.put_object("b", "kms", b"a patient's record", ObjectWrite::kms("arn:aws:kms:x")).expect("put");
+        for entry in fs::read_dir(dir.path().join("data")).expect("data dir") {
+            let bytes = fs::read(entry.expect("entry").path()).expect("read");
+            assert!(!bytes.windows(8).any(|w| w == b"patient'"), "plaintext on disk");
+        }
+        assert_eq!(store.get_object_bytes("b", "k").expect("get"), b"a patient's record");
+        assert_eq!(store.get_object_bytes("b", "kms").expect("get"), b"a patient's record");
+    }
+
+    #[test]
     fn unreferenced_files_are_swept_at_open() {
         let dir = tempfile::tempdir().expect("temp dir");
         {
             let store = ObjectStore::open(dir.path()).expect("open");
-            let mut writer = store.blob_writer(&[]).expect("writer");
+            let mut writer = store.blob_writer(&[], &Sse::S3).expect("writer");
             writer.write_all(b"half").expect("write");
             // Simulate a crash: the temporary file outlives the writer.
             std::mem::forget(writer);
