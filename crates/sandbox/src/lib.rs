@@ -116,9 +116,10 @@ pub struct Sandbox {
 impl Sandbox {
     pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
         let dir = &config.data_dir;
-        // Patient data lives here: only its owner may read it (see private.rs).
+        // Patient data lives here: only its owner may read it (see private.rs). Only what the sandbox wrote is
+        // tightened (the store tightens its own folder), never anything else a user keeps in the directory.
         private::make_dir(dir)
-            .and_then(|()| private::tighten(dir))
+            .and_then(|()| private::tighten_file(&dir.join(seed::SEED_FILE)))
             .map_err(|source| SandboxError::DataDir { path: dir.clone(), source })?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await

@@ -40,12 +40,17 @@ pub(crate) fn prepare_database(path: &Path) -> io::Result<()> {
     for suffix in ["-wal", "-shm", "-journal"] {
         let mut name = path.as_os_str().to_owned();
         name.push(suffix);
-        match set_mode(Path::new(&name), false) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            other => other?,
-        }
+        tighten_file(Path::new(&name))?;
     }
     Ok(())
+}
+
+/// Makes a file private if it exists.
+pub(crate) fn tighten_file(path: &Path) -> io::Result<()> {
+    match set_mode(path, false) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
 }
 
 /// Makes `dir` and everything under it private: folders 0700, files 0600. Symbolic links are left alone (their

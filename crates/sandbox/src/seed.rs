@@ -26,7 +26,7 @@ pub struct Seed {
     pub role_arn: String,
 }
 
-const SEED_FILE: &str = "seed.json";
+pub(crate) const SEED_FILE: &str = "seed.json";
 
 pub(crate) fn ensure(
     dir: &Path,

@@ -271,3 +271,44 @@ async fn measure_a_256_mib_put_and_get() {
     }
     sandbox.stop().await;
 }
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_directory_left_readable_by_an_older_version_is_tightened_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("sandbox");
+    let sandbox = Sandbox::start(SandboxConfig::new(&data)).await.expect("starts");
+    let client = support::s3(&support::sdk(&sandbox, None).await);
+    let bucket = sandbox.seed().input_bucket.clone();
+    client
+        .put_object()
+        .bucket(&bucket)
+        .key("k")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect("put");
+    sandbox.stop().await;
+    // What older versions left: folders 0755, files 0644.
+    let set = |p: &Path, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    for folder in [data.clone(), data.join("s3"), data.join("s3/data")] {
+        set(&folder, 0o755);
+    }
+    for file in files_under(&data) {
+        set(&file, 0o644);
+    }
+    let sandbox = Sandbox::start(SandboxConfig::new(&data)).await.expect("restarts");
+    let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+    for folder in [data.clone(), data.join("s3"), data.join("s3/data")] {
+        assert_eq!(mode(&folder), 0o700, "{}", folder.display());
+    }
+    for file in files_under(&data) {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+    let client = support::s3(&support::sdk(&sandbox, None).await);
+    assert_eq!(get_range(&client, &bucket, "k", None).await, b"x");
+    sandbox.stop().await;
+}
