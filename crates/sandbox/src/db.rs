@@ -71,23 +71,34 @@ pub struct Db {
     conn: Mutex<Connection>,
 }
 
+/// Opens one of the sandbox's databases (WAL, a busy timeout), creates its schema and adds the columns that later
+/// versions added to existing tables, so data directories of older versions still open.
+pub(crate) fn open_schema(
+    path: &Path,
+    schema: &str,
+    added_columns: &[(&str, &str, &str)],
+) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.execute_batch(schema)?;
+    for (table, column, declaration) in added_columns {
+        let present: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+            [table, column],
+            |r| r.get(0),
+        )?;
+        if !present {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {declaration}"))?;
+        }
+    }
+    Ok(conn)
+}
+
 impl Db {
     pub fn open(path: &Path) -> rusqlite::Result<Db> {
-        let conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
-        for (table, column, declaration) in ADDED_COLUMNS {
-            let present: bool = conn.query_row(
-                "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
-                [table, column],
-                |r| r.get(0),
-            )?;
-            if !present {
-                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {declaration}"))?;
-            }
-        }
+        let conn = open_schema(path, SCHEMA, ADDED_COLUMNS)?;
         Ok(Db { conn: Mutex::new(conn) })
     }
 

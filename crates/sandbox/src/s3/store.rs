@@ -432,21 +432,7 @@ impl ObjectStore {
         private::tighten(dir)?;
         let db = dir.join("s3.db");
         private::prepare_database(&db)?;
-        let conn = Connection::open(db)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
-        for (table, column, declaration) in ADDED_COLUMNS {
-            let present: bool = conn.query_row(
-                "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
-                [table, column],
-                |r| r.get(0),
-            )?;
-            if !present {
-                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {declaration}"))?;
-            }
-        }
+        let conn = crate::db::open_schema(&db, SCHEMA, ADDED_COLUMNS)?;
         let root_key = root_key(&conn)?;
         let store = ObjectStore { data, conn: Mutex::new(conn), clock, root_key, kms: None };
         store.sweep()?;
