@@ -5,6 +5,7 @@ const COMMANDS: &[&str] = &[
     "connection_status",
     "profiles",
     "use_connection",
+    "sso_sign_in",
     "datastores",
     "kms_keys",
     "buckets",

@@ -22,6 +22,16 @@ pub enum ErrorCode {
     FileChanged,
     /// No usable AWS credentials, or expired ones.
     Credentials,
+    /// The AWS configuration is wrong or incomplete (a missing profile, no Region, an unreadable CA bundle).
+    Config,
+    /// The profile's IAM Identity Center (SSO) sign-in is missing or has expired: the app can sign in.
+    SignIn,
+    /// The profile's role asks for an MFA code.
+    MfaRequired,
+    /// This computer's clock is too far off for AWS to accept its signatures.
+    Clock,
+    /// The bucket or data store is in another Region.
+    WrongRegion,
     /// The identity in use may not do this.
     AccessDenied,
     /// AWS kept asking us to slow down and retries ran out.
@@ -63,6 +73,11 @@ impl From<AwsError> for IpcError {
     fn from(e: AwsError) -> IpcError {
         let code = match &e {
             AwsError::Credentials { .. } => ErrorCode::Credentials,
+            AwsError::Config { .. } => ErrorCode::Config,
+            AwsError::SignIn { .. } => ErrorCode::SignIn,
+            AwsError::MfaRequired { .. } => ErrorCode::MfaRequired,
+            AwsError::ClockSkew { .. } => ErrorCode::Clock,
+            AwsError::WrongRegion { .. } => ErrorCode::WrongRegion,
             AwsError::AccessDenied { .. } => ErrorCode::AccessDenied,
             AwsError::NotFound { .. } => ErrorCode::NotFound,
             AwsError::Throttled { .. } => ErrorCode::Throttled,

@@ -18,6 +18,7 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
         commands::connection::connection_status,
         commands::connection::profiles,
         commands::connection::use_connection,
+        commands::connection::sso_sign_in,
         commands::connection::datastores,
         commands::connection::kms_keys,
         commands::connection::buckets,
@@ -171,6 +172,12 @@ pub fn run() {
                     .add_filter("NDJSON", &["ndjson"])
                     .blocking_save_file();
                 picked.and_then(|p| p.into_path().ok())
+            }));
+            // IAM Identity Center's sign-in page opens in the person's own browser, never in the app's webview.
+            state.set_browser(std::sync::Arc::new(|url: &str| {
+                if let Err(e) = open::that_detached(url) {
+                    tracing::warn!(error = %e, "could not open the browser for the sign-in page");
+                }
             }));
             install_menu(app)?;
             match app.path().resource_dir() {

@@ -80,12 +80,17 @@ struct Inner {
     save_dialog: Mutex<Option<SaveDialog>>,
     /// The native open dialog (files, or a folder when `true`), installed by the real app.
     pick_dialog: Mutex<Option<PickDialog>>,
+    /// The person's browser, installed by the real app (tests install their own).
+    browser: Mutex<Option<Browser>>,
     /// Where the bundled sample is installed, when it is.
     sample_dir: Mutex<Option<PathBuf>>,
     /// What the person dropped, picked or named on the command line, canonicalized: the only places commands
     /// may read from. The webview can ask for any path; only these are honoured.
     picks: Mutex<Vec<PathBuf>>,
 }
+
+/// Opens a web page in the person's browser (IAM Identity Center's sign-in page), installed by the real app.
+pub type Browser = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Asks which files (or, with `true`, which folder) to open; empty when cancelled.
 pub type PickDialog = Arc<dyn Fn(bool) -> Vec<PathBuf> + Send + Sync>;
@@ -106,6 +111,7 @@ impl AppState {
                 failures: Mutex::new(HashMap::new()),
                 save_dialog: Mutex::new(None),
                 pick_dialog: Mutex::new(None),
+                browser: Mutex::new(None),
                 sample_dir: Mutex::new(None),
                 picks: Mutex::new(Vec::new()),
             }),
@@ -191,7 +197,7 @@ impl AppState {
         if let Some(profile) = settings.profile {
             let known = lakedrop_aws::catalog::profiles().await.iter().any(|p| p.name == profile);
             if known {
-                match aws_session(&profile, settings.region).await {
+                match aws_session(&profile, settings.region, None).await {
                     Ok(session) => return Ok(session),
                     Err(e) => {
                         tracing::warn!(error = %e, "the last profile did not connect; starting on the sandbox")
@@ -209,10 +215,11 @@ impl AppState {
         &self,
         profile: Option<String>,
         region: Option<String>,
+        mfa_code: Option<String>,
     ) -> Result<Arc<Session>, IpcError> {
         let session = Arc::new(match &profile {
             None => sandbox_session(&self.inner.data_dir).await?,
-            Some(name) => aws_session(name, region.clone()).await?,
+            Some(name) => aws_session(name, region.clone(), mfa_code).await?,
         });
         let old = self.inner.session.write().await.replace(session.clone());
         // Another connection's jobs are other jobs.
@@ -271,6 +278,14 @@ impl AppState {
         *self.inner.save_dialog.lock().unwrap_or_else(PoisonError::into_inner) = Some(dialog);
     }
 
+    pub fn set_browser(&self, browser: Browser) {
+        *self.inner.browser.lock().unwrap_or_else(PoisonError::into_inner) = Some(browser);
+    }
+
+    pub fn browser(&self) -> Option<Browser> {
+        self.inner.browser.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
     pub fn save_dialog(&self) -> Option<SaveDialog> {
         self.inner.save_dialog.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
@@ -325,13 +340,19 @@ async fn sandbox_session(data_dir: &std::path::Path) -> Result<Session, IpcError
     })
 }
 
-async fn aws_session(profile: &str, region: Option<String>) -> Result<Session, IpcError> {
-    let clients = connect(&Target::Aws { profile: Some(profile.to_string()), region }).await?;
+async fn aws_session(
+    profile: &str,
+    region: Option<String>,
+    mfa_code: Option<String>,
+) -> Result<Session, IpcError> {
+    let clients = connect(&Target::Aws { profile: Some(profile.to_string()), region, mfa_code }).await?;
+    // A profile's `endpoint_url` (a sandbox, a stand-in) lets the destination take the sandbox's defaults.
+    let endpoint = clients.endpoint.clone();
     Ok(Session {
         clients,
         kind: ConnectionKind::Aws,
         label: profile.to_string(),
-        endpoint: None,
+        endpoint,
         destination: Mutex::new(None),
         sandbox: tokio::sync::Mutex::new(None),
     })

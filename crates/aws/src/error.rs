@@ -11,6 +11,27 @@ pub enum AwsError {
     /// No usable credentials: none configured, an SSO session to refresh, or expired keys.
     #[error("{message}")]
     Credentials { message: String },
+    /// The AWS configuration itself is wrong or incomplete: a profile that does not exist, no Region, a CA
+    /// bundle that cannot be read.
+    #[error("{message}")]
+    Config { message: String },
+    /// The profile signs in through IAM Identity Center and that sign-in is missing or has expired: `aws sso
+    /// login --profile <profile>`, or the app's own sign-in.
+    #[error("{message}")]
+    SignIn { profile: String, message: String },
+    /// The profile's role asks for a code from an MFA device, and none was given.
+    #[error(
+        "the profile `{profile}` assumes its role with the MFA device {serial}: enter the six-digit code it shows (--mfa-code in the CLI)"
+    )]
+    MfaRequired { profile: String, serial: String },
+    /// This computer's clock is too far from AWS's for a signature to be accepted.
+    #[error(
+        "AWS refused {operation} because this computer's clock is more than 15 minutes off: set the system clock (turn on automatic time), then retry"
+    )]
+    ClockSkew { operation: &'static str },
+    /// The bucket or data store is in another Region than the connection's.
+    #[error("{operation}: {message}")]
+    WrongRegion { operation: &'static str, message: String },
     /// The caller's identity may not do this.
     #[error("access denied to {operation}: {message}")]
     AccessDenied { operation: &'static str, message: String },
@@ -96,6 +117,19 @@ impl AwsError {
                     None if inner.code().is_none() => format!("HTTP {status} with no error code or message"),
                     None => String::new(),
                 };
+                tracing::debug!(operation, code = %code, status, detail = %message, "AWS refused");
+                // S3 names the bucket's own Region in a header when a request went to the wrong one.
+                if let Some(region) = service.raw().headers().get("x-amz-bucket-region") {
+                    if status == 301 || code == "PermanentRedirect" || code == "AuthorizationHeaderMalformed"
+                    {
+                        return AwsError::WrongRegion {
+                            operation,
+                            message: format!(
+                                "the bucket is in the Region {region}, not this connection's: choose {region} (or a bucket in this Region)"
+                            ),
+                        };
+                    }
+                }
                 classify(operation, &code, message)
             }
             SdkError::TimeoutError(_) => AwsError::Network {
@@ -104,6 +138,7 @@ impl AwsError {
             },
             SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
                 let chain = chain_text(&err);
+                tracing::debug!(operation, detail = %chain, "request failed before an answer");
                 if chain.contains("credentials") || chain.contains("identity") {
                     credentials_error(&chain)
                 } else {
@@ -112,6 +147,7 @@ impl AwsError {
             }
             _ => {
                 let chain = chain_text(&err);
+                tracing::debug!(operation, detail = %chain, "request failed");
                 if chain.contains("credentials") || chain.contains("identity") || chain.contains("token") {
                     credentials_error(&chain)
                 } else {
@@ -123,7 +159,7 @@ impl AwsError {
 }
 
 /// An error and its sources in words (each one's `Display`, repeated text left out), never `Debug`.
-fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = next {
@@ -139,7 +175,18 @@ fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
 /// What a failure to reach the service means, in words a person can act on.
 fn network_words(chain: &str) -> String {
     let lower = chain.to_ascii_lowercase();
-    let what = if lower.contains("dns error")
+    network_failure(&lower).unwrap_or_else(|| format!("{}; check the connection and try again", short(chain)))
+}
+
+/// The words for a network failure named in a lowercased error chain, if it names one.
+pub(crate) fn network_failure(lower: &str) -> Option<String> {
+    let what = if lower.contains("tunnel error")
+        || lower.contains("unsuccessful tunnel")
+        || (lower.contains("proxy")
+            && (lower.contains("403") || lower.contains("407") || lower.contains("refused")))
+    {
+        "the proxy refused the connection (HTTPS_PROXY names it; it may need a login, or not allow AWS's hosts): ask for AWS to be allowed, or set NO_PROXY for the endpoint"
+    } else if lower.contains("dns error")
         || lower.contains("failed to lookup")
         || lower.contains("name or service not known")
     {
@@ -147,7 +194,7 @@ fn network_words(chain: &str) -> String {
     } else if lower.contains("connection refused") {
         "the connection was refused (nothing listens at the endpoint, or a firewall refuses it)"
     } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("invalid peer") {
-        "the secure connection failed (a proxy that re-signs traffic needs its CA certificate in AWS_CA_BUNDLE)"
+        "the secure connection failed: the server's certificate is not trusted (a proxy that re-signs traffic needs its CA certificate in AWS_CA_BUNDLE)"
     } else if lower.contains("connection reset")
         || lower.contains("connection closed")
         || lower.contains("broken pipe")
@@ -157,19 +204,37 @@ fn network_words(chain: &str) -> String {
     } else if lower.contains("timed out") || lower.contains("timeout") {
         "the request timed out"
     } else {
-        return format!("{}; check the connection and try again", short(chain));
+        return None;
     };
-    format!("{what}; check the connection and try again")
+    Some(format!("{what}; check the connection and try again"))
 }
 
 fn classify(operation: &'static str, code: &str, message: String) -> AwsError {
+    let lower = message.to_ascii_lowercase();
+    if code == "RequestTimeTooSkewed"
+        || (code == "InvalidSignatureException" && lower.contains("signature expired"))
+        || lower.contains("too skewed")
+    {
+        return AwsError::ClockSkew { operation };
+    }
     match code {
         "AccessDenied" | "AccessDeniedException" | "AllAccessDisabled" | "Forbidden" => {
-            AwsError::AccessDenied { operation, message }
+            AwsError::AccessDenied { operation, message: access_denied_words(&message) }
         }
-        "ExpiredToken"
-        | "ExpiredTokenException"
-        | "InvalidAccessKeyId"
+        "PermanentRedirect" | "AuthorizationHeaderMalformed" | "IllegalLocationConstraintException" => {
+            AwsError::WrongRegion {
+                operation,
+                message: format!(
+                    "{message} The bucket is in another Region: connect to that Region, or choose a bucket in this one"
+                ),
+            }
+        }
+        "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" => AwsError::Credentials {
+            message: format!(
+                "the credentials expired during {operation}: renew them (for an SSO profile `aws sso login --profile <profile>`; for a role, connect again) and run the same command again: what was uploaded is kept, and the upload resumes"
+            ),
+        },
+        "InvalidAccessKeyId"
         | "InvalidClientTokenId"
         | "UnrecognizedClientException"
         | "SignatureDoesNotMatch"
@@ -216,6 +281,26 @@ fn classify(operation: &'static str, code: &str, message: String) -> AwsError {
     }
 }
 
+/// AWS's access-denied message, and when it names the action and the resource, the policy statement that
+/// would allow them (`lakedrop policy` prints the whole set an import needs).
+fn access_denied_words(message: &str) -> String {
+    let Some((action, resource)) = denied_action(message) else {
+        return format!("{message} (`lakedrop policy` prints the permissions an import needs)");
+    };
+    let statement = lakedrop_core::policy::statement_allowing(&action, &resource);
+    format!(
+        "{message}. A statement that allows it: {statement} (`lakedrop policy` prints the permissions an import needs)"
+    )
+}
+
+/// The action and resource in "... is not authorized to perform: s3:PutObject on resource: arn:... because ...".
+fn denied_action(message: &str) -> Option<(String, String)> {
+    let rest = message.split_once("not authorized to perform: ")?.1;
+    let (action, rest) = rest.split_once(" on resource: ")?;
+    let resource = rest.trim_start_matches('"').split([' ', '"']).next()?.trim_end_matches(['.', ',']);
+    (!action.is_empty() && !resource.is_empty()).then(|| (action.trim().to_string(), resource.to_string()))
+}
+
 fn credentials_error(detail: &str) -> AwsError {
     AwsError::Credentials {
         message: format!(
@@ -226,7 +311,7 @@ fn credentials_error(detail: &str) -> AwsError {
 }
 
 /// SDK error chains can be long; the first part is what matters to a person.
-fn short(detail: &str) -> String {
+pub(crate) fn short(detail: &str) -> String {
     let mut s: String = detail.chars().take(300).collect();
     if detail.chars().count() > 300 {
         s.push('…');
@@ -268,6 +353,61 @@ mod tests {
         ));
         let other = classify("X", "Weird", "msg".into());
         assert_eq!(other.to_string(), "X failed (Weird): msg");
+    }
+
+    // Issue 21: one sentence what happened, one what to do, for what people meet on real accounts.
+    #[test]
+    fn real_account_refusals_say_what_to_do() {
+        let denied = classify(
+            "PutObject",
+            "AccessDenied",
+            "User: arn:aws:sts::1:assumed-role/Analyst/me is not authorized to perform: s3:PutObject on resource: \"arn:aws:s3:::in/p/a.ndjson\" because no identity-based policy allows the s3:PutObject action".into(),
+        );
+        let text = denied.to_string();
+        assert!(matches!(denied, AwsError::AccessDenied { .. }));
+        assert!(
+            text.contains(
+                r#"{"Action":"s3:PutObject","Effect":"Allow","Resource":"arn:aws:s3:::in/p/a.ndjson"}"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains("lakedrop policy"), "{text}");
+
+        let skew = classify(
+            "ListKeys",
+            "InvalidSignatureException",
+            "Signature expired: 20261206T000000Z is now earlier than 20261206T010000Z".into(),
+        );
+        assert!(matches!(skew, AwsError::ClockSkew { .. }), "{skew:?}");
+        assert!(matches!(
+            classify("PutObject", "RequestTimeTooSkewed", String::new()),
+            AwsError::ClockSkew { .. }
+        ));
+
+        let expired =
+            classify("UploadPart", "ExpiredToken", "The provided token has expired.".into()).to_string();
+        assert!(expired.contains("expired during UploadPart") && expired.contains("resumes"), "{expired}");
+
+        let region = classify(
+            "HeadBucket",
+            "AuthorizationHeaderMalformed",
+            "the region 'us-east-1' is wrong; expecting 'eu-west-1'".into(),
+        );
+        assert!(matches!(region, AwsError::WrongRegion { .. }), "{region:?}");
+        assert!(region.to_string().contains("expecting 'eu-west-1'"), "{region}");
+    }
+
+    #[test]
+    fn network_failures_name_the_cause() {
+        let proxy =
+            network_words("error trying to connect: unsuccessful tunnel: proxy answered 403 Forbidden");
+        assert!(proxy.starts_with("the proxy refused the connection"), "{proxy}");
+        let tunnel = network_words("client error (Connect): tunnel error: unsuccessful");
+        assert!(tunnel.starts_with("the proxy refused the connection"), "{tunnel}");
+        let tls = network_words("invalid peer certificate: UnknownIssuer");
+        assert!(tls.contains("AWS_CA_BUNDLE"), "{tls}");
+        let dns = network_words("dns error: failed to lookup address information: Name or service not known");
+        assert!(dns.contains("could not be resolved"), "{dns}");
     }
 
     fn response(status: u16) -> HttpResponse {

@@ -7,20 +7,29 @@ use lakedrop_aws::{Clients, Target, connect};
 use lakedrop_core::connection::{Connection, ConnectionKind};
 use lakedrop_sandbox::{Sandbox, SandboxConfig};
 
+/// Where to connect. Without a flag, AWS as the AWS CLI would connect: `AWS_PROFILE` or the environment's keys
+/// or the `default` profile, with `AWS_REGION`/`AWS_DEFAULT_REGION` and `AWS_ENDPOINT_URL(_<SERVICE>)` honoured
+/// (what `lakedrop sandbox serve` prints is exactly such an environment).
 #[derive(clap::Args, Debug, Clone)]
 pub struct ConnectArgs {
-    /// An AWS-compatible endpoint (e.g. a `lakedrop sandbox serve`); credentials from AWS_ACCESS_KEY_ID and
-    /// AWS_SECRET_ACCESS_KEY.
-    #[arg(long, env = "AWS_ENDPOINT_URL", conflicts_with_all = ["profile", "sandbox"])]
+    /// An AWS-compatible endpoint for every service, with keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY
+    /// (a profile's `endpoint_url`, or AWS_ENDPOINT_URL, does the same through the AWS configuration).
+    #[arg(long, conflicts_with_all = ["profile", "sandbox"])]
     pub endpoint: Option<String>,
     /// Use the embedded sandbox in Lakedrop's data directory (started for this command).
     #[arg(long)]
     pub sandbox: bool,
-    /// The AWS profile (SSO and credential_process profiles work).
+    /// The AWS profile in ~/.aws/config (keys, IAM Identity Center, roles with source_profile, external_id and
+    /// mfa_serial, credential_process); it wins over keys in the environment.
     #[arg(long)]
     pub profile: Option<String>,
-    #[arg(long, env = "AWS_REGION")]
+    /// The Region; otherwise AWS_REGION, AWS_DEFAULT_REGION, then the profile's.
+    #[arg(long)]
     pub region: Option<String>,
+    /// The six-digit code of the MFA device a profile's role asks for (mfa_serial); asked for on the terminal
+    /// when it is not given.
+    #[arg(long, env = "LAKEDROP_MFA_CODE")]
+    pub mfa_code: Option<String>,
 }
 
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -72,6 +81,7 @@ impl Session {
             });
         }
         if let Some(url) = &args.endpoint {
+            let region = args.region.clone().or_else(|| std::env::var("AWS_REGION").ok());
             let access_key_id = std::env::var("AWS_ACCESS_KEY_ID").context(
                 "set AWS_ACCESS_KEY_ID (and AWS_SECRET_ACCESS_KEY) for the endpoint; `lakedrop sandbox serve` prints them",
             )?;
@@ -79,7 +89,7 @@ impl Session {
                 std::env::var("AWS_SECRET_ACCESS_KEY").context("set AWS_SECRET_ACCESS_KEY")?;
             let target = Target::Endpoint {
                 url: url.clone(),
-                region: args.region.clone().unwrap_or_else(|| "us-east-1".into()),
+                region: region.unwrap_or_else(|| "us-east-1".into()),
                 access_key_id,
                 secret_access_key,
             };
@@ -91,14 +101,20 @@ impl Session {
                 sandbox: None,
             });
         }
-        let target = Target::Aws { profile: args.profile.clone(), region: args.region.clone() };
-        Ok(Session {
-            clients: connect(&target).await?,
-            kind: ConnectionKind::Aws,
-            label: args.profile.clone().unwrap_or_else(|| "default".into()),
-            endpoint: None,
-            sandbox: None,
-        })
+        let clients = connect_asking_for_mfa(args).await?;
+        // A custom endpoint without a profile named is a sandbox (or another stand-in) configured through the
+        // environment, as `lakedrop sandbox serve` prints it.
+        let kind = match (&clients.endpoint, &args.profile) {
+            (Some(_), None) => ConnectionKind::Sandbox,
+            _ => ConnectionKind::Aws,
+        };
+        let label = match (&clients.profile, &clients.endpoint) {
+            (Some(profile), _) => profile.clone(),
+            (None, Some(url)) => url.clone(),
+            (None, None) => "the environment's credentials".into(),
+        };
+        let endpoint = clients.endpoint.clone();
+        Ok(Session { clients, kind, label, endpoint, sandbox: None })
     }
 
     /// The destination, from the choices given and what can be looked up.
@@ -125,5 +141,28 @@ impl Session {
         if let Some(sandbox) = self.sandbox {
             sandbox.stop().await;
         }
+    }
+}
+
+/// Connects to AWS; when the profile's role asks for an MFA code that was not given, asks for it on the
+/// terminal (never echoing anything but the prompt) and connects again.
+async fn connect_asking_for_mfa(args: &ConnectArgs) -> Result<Clients, lakedrop_aws::AwsError> {
+    let target = |mfa_code: Option<String>| Target::Aws {
+        profile: args.profile.clone(),
+        region: args.region.clone(),
+        mfa_code,
+    };
+    match connect(&target(args.mfa_code.clone())).await {
+        Err(lakedrop_aws::AwsError::MfaRequired { profile, serial })
+            if std::io::IsTerminal::is_terminal(&std::io::stdin()) =>
+        {
+            eprint!("MFA code for {serial} (profile {profile}): ");
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| lakedrop_aws::AwsError::Input(e.to_string()))?;
+            connect(&target(Some(line.trim().to_string()))).await
+        }
+        other => other,
     }
 }

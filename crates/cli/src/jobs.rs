@@ -66,7 +66,12 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                             .iter()
                             .map(|j| json!({"job": j, "queuePosition": positions.get(&j.job_id)}))
                             .collect();
-                        print_json(&json!({"datastoreId": datastore, "jobs": list}))?;
+                        print_json(&json!({
+                            "datastoreId": datastore,
+                            "region": session.clients.region,
+                            "profile": session.clients.profile,
+                            "jobs": list,
+                        }))?;
                     }
                     Format::Text => {
                         if all.is_empty() {

@@ -56,7 +56,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
         Command::Sandbox(_) => "info",
-        _ => "warn",
+        // aws-config warns with the SDK's debug dump when a credentials provider fails; the error we print says
+        // it in words, and `LAKEDROP_LOG=aws_config=warn` shows the dump.
+        _ => "warn,aws_config=error",
     };
     lakedrop_core::logging::init(
         std::io::stderr,

@@ -70,6 +70,11 @@ pub fn permissions_policy(t: &PolicyTarget) -> Value {
 }
 
 /// What the person who starts imports needs on top of HealthLake access: passing the role to HealthLake.
+/// One statement allowing `action` on `resource`, as an access-denied message suggests adding.
+pub fn statement_allowing(action: &str, resource: &str) -> Value {
+    json!({"Effect": "Allow", "Action": action, "Resource": resource})
+}
+
 pub fn pass_role_policy(role_arn: &str) -> Value {
     json!({
         "Version": "2012-10-17",

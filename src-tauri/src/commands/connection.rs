@@ -5,7 +5,7 @@ use lakedrop_core::settings::RememberedDestination;
 use lakedrop_validate::Level;
 use serde::{Deserialize, Serialize};
 
-use crate::{AppState, IpcError};
+use crate::{AppState, ErrorCode, IpcError};
 
 /// The active destination (the sandbox until an AWS profile is chosen and its destination picked).
 #[tauri::command]
@@ -49,13 +49,15 @@ pub async fn profiles() -> Vec<ProfileChoice> {
     catalog::profiles().await
 }
 
-/// Connects to an AWS profile (and Region), or back to the sandbox when `profile` is null.
+/// Connects to an AWS profile (and Region), or back to the sandbox when `profile` is null. A profile whose role
+/// asks for an MFA code answers `mfa-required` until it is called again with the code.
 #[tauri::command]
 #[specta::specta]
 pub async fn use_connection(
     state: tauri::State<'_, AppState>,
     profile: Option<String>,
     region: Option<String>,
+    mfa_code: Option<String>,
 ) -> Result<ConnectionStatus, IpcError> {
     if let Some(profile) = &profile {
         super::bounds::profile(profile)?;
@@ -63,7 +65,15 @@ pub async fn use_connection(
     if let Some(region) = &region {
         super::bounds::region(region)?;
     }
-    state.switch(profile, region).await?;
+    if let Some(code) = &mfa_code {
+        if !lakedrop_aws::connect::valid_mfa_code(code) {
+            return Err(IpcError::new(
+                ErrorCode::InvalidInput,
+                "an MFA code is the six digits the device shows",
+            ));
+        }
+    }
+    state.switch(profile, region, mfa_code).await?;
     connection_status(state).await
 }
 
@@ -149,4 +159,49 @@ pub fn remembered_role(state: tauri::State<'_, AppState>, datastore_id: String) 
     // An id no data store can have has no role remembered.
     super::bounds::id("the data store id", &datastore_id, 64).ok()?;
     state.settings().load().roles.get(&datastore_id).cloned()
+}
+
+/// What signing in to IAM Identity Center shows while the browser page is open.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum SignInProgress {
+    /// The browser was sent to the verification page, which should show this code.
+    #[serde(rename_all = "camelCase")]
+    Waiting { user_code: String, verification_uri: String },
+}
+
+/// Signs in to IAM Identity Center for an SSO profile as `aws sso login` does (the browser opens on AWS's page;
+/// the token goes to the AWS CLI's cache), then connects with the profile. Cancellable with `cancel(opId)`.
+#[tauri::command]
+#[specta::specta]
+pub async fn sso_sign_in(
+    state: tauri::State<'_, AppState>,
+    op_id: String,
+    profile: String,
+    region: Option<String>,
+    on_progress: tauri::ipc::Channel<SignInProgress>,
+) -> Result<ConnectionStatus, IpcError> {
+    super::bounds::id("the operation id", &op_id, 64)?;
+    super::bounds::profile(&profile)?;
+    if let Some(region) = &region {
+        super::bounds::region(region)?;
+    }
+    let browser = state.browser();
+    let open = move |url: &str| match &browser {
+        Some(open) if url.starts_with("https://") || url.starts_with("http://") => open(url),
+        _ => tracing::warn!("no browser to open the sign-in page in"),
+    };
+    let started = |code: lakedrop_aws::connect::sso::DeviceCode| {
+        let waiting =
+            SignInProgress::Waiting { user_code: code.user_code, verification_uri: code.verification_uri };
+        if let Err(e) = on_progress.send(waiting) {
+            tracing::warn!(error = %e, "the window did not take the sign-in code");
+        }
+    };
+    let cancel = state.begin(&op_id);
+    let signed_in = lakedrop_aws::connect::sso::sign_in(&profile, &open, &started, &cancel).await;
+    state.finish(&op_id);
+    signed_in?;
+    state.switch(Some(profile), region, None).await?;
+    connection_status(state).await
 }

@@ -11,8 +11,16 @@ export const commands = {
 	connectionStatus: () => typedError<ConnectionStatus, IpcError>(__TAURI_INVOKE("connection_status")),
 	/**  The AWS profiles in the user's config (names, kinds and Regions; never credentials). */
 	profiles: () => __TAURI_INVOKE<ProfileChoice[]>("profiles"),
-	/**  Connects to an AWS profile (and Region), or back to the sandbox when `profile` is null. */
-	useConnection: (profile: string | null, region: string | null) => typedError<ConnectionStatus, IpcError>(__TAURI_INVOKE("use_connection", { profile, region })),
+	/**
+	 *  Connects to an AWS profile (and Region), or back to the sandbox when `profile` is null. A profile whose role
+	 *  asks for an MFA code answers `mfa-required` until it is called again with the code.
+	 */
+	useConnection: (profile: string | null, region: string | null, mfaCode: string | null) => typedError<ConnectionStatus, IpcError>(__TAURI_INVOKE("use_connection", { profile, region, mfaCode })),
+	/**
+	 *  Signs in to IAM Identity Center for an SSO profile as `aws sso login` does (the browser opens on AWS's page;
+	 *  the token goes to the AWS CLI's cache), then connects with the profile. Cancellable with `cancel(opId)`.
+	 */
+	ssoSignIn: (opId: string, profile: string, region: string | null, onProgress: Channel<SignInProgress>) => typedError<ConnectionStatus, IpcError>(__TAURI_INVOKE("sso_sign_in", { opId, profile, region, onProgress })),
 	datastores: () => typedError<DatastoreChoice[], IpcError>(__TAURI_INVOKE("datastores")),
 	kmsKeys: () => typedError<KeyChoice[], IpcError>(__TAURI_INVOKE("kms_keys")),
 	buckets: () => typedError<BucketChoice[], IpcError>(__TAURI_INVOKE("buckets")),
@@ -205,6 +213,16 @@ export type ErrorCode =
 "file-changed" | 
 /**  No usable AWS credentials, or expired ones. */
 "credentials" | 
+/**  The AWS configuration is wrong or incomplete (a missing profile, no Region, an unreadable CA bundle). */
+"config" | 
+/**  The profile's IAM Identity Center (SSO) sign-in is missing or has expired: the app can sign in. */
+"sign-in" | 
+/**  The profile's role asks for an MFA code. */
+"mfa-required" | 
+/**  This computer's clock is too far off for AWS to accept its signatures. */
+"clock" | 
+/**  The bucket or data store is in another Region. */
+"wrong-region" | 
 /**  The identity in use may not do this. */
 "access-denied" | 
 /**  AWS kept asking us to slow down and retries ran out. */
@@ -506,6 +524,11 @@ export type Retry = {
 
 /**  Whether an issue blocks the line at the chosen level (`Error`) or is only worth knowing (`Warning`). */
 export type Severity = "error" | "warning";
+
+/**  What signing in to IAM Identity Center shows while the browser page is open. */
+export type SignInProgress = 
+/**  The browser was sent to the verification page, which should show this code. */
+{ kind: "waiting"; userCode: string; verificationUri: string };
 
 /**  Why a file the analyst chose was left out of the upload. */
 export type SkipReason = 

@@ -33,6 +33,26 @@ const SENTENCES: Record<ErrorCode, ErrorSentence> = {
     what: "No valid AWS credentials were found, or they have expired.",
     next: "Sign in again (for example with “aws sso login”) and retry.",
   },
+  config: {
+    what: "Your AWS configuration is missing something Lakedrop needs: a profile, a Region, or a certificate file.",
+    next: "The details name what and where. Fix it in ~/.aws/config (or choose another profile) and connect again.",
+  },
+  "sign-in": {
+    what: "This profile signs in through IAM Identity Center, and its sign-in has expired or was never made.",
+    next: "Sign in from here (your browser opens), or run “aws sso login” for the profile, then connect again.",
+  },
+  "mfa-required": {
+    what: "This profile's role asks for a code from your MFA device.",
+    next: "Enter the six digits your device shows now and connect.",
+  },
+  clock: {
+    what: "AWS refused the request because this computer's clock is off by more than 15 minutes.",
+    next: "Set the clock (turn on automatic date and time), then try again.",
+  },
+  "wrong-region": {
+    what: "The bucket or data store is in another AWS Region than this connection.",
+    next: "Connect to the Region the details name, or choose a bucket in this Region.",
+  },
   "access-denied": {
     what: "AWS refused the request: the role in use is not allowed to do this.",
     next: "Ask your AWS administrator for access to the data store, its buckets and its KMS key.",

@@ -19,6 +19,7 @@ import type {
   KeyChoice,
   Policies,
   ProfileChoice,
+  SignInProgress,
   UploadsCleaned,
   ValidateProgress,
   ValidationReport,
@@ -75,12 +76,29 @@ export function profiles(): Promise<ProfileChoice[]> {
   return plain(() => commands.profiles());
 }
 
-/** Connects to an AWS profile (and Region), or back to the sandbox with `profile` null. */
+/**
+ * Connects to an AWS profile (and Region), or back to the sandbox with `profile` null. A profile
+ * whose role asks for an MFA code fails with `mfa-required` until the code is given.
+ */
 export function useConnection(
   profile: string | null,
   region: string | null,
+  mfaCode: string | null = null,
 ): Promise<ConnectionStatus> {
-  return unwrap(() => commands.useConnection(profile, region));
+  return unwrap(() => commands.useConnection(profile, region, mfaCode));
+}
+
+/**
+ * Signs in to IAM Identity Center for an SSO profile (the browser opens on AWS's page, which
+ * should show the code passed to `onProgress`), then connects with it.
+ */
+export function ssoSignIn(
+  opId: string,
+  profile: string,
+  region: string | null,
+  onProgress: (progress: SignInProgress) => void,
+): Promise<ConnectionStatus> {
+  return unwrap(() => commands.ssoSignIn(opId, profile, region, channel(onProgress)));
 }
 
 export function datastores(): Promise<DatastoreChoice[]> {

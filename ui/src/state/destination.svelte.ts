@@ -37,7 +37,22 @@ interface DestinationState {
   checkedFor: string | null;
   policies: Policies | null;
   error: LakedropError | null;
+  /**
+   * What connecting to a profile still needs from the person: the code of its MFA device, or an
+   * IAM Identity Center sign-in (with the code the browser page shows, once it is open).
+   */
+  pending: PendingConnection | null;
 }
+
+export type PendingConnection =
+  | { kind: "mfa"; profile: string; region: string | null }
+  | {
+      kind: "sign-in";
+      profile: string;
+      region: string | null;
+      opId: string | null;
+      userCode: string | null;
+    };
 
 function initial(): DestinationState {
   return {
@@ -54,6 +69,7 @@ function initial(): DestinationState {
     checkedFor: null,
     policies: null,
     error: null,
+    pending: null,
   };
 }
 
@@ -157,23 +173,70 @@ export async function chooseDatastore(id: string): Promise<void> {
   if (role) dest.choices.roleArn = role;
 }
 
-/** Switches to an AWS profile (and Region) or, with `profile` null, to the sandbox. */
+/**
+ * Switches to an AWS profile (and Region) or, with `profile` null, to the sandbox. A profile that
+ * needs an MFA code or an IAM Identity Center sign-in leaves `dest.pending` saying which.
+ */
 export async function switchConnection(
   profile: string | null,
   region: string | null,
+  mfaCode: string | null = null,
 ): Promise<void> {
   dest.error = null;
   dest.checks = null;
   dest.policies = null;
+  dest.pending = null;
   try {
-    await ipc.useConnection(profile, region);
-    announce(profile ? `Connected with profile ${profile}.` : "Connected to the sandbox.");
-    active.connection = null;
-    active.connection = await ipc.connection().catch(() => null);
-    await loadChoices();
+    await ipc.useConnection(profile, region, mfaCode);
+    await connected(profile);
   } catch (e) {
-    dest.error = ipc.toLakedropError(e);
+    const error = ipc.toLakedropError(e);
+    if (profile && error.code === "mfa-required") {
+      dest.pending = { kind: "mfa", profile, region };
+      announce(`Profile ${profile} asks for a code from your MFA device.`);
+    } else if (profile && error.code === "sign-in") {
+      dest.pending = { kind: "sign-in", profile, region, opId: null, userCode: null };
+      announce(`Profile ${profile} needs you to sign in to IAM Identity Center.`);
+    } else {
+      dest.error = error;
+    }
   }
+}
+
+async function connected(profile: string | null): Promise<void> {
+  announce(profile ? `Connected with profile ${profile}.` : "Connected to the sandbox.");
+  active.connection = null;
+  active.connection = await ipc.connection().catch(() => null);
+  await loadChoices();
+}
+
+/** Signs in to IAM Identity Center for the pending profile in the browser, then connects. */
+export async function signIn(): Promise<void> {
+  const pending = dest.pending;
+  if (pending?.kind !== "sign-in" || pending.opId !== null) return;
+  const opId = ipc.newOperationId();
+  dest.pending = { ...pending, opId };
+  dest.error = null;
+  try {
+    await ipc.ssoSignIn(opId, pending.profile, pending.region, (progress) => {
+      if (dest.pending?.kind === "sign-in") dest.pending.userCode = progress.userCode;
+      announce(
+        `Your browser opened IAM Identity Center's page. It should show the code ${progress.userCode}.`,
+      );
+    });
+    dest.pending = null;
+    await connected(pending.profile);
+  } catch (e) {
+    const error = ipc.toLakedropError(e);
+    dest.pending = { ...pending, opId: null, userCode: null };
+    if (error.code !== "cancelled") dest.error = error;
+  }
+}
+
+/** Stops waiting for the browser sign-in. */
+export async function cancelSignIn(): Promise<void> {
+  const pending = dest.pending;
+  if (pending?.kind === "sign-in" && pending.opId) await ipc.cancel(pending.opId);
 }
 
 /** Saves the choices as the destination and checks the setup for `fileCount` files. */

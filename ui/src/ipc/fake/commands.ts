@@ -33,7 +33,9 @@ export const commands: typeof generated = {
   connection: () => typed(() => world.connection()),
   connectionStatus: () => typed(() => world.status()),
   profiles: () => plain(() => world.profiles()),
-  useConnection: (profile) => typed(() => world.useConnection(profile)),
+  useConnection: (profile, _region, mfaCode) => typed(() => world.useConnection(profile, mfaCode)),
+  ssoSignIn: (opId, profile, _region, onProgress) =>
+    typed(() => world.ssoSignIn(opId, profile, send(onProgress))),
   datastores: () => typed(() => world.datastores()),
   kmsKeys: () => typed(() => world.kmsKeys()),
   buckets: () => typed(() => world.buckets()),

@@ -35,6 +35,7 @@ import type {
   ProfileChoice,
   RememberedDestination,
   Retry,
+  SignInProgress,
   UploadsCleaned,
   ValidateProgress,
   ValidationReport,
@@ -476,17 +477,53 @@ export class World {
   profiles(): ProfileChoice[] {
     return [
       { name: "analytics", kind: "sso", region: "us-east-1" },
+      { name: "audit", kind: "assume-role", region: "us-east-1" },
       { name: "default", kind: "access-keys", region: "eu-west-1" },
     ];
   }
 
-  useConnection(profile: string | null): ConnectionStatus {
-    if (profile !== null)
+  /**
+   * The fake has no AWS: an SSO profile asks for a sign-in, the role profile for an MFA code, and
+   * any profile given what it asked for is unreachable.
+   */
+  useConnection(profile: string | null, mfaCode: string | null = null): ConnectionStatus {
+    if (profile === "analytics")
       throw new BackendError({
-        code: "credentials",
-        message: `the SSO session for profile ${profile} has expired: run aws sso login --profile ${profile}`,
+        code: "sign-in",
+        message: `the IAM Identity Center (SSO) sign-in of profile \`${profile}\` has expired or was never made: run \`aws sso login --profile ${profile}\`, or sign in from Lakedrop`,
       });
+    if (profile === "audit" && mfaCode === null)
+      throw new BackendError({
+        code: "mfa-required",
+        message: `the profile \`${profile}\` assumes its role with the MFA device arn:aws:iam::123456789012:mfa/analyst: enter the six-digit code it shows (--mfa-code in the CLI)`,
+      });
+    if (profile !== null) throw this.unreachable();
     return this.status();
+  }
+
+  private unreachable(): BackendError {
+    return new BackendError({
+      code: "offline",
+      message:
+        "could not reach AWS for ListFHIRDatastores: the service's host name could not be resolved (no network, or a wrong endpoint or Region); check the connection and try again",
+    });
+  }
+
+  /** Shows the code the browser page would show, then finds AWS unreachable, as the fake always does. */
+  async ssoSignIn(
+    opId: string,
+    profile: string,
+    onProgress: (progress: SignInProgress) => void,
+  ): Promise<ConnectionStatus> {
+    onProgress({
+      kind: "waiting",
+      userCode: "WDJB-MJHT",
+      verificationUri: `https://device.sso.us-east-1.amazonaws.com/?user_code=WDJB-MJHT&profile=${profile}`,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (this.cancelled.has(opId))
+      throw new BackendError({ code: "cancelled", message: "cancelled" });
+    throw this.unreachable();
   }
 
   datastores(): DatastoreChoice[] {
