@@ -6,10 +6,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use lakedrop_aws::destination::{Choices, resolve};
-use lakedrop_aws::{Clients, Target, connect};
+use lakedrop_aws::{Session, Target, connect};
 use lakedrop_core::CancellationToken;
-use lakedrop_core::connection::{Connection, ConnectionKind};
+use lakedrop_core::destination::{ConnectionKind, Destination, ResolvedDestination};
 use lakedrop_core::settings::SettingsFile;
 use lakedrop_core::state::State;
 use lakedrop_sandbox::{Sandbox, SandboxConfig};
@@ -25,42 +24,14 @@ pub struct JobFailures {
     pub sources: lakedrop_aws::results::Sources,
 }
 
-/// A live connection and the destination chosen on it.
-pub struct Session {
-    pub clients: Clients,
-    pub kind: ConnectionKind,
-    pub label: String,
-    pub endpoint: Option<String>,
-    destination: Mutex<Option<Connection>>,
-    sandbox: tokio::sync::Mutex<Option<Sandbox>>,
-}
-
-impl Session {
-    /// The chosen destination, or an error that says what to choose.
-    pub fn destination(&self) -> Result<Connection, IpcError> {
-        self.destination.lock().unwrap_or_else(PoisonError::into_inner).clone().ok_or_else(|| {
-            IpcError::new(
-                ErrorCode::InvalidInput,
-                "choose a data store, KMS key, output location and IAM role for this connection first",
-            )
-        })
-    }
-
-    /// What this connection's remembered choices are kept under (`lakedrop_core::settings::connection_key`).
-    pub fn key(&self) -> String {
-        let profile = (self.kind == ConnectionKind::Aws).then_some(self.label.as_str());
-        lakedrop_core::settings::connection_key(profile, &self.clients.region)
-    }
-
-    pub fn set_destination(&self, connection: Connection) {
-        *self.destination.lock().unwrap_or_else(PoisonError::into_inner) = Some(connection);
-    }
-
-    async fn close(&self) {
-        if let Some(sandbox) = self.sandbox.lock().await.take() {
-            sandbox.stop().await;
-        }
-    }
+/// The chosen destination, or an error that says what to choose.
+pub fn chosen(session: &Session) -> Result<ResolvedDestination, IpcError> {
+    session.chosen().ok_or_else(|| {
+        IpcError::new(
+            ErrorCode::InvalidInput,
+            "choose a data store, KMS key, output location and IAM role for this connection first",
+        )
+    })
 }
 
 #[derive(Clone)]
@@ -321,23 +292,23 @@ async fn sandbox_session(data_dir: &std::path::Path) -> Result<Session, IpcError
         secret_access_key: seed.secret_access_key.clone(),
     };
     let clients = connect(&target).await?;
-    let choices = Choices {
+    let seeded = Destination {
         datastore_id: Some(seed.datastore_id.clone()),
-        kms_key: Some(seed.kms_key_alias.clone()),
+        kms_key_id: Some(seed.kms_key_alias.clone()),
         input_bucket: Some(seed.input_bucket.clone()),
         output_uri: Some(format!("s3://{}/lakedrop-output/", seed.output_bucket)),
         role_arn: Some(seed.role_arn.clone()),
     };
-    let endpoint = sandbox.endpoint().to_string();
-    let connection = resolve(&clients, choices, ConnectionKind::Sandbox, "Sandbox", Some(&endpoint)).await?;
-    Ok(Session {
-        clients,
-        kind: ConnectionKind::Sandbox,
-        label: "Sandbox".into(),
-        endpoint: Some(endpoint),
-        destination: Mutex::new(Some(connection)),
-        sandbox: tokio::sync::Mutex::new(Some(sandbox)),
-    })
+    let session = Session::new(clients, ConnectionKind::Sandbox, "Sandbox");
+    let destination = match session.resolve(&seeded).await {
+        Ok(destination) => destination,
+        Err(e) => {
+            sandbox.stop().await;
+            return Err(e.into());
+        }
+    };
+    session.choose(destination);
+    Ok(session.on_close(move || sandbox.stop()))
 }
 
 async fn aws_session(
@@ -347,13 +318,5 @@ async fn aws_session(
 ) -> Result<Session, IpcError> {
     let clients = connect(&Target::Aws { profile: Some(profile.to_string()), region, mfa_code }).await?;
     // A profile's `endpoint_url` (a sandbox, a stand-in) lets the destination take the sandbox's defaults.
-    let endpoint = clients.endpoint.clone();
-    Ok(Session {
-        clients,
-        kind: ConnectionKind::Aws,
-        label: profile.to_string(),
-        endpoint,
-        destination: Mutex::new(None),
-        sandbox: tokio::sync::Mutex::new(None),
-    })
+    Ok(Session::new(clients, ConnectionKind::Aws, profile))
 }

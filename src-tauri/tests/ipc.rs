@@ -79,7 +79,7 @@ fn the_destination_commands_list_pick_check_and_remember() {
     assert_eq!(buckets.as_array().map(Vec::len), Some(2));
 
     let role = "arn:aws:iam::000000000000:role/LakedropSandboxImport";
-    let choices = json!({"choices": {"datastoreId": datastore_id, "kmsKeyId": keys[0]["keyId"], "inputBucket": "lakedrop-input",
+    let choices = json!({"destination": {"datastoreId": datastore_id, "kmsKeyId": keys[0]["keyId"], "inputBucket": "lakedrop-input",
         "outputUri": "s3://lakedrop-output/elsewhere/", "roleArn": role}});
     let picked = invoke(&window, "set_destination", choices).expect("set");
     assert_eq!(picked["outputUri"], "s3://lakedrop-output/elsewhere/");

@@ -3,7 +3,7 @@
 
 use crate::retry::with_retries;
 use aws_sdk_healthlake::types::{DatastoreFilter, DatastoreStatus};
-use lakedrop_core::connection::{Connection, ConnectionKind};
+use lakedrop_core::destination::{ConnectionKind, Destination, ResolvedDestination};
 
 use crate::{AwsError, Clients};
 
@@ -13,22 +13,15 @@ pub const SANDBOX_OUTPUT_BUCKET: &str = "lakedrop-output";
 pub const SANDBOX_KMS_ALIAS: &str = "alias/lakedrop-sandbox";
 pub const SANDBOX_ROLE_ARN: &str = "arn:aws:iam::000000000000:role/LakedropSandboxImport";
 
-#[derive(Debug, Clone, Default)]
-pub struct Choices {
-    pub datastore_id: Option<String>,
-    pub kms_key: Option<String>,
-    pub input_bucket: Option<String>,
-    pub output_uri: Option<String>,
-    pub role_arn: Option<String>,
-}
-
-pub async fn resolve(
+/// See [`crate::Session::resolve`].
+pub(crate) async fn resolve(
     clients: &Clients,
-    choices: Choices,
+    destination: &Destination,
     kind: ConnectionKind,
     label: &str,
     endpoint: Option<&str>,
-) -> Result<Connection, AwsError> {
+) -> Result<ResolvedDestination, AwsError> {
+    let chosen = destination.trimmed();
     let sandbox_defaults = endpoint.is_some();
     let pick = |value: Option<String>, default: &str, flag: &str| -> Result<String, AwsError> {
         match value {
@@ -37,18 +30,18 @@ pub async fn resolve(
             None => Err(AwsError::Input(format!("choose {flag}: it has no default outside the sandbox"))),
         }
     };
-    let input_bucket = pick(choices.input_bucket, SANDBOX_INPUT_BUCKET, "the input bucket (--input-bucket)")?;
+    let input_bucket = pick(chosen.input_bucket, SANDBOX_INPUT_BUCKET, "the input bucket (--input-bucket)")?;
     let output_uri = pick(
-        choices.output_uri,
+        chosen.output_uri,
         &format!("s3://{SANDBOX_OUTPUT_BUCKET}/lakedrop-output/"),
         "the output location (--output-uri s3://bucket/prefix/)",
     )?;
-    let kms_key = pick(choices.kms_key, SANDBOX_KMS_ALIAS, "the KMS key (--kms-key)")?;
-    let role_arn = pick(choices.role_arn, SANDBOX_ROLE_ARN, "the IAM role HealthLake assumes (--role)")?;
+    let kms_key = pick(chosen.kms_key_id, SANDBOX_KMS_ALIAS, "the KMS key (--kms-key)")?;
+    let role_arn = pick(chosen.role_arn, SANDBOX_ROLE_ARN, "the IAM role HealthLake assumes (--role)")?;
     let (output_bucket, _) = crate::jobs::split_s3_uri(&output_uri)?;
     let output_bucket = output_bucket.to_string();
 
-    let (datastore_id, datastore_name) = match choices.datastore_id {
+    let (datastore_id, datastore_name) = match chosen.datastore_id {
         Some(id) => {
             let out = with_retries("DescribeFHIRDatastore", "the data store", || {
                 clients.healthlake.describe_fhir_datastore().datastore_id(&id).send()
@@ -63,7 +56,7 @@ pub async fn resolve(
         with_retries("DescribeKey", "the KMS key", || clients.kms.describe_key().key_id(&kms_key).send())
             .await?;
     let key_arn = key.key_metadata().and_then(|m| m.arn()).unwrap_or(&kms_key).to_string();
-    Ok(Connection {
+    Ok(ResolvedDestination {
         kind,
         label: label.to_string(),
         region: clients.region.clone(),

@@ -7,7 +7,7 @@ use lakedrop_core::batch::{Batch, BatchFile, unique_key_names};
 use lakedrop_core::files::{expand_paths, fingerprint_file, validate_files};
 use lakedrop_core::progress::{ImportProgress, ImportStarted, SkipReason, SkippedFile, ValidationReport};
 use lakedrop_core::state::State;
-use lakedrop_core::{CancellationToken, connection::Connection};
+use lakedrop_core::{CancellationToken, destination::ResolvedDestination};
 use lakedrop_validate::{FileReport, Level, Options};
 
 use crate::jobs::{StartImport, start};
@@ -77,7 +77,7 @@ pub async fn validate(
 
 pub async fn run(
     clients: &Clients,
-    destination: &Connection,
+    destination: &ResolvedDestination,
     state: &State,
     request: ImportRequest,
     progress: &(dyn Fn(ImportProgress) + Sync),
@@ -253,7 +253,7 @@ enum Found {
 
 async fn find_batch(
     clients: &Clients,
-    destination: &Connection,
+    destination: &ResolvedDestination,
     state: &State,
     files: &[BatchFile],
     again: bool,

@@ -15,7 +15,9 @@ pub mod jobs;
 pub mod preflight;
 pub mod results;
 pub mod retry;
+pub mod session;
 pub mod transfer;
 
 pub use connect::{Clients, Target, connect};
 pub use error::AwsError;
+pub use session::Session;

@@ -467,7 +467,7 @@ fn unreadable(id: &'static str, what: &str, error: AwsError) -> Check {
 /// The policy target for a destination: account and Region come from the data store's ARN.
 pub async fn policy_target(
     clients: &Clients,
-    destination: &lakedrop_core::connection::Connection,
+    destination: &lakedrop_core::destination::ResolvedDestination,
 ) -> Result<lakedrop_core::policy::PolicyTarget, AwsError> {
     let out = clients
         .healthlake

@@ -161,7 +161,7 @@ pub struct Retry {
 pub async fn retry(
     clients: &Clients,
     state: &State,
-    destination: &lakedrop_core::connection::Connection,
+    destination: &lakedrop_core::destination::ResolvedDestination,
     job_id: &str,
     cause: Option<lakedrop_core::results::Cause>,
     level: Option<lakedrop_validate::Level>,

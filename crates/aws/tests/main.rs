@@ -3,12 +3,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use lakedrop_aws::destination::{Choices, resolve};
+use lakedrop_aws::Session;
 use lakedrop_aws::import::{ImportRequest, run};
 use lakedrop_aws::jobs::{self, StartImport};
 use lakedrop_aws::{AwsError, Clients, Target, connect};
 use lakedrop_core::CancellationToken;
-use lakedrop_core::connection::{Connection, ConnectionKind};
+use lakedrop_core::destination::{ConnectionKind, Destination, ResolvedDestination};
 use lakedrop_core::output::OutputLine;
 use lakedrop_core::state::State;
 use lakedrop_sandbox::{Pacing, Sandbox};
@@ -19,7 +19,7 @@ use lakedrop_validate::Level;
 struct Fixture {
     sandbox: Sandbox,
     clients: Clients,
-    destination: Connection,
+    destination: ResolvedDestination,
     _dir: tempfile::TempDir,
 }
 
@@ -32,10 +32,10 @@ async fn fixture_with(job_time: Duration) -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let pacing = Pacing { datastore_creation: Duration::from_millis(200), job_start_delay: job_time };
     let (sandbox, clients) = support::start(&dir, pacing).await;
-    let destination =
-        resolve(&clients, Choices::default(), ConnectionKind::Sandbox, "Sandbox", Some(sandbox.endpoint()))
-            .await
-            .expect("the sandbox's defaults resolve");
+    let destination = Session::new(clients.clone(), ConnectionKind::Sandbox, "Sandbox")
+        .resolve(&Destination::default())
+        .await
+        .expect("the sandbox's defaults resolve");
     Fixture { sandbox, clients, destination, _dir: dir }
 }
 

@@ -4,12 +4,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lakedrop_aws::destination::{Choices, resolve};
+use lakedrop_aws::Session;
 use lakedrop_aws::import::{ImportRequest, run};
 use lakedrop_aws::jobs;
 use lakedrop_aws::results::{failures, join, retry};
 use lakedrop_core::CancellationToken;
-use lakedrop_core::connection::ConnectionKind;
+use lakedrop_core::destination::{ConnectionKind, Destination};
 use lakedrop_core::results::{Cause, LineIdBase};
 use lakedrop_core::state::State;
 use lakedrop_sandbox::Pacing;
@@ -29,10 +29,10 @@ async fn failures_are_grouped_and_joined_to_exactly_the_lines_that_failed() {
     let pacing = Pacing { job_start_delay: Duration::from_millis(10), ..Pacing::default() };
     let (sandbox, clients) = support::start(&dir, pacing).await;
     let seed = sandbox.seed().clone();
-    let destination =
-        resolve(&clients, Choices::default(), ConnectionKind::Sandbox, "Sandbox", Some(sandbox.endpoint()))
-            .await
-            .expect("destination");
+    let destination = Session::new(clients.clone(), ConnectionKind::Sandbox, "Sandbox")
+        .resolve(&Destination::default())
+        .await
+        .expect("destination");
 
     // Lines 2, 3 and 5 fail: no id, an unknown type (with an id, so the evidence can place it), broken JSON.
     let mut no_id: serde_json::Value = serde_json::from_str(&sample_line(1)).expect("json");
@@ -138,10 +138,10 @@ async fn a_retry_runs_at_the_first_jobs_level_unless_told_otherwise_and_may_be_s
     let pacing = Pacing { job_start_delay: Duration::from_millis(10), ..Pacing::default() };
     let (sandbox, clients) = support::start(&dir, pacing).await;
     let seed = sandbox.seed().clone();
-    let destination =
-        resolve(&clients, Choices::default(), ConnectionKind::Sandbox, "Sandbox", Some(sandbox.endpoint()))
-            .await
-            .expect("destination");
+    let destination = Session::new(clients.clone(), ConnectionKind::Sandbox, "Sandbox")
+        .resolve(&Destination::default())
+        .await
+        .expect("destination");
     // Broken JSON fails at every level.
     let source = dir.path().join("Patient.broken.ndjson");
     std::fs::write(&source, format!("{}\n{{\"resourceType\": \"Patient\", broken\n", sample_line(0)))

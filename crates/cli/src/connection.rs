@@ -2,9 +2,8 @@
 //! destination resolved there. Shared by every command that calls AWS.
 
 use anyhow::Context;
-use lakedrop_aws::destination::{Choices, resolve};
-use lakedrop_aws::{Clients, Target, connect};
-use lakedrop_core::connection::{Connection, ConnectionKind};
+use lakedrop_aws::{Clients, Session, Target, connect};
+use lakedrop_core::destination::ConnectionKind;
 use lakedrop_sandbox::{Sandbox, SandboxConfig};
 
 /// Where to connect. Without a flag, AWS as the AWS CLI would connect: `AWS_PROFILE` or the environment's keys
@@ -32,116 +31,48 @@ pub struct ConnectArgs {
     pub mfa_code: Option<String>,
 }
 
-#[derive(clap::Args, Debug, Clone, Default)]
-pub struct DestinationArgs {
-    /// The HealthLake data store id (default: the only ACTIVE one).
-    #[arg(long)]
-    pub datastore: Option<String>,
-    /// The IAM role HealthLake assumes to read the input and write the output.
-    #[arg(long)]
-    pub role: Option<String>,
-    /// The KMS key for uploads and job output (id, ARN or alias/...).
-    #[arg(long)]
-    pub kms_key: Option<String>,
-    /// The bucket the files are uploaded to (each import gets its own prefix).
-    #[arg(long)]
-    pub input_bucket: Option<String>,
-    /// Where HealthLake writes its output, s3://bucket/prefix/.
-    #[arg(long)]
-    pub output_uri: Option<String>,
-}
-
-/// A live connection; stop it with [`Session::close`] so an embedded sandbox shuts down cleanly.
-pub struct Session {
-    pub clients: Clients,
-    pub kind: ConnectionKind,
-    pub label: String,
-    pub endpoint: Option<String>,
-    sandbox: Option<Sandbox>,
-}
-
-impl Session {
-    pub async fn open(args: &ConnectArgs) -> anyhow::Result<Session> {
-        if args.sandbox {
-            let sandbox = Sandbox::start(SandboxConfig::new(crate::sandbox::default_sandbox_dir())).await?;
-            let seed = sandbox.seed().clone();
-            let target = Target::Endpoint {
-                url: sandbox.endpoint().to_string(),
-                region: seed.region.clone(),
-                access_key_id: seed.access_key_id.clone(),
-                secret_access_key: seed.secret_access_key.clone(),
-            };
-            let endpoint = Some(sandbox.endpoint().to_string());
-            return Ok(Session {
-                clients: connect(&target).await?,
-                kind: ConnectionKind::Sandbox,
-                label: "Sandbox".into(),
-                endpoint,
-                sandbox: Some(sandbox),
-            });
-        }
-        if let Some(url) = &args.endpoint {
-            let region = args.region.clone().or_else(|| std::env::var("AWS_REGION").ok());
-            let access_key_id = std::env::var("AWS_ACCESS_KEY_ID").context(
-                "set AWS_ACCESS_KEY_ID (and AWS_SECRET_ACCESS_KEY) for the endpoint; `lakedrop sandbox serve` prints them",
-            )?;
-            let secret_access_key =
-                std::env::var("AWS_SECRET_ACCESS_KEY").context("set AWS_SECRET_ACCESS_KEY")?;
-            let target = Target::Endpoint {
-                url: url.clone(),
-                region: region.unwrap_or_else(|| "us-east-1".into()),
-                access_key_id,
-                secret_access_key,
-            };
-            return Ok(Session {
-                clients: connect(&target).await?,
-                kind: ConnectionKind::Sandbox,
-                label: url.clone(),
-                endpoint: Some(url.clone()),
-                sandbox: None,
-            });
-        }
-        let clients = connect_asking_for_mfa(args).await?;
-        // A custom endpoint without a profile named is a sandbox (or another stand-in) configured through the
-        // environment, as `lakedrop sandbox serve` prints it.
-        let kind = match (&clients.endpoint, &args.profile) {
-            (Some(_), None) => ConnectionKind::Sandbox,
-            _ => ConnectionKind::Aws,
+/// Opens the connection the flags name; close it with [`Session::close`] so an embedded sandbox stops cleanly.
+pub async fn open(args: &ConnectArgs) -> anyhow::Result<Session> {
+    if args.sandbox {
+        let sandbox = Sandbox::start(SandboxConfig::new(crate::sandbox::default_sandbox_dir())).await?;
+        let seed = sandbox.seed().clone();
+        let target = Target::Endpoint {
+            url: sandbox.endpoint().to_string(),
+            region: seed.region.clone(),
+            access_key_id: seed.access_key_id.clone(),
+            secret_access_key: seed.secret_access_key.clone(),
         };
-        let label = match (&clients.profile, &clients.endpoint) {
-            (Some(profile), _) => profile.clone(),
-            (None, Some(url)) => url.clone(),
-            (None, None) => "the environment's credentials".into(),
+        let clients = connect(&target).await?;
+        return Ok(Session::new(clients, ConnectionKind::Sandbox, "Sandbox").on_close(move || sandbox.stop()));
+    }
+    if let Some(url) = &args.endpoint {
+        let region = args.region.clone().or_else(|| std::env::var("AWS_REGION").ok());
+        let access_key_id = std::env::var("AWS_ACCESS_KEY_ID").context(
+            "set AWS_ACCESS_KEY_ID (and AWS_SECRET_ACCESS_KEY) for the endpoint; `lakedrop sandbox serve` prints them",
+        )?;
+        let secret_access_key =
+            std::env::var("AWS_SECRET_ACCESS_KEY").context("set AWS_SECRET_ACCESS_KEY")?;
+        let target = Target::Endpoint {
+            url: url.clone(),
+            region: region.unwrap_or_else(|| "us-east-1".into()),
+            access_key_id,
+            secret_access_key,
         };
-        let endpoint = clients.endpoint.clone();
-        Ok(Session { clients, kind, label, endpoint, sandbox: None })
+        return Ok(Session::new(connect(&target).await?, ConnectionKind::Sandbox, url.clone()));
     }
-
-    /// The destination, from the choices given and what can be looked up.
-    pub async fn destination(&self, args: &DestinationArgs) -> anyhow::Result<Connection> {
-        let choices = Choices {
-            datastore_id: args.datastore.clone(),
-            kms_key: args.kms_key.clone(),
-            input_bucket: args.input_bucket.clone(),
-            output_uri: args.output_uri.clone(),
-            role_arn: args.role.clone(),
-        };
-        Ok(resolve(&self.clients, choices, self.kind, &self.label, self.endpoint.as_deref()).await?)
-    }
-
-    /// The data store a command is about: the one given, or the only ACTIVE one.
-    pub async fn datastore_id(&self, given: Option<&str>) -> anyhow::Result<String> {
-        match given {
-            Some(id) => Ok(id.to_string()),
-            None => Ok(lakedrop_aws::destination::only_active_datastore(&self.clients).await?.0),
-        }
-    }
-
-    pub async fn close(self) {
-        if let Some(sandbox) = self.sandbox {
-            sandbox.stop().await;
-        }
-    }
+    let clients = connect_asking_for_mfa(args).await?;
+    // A custom endpoint without a profile named is a sandbox (or another stand-in) configured through the
+    // environment, as `lakedrop sandbox serve` prints it.
+    let kind = match (&clients.endpoint, &args.profile) {
+        (Some(_), None) => ConnectionKind::Sandbox,
+        _ => ConnectionKind::Aws,
+    };
+    let label = match (&clients.profile, &clients.endpoint) {
+        (Some(profile), _) => profile.clone(),
+        (None, Some(url)) => url.clone(),
+        (None, None) => "the environment's credentials".into(),
+    };
+    Ok(Session::new(clients, kind, label))
 }
 
 /// Connects to AWS; when the profile's role asks for an MFA code that was not given, asks for it on the

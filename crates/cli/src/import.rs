@@ -13,9 +13,11 @@ use lakedrop_core::state::State;
 use lakedrop_validate::Level;
 use serde_json::json;
 
-use crate::connection::{ConnectArgs, DestinationArgs, Session};
+use crate::connection::ConnectArgs;
 use crate::output::{Format, print_json, thousands};
 use crate::validate::parse_level;
+use lakedrop_aws::Session;
+use lakedrop_core::destination::Destination;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -25,7 +27,7 @@ pub struct Args {
     #[command(flatten)]
     connect: ConnectArgs,
     #[command(flatten)]
-    destination: DestinationArgs,
+    destination: Destination,
     #[arg(long, default_value = "structure-only", value_parser = parse_level)]
     validation_level: Level,
     #[arg(long)]
@@ -42,7 +44,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let session = Session::open(&args.connect).await?;
+    let session = crate::connection::open(&args.connect).await?;
     let result = import(&args, &session).await;
     session.close().await;
     result
@@ -50,7 +52,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 async fn import(args: &Args, session: &Session) -> anyhow::Result<ExitCode> {
     let clients = &session.clients;
-    let destination = session.destination(&args.destination).await?;
+    let destination = session.resolve(&args.destination).await?;
     let data_dir = lakedrop_core::data_dir();
     std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let state = State::open(&data_dir.join("state.db"))?;

@@ -6,7 +6,7 @@ use lakedrop_aws::jobs;
 use lakedrop_core::job::{Job, queue_positions};
 use serde_json::json;
 
-use crate::connection::{ConnectArgs, Session};
+use crate::connection::ConnectArgs;
 use crate::output::{Format, print_json, thousands};
 
 #[derive(clap::Subcommand)]
@@ -45,7 +45,7 @@ pub enum Command {
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::List { connect, datastore, status, name, all: every_store, output } => {
-            let session = Session::open(&connect).await?;
+            let session = crate::connection::open(&connect).await?;
             let result = async {
                 let filter = jobs::JobFilter { status, name, ..jobs::JobFilter::default() };
                 let (datastore, all, everything) = if every_store {
@@ -89,7 +89,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             result
         }
         Command::Show { job, connect, datastore, output } => {
-            let session = Session::open(&connect).await?;
+            let session = crate::connection::open(&connect).await?;
             let result = async {
                 let datastore = session.datastore_id(datastore.as_deref()).await?;
                 let result = jobs::result(&session.clients, &datastore, &job).await?;

@@ -7,15 +7,16 @@ use lakedrop_aws::preflight::{self, Plan, PolicySource, Status};
 use lakedrop_core::policy::{PolicyTarget, pass_role_policy, permissions_policy, trust_policy};
 use serde_json::json;
 
-use crate::connection::{ConnectArgs, DestinationArgs, Session};
+use crate::connection::ConnectArgs;
 use crate::output::{Format, print_json};
+use lakedrop_core::destination::Destination;
 
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
     connect: ConnectArgs,
     #[command(flatten)]
-    destination: DestinationArgs,
+    destination: Destination,
     /// How many files the import will have (HealthLake takes at most 10,000 per job).
     #[arg(long, default_value_t = 1)]
     files: usize,
@@ -25,9 +26,9 @@ pub struct Args {
 
 /// Exit 0 when nothing fails (warnings allowed), 1 when a check fails.
 pub async fn run_preflight(args: Args) -> anyhow::Result<ExitCode> {
-    let session = Session::open(&args.connect).await?;
+    let session = crate::connection::open(&args.connect).await?;
     let result = async {
-        let destination = session.destination(&args.destination).await?;
+        let destination = session.resolve(&args.destination).await?;
         let plan = Plan {
             datastore_id: destination.datastore_id.clone(),
             output_uri: destination.output_uri.clone(),

@@ -14,9 +14,10 @@ use lakedrop_core::state::State;
 use lakedrop_validate::Level;
 use serde_json::json;
 
-use crate::connection::{ConnectArgs, DestinationArgs, Session};
+use crate::connection::ConnectArgs;
 use crate::output::{Format, print_json, thousands};
 use crate::validate::parse_level;
+use lakedrop_core::destination::Destination;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -48,7 +49,7 @@ fn parse_cause(s: &str) -> Result<Cause, String> {
 }
 
 pub async fn run_results(args: Args) -> anyhow::Result<ExitCode> {
-    let session = Session::open(&args.connect).await?;
+    let session = crate::connection::open(&args.connect).await?;
     let result = async {
         let datastore = session.datastore_id(args.datastore.as_deref()).await?;
         let mut found = failures(&session.clients, &datastore, &args.job).await?;
@@ -150,7 +151,7 @@ pub struct RetryArgs {
     #[command(flatten)]
     connect: ConnectArgs,
     #[command(flatten)]
-    destination: DestinationArgs,
+    destination: Destination,
     /// Only this cause's lines.
     #[arg(long, value_parser = parse_cause)]
     cause: Option<Cause>,
@@ -165,9 +166,9 @@ pub struct RetryArgs {
 }
 
 pub async fn run_retry(args: RetryArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open(&args.connect).await?;
+    let session = crate::connection::open(&args.connect).await?;
     let result = async {
-        let destination = session.destination(&args.destination).await?;
+        let destination = session.resolve(&args.destination).await?;
         let state = State::open(&lakedrop_core::data_dir().join("state.db"))?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

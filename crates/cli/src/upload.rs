@@ -15,7 +15,7 @@ use lakedrop_core::CancellationToken;
 use lakedrop_core::state::State;
 use serde_json::json;
 
-use crate::connection::{ConnectArgs, Session};
+use crate::connection::ConnectArgs;
 use crate::output::{Format, print_json};
 
 #[derive(clap::Args)]
@@ -83,7 +83,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         lakedrop_core::files::regular_file(file)?;
     }
     refuse_shared_keys(&args.files)?;
-    let session = Session::open(&args.connect).await?;
+    let session = crate::connection::open(&args.connect).await?;
     let data_dir = lakedrop_core::data_dir();
     std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
     let state = State::open(&data_dir.join("state.db"))?;

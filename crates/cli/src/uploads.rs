@@ -10,7 +10,7 @@ use lakedrop_aws::transfer::{Orphan, clean_orphans};
 use lakedrop_core::state::State;
 use serde_json::json;
 
-use crate::connection::{ConnectArgs, Session};
+use crate::connection::ConnectArgs;
 use crate::output::{Format, print_json};
 
 #[derive(clap::Args)]
@@ -45,7 +45,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let session = Session::open(&args.connect).await?;
+    let session = crate::connection::open(&args.connect).await?;
     let max_age = Duration::from_secs(args.older_than_days * 86_400);
     let mut report = Vec::new();
     let mut failed = None;

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use lakedrop_validate::Level;
+
+use crate::destination::Destination;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,21 +19,9 @@ pub struct Settings {
     pub profile: Option<String>,
     pub region: Option<String>,
     /// The destination last chosen on each connection, by [`connection_key`].
-    pub destinations: BTreeMap<String, RememberedDestination>,
+    pub destinations: BTreeMap<String, Destination>,
     /// The validation level of the last import started.
     pub level: Option<Level>,
-}
-
-/// A destination as the analyst last chose it on one connection, as it was typed or picked.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(rename_all = "camelCase")]
-pub struct RememberedDestination {
-    pub datastore_id: String,
-    pub kms_key_id: String,
-    pub input_bucket: String,
-    pub output_uri: String,
-    pub role_arn: String,
 }
 
 /// The key a connection's remembered destination is kept under: the sandbox, or an AWS profile in a Region
@@ -133,8 +123,7 @@ mod tests {
         .expect("write");
         let file = SettingsFile::new(dir.path());
         assert_eq!(file.load().profile.as_deref(), Some("analyst"));
-        let east =
-            RememberedDestination { datastore_id: "ds-east".into(), ..RememberedDestination::default() };
+        let east = Destination { datastore_id: Some("ds-east".into()), ..Destination::default() };
         file.update(|s| {
             s.destinations.insert(connection_key(Some("analyst"), "us-east-1"), east.clone());
             s.level = Some(Level::Minimal);

@@ -1,17 +1,15 @@
 use lakedrop_aws::catalog::{self, BucketChoice, DatastoreChoice, KeyChoice, ProfileChoice};
-use lakedrop_aws::destination::{Choices, resolve};
-use lakedrop_core::connection::{Connection, ConnectionKind};
-use lakedrop_core::settings::RememberedDestination;
+use lakedrop_core::destination::{ConnectionKind, Destination, ResolvedDestination};
 use lakedrop_validate::Level;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::{AppState, ErrorCode, IpcError};
 
 /// The active destination (the sandbox until an AWS profile is chosen and its destination picked).
 #[tauri::command]
 #[specta::specta]
-pub async fn connection(state: tauri::State<'_, AppState>) -> Result<Connection, IpcError> {
-    state.session().await?.destination()
+pub async fn connection(state: tauri::State<'_, AppState>) -> Result<ResolvedDestination, IpcError> {
+    crate::session::chosen(&*state.session().await?)
 }
 
 /// Where the app is connected, and the destination if one is chosen.
@@ -22,10 +20,10 @@ pub struct ConnectionStatus {
     pub label: String,
     pub region: String,
     pub endpoint: Option<String>,
-    pub destination: Option<Connection>,
+    pub destination: Option<ResolvedDestination>,
     /// The destination last chosen on this connection (in an earlier run, perhaps), to preselect when it is
     /// still among the choices.
-    pub remembered: Option<RememberedDestination>,
+    pub remembered: Option<Destination>,
     /// The validation level of the last import started.
     pub level: Option<Level>,
 }
@@ -38,7 +36,7 @@ pub async fn connection_status(state: tauri::State<'_, AppState>) -> Result<Conn
         (s.kind, s.label.clone(), s.clients.region.clone(), s.endpoint.clone());
     let mut settings = state.settings().load();
     let remembered = settings.destinations.remove(&s.key());
-    let destination = s.destination().ok();
+    let destination = s.chosen();
     Ok(ConnectionStatus { kind, label, region, endpoint, destination, remembered, level: settings.level })
 }
 
@@ -95,61 +93,37 @@ pub async fn buckets(state: tauri::State<'_, AppState>) -> Result<Vec<BucketChoi
     Ok(catalog::buckets(&state.session().await?.clients).await?)
 }
 
-/// What the analyst picked for this connection.
-#[derive(Debug, Deserialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub struct DestinationChoices {
-    pub datastore_id: String,
-    pub kms_key_id: String,
-    pub input_bucket: String,
-    pub output_uri: String,
-    pub role_arn: String,
-}
-
-impl From<DestinationChoices> for RememberedDestination {
-    fn from(c: DestinationChoices) -> RememberedDestination {
-        RememberedDestination {
-            datastore_id: c.datastore_id,
-            kms_key_id: c.kms_key_id,
-            input_bucket: c.input_bucket,
-            output_uri: c.output_uri,
-            role_arn: c.role_arn,
-        }
-    }
-}
-
 /// Sets the destination (resolving the key to its ARN) and remembers it for this connection, and the role for
 /// the data store.
 #[tauri::command]
 #[specta::specta]
 pub async fn set_destination(
     state: tauri::State<'_, AppState>,
-    choices: DestinationChoices,
-) -> Result<Connection, IpcError> {
+    destination: Destination,
+) -> Result<ResolvedDestination, IpcError> {
     use super::bounds::{id, name, text};
-    id("the data store id", &choices.datastore_id, 64)?;
-    name("the KMS key", &choices.kms_key_id, 2048)?;
-    name("the input bucket", &choices.input_bucket, 63)?;
-    text("the output location", &choices.output_uri, 1024)?;
-    name("the role ARN", &choices.role_arn, 2048)?;
-    let s = state.session().await?;
-    let picked = Choices {
-        datastore_id: Some(choices.datastore_id.clone()),
-        kms_key: Some(choices.kms_key_id.clone()),
-        input_bucket: Some(choices.input_bucket.clone()),
-        output_uri: Some(choices.output_uri.clone()),
-        role_arn: Some(choices.role_arn.clone()),
+    let picked = destination.trimmed();
+    let given = |what: &str, value: &Option<String>| {
+        value.clone().ok_or_else(|| IpcError::new(ErrorCode::InvalidInput, format!("choose {what}")))
     };
-    let connection = resolve(&s.clients, picked, s.kind, &s.label, s.endpoint.as_deref()).await?;
-    s.set_destination(connection.clone());
+    let datastore_id = given("a data store", &picked.datastore_id)?;
+    id("the data store id", &datastore_id, 64)?;
+    name("the KMS key", &given("a KMS key", &picked.kms_key_id)?, 2048)?;
+    name("the input bucket", &given("an input bucket", &picked.input_bucket)?, 63)?;
+    text("the output location", &given("an output location", &picked.output_uri)?, 1024)?;
+    let role_arn = given("an IAM role", &picked.role_arn)?;
+    name("the role ARN", &role_arn, 2048)?;
+    let s = state.session().await?;
+    let resolved = s.resolve(&picked).await?;
+    s.choose(resolved.clone());
     let remembered = state.settings().update(|st| {
-        st.roles.insert(choices.datastore_id.clone(), choices.role_arn.clone());
-        st.destinations.insert(s.key(), choices.into());
+        st.roles.insert(datastore_id, role_arn);
+        st.destinations.insert(s.key(), picked);
     });
     if let Err(e) = remembered {
         tracing::warn!(error = %e, "could not remember the destination");
     }
-    Ok(connection)
+    Ok(resolved)
 }
 
 /// The IAM role last used with this data store, if any.

@@ -39,7 +39,7 @@ pub async fn start_import(
     let paths: Vec<PathBuf> =
         request.paths.iter().map(|p| state.checked_path(p)).collect::<Result<_, _>>()?;
     let session = state.session().await?;
-    let destination = session.destination()?;
+    let destination = crate::session::chosen(&session)?;
     let history = state.history().await?;
     let cancel = state.begin(&op_id);
     let level = request.validation_level.unwrap_or(Level::StructureOnly);

@@ -30,5 +30,5 @@ pub async fn list_jobs(state: tauri::State<'_, AppState>) -> Result<Vec<Job>, Ip
 pub async fn job_result(state: tauri::State<'_, AppState>, job_id: String) -> Result<JobResult, IpcError> {
     super::bounds::id("the job id", &job_id, 64)?;
     let session = state.session().await?;
-    Ok(jobs::result(&session.clients, &session.destination()?.datastore_id, &job_id).await?)
+    Ok(jobs::result(&session.clients, &crate::session::chosen(&session)?.datastore_id, &job_id).await?)
 }

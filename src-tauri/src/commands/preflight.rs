@@ -9,7 +9,7 @@ use crate::{AppState, ErrorCode, IpcError};
 #[specta::specta]
 pub async fn preflight(state: tauri::State<'_, AppState>, file_count: u32) -> Result<Vec<Check>, IpcError> {
     let s = state.session().await?;
-    let d = s.destination()?;
+    let d = crate::session::chosen(&s)?;
     let plan = Plan {
         datastore_id: d.datastore_id,
         output_uri: d.output_uri,
@@ -36,7 +36,7 @@ pub struct Policies {
 #[specta::specta]
 pub async fn policies(state: tauri::State<'_, AppState>) -> Result<Policies, IpcError> {
     let s = state.session().await?;
-    let d = s.destination()?;
+    let d = crate::session::chosen(&s)?;
     let target = preflight::policy_target(&s.clients, &d).await?;
     let pretty = |v: serde_json::Value| {
         serde_json::to_string_pretty(&v).map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))

@@ -148,7 +148,7 @@ pub async fn retry_failures(
 ) -> Result<Retry, IpcError> {
     super::bounds::id("the job id", &job_id, 64)?;
     let session = state.session().await?;
-    let destination = session.destination()?;
+    let destination = crate::session::chosen(&session)?;
     let history = state.history().await?;
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
@@ -160,7 +160,7 @@ async fn load(state: &AppState, job_id: &str) -> Result<Arc<JobFailures>, IpcErr
         return Ok(cached);
     }
     let session = state.session().await?;
-    let datastore = session.destination()?.datastore_id;
+    let datastore = crate::session::chosen(&session)?.datastore_id;
     let found = failures(&session.clients, &datastore, job_id).await?;
     let history = state.history().await?;
     let sources = Sources::open(&session.clients, &history, &datastore, job_id, &found.failures).await?;

@@ -28,7 +28,7 @@ pub async fn clean_uploads(state: tauri::State<'_, AppState>) -> Result<UploadsC
     let session = state.session().await?;
     let history = state.history().await?;
     let mut buckets = history.pending_buckets().map_err(AwsError::from)?;
-    let current = session.destination().ok().map(|d| d.input_bucket);
+    let current = session.chosen().map(|d| d.input_bucket);
     buckets.extend(current.clone().filter(|b| !buckets.contains(b)));
     let mut cleaned = UploadsCleaned::default();
     for bucket in &buckets {

@@ -7,7 +7,7 @@ import { invoke as __TAURI_INVOKE, Channel } from "@tauri-apps/api/core";
 /** Commands */
 export const commands = {
 	/**  The active destination (the sandbox until an AWS profile is chosen and its destination picked). */
-	connection: () => typedError<Connection, IpcError>(__TAURI_INVOKE("connection")),
+	connection: () => typedError<ResolvedDestination, IpcError>(__TAURI_INVOKE("connection")),
 	connectionStatus: () => typedError<ConnectionStatus, IpcError>(__TAURI_INVOKE("connection_status")),
 	/**  The AWS profiles in the user's config (names, kinds and Regions; never credentials). */
 	profiles: () => __TAURI_INVOKE<ProfileChoice[]>("profiles"),
@@ -28,7 +28,7 @@ export const commands = {
 	 *  Sets the destination (resolving the key to its ARN) and remembers it for this connection, and the role for
 	 *  the data store.
 	 */
-	setDestination: (choices: DestinationChoices) => typedError<Connection, IpcError>(__TAURI_INVOKE("set_destination", { choices })),
+	setDestination: (destination: Destination) => typedError<ResolvedDestination, IpcError>(__TAURI_INVOKE("set_destination", { destination })),
 	/**  The IAM role last used with this data store, if any. */
 	rememberedRole: (datastoreId: string) => __TAURI_INVOKE<string | null>("remembered_role", { datastoreId }),
 	/**  Checks the AWS setup for importing `fileCount` files into the chosen destination. */
@@ -137,26 +137,7 @@ export type Code = "invalid-json" | "not-an-object" | "blank-line" | "byte-order
 /**  At `strict`, a `meta.profile` HealthLake validates against and Lakedrop cannot check. */
 "unchecked-profile";
 
-/**  The active destination, as shown in the app's header and used by every import. */
-export type Connection = {
-	kind: ConnectionKind,
-	/**  A short label, e.g. "Sandbox" or the AWS profile name. */
-	label: string,
-	region: string,
-	/**  A custom endpoint (the sandbox's), or `None` for AWS's own. */
-	endpoint: string | null,
-	datastoreId: string,
-	datastoreName: string,
-	inputBucket: string,
-	outputBucket: string,
-	/**  Where HealthLake writes job output: `s3://<output_bucket>/<prefix>/`. */
-	outputUri: string,
-	/**  The KMS key for uploads and job output (id, ARN or alias). */
-	kmsKeyId: string,
-	kmsKeyAlias: string | null,
-	roleArn: string,
-};
-
+/**  Where a session talks to: the sandbox (or another AWS-compatible stand-in) or an AWS account. */
 export type ConnectionKind = "sandbox" | "aws";
 
 /**  Where the app is connected, and the destination if one is chosen. */
@@ -165,12 +146,12 @@ export type ConnectionStatus = {
 	label: string,
 	region: string,
 	endpoint: string | null,
-	destination: Connection | null,
+	destination: ResolvedDestination | null,
 	/**
 	 *  The destination last chosen on this connection (in an earlier run, perhaps), to preselect when it is
 	 *  still among the choices.
 	 */
-	remembered: RememberedDestination | null,
+	remembered: Destination | null,
 	/**  The validation level of the last import started. */
 	level: Level | null,
 };
@@ -184,13 +165,21 @@ export type DatastoreChoice = {
 	selectable: boolean,
 };
 
-/**  What the analyst picked for this connection. */
-export type DestinationChoices = {
-	datastoreId: string,
-	kmsKeyId: string,
-	inputBucket: string,
-	outputUri: string,
-	roleArn: string,
+/**
+ *  The destination as chosen: each part given, or left to be looked up (the only ACTIVE data store) or, on a
+ *  sandbox, taken from its seed.
+ */
+export type Destination = {
+	/**  The HealthLake data store id (default: the only ACTIVE one). */
+	datastoreId?: string | null,
+	/**  The KMS key for uploads and job output (id, ARN or alias/...). */
+	kmsKeyId?: string | null,
+	/**  The bucket the files are uploaded to (each import gets its own prefix). */
+	inputBucket?: string | null,
+	/**  Where HealthLake writes its output, s3://bucket/prefix/. */
+	outputUri?: string | null,
+	/**  The IAM role HealthLake assumes to read the input and write the output. */
+	roleArn?: string | null,
 };
 
 /**
@@ -504,12 +493,26 @@ export type ProfileChoice = {
 /**  How a profile gets its credentials; shown so the analyst knows whether to run `aws sso login`. */
 export type ProfileKind = "sso" | "credential-process" | "assume-role" | "access-keys" | "other";
 
-/**  A destination as the analyst last chose it on one connection, as it was typed or picked. */
-export type RememberedDestination = {
+/**
+ *  The active destination, resolved on its connection (the key's ARN, the data store's name), as shown in the
+ *  app's header and used by every import.
+ */
+export type ResolvedDestination = {
+	kind: ConnectionKind,
+	/**  A short label, e.g. "Sandbox" or the AWS profile name. */
+	label: string,
+	region: string,
+	/**  A custom endpoint (the sandbox's), or `None` for AWS's own. */
+	endpoint: string | null,
 	datastoreId: string,
-	kmsKeyId: string,
+	datastoreName: string,
 	inputBucket: string,
+	outputBucket: string,
+	/**  Where HealthLake writes job output: `s3://<output_bucket>/<prefix>/`. */
 	outputUri: string,
+	/**  The KMS key's ARN, for uploads and job output. */
+	kmsKeyId: string,
+	kmsKeyAlias: string | null,
 	roleArn: string,
 };
 

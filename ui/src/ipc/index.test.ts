@@ -4,7 +4,7 @@ import { LakedropError, describeError, isErrorCode, toLakedropError } from "./er
 import type { ErrorCode } from "./bindings";
 import { emitDragOver, emitDrop, fakeBackend, resetBackend, sendOnChannel } from "./testing";
 
-const CONNECTION: ipc.Connection = {
+const CONNECTION: ipc.ResolvedDestination = {
   kind: "sandbox",
   label: "Sandbox",
   region: "us-east-1",

@@ -6,10 +6,10 @@ import { commands } from "./bindings";
 import type {
   BucketChoice,
   Check,
-  Connection,
+  ResolvedDestination,
   ConnectionStatus,
   DatastoreChoice,
-  DestinationChoices,
+  Destination,
   Finished,
   ImportProgress,
   ImportRequest,
@@ -62,7 +62,7 @@ function channel<T>(onMessage: (message: T) => void): Channel<T> {
 }
 
 /** The destination imports go to. */
-export function connection(): Promise<Connection> {
+export function connection(): Promise<ResolvedDestination> {
   return unwrap(() => commands.connection());
 }
 
@@ -114,8 +114,8 @@ export function buckets(): Promise<BucketChoice[]> {
 }
 
 /** Sets where imports go; the role is remembered for the data store. */
-export function setDestination(choices: DestinationChoices): Promise<Connection> {
-  return unwrap(() => commands.setDestination(choices));
+export function setDestination(destination: Destination): Promise<ResolvedDestination> {
+  return unwrap(() => commands.setDestination(destination));
 }
 
 /** The IAM role last used with a data store, if any. */

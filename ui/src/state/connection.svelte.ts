@@ -1,8 +1,8 @@
 import * as ipc from "../ipc";
-import type { Connection, LakedropError } from "../ipc";
+import type { ResolvedDestination, LakedropError } from "../ipc";
 
 export const destination = $state<{
-  connection: Connection | null;
+  connection: ResolvedDestination | null;
   error: LakedropError | null;
 }>({ connection: null, error: null });
 

@@ -5,6 +5,7 @@ import type {
   BucketChoice,
   Check,
   DatastoreChoice,
+  Destination,
   KeyChoice,
   LakedropError,
   Level,
@@ -14,13 +15,8 @@ import type {
 import { announce } from "./announcer.svelte";
 import { destination as active } from "./connection.svelte";
 
-export interface Choices {
-  datastoreId: string;
-  kmsKeyId: string;
-  inputBucket: string;
-  outputUri: string;
-  roleArn: string;
-}
+/** The destination form: each part of a `Destination` as typed or picked ("" while not chosen). */
+export type Choices = { [Part in keyof Destination]-?: string };
 
 interface DestinationState {
   profiles: ProfileChoice[];
@@ -137,13 +133,20 @@ async function initialChoices(
   if (remembered) {
     // The key picker's values are ARNs; the remembered key may be named by id or alias.
     const key = keys.find(
-      (k) => k.selectable && [k.arn, k.keyId, ...k.aliases].includes(remembered.kmsKeyId),
+      (k) => k.selectable && [k.arn, k.keyId, ...k.aliases].includes(remembered.kmsKeyId ?? ""),
     );
     const usable =
       key &&
       datastores.some((d) => d.selectable && d.id === remembered.datastoreId) &&
       buckets.some((b) => b.name === remembered.inputBucket);
-    if (usable) return { ...remembered, kmsKeyId: key.arn };
+    if (usable)
+      return {
+        datastoreId: remembered.datastoreId ?? "",
+        kmsKeyId: key.arn,
+        inputBucket: remembered.inputBucket ?? "",
+        outputUri: remembered.outputUri ?? "",
+        roleArn: remembered.roleArn ?? "",
+      };
   }
   const current = status.destination;
   if (current) {

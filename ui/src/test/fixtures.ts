@@ -1,7 +1,7 @@
 // A report shaped like the validation of the Synthea 10-patient sample: 13 FHIR files
 // with 7,160 resources and the bulk-export log, which is not FHIR.
 import type {
-  Connection,
+  ResolvedDestination,
   FileReport,
   Issue,
   IssueGroup,
@@ -10,7 +10,7 @@ import type {
 } from "../ipc";
 
 /** The sandbox as the header shows it: data store "demo". */
-export function sandboxConnection(): Connection {
+export function sandboxConnection(): ResolvedDestination {
   return {
     kind: "sandbox",
     label: "Sandbox",

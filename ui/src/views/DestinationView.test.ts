@@ -106,7 +106,7 @@ function backend(
       case "remembered_role":
         return "arn:aws:iam::000000000000:role/Typo";
       case "set_destination":
-        destination = args.choices as Record<string, unknown>;
+        destination = args.destination as Record<string, unknown>;
         return {
           ...destination,
           kind: "sandbox",

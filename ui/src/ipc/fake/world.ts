@@ -13,10 +13,10 @@ import type {
   Cause,
   CauseGroup,
   Check,
-  Connection,
+  ResolvedDestination,
   ConnectionStatus,
   DatastoreChoice,
-  DestinationChoices,
+  Destination,
   FailurePage,
   FailureSummary,
   FileReport,
@@ -33,7 +33,6 @@ import type {
   Level,
   Policies,
   ProfileChoice,
-  RememberedDestination,
   Retry,
   SignInProgress,
   UploadsCleaned,
@@ -364,9 +363,9 @@ const sleep = (ms: number): Promise<void> =>
 
 export class World {
   private readonly settings: Settings;
-  private destination: Connection | null = null;
+  private destination: ResolvedDestination | null = null;
   private readonly roles = new Map<string, string>();
-  private remembered: RememberedDestination | null = null;
+  private remembered: Destination | null = null;
   private level: Level | null = null;
   private readonly jobs: FakeJob[] = [];
   private readonly cancelled = new Set<string>();
@@ -465,7 +464,7 @@ export class World {
     };
   }
 
-  connection(): Connection {
+  connection(): ResolvedDestination {
     if (!this.destination)
       throw new BackendError({
         code: "not-found",
@@ -565,7 +564,19 @@ export class World {
     return this.roles.get(datastoreId) ?? null;
   }
 
-  setDestination(c: DestinationChoices): Connection {
+  setDestination(chosen: Destination): ResolvedDestination {
+    const part = (what: string, value: string | null | undefined): string => {
+      const given = value?.trim();
+      if (!given) throw new BackendError({ code: "invalid-input", message: `choose ${what}` });
+      return given;
+    };
+    const c = {
+      datastoreId: part("a data store", chosen.datastoreId),
+      kmsKeyId: part("a KMS key", chosen.kmsKeyId),
+      inputBucket: part("an input bucket", chosen.inputBucket),
+      outputUri: part("an output location", chosen.outputUri),
+      roleArn: part("an IAM role", chosen.roleArn),
+    };
     const store = this.datastores().find((d) => d.id === c.datastoreId);
     if (!store)
       throw new BackendError({ code: "not-found", message: `no data store ${c.datastoreId}` });
@@ -577,7 +588,7 @@ export class World {
       });
     this.roles.set(c.datastoreId, c.roleArn);
     this.remembered = { ...c };
-    const connection: Connection = {
+    const connection: ResolvedDestination = {
       kind: "sandbox",
       label: "Sandbox",
       region: REGION,
