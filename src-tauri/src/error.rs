@@ -84,7 +84,7 @@ impl From<AwsError> for IpcError {
             AwsError::Invalid { .. } => ErrorCode::Rejected,
             AwsError::Dependency { .. } => ErrorCode::Dependency,
             AwsError::Conflict { .. } => ErrorCode::Conflict,
-            AwsError::Network { .. } => ErrorCode::Offline,
+            AwsError::Network { .. } | AwsError::Unreachable { .. } => ErrorCode::Offline,
             AwsError::Unavailable { .. } => ErrorCode::Unavailable,
             AwsError::Service { .. } => ErrorCode::Aws,
             AwsError::Io { .. } => ErrorCode::Io,

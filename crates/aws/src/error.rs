@@ -55,9 +55,13 @@ pub enum AwsError {
     /// out; the same request may well work later.
     #[error("{operation} failed on AWS's side ({code}): {message}")]
     Unavailable { operation: &'static str, code: String, message: String },
-    /// The network failed or timed out.
+    /// The network failed or timed out; the same request may work in a moment.
     #[error("could not reach AWS for {operation}: {message}")]
     Network { operation: &'static str, message: String },
+    /// The endpoint cannot be reached as configured (no such host, nothing listening, a proxy refusing, an
+    /// untrusted certificate), after the SDK's own attempts: sending again will not help until something changes.
+    #[error("could not reach AWS for {operation}: {message}")]
+    Unreachable { operation: &'static str, message: String },
     /// Any other service error, with its code.
     #[error("{operation} failed ({code}): {message}")]
     Service { operation: &'static str, code: String, message: String },
@@ -142,7 +146,12 @@ impl AwsError {
                 if chain.contains("credentials") || chain.contains("identity") {
                     credentials_error(&chain)
                 } else {
-                    AwsError::Network { operation, message: network_words(&chain) }
+                    let lower = chain.to_ascii_lowercase();
+                    let message = network_words(&chain);
+                    match network_failure(&lower) {
+                        Some((_, true)) => AwsError::Unreachable { operation, message },
+                        _ => AwsError::Network { operation, message },
+                    }
                 }
             }
             _ => {
@@ -175,38 +184,47 @@ pub(crate) fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
 /// What a failure to reach the service means, in words a person can act on.
 fn network_words(chain: &str) -> String {
     let lower = chain.to_ascii_lowercase();
-    network_failure(&lower).unwrap_or_else(|| format!("{}; check the connection and try again", short(chain)))
+    network_failure(&lower)
+        .map(|(words, _)| words)
+        .unwrap_or_else(|| format!("{}; check the connection and try again", short(chain)))
 }
 
-/// The words for a network failure named in a lowercased error chain, if it names one.
-pub(crate) fn network_failure(lower: &str) -> Option<String> {
-    let what = if lower.contains("tunnel error")
+/// The words for a network failure named in a lowercased error chain, if it names one, and whether it lasts
+/// (a configuration or network setup that sending again will not change) rather than being a blip.
+pub(crate) fn network_failure(lower: &str) -> Option<(String, bool)> {
+    let (what, lasting) = if lower.contains("tunnel error")
         || lower.contains("unsuccessful tunnel")
         || (lower.contains("proxy")
             && (lower.contains("403") || lower.contains("407") || lower.contains("refused")))
     {
-        "the proxy refused the connection (HTTPS_PROXY names it; it may need a login, or not allow AWS's hosts): ask for AWS to be allowed, or set NO_PROXY for the endpoint"
+        (
+            "the proxy refused the connection (HTTPS_PROXY names it; it may need a login, or not allow AWS's hosts): ask for AWS to be allowed, or set NO_PROXY for the endpoint",
+            true,
+        )
     } else if lower.contains("dns error")
         || lower.contains("failed to lookup")
         || lower.contains("name or service not known")
     {
-        "the service's host name could not be resolved (no network, or a wrong endpoint or Region)"
+        ("the service's host name could not be resolved (no network, or a wrong endpoint or Region)", true)
     } else if lower.contains("connection refused") {
-        "the connection was refused (nothing listens at the endpoint, or a firewall refuses it)"
+        ("the connection was refused (nothing listens at the endpoint, or a firewall refuses it)", true)
     } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("invalid peer") {
-        "the secure connection failed: the server's certificate is not trusted (a proxy that re-signs traffic needs its CA certificate in AWS_CA_BUNDLE)"
+        (
+            "the secure connection failed: the server's certificate is not trusted (a proxy that re-signs traffic needs its CA certificate in AWS_CA_BUNDLE)",
+            true,
+        )
     } else if lower.contains("connection reset")
         || lower.contains("connection closed")
         || lower.contains("broken pipe")
         || lower.contains("incomplete")
     {
-        "the connection was dropped before the answer arrived"
+        ("the connection was dropped before the answer arrived", false)
     } else if lower.contains("timed out") || lower.contains("timeout") {
-        "the request timed out"
+        ("the request timed out", false)
     } else {
         return None;
     };
-    Some(format!("{what}; check the connection and try again"))
+    Some((format!("{what}; check the connection and try again"), lasting))
 }
 
 fn classify(operation: &'static str, code: &str, message: String) -> AwsError {
@@ -408,6 +426,14 @@ mod tests {
         assert!(tls.contains("AWS_CA_BUNDLE"), "{tls}");
         let dns = network_words("dns error: failed to lookup address information: Name or service not known");
         assert!(dns.contains("could not be resolved"), "{dns}");
+        // What lasts is not sent again by `with_retries` (the SDK tried already); a dropped connection is.
+        assert_eq!(
+            network_failure("dns error: failed to lookup address").map(|(_, lasting)| lasting),
+            Some(true)
+        );
+        assert_eq!(network_failure("connection reset by peer").map(|(_, lasting)| lasting), Some(false));
+        let unreachable = AwsError::Unreachable { operation: "ListFHIRDatastores", message: dns };
+        assert!(!crate::retry::retryable(&unreachable));
     }
 
     fn response(status: u16) -> HttpResponse {

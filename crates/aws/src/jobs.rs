@@ -154,9 +154,12 @@ pub async fn wait(
     let mut failures = 0;
     loop {
         let job = match describe(clients, datastore_id, job_id).await {
-            Err(AwsError::Throttled { .. } | AwsError::Unavailable { .. } | AwsError::Network { .. })
-                if failures + 1 < TRANSIENT_FAILURES =>
-            {
+            Err(
+                AwsError::Throttled { .. }
+                | AwsError::Unavailable { .. }
+                | AwsError::Network { .. }
+                | AwsError::Unreachable { .. },
+            ) if failures + 1 < TRANSIENT_FAILURES => {
                 failures += 1;
                 delay = (delay * 2).min(Duration::from_secs(30));
                 None

@@ -434,3 +434,311 @@ fn a_corporate_ca_and_proxy_are_honoured() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(json["job"]["status"], "COMPLETED", "{json}");
 }
+
+/// Creates roles in the served sandbox's IAM, each with its trust policy, as an administrator would.
+fn create_roles(server: &Server, roles: &[(&str, serde_json::Value)]) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let target = lakedrop_aws::Target::Endpoint {
+            url: server.endpoint.clone(),
+            region: server.region.clone(),
+            access_key_id: server.key.clone(),
+            secret_access_key: server.secret.clone(),
+        };
+        let clients = lakedrop_aws::connect(&target).await.expect("connect");
+        for (name, trust) in roles {
+            clients
+                .iam
+                .create_role()
+                .role_name(*name)
+                .assume_role_policy_document(trust.to_string())
+                .send()
+                .await
+                .expect("create role");
+        }
+    });
+}
+
+fn trust(principal: &str, condition: serde_json::Value) -> serde_json::Value {
+    let mut statement = serde_json::json!({
+        "Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole",
+    });
+    if !condition.is_null() {
+        statement["Condition"] = condition;
+    }
+    serde_json::json!({"Version": "2012-10-17", "Statement": [statement]})
+}
+
+fn role_arn(name: &str) -> String {
+    format!("arn:aws:iam::000000000000:role/{name}")
+}
+
+/// A role profile: `role_arn` with `source_profile` and whatever else, at the server.
+fn role_profile(name: &str, server: &Server, role: &str, source: &str, extra: &str) -> String {
+    format!(
+        "[profile {name}]\nregion = {}\nendpoint_url = {}\nrole_arn = {}\nsource_profile = {source}\n{extra}\n",
+        server.region,
+        server.endpoint,
+        role_arn(role)
+    )
+}
+
+/// `lakedrop import --wait` of one sample file with the profile; the job must complete.
+fn import_completes(home: &Home, args: &[&str], env: &[(&str, &str)], case: &str) {
+    let out = home
+        .lakedrop(&["import", "--wait", "--output", "json"])
+        .args(args)
+        .arg(sample("Organization.000.ndjson"))
+        .envs(env.iter().copied())
+        .output()
+        .expect("import runs");
+    assert!(out.status.success(), "{case}: {}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["job"]["status"], "COMPLETED", "{case}: {json}");
+}
+
+// Role chains as IT departments write them: a base profile with keys, a role it may assume, and a role only that
+// role may assume, with an external id.
+#[test]
+fn role_chains_with_source_profiles_and_external_ids_assume_their_roles() {
+    let data = tempfile::tempdir().expect("data");
+    let server = serve(data.path(), &[]);
+    create_roles(
+        &server,
+        &[
+            ("Analyst", trust("arn:aws:iam::000000000000:root", serde_json::Value::Null)),
+            (
+                "Importer",
+                trust(
+                    &role_arn("Analyst"),
+                    serde_json::json!({"StringEquals": {"sts:ExternalId": "lakedrop-42"}}),
+                ),
+            ),
+        ],
+    );
+    let config = keys_profile("base", &server, "")
+        + &role_profile("analyst", &server, "Analyst", "base", "")
+        + &role_profile("importer", &server, "Importer", "analyst", "external_id = lakedrop-42")
+        + &role_profile("wrong-id", &server, "Importer", "analyst", "external_id = guessed")
+        + &role_profile("skipped", &server, "Importer", "base", "external_id = lakedrop-42");
+    let home = Home::new(&config);
+    assert_clean_success(&home.run(&["jobs", "list", "--profile", "analyst"], &[]), "one role");
+    assert_clean_success(&home.run(&["jobs", "list", "--profile", "importer"], &[]), "a chain of two");
+    let out = home.run(&["jobs", "list", "--profile", "wrong-id"], &[]);
+    assert_says(&out, "profile `wrong-id` could not assume its role", "a wrong external id");
+    assert_says(&out, "external_id", "a wrong external id");
+    // The base keys are not the role Importer trusts.
+    let out = home.run(&["jobs", "list", "--profile", "skipped"], &[]);
+    assert_says(&out, "profile `skipped` could not assume its role", "an untrusted source");
+    import_completes(&home, &["--profile", "importer"], &[], "a role chain");
+}
+
+// `mfa_serial`: the code is asked for (on the terminal, or with --mfa-code); a wrong code is refused in words.
+#[test]
+fn a_role_that_asks_for_mfa_takes_the_code() {
+    let data = tempfile::tempdir().expect("data");
+    let server = serve(data.path(), &[]);
+    create_roles(
+        &server,
+        &[(
+            "Guarded",
+            trust(
+                "arn:aws:iam::000000000000:root",
+                serde_json::json!({"Bool": {"aws:MultiFactorAuthPresent": "true"}}),
+            ),
+        )],
+    );
+    let serial = "arn:aws:iam::000000000000:mfa/analyst";
+    let config = keys_profile("base", &server, "")
+        + &role_profile("guarded", &server, "Guarded", "base", &format!("mfa_serial = {serial}"));
+    let home = Home::new(&config);
+    let out = home.run(&["jobs", "list", "--profile", "guarded"], &[]);
+    assert_says(
+        &out,
+        &format!(
+            "the profile `guarded` assumes its role with the MFA device {serial}: enter the six-digit code"
+        ),
+        "no code",
+    );
+    assert_says(&out, "--mfa-code", "no code");
+    let out = home.run(&["jobs", "list", "--profile", "guarded", "--mfa-code", "000000"], &[]);
+    assert_says(&out, "check the code, which changes every 30 seconds", "a wrong code");
+    let out = home.run(&["jobs", "list", "--profile", "guarded", "--mfa-code", "12345"], &[]);
+    assert_says(&out, "must be the six digits the device shows", "not a code");
+    assert_clean_success(
+        &home.run(&["jobs", "list", "--profile", "guarded", "--mfa-code", "123456"], &[]),
+        "--mfa-code",
+    );
+    assert_clean_success(
+        &home.run(&["jobs", "list", "--profile", "guarded"], &[("LAKEDROP_MFA_CODE", "654321")]),
+        "LAKEDROP_MFA_CODE",
+    );
+    import_completes(&home, &["--profile", "guarded", "--mfa-code", "123456"], &[], "an MFA role");
+}
+
+/// The AWS CLI's SSO token cache entry for a session name (sso-session profiles) or start URL (legacy ones).
+fn write_sso_cache(home: &Home, cache_key: &str, start_url: &str, token: &str, expires_at: &str) {
+    use sha1::Digest;
+    let name = hex::encode(sha1::Sha1::digest(cache_key.as_bytes()));
+    let dir = home.path().join(".aws/sso/cache");
+    std::fs::create_dir_all(&dir).expect("cache dir");
+    let entry = serde_json::json!({
+        "startUrl": start_url, "region": "us-east-1", "accessToken": token, "expiresAt": expires_at,
+    });
+    std::fs::write(dir.join(format!("{name}.json")), entry.to_string()).expect("cache entry");
+}
+
+// IAM Identity Center, as `aws configure sso` writes it (an `sso-session` section) and as older CLIs did (the
+// start URL in the profile), with the token `aws sso login` left in the cache; an expired one says what to run.
+#[test]
+fn sso_profiles_use_the_aws_cli_token_cache() {
+    let data = tempfile::tempdir().expect("data");
+    let home = Home::new("");
+    let token_file = home.path().join("sso-token");
+    let server = serve(data.path(), &["--sso-token-file", token_file.to_str().expect("path")]);
+    let token = std::fs::read_to_string(&token_file).expect("token").trim().to_string();
+    let start_url = "https://corp.awsapps.com/start";
+    let config = format!(
+        "[profile modern]\nsso_session = corp\nsso_account_id = 000000000000\nsso_role_name = Analyst\nregion = {r}\nendpoint_url = {e}\n\n\
+         [sso-session corp]\nsso_start_url = {start_url}\nsso_region = us-east-1\nsso_registration_scopes = sso:account:access\n\n\
+         [profile legacy]\nsso_start_url = {start_url}\nsso_region = us-east-1\nsso_account_id = 000000000000\nsso_role_name = Analyst\nregion = {r}\nendpoint_url = {e}\n",
+        r = server.region,
+        e = server.endpoint
+    );
+    std::fs::write(home.path().join(".aws/config"), config).expect("config");
+
+    // Not signed in yet: no cache entry.
+    let out = home.run(&["jobs", "list", "--profile", "modern"], &[]);
+    assert_says(&out, "run `aws sso login --profile modern`", "never signed in");
+
+    write_sso_cache(&home, "corp", start_url, &token, "2099-01-01T00:00:00Z");
+    write_sso_cache(&home, start_url, start_url, &token, "2099-01-01T00:00:00Z");
+    assert_clean_success(&home.run(&["jobs", "list", "--profile", "modern"], &[]), "sso-session");
+    assert_clean_success(&home.run(&["jobs", "list", "--profile", "legacy"], &[]), "legacy SSO");
+    import_completes(&home, &["--profile", "modern"], &[], "an SSO profile");
+
+    // Expired in the cache (and no refresh token to renew it with), or revoked by the portal.
+    write_sso_cache(&home, start_url, start_url, &token, "2020-01-01T00:00:00Z");
+    let out = home.run(&["jobs", "list", "--profile", "legacy"], &[]);
+    assert_says(&out, "run `aws sso login --profile legacy`", "an expired token");
+    write_sso_cache(&home, "corp", start_url, "revoked-token", "2099-01-01T00:00:00Z");
+    let out = home.run(&["jobs", "list", "--profile", "modern"], &[]);
+    assert_says(&out, "run `aws sso login --profile modern`", "a token the portal refuses");
+}
+
+/// A file of `mib` MiB of varied bytes (a multipart upload of 8-MiB parts), and its SHA-256.
+fn big_file(dir: &Path, name: &str, mib: usize) -> (PathBuf, Vec<u8>) {
+    use sha2::Digest;
+    let mut bytes = vec![0u8; mib * 1024 * 1024];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ name.len() as u64;
+    for chunk in bytes.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, &bytes).expect("file");
+    (path, sha2::Sha256::digest(&bytes).to_vec())
+}
+
+/// The SHA-256 of an object in the served sandbox, read with its seeded keys.
+fn object_digest(server: &Server, bucket: &str, key: &str) -> Vec<u8> {
+    use sha2::Digest;
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let target = lakedrop_aws::Target::Endpoint {
+            url: server.endpoint.clone(),
+            region: server.region.clone(),
+            access_key_id: server.key.clone(),
+            secret_access_key: server.secret.clone(),
+        };
+        let clients = lakedrop_aws::connect(&target).await.expect("connect");
+        let object = clients.s3.get_object().bucket(bucket).key(key).send().await.expect("object");
+        let bytes = object.body.collect().await.expect("body").into_bytes();
+        sha2::Sha256::digest(&bytes).to_vec()
+    })
+}
+
+/// Temporary credentials from the sandbox's STS (GetSessionToken with the seeded keys), as a person exports them.
+fn session_credentials(server: &Server) -> (String, String, String) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let http = lakedrop_aws::connect::Network::default().http_client().expect("http");
+        let config = aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .http_client(http)
+            .endpoint_url(&server.endpoint)
+            .region(aws_sdk_sts::config::Region::new(server.region.clone()))
+            .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                &server.key,
+                &server.secret,
+                None,
+                None,
+                "seed",
+            ))
+            .build();
+        let out = aws_sdk_sts::Client::from_conf(config).get_session_token().send().await.expect("session");
+        let c = out.credentials().expect("credentials");
+        (c.access_key_id().to_string(), c.secret_access_key().to_string(), c.session_token().to_string())
+    })
+}
+
+fn upload_json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("json; stderr: {}", stderr(out)))
+}
+
+// Credentials that live 20 seconds, and an upload held to take longer (five 8-MiB parts, one at a time, each
+// held 5 s): a role the SDK can assume again is refreshed and the upload finishes; keys exported by hand stop it
+// with words, and the next run, with new keys, resumes it. Either way the object is the file, byte for byte.
+#[test]
+fn credentials_that_expire_during_an_upload_are_refreshed_or_stop_it_to_resume() {
+    let data = tempfile::tempdir().expect("data");
+    let server = serve(data.path(), &["--session-seconds", "20", "--faults", "hold-before:UploadPart=5000"]);
+    create_roles(&server, &[("Analyst", trust("arn:aws:iam::000000000000:root", serde_json::Value::Null))]);
+    let home = Home::new(
+        &(keys_profile("base", &server, "") + &role_profile("analyst", &server, "Analyst", "base", "")),
+    );
+    let upload = |file: &Path, to: &str| {
+        let mut args = vec!["upload", "--to", to, "--concurrency", "1", "--output", "json"];
+        args.push(file.to_str().expect("path"));
+        args
+    };
+
+    let (refreshed, digest) = big_file(home.path(), "refreshed.ndjson", 40);
+    let out = home.run(
+        &[&upload(&refreshed, "s3://lakedrop-input/expiry/")[..], &["--profile", "analyst"]].concat(),
+        &[],
+    );
+    assert!(out.status.success(), "refreshing role: {}", stderr(&out));
+    assert_eq!(upload_json(&out)["files"][0]["result"], "uploaded");
+    assert_eq!(object_digest(&server, "lakedrop-input", "expiry/refreshed.ndjson"), digest);
+
+    let (by_hand, digest) = big_file(home.path(), "by-hand.ndjson", 40);
+    let exported = |creds: &(String, String, String)| {
+        vec![
+            ("AWS_ACCESS_KEY_ID", creds.0.clone()),
+            ("AWS_SECRET_ACCESS_KEY", creds.1.clone()),
+            ("AWS_SESSION_TOKEN", creds.2.clone()),
+            ("AWS_REGION", server.region.clone()),
+            ("AWS_ENDPOINT_URL", server.endpoint.clone()),
+        ]
+    };
+    let first = exported(&session_credentials(&server));
+    let env: Vec<(&str, &str)> = first.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = home.run(&upload(&by_hand, "s3://lakedrop-input/expiry/"), &env);
+    assert_eq!(out.status.code(), Some(2), "expired keys: {}", stderr(&out));
+    let error = upload_json(&out)["error"].as_str().unwrap_or_default().to_string();
+    assert!(
+        error.contains("the credentials expired during") && error.contains("the upload resumes"),
+        "{error}"
+    );
+    let again = exported(&session_credentials(&server));
+    let env: Vec<(&str, &str)> = again.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = home.run(&upload(&by_hand, "s3://lakedrop-input/expiry/"), &env);
+    assert!(out.status.success(), "new keys: {}", stderr(&out));
+    let json = upload_json(&out);
+    assert_eq!(json["files"][0]["result"], "resumed", "{json}");
+    assert!(json["files"][0]["partsReused"].as_u64().unwrap_or(0) >= 1, "{json}");
+    assert_eq!(object_digest(&server, "lakedrop-input", "expiry/by-hand.ndjson"), digest);
+}

@@ -1,7 +1,7 @@
 import { flushSync, mount, tick, unmount } from "svelte";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Check } from "../ipc";
-import { fakeBackend, resetBackend } from "../ipc/testing";
+import { fakeBackend, resetBackend, sendOnChannel } from "../ipc/testing";
 import { dest, resetDestination } from "../state/destination.svelte";
 import { checked, resetFiles } from "../state/files.svelte";
 import { importer, resetImporter } from "../state/importer.svelte";
@@ -233,5 +233,146 @@ describe("DestinationView", () => {
     expect(request).toMatchObject({ jobName: "weekly load", validationLevel: "minimal" });
     expect((request as { paths: string[] }).paths).toHaveLength(14);
     expect(importer.opId).not.toBeNull();
+  });
+
+  it("asks for the MFA code a profile's role needs and connects with it", async () => {
+    const calls: [string, Record<string, unknown>][] = [];
+    backend(calls);
+    const inner = calls;
+    // The profile answers mfa-required until a code comes with it.
+    fakeBackend((cmd, args) => {
+      inner.push([cmd, args]);
+      if (cmd === "profiles") return [{ name: "audit", kind: "assume-role", region: "eu-west-1" }];
+      if (cmd === "use_connection") {
+        if (args.mfaCode !== "123456")
+          throw {
+            code: "mfa-required",
+            message:
+              "the profile `audit` assumes its role with the MFA device arn:aws:iam::1:mfa/a: enter the six-digit code it shows",
+          };
+        return {
+          kind: "aws",
+          label: "audit",
+          region: "eu-west-1",
+          endpoint: null,
+          destination: null,
+          remembered: null,
+          level: null,
+        };
+      }
+      if (cmd === "connection_status")
+        return {
+          kind: "sandbox",
+          label: "Sandbox",
+          region: "us-east-1",
+          endpoint: null,
+          destination: null,
+          remembered: null,
+          level: null,
+        };
+      if (cmd === "datastores" || cmd === "kms_keys" || cmd === "buckets") return [];
+      return null;
+    });
+    const root = render();
+    await settle();
+    const picker = root.querySelector<HTMLSelectElement>('[data-testid="profile"]');
+    if (!picker) throw new Error("no profile picker");
+    expect(picker.textContent).toContain("audit (");
+    expect(picker.textContent).toContain("eu-west-1");
+    picker.value = "audit";
+    picker.dispatchEvent(new Event("change"));
+    flushSync();
+    [...root.querySelectorAll("button")].find((b) => b.textContent?.trim() === "Connect")?.click();
+    await settle();
+    const form = root.querySelector<HTMLFormElement>('[data-testid="mfa"]');
+    if (!form) throw new Error("no MFA form");
+    expect(form.textContent).toContain("MFA code for audit");
+    const code = form.querySelector("input");
+    if (!code) throw new Error("no code field");
+    code.value = "123456";
+    code.dispatchEvent(new Event("input"));
+    flushSync();
+    form.querySelector<HTMLButtonElement>('button[type="submit"]')?.click();
+    await settle();
+    expect(calls.filter(([cmd]) => cmd === "use_connection").map(([, a]) => a)).toEqual([
+      { profile: "audit", region: null, mfaCode: null },
+      { profile: "audit", region: null, mfaCode: "123456" },
+    ]);
+    expect(root.querySelector('[data-testid="mfa"]')).toBeNull();
+  });
+
+  it("signs in to IAM Identity Center through the browser, showing the code to expect", async () => {
+    const calls: [string, Record<string, unknown>][] = [];
+    let finish: (() => void) | null = null;
+    fakeBackend((cmd, args) => {
+      calls.push([cmd, args]);
+      switch (cmd) {
+        case "profiles":
+          return [{ name: "analytics", kind: "sso", region: "us-east-1" }];
+        case "use_connection":
+          throw {
+            code: "sign-in",
+            message:
+              "the IAM Identity Center (SSO) sign-in of profile `analytics` has expired or was never made",
+          };
+        case "sso_sign_in":
+          sendOnChannel(args.onProgress, [
+            {
+              kind: "waiting",
+              userCode: "WXYZ-1234",
+              verificationUri: "https://device.sso.us-east-1.amazonaws.com/",
+            },
+          ]);
+          return new Promise((resolve) => {
+            finish = () =>
+              resolve({
+                kind: "aws",
+                label: "analytics",
+                region: "us-east-1",
+                endpoint: null,
+                destination: null,
+                remembered: null,
+                level: null,
+              });
+          });
+        case "connection_status":
+          return {
+            kind: "sandbox",
+            label: "Sandbox",
+            region: "us-east-1",
+            endpoint: null,
+            destination: null,
+            remembered: null,
+            level: null,
+          };
+        case "datastores":
+        case "kms_keys":
+        case "buckets":
+          return [];
+        default:
+          return null;
+      }
+    });
+    const root = render();
+    await settle();
+    const picker = root.querySelector<HTMLSelectElement>('[data-testid="profile"]');
+    if (!picker) throw new Error("no profile picker");
+    picker.value = "analytics";
+    picker.dispatchEvent(new Event("change"));
+    flushSync();
+    [...root.querySelectorAll("button")].find((b) => b.textContent?.trim() === "Connect")?.click();
+    await settle();
+    const box = root.querySelector('[data-testid="sign-in"]');
+    if (!box) throw new Error("no sign-in box");
+    expect(box.textContent).toContain("analytics");
+    [...box.querySelectorAll("button")].find((b) => b.textContent?.includes("Sign in"))?.click();
+    await settle();
+    expect(root.querySelector('[data-testid="user-code"]')?.textContent).toBe("WXYZ-1234");
+    const signIn = calls.find(([cmd]) => cmd === "sso_sign_in");
+    expect(signIn?.[1]).toMatchObject({ profile: "analytics", region: null });
+    expect(finish).not.toBeNull();
+    (finish as unknown as () => void)();
+    await settle();
+    expect(root.querySelector('[data-testid="sign-in"]')).toBeNull();
   });
 });

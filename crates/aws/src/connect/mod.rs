@@ -209,7 +209,7 @@ fn credentials_failure(facts: &ProfileFacts, e: &CredentialsError) -> AwsError {
             ),
         };
     }
-    if let Some(words) = crate::error::network_failure(&lower) {
+    if let Some((words, _)) = crate::error::network_failure(&lower) {
         return AwsError::Network { operation: "getting credentials", message: words };
     }
     if lower.contains("accessdenied") || lower.contains("not authorized") {
