@@ -15,5 +15,7 @@ GTK_THEME=Adwaita:dark LAKEDROP_E2E_THEME=dark \
 # ui/dist-fake is built by the caller (scripts/test.sh, make e2e) with npm run build:fake; the .deb smoke test
 # (scripts/smoke-deb.sh) sets LAKEDROP_E2E_APP_ONLY, since it is about the installed app.
 if [[ -z "${LAKEDROP_E2E_APP_ONLY:-}" ]]; then
+  # The connection picker against real ~/.aws/config profiles (SSO, a role chain) pointed at a served sandbox.
+  xvfb-run -a -s "-screen 0 1280x800x24" timeout 240 node --test --test-reporter=spec profiles.test.mjs
   timeout 300 node --test --test-reporter=spec ui.test.mjs
 fi
