@@ -329,6 +329,17 @@ fn credentials_error(detail: &str) -> AwsError {
 }
 
 /// SDK error chains can be long; the first part is what matters to a person.
+/// What the service said, from an error chain that embeds its error's debug form (`Error { code: …, message:
+/// "…" }`, as credentials providers pass STS's and SSO's errors on); the chain, shortened, when it holds none.
+pub(crate) fn service_said(detail: &str) -> String {
+    const FIELD: &str = "message: \"";
+    detail
+        .find(FIELD)
+        .map(|start| &detail[start + FIELD.len()..])
+        .and_then(|rest| rest.find('"').map(|end| short(&rest[..end])))
+        .unwrap_or_else(|| short(detail))
+}
+
 pub(crate) fn short(detail: &str) -> String {
     let mut s: String = detail.chars().take(300).collect();
     if detail.chars().count() > 300 {
@@ -413,6 +424,13 @@ mod tests {
         );
         assert!(matches!(region, AwsError::WrongRegion { .. }), "{region:?}");
         assert!(region.to_string().contains("expecting 'eu-west-1'"), "{region}");
+    }
+
+    #[test]
+    fn the_service_s_words_are_taken_from_a_debug_form() {
+        let chain = r#"service error: unhandled error (AccessDenied): Error { code: "AccessDenied", message: "User: x is not authorized", aws_request_id: "1" }"#;
+        assert_eq!(service_said(chain), "User: x is not authorized");
+        assert_eq!(service_said("plain words"), "plain words");
     }
 
     #[test]

@@ -617,10 +617,14 @@ fn sso_profiles_use_the_aws_cli_token_cache() {
     assert_clean_success(&home.run(&["jobs", "list", "--profile", "legacy"], &[]), "legacy SSO");
     import_completes(&home, &["--profile", "modern"], &[], "an SSO profile");
 
-    // Expired in the cache (and no refresh token to renew it with), or revoked by the portal.
-    write_sso_cache(&home, start_url, start_url, &token, "2020-01-01T00:00:00Z");
+    // Expired: the SDK sees it in the cache (and has no refresh token to renew it with), or, for a legacy profile,
+    // which the SDK does not check, the portal refuses it; or revoked by the portal.
+    write_sso_cache(&home, "corp", start_url, &token, "2020-01-01T00:00:00Z");
+    let out = home.run(&["jobs", "list", "--profile", "modern"], &[]);
+    assert_says(&out, "run `aws sso login --profile modern`", "an expired token");
+    write_sso_cache(&home, start_url, start_url, "expired-at-the-portal", "2020-01-01T00:00:00Z");
     let out = home.run(&["jobs", "list", "--profile", "legacy"], &[]);
-    assert_says(&out, "run `aws sso login --profile legacy`", "an expired token");
+    assert_says(&out, "run `aws sso login --profile legacy`", "an expired legacy token");
     write_sso_cache(&home, "corp", start_url, "revoked-token", "2099-01-01T00:00:00Z");
     let out = home.run(&["jobs", "list", "--profile", "modern"], &[]);
     assert_says(&out, "run `aws sso login --profile modern`", "a token the portal refuses");
@@ -699,11 +703,9 @@ fn credentials_that_expire_during_an_upload_are_refreshed_or_stop_it_to_resume()
     let home = Home::new(
         &(keys_profile("base", &server, "") + &role_profile("analyst", &server, "Analyst", "base", "")),
     );
-    let upload = |file: &Path, to: &str| {
-        let mut args = vec!["upload", "--to", to, "--concurrency", "1", "--output", "json"];
-        args.push(file.to_str().expect("path"));
-        args
-    };
+    fn upload<'a>(file: &'a Path, to: &'a str) -> Vec<&'a str> {
+        vec!["upload", "--to", to, "--concurrency", "1", "--output", "json", file.to_str().expect("path")]
+    }
 
     let (refreshed, digest) = big_file(home.path(), "refreshed.ndjson", 40);
     let out = home.run(

@@ -217,7 +217,7 @@ fn credentials_failure(facts: &ProfileFacts, e: &CredentialsError) -> AwsError {
             operation: "AssumeRole",
             message: format!(
                 "profile `{name}` could not assume its role ({}): the role's trust policy must allow the source identity, with the profile's external_id if the policy asks for one",
-                crate::error::short(&detail)
+                crate::error::service_said(&detail)
             ),
         };
     }
@@ -238,7 +238,7 @@ fn credentials_failure(facts: &ProfileFacts, e: &CredentialsError) -> AwsError {
         ),
         _ => format!(
             "the credentials of profile `{name}` could not be loaded: {}",
-            crate::error::short(&detail)
+            crate::error::service_said(&detail)
         ),
     };
     AwsError::Credentials { message }
