@@ -100,7 +100,16 @@ before(async () => {
   };
   execFileSync(
     AWS,
-    ["iam", "create-role", "--role-name", "Analyst", "--assume-role-policy-document", JSON.stringify(trust)],
+    [
+      "iam",
+      "create-role",
+      "--region",
+      region,
+      "--role-name",
+      "Analyst",
+      "--assume-role-policy-document",
+      JSON.stringify(trust),
+    ],
     {
       env: { ...process.env, ...env, AWS_CONFIG_FILE: "/dev/null", AWS_SHARED_CREDENTIALS_FILE: "/dev/null" },
     },
@@ -179,10 +188,15 @@ async function connectTo(b, profile) {
 }
 
 async function connectedTo(b, label) {
-  await b.waitUntil(async () => (await b.$(".connected").getText()).includes(`Connected to ${label}`), {
-    timeout: 30_000,
-    timeoutMsg: `never connected to ${label}`,
-  });
+  try {
+    await b.waitUntil(async () => (await b.$(".connected").getText()).includes(`Connected to ${label}`), {
+      timeout: 30_000,
+      timeoutMsg: `never connected to ${label}`,
+    });
+  } catch (e) {
+    await b.saveScreenshot(join(ARTIFACTS, `failed-${label}.png`));
+    throw e;
+  }
 }
 
 test(
@@ -203,7 +217,8 @@ test(
       timeout: 15_000,
       timeoutMsg: "the three profiles were not listed",
     });
-    const options = await Promise.all((await picker.$$("option")).map((o) => o.getText()));
+    const options = [];
+    for (const option of await picker.$$("option")) options.push(await option.getText());
     const region = /(us|eu|ap)-[a-z]+-\d/.exec(options.join(" "))?.[0];
     assert.ok(region, `a Region beside the profiles: ${options.join(" | ")}`);
     assert.ok(

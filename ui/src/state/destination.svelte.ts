@@ -190,8 +190,8 @@ export async function switchConnection(
   dest.policies = null;
   dest.pending = null;
   try {
-    await ipc.useConnection(profile, region, mfaCode);
-    await connected(profile);
+    const status = await ipc.useConnection(profile, region, mfaCode);
+    await connected(profile, status);
   } catch (e) {
     const error = ipc.toLakedropError(e);
     if (profile && error.code === "mfa-required") {
@@ -206,8 +206,9 @@ export async function switchConnection(
   }
 }
 
-async function connected(profile: string | null): Promise<void> {
+async function connected(profile: string | null, status: ipc.ConnectionStatus): Promise<void> {
   announce(profile ? `Connected with profile ${profile}.` : "Connected to the sandbox.");
+  active.connected = { kind: status.kind, label: status.label, region: status.region };
   active.connection = null;
   active.connection = await ipc.connection().catch(() => null);
   await loadChoices();
@@ -221,14 +222,14 @@ export async function signIn(): Promise<void> {
   dest.pending = { ...pending, opId };
   dest.error = null;
   try {
-    await ipc.ssoSignIn(opId, pending.profile, pending.region, (progress) => {
+    const status = await ipc.ssoSignIn(opId, pending.profile, pending.region, (progress) => {
       if (dest.pending?.kind === "sign-in") dest.pending.userCode = progress.userCode;
       announce(
         `Your browser opened IAM Identity Center's page. It should show the code ${progress.userCode}.`,
       );
     });
     dest.pending = null;
-    await connected(pending.profile);
+    await connected(pending.profile, status);
   } catch (e) {
     const error = ipc.toLakedropError(e);
     dest.pending = { ...pending, opId: null, userCode: null };

@@ -137,6 +137,16 @@ pub async fn sign_in(
         cached["registrationExpiresAt"] = when(SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)).into();
     }
     let path = cache_path(&sso.cache_key)?;
+    if let Some(dir) = path.parent() {
+        // A first sign-in on this machine: the AWS CLI makes the cache folder its owner's only, and so do we.
+        let mut folder = std::fs::DirBuilder::new();
+        folder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+        folder.create(dir).map_err(|e| AwsError::Config {
+            message: format!("cannot create the sign-in cache folder {}: {e}", dir.display()),
+        })?;
+    }
     lakedrop_core::files::write_private(&path, |out| {
         serde_json::to_writer(&mut *out, &cached).map_err(std::io::Error::other)
     })
