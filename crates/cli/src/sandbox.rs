@@ -4,6 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use lakedrop_sandbox::{Faults, Sandbox, SandboxConfig};
 
 #[derive(clap::Subcommand)]
@@ -28,7 +29,31 @@ pub enum Command {
         /// 'list-parts-without-checksums' (as moto 5.2.6).
         #[arg(long = "quirk")]
         quirks: Vec<String>,
+        /// The longest temporary credentials from STS and the SSO portal may live, in seconds; may be shorter
+        /// than STS's 900-second minimum, for testing clients that refresh them.
+        #[arg(long)]
+        session_seconds: Option<u64>,
+        /// Write an SSO access token (valid at the portal for 8 hours) to this file, readable only by its owner,
+        /// for tests that put it in an AWS SSO token cache instead of signing in.
+        #[arg(long)]
+        sso_token_file: Option<PathBuf>,
     },
+}
+
+/// Writes a secret only its owner may read; an existing file is truncated and tightened first.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        if path.exists() {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    options.open(path)?.write_all(text.as_bytes())
 }
 
 pub fn default_sandbox_dir() -> PathBuf {
@@ -37,7 +62,7 @@ pub fn default_sandbox_dir() -> PathBuf {
 
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve { port, data, bind, faults, quirks } => {
+        Command::Serve { port, data, bind, faults, quirks, session_seconds, sso_token_file } => {
             let mut config = SandboxConfig::new(data.unwrap_or_else(default_sandbox_dir));
             for quirk in &quirks {
                 config.quirks.enable(quirk).map_err(anyhow::Error::msg)?;
@@ -47,7 +72,12 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 eprintln!("fault injection is on: some requests will fail on purpose");
                 config.faults = faults;
             }
+            config.session_seconds = session_seconds;
             let sandbox = Sandbox::start(config).await?;
+            if let Some(path) = &sso_token_file {
+                let token = sandbox.issue_sso_token(std::time::Duration::from_secs(8 * 3600));
+                write_private(path, &token).with_context(|| format!("writing {}", path.display()))?;
+            }
             let seed = sandbox.seed();
             println!("Lakedrop sandbox listening on {}", sandbox.endpoint());
             println!();

@@ -26,8 +26,9 @@ use rusqlite::{OptionalExtension, params};
 use serde_json::{Value, json};
 
 use crate::healthlake::HealthLake;
+use crate::identity::Identities;
 use crate::protocol::epoch_seconds;
-use crate::sigv4::{SigningKey, verify};
+use crate::sigv4::verify;
 
 /// The sandbox's bound on a request body; the real service's limit is not documented here.
 const MAX_BODY: usize = 5 * 1024 * 1024;
@@ -55,7 +56,7 @@ pub(crate) fn is_fhir_request<B>(request: &Request<B>) -> bool {
 /// Serves one FHIR REST request: signature, data store, then the interaction.
 pub(crate) async fn serve(
     healthlake: &Arc<HealthLake>,
-    key: &SigningKey,
+    identities: &Identities,
     request: Request<Incoming>,
 ) -> Response<Bytes> {
     let now = SystemTime::now();
@@ -73,8 +74,9 @@ pub(crate) async fn serve(
     };
     let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     if let Err(e) =
-        verify(key, "healthlake", parts.method.as_str(), path_and_query, &parts.headers, &body, now)
+        verify(identities, "healthlake", parts.method.as_str(), path_and_query, &parts.headers, &body, now)
     {
+        let e = e.json();
         tracing::info!(error = e.type_name, "FHIR request refused");
         return Answer::outcome(e.status, "security", &e.message).into_response();
     }

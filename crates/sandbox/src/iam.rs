@@ -9,18 +9,20 @@ use rusqlite::{OptionalExtension, params};
 
 use crate::db::Db;
 use crate::protocol::{ApiError, epoch_seconds};
+use crate::query::{self, Form, QueryResponse, escape};
 
-const NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
+pub(crate) const NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 
 pub struct Iam {
     db: Arc<Db>,
     account: String,
 }
 
-/// An answer in the Query protocol: an XML body and its status.
-pub struct QueryResponse {
-    pub status: u16,
-    pub body: String,
+/// What STS needs of a role: its ARN, its id (the `AROA…` prefix of a session's user id) and its trust policy.
+pub struct RoleTrust {
+    pub arn: String,
+    pub id: String,
+    pub trust_policy: String,
 }
 
 struct Role {
@@ -43,49 +45,28 @@ impl Iam {
 
     /// Handles one form-encoded request body.
     pub fn handle(&self, body: &[u8], now: SystemTime) -> QueryResponse {
-        let form: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
-        let get = |key: &str| form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
-        let action = get("Action").unwrap_or("");
+        let form = Form::parse(body);
+        let action = form.action();
         let result = match action {
-            "GetRole" => {
-                required(get("RoleName"), "RoleName").and_then(|n| self.get(n)).map(|r| role_xml(&r))
-            }
-            "CreateRole" => required(get("RoleName"), "RoleName")
-                .and_then(|name| {
-                    Ok((name, required(get("AssumeRolePolicyDocument"), "AssumeRolePolicyDocument")?))
-                })
+            "GetRole" => form.required("RoleName").and_then(|n| self.get(n)).map(|r| role_xml(&r)),
+            "CreateRole" => form
+                .required("RoleName")
+                .and_then(|name| Ok((name, form.required("AssumeRolePolicyDocument")?)))
                 .and_then(|(name, doc)| self.create(name, doc, now))
                 .map(|r| role_xml(&r)),
-            "UpdateAssumeRolePolicy" => required(get("RoleName"), "RoleName")
-                .and_then(|name| Ok((name, required(get("PolicyDocument"), "PolicyDocument")?)))
+            "UpdateAssumeRolePolicy" => form
+                .required("RoleName")
+                .and_then(|name| Ok((name, form.required("PolicyDocument")?)))
                 .and_then(|(name, doc)| self.update_trust(name, doc))
                 .map(|()| String::new()),
-            "DeleteRole" => {
-                required(get("RoleName"), "RoleName").and_then(|n| self.delete(n)).map(|()| String::new())
-            }
+            "DeleteRole" => form.required("RoleName").and_then(|n| self.delete(n)).map(|()| String::new()),
             other => Err(error(
                 "InvalidAction",
                 400,
                 format!("The action {other} is not valid for this web service."),
             )),
         };
-        let request_id = uuid::Uuid::new_v4();
-        match result {
-            Ok(inner) => QueryResponse {
-                status: 200,
-                body: format!(
-                    "<{action}Response xmlns=\"{NAMESPACE}\"><{action}Result>{inner}</{action}Result><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>"
-                ),
-            },
-            Err(e) => QueryResponse {
-                status: e.status.as_u16(),
-                body: format!(
-                    "<ErrorResponse xmlns=\"{NAMESPACE}\"><Error><Type>Sender</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>",
-                    e.type_name,
-                    escape(&e.message)
-                ),
-            },
-        }
+        query::respond(NAMESPACE, action, result)
     }
 
     /// Creates the role unless it exists (the seed calls this at every start, for older data directories too).
@@ -93,6 +74,15 @@ impl Iam {
         match self.get(name) {
             Ok(_) => Ok(()),
             Err(_) => self.create(name, trust_policy, now).map(|_| ()),
+        }
+    }
+
+    /// The role STS judges an AssumeRole call against, if it exists.
+    pub fn role_trust(&self, name: &str) -> Result<Option<RoleTrust>, ApiError> {
+        match self.get(name) {
+            Ok(role) => Ok(Some(RoleTrust { arn: role.arn, id: role.id, trust_policy: role.trust_policy })),
+            Err(e) if e.type_name == "NoSuchEntity" => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
@@ -180,10 +170,6 @@ impl Iam {
     }
 }
 
-fn required<'a>(value: Option<&'a str>, name: &str) -> Result<&'a str, ApiError> {
-    value.ok_or_else(|| error("ValidationError", 400, format!("1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null")))
-}
-
 fn valid_policy(document: &str) -> Result<(), ApiError> {
     serde_json::from_str::<serde_json::Value>(document)
         .map(|_| ())
@@ -208,12 +194,4 @@ fn role_xml(role: &Role) -> String {
         escape(&role.id),
         escape(&role.arn)
     )
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
 }

@@ -2,8 +2,11 @@
 //! endpoint so that `AWS_ENDPOINT_URL` works for all three. The app embeds it as its default destination, the
 //! CLI serves it (`lakedrop sandbox serve`), and the tests run every AWS SDK call against it.
 //!
-//! It speaks the real wire protocols (S3 REST via `s3s`, AWS JSON 1.0 and 1.1, IAM's Query protocol, FHIR
-//! REST for imported resources), runs import and export jobs, checks SigV4 signatures on every request, and keeps its state in a data directory so it survives restarts. It is deliberately not a
+//! It speaks the real wire protocols (S3 REST via `s3s`, AWS JSON 1.0 and 1.1, IAM's and STS's Query protocol,
+//! the SSO portal's and SSO OIDC's REST JSON, FHIR REST for imported resources), runs import and export jobs,
+//! checks SigV4 signatures on every request (the seeded key, or temporary credentials from STS and SSO, so
+//! `~/.aws/config` profiles with role chains, MFA and SSO work against it), and keeps its state in a data
+//! directory so it survives restarts (temporary credentials and SSO sessions excepted). It is deliberately not a
 //! general AWS emulator: only what Lakedrop and its users' tools touch is implemented, and it never listens on
 //! anything but loopback unless told to.
 
@@ -12,17 +15,22 @@ pub mod faults;
 mod fhir;
 pub mod healthlake;
 mod iam;
+mod identity;
 mod kms;
 mod private;
 mod protocol;
+mod query;
 pub mod s3;
 mod seed;
 mod server;
 mod sigv4;
+mod sso;
+mod sts;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -48,6 +56,11 @@ pub struct SandboxConfig {
     /// Ways other S3 implementations answer differently, reproduced on purpose so clients can be tested against
     /// them; none by default.
     pub quirks: Quirks,
+    /// The longest temporary credentials (STS AssumeRole and GetSessionToken, SSO role credentials) may live, in
+    /// seconds; `None` leaves only STS's own limits. Unlike STS, which refuses less than 900 seconds, the cap may
+    /// be as short as a test needs (say 20 s, to watch a client refresh), since it bounds what was asked for
+    /// rather than being asked for.
+    pub session_seconds: Option<u64>,
 }
 
 /// Behaviours of other S3 implementations the sandbox can reproduce, each off by default.
@@ -82,6 +95,7 @@ impl SandboxConfig {
             pacing: Pacing::default(),
             faults: Faults::default(),
             quirks: Quirks::default(),
+            session_seconds: None,
         }
     }
 }
@@ -109,6 +123,7 @@ pub enum SandboxError {
 pub struct Sandbox {
     endpoint: String,
     seed: Seed,
+    sso: Arc<sso::Sso>,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -157,13 +172,28 @@ impl Sandbox {
         seed::ensure_role(&iam, &seed)?;
 
         let shutdown = CancellationToken::new();
-        let router = Arc::new(server::Router::new(store, kms, healthlake.clone(), iam, &seed, &config));
+        let identities = Arc::new(identity::Identities::new(
+            &seed.access_key_id,
+            &seed.secret_access_key,
+            ACCOUNT_ID,
+            config.session_seconds.map(Duration::from_secs),
+        ));
+        let sso = Arc::new(sso::Sso::new(identities.clone(), &endpoint));
+        let router = Arc::new(server::Router::new(
+            store,
+            kms,
+            healthlake.clone(),
+            iam,
+            identities,
+            sso.clone(),
+            &config,
+        ));
         let tasks = vec![
             tokio::spawn(server::serve(listener, router, shutdown.clone())),
             tokio::spawn(healthlake::run_jobs(healthlake, shutdown.clone())),
         ];
         tracing::info!(%endpoint, "sandbox listening");
-        Ok(Sandbox { endpoint, seed, shutdown, tasks })
+        Ok(Sandbox { endpoint, seed, sso, shutdown, tasks })
     }
 
     /// The one URL that serves S3, KMS and HealthLake, e.g. `http://127.0.0.1:4599`.
@@ -174,6 +204,18 @@ impl Sandbox {
     /// The seeded data store, key, buckets, role and credentials.
     pub fn seed(&self) -> &Seed {
         &self.seed
+    }
+
+    /// The ARN the seeded credentials sign as (what `aws sts get-caller-identity` reports for them).
+    pub fn seeded_user_arn(&self) -> String {
+        format!("arn:aws:iam::{ACCOUNT_ID}:user/{}", identity::SEEDED_USER)
+    }
+
+    /// An IAM Identity Center access token, valid at the SSO portal for `lifetime` from now, as if `aws sso login`
+    /// had just finished: tests write it into an SSO token cache file instead of running the device flow.
+    /// `Duration::ZERO` gives a token that is already expired.
+    pub fn issue_sso_token(&self, lifetime: Duration) -> String {
+        self.sso.issue_token(lifetime, SystemTime::now())
     }
 
     /// Stops serving and waits for the server and the job loop to end; a running job is left IN_PROGRESS and

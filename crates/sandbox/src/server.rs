@@ -1,5 +1,7 @@
-//! The one loopback endpoint: requests with an `X-Amz-Target` of `HealthLake.*` or `TrentService.*` go to the
-//! JSON services (after our SigV4 check), everything else to `s3s` (which checks SigV4 itself). With a fault
+//! The one loopback endpoint: unsigned requests on the SSO portal's and OIDC's paths go to sso.rs; requests with
+//! an `X-Amz-Target` of `HealthLake.*` or `TrentService.*` to the JSON services, FHIR paths to fhir.rs,
+//! form-encoded POSTs to IAM or STS (all after our SigV4 check), everything else to `s3s` (which checks SigV4
+//! itself, against the same keys). With a fault
 //! spec, a share of requests fail before routing (see `faults.rs`).
 
 use std::sync::Arc;
@@ -17,11 +19,15 @@ use tokio_util::sync::CancellationToken;
 use crate::faults::{self, Fault, Faults};
 use crate::healthlake::HealthLake;
 use crate::iam::Iam;
+use crate::identity::Identities;
 use crate::kms::Kms;
 use crate::protocol::{ApiError, JsonVersion, respond};
+use crate::query::QueryResponse;
+use crate::s3::auth::S3Keys;
 use crate::s3::{ObjectStore, SandboxS3};
-use crate::seed::Seed;
-use crate::sigv4::{SigningKey, verify};
+use crate::sigv4::{signed_service, verify};
+use crate::sso::Sso;
+use crate::sts::Sts;
 
 /// JSON-protocol requests are small; anything bigger is a mistake or an attack.
 const MAX_JSON_BODY: usize = 1024 * 1024;
@@ -31,7 +37,9 @@ pub(crate) struct Router {
     kms: Arc<Kms>,
     healthlake: Arc<HealthLake>,
     iam: Arc<Iam>,
-    key: SigningKey,
+    sts: Arc<Sts>,
+    sso: Arc<Sso>,
+    identities: Arc<Identities>,
     faults: Faults,
 }
 
@@ -53,24 +61,22 @@ impl Router {
         kms: Arc<Kms>,
         healthlake: Arc<HealthLake>,
         iam: Arc<Iam>,
-        seed: &Seed,
+        identities: Arc<Identities>,
+        sso: Arc<Sso>,
         config: &crate::SandboxConfig,
     ) -> Router {
         let s3 = SandboxS3::new(store, kms.clone(), &config.region).with_quirks(config.quirks.clone());
         let mut builder = s3s::service::S3ServiceBuilder::new(s3);
-        builder.set_auth(s3s::auth::SimpleAuth::from_single(
-            seed.access_key_id.as_str(),
-            seed.secret_access_key.as_str(),
-        ));
+        builder.set_auth(S3Keys(identities.clone()));
+        builder.set_access(S3Keys(identities.clone()));
         Router {
             s3: builder.build(),
             kms,
             healthlake,
+            sts: Arc::new(Sts::new(iam.clone(), identities.clone(), crate::ACCOUNT_ID)),
             iam,
-            key: SigningKey {
-                access_key: seed.access_key_id.clone(),
-                secret_key: seed.secret_access_key.clone(),
-            },
+            sso,
+            identities,
             faults: config.faults.clone(),
         }
     }
@@ -102,6 +108,10 @@ impl Router {
     }
 
     async fn route(&self, request: Request<Incoming>) -> Response<s3s::Body> {
+        // Unsigned, so it never shadows a signed S3 request for a bucket that shares a name with an SSO path.
+        if crate::sso::is_sso_request(&request) {
+            return self.sso.serve(request).await.map(s3s::Body::from);
+        }
         let target = request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string);
         match target.as_deref().and_then(|t| t.split_once('.')) {
             Some(("HealthLake", op)) => {
@@ -112,7 +122,7 @@ impl Router {
             }
             // The FHIR REST API of a data store (`/datastore/{id}/r4/...`): SigV4-checked there; see fhir.rs.
             None if crate::fhir::is_fhir_request(&request) => {
-                crate::fhir::serve(&self.healthlake, &self.key, request).await.map(s3s::Body::from)
+                crate::fhir::serve(&self.healthlake, &self.identities, request).await.map(s3s::Body::from)
             }
             None if is_query_protocol(&request) => self.query(request).await,
             _ => match self.s3.call(request.map(s3s::Body::from)).await {
@@ -127,28 +137,39 @@ impl Router {
         }
     }
 
-    /// IAM's Query protocol: a form-encoded POST to `/`, answered in XML.
+    /// IAM's and STS's Query protocol: a form-encoded POST to `/`, answered in XML. The credential scope says
+    /// which service is asked (both sign with their own name); an unsigned request goes by its `Action`.
     async fn query(&self, request: Request<Incoming>) -> Response<s3s::Body> {
         let now = SystemTime::now();
         let (parts, body) = request.into_parts();
         let answer = match Limited::new(body, MAX_JSON_BODY).collect().await {
-            Err(_) => crate::iam::QueryResponse { status: 413, body: "<ErrorResponse/>".into() },
+            Err(_) => QueryResponse { status: 413, body: "<ErrorResponse/>".into() },
             Ok(collected) => {
                 let body = collected.to_bytes();
+                let for_sts = match signed_service(&parts.headers) {
+                    Some(service) => service == "sts",
+                    None => crate::sts::ACTIONS.contains(&crate::query::Form::parse(&body).action()),
+                };
+                let (service, namespace) =
+                    if for_sts { ("sts", crate::sts::NAMESPACE) } else { ("iam", crate::iam::NAMESPACE) };
                 let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-                match verify(&self.key, "iam", parts.method.as_str(), path, &parts.headers, &body, now) {
-                    Err(e) => crate::iam::QueryResponse {
-                        status: e.status.as_u16(),
-                        body: format!(
-                            "<ErrorResponse><Error><Type>Sender</Type><Code>{}</Code><Message>{}</Message></Error></ErrorResponse>",
-                            e.type_name, e.message
-                        ),
-                    },
-                    Ok(()) => {
-                        let iam = self.iam.clone();
-                        tokio::task::spawn_blocking(move || iam.handle(&body, now)).await.unwrap_or_else(
-                            |_| crate::iam::QueryResponse { status: 500, body: "<ErrorResponse/>".into() },
-                        )
+                match verify(
+                    &self.identities,
+                    service,
+                    parts.method.as_str(),
+                    path,
+                    &parts.headers,
+                    &body,
+                    now,
+                ) {
+                    Err(e) => crate::query::error(namespace, &e.query()),
+                    Ok(caller) => {
+                        let (iam, sts) = (self.iam.clone(), self.sts.clone());
+                        tokio::task::spawn_blocking(move || {
+                            if for_sts { sts.handle(&caller, &body, now) } else { iam.handle(&body, now) }
+                        })
+                        .await
+                        .unwrap_or_else(|_| QueryResponse { status: 500, body: "<ErrorResponse/>".into() })
                     }
                 }
             }
@@ -178,7 +199,7 @@ impl Router {
                 let body = collected.to_bytes();
                 let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
                 match verify(
-                    &self.key,
+                    &self.identities,
                     service.name(),
                     parts.method.as_str(),
                     path,
@@ -186,8 +207,8 @@ impl Router {
                     &body,
                     now,
                 ) {
-                    Err(e) => Err(e),
-                    Ok(()) => self.dispatch(&body, &op, service, now).await,
+                    Err(e) => Err(e.json()),
+                    Ok(_) => self.dispatch(&body, &op, service, now).await,
                 }
             }
         };

@@ -1,4 +1,5 @@
-//! SigV4 verification for the JSON-protocol services (HealthLake, KMS). S3 requests are verified by `s3s`, which
+//! SigV4 verification for the JSON-protocol services (HealthLake, KMS), the Query services (IAM, STS) and the
+//! FHIR API, against the keys in identity.rs (the seeded one and temporary ones). S3 requests are verified by `s3s`, which
 //! only accepts the `s3` and `sts` scopes; here the request is signed again with `aws-sigv4` (the SDK's own
 //! signer) over exactly the headers the client signed, and the two signatures are compared.
 
@@ -9,61 +10,133 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, si
 use aws_sigv4::sign::v4;
 use http::HeaderMap;
 
+use crate::identity::{Caller, Identities, KeyError};
 use crate::protocol::ApiError;
 
 /// How far a request's clock may be from ours, as AWS allows.
 const MAX_SKEW_SECS: u64 = 15 * 60;
 
-pub struct SigningKey {
-    pub access_key: String,
-    pub secret_key: String,
+/// Why a request's signature is refused; each protocol words it its own way ([`AuthError::json`],
+/// [`AuthError::query`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthError {
+    /// No `Authorization` header, or no `x-amz-date`.
+    Missing,
+    /// The `Authorization` header or the date cannot be read.
+    Incomplete(String),
+    /// Signed for another service than the one answering.
+    WrongService(String),
+    /// A key the sandbox neither seeded nor issued (or issued before a restart).
+    UnknownKey,
+    /// Temporary credentials without their session token, or with another one.
+    InvalidToken,
+    /// Temporary credentials past their expiry.
+    Expired,
+    /// The request's time is more than 15 minutes from the sandbox's clock.
+    Skewed,
+    /// The signature is not the one the key makes.
+    Mismatch,
+    /// The sandbox could not compute the signature.
+    Internal(String),
 }
 
-/// Checks a request's SigV4 signature, and that it was signed for `service` (`healthlake`, `kms`, `iam`).
+impl AuthError {
+    /// As the AWS JSON services (HealthLake, KMS) and HealthLake's FHIR API answer.
+    pub fn json(&self) -> ApiError {
+        let invalid_token = "The security token included in the request is invalid.";
+        match self {
+            AuthError::Missing => {
+                ApiError::new("MissingAuthenticationTokenException", 403, "Missing Authentication Token")
+            }
+            AuthError::Incomplete(why) => ApiError::new("IncompleteSignatureException", 400, why.clone()),
+            AuthError::WrongService(service) => ApiError::new(
+                "InvalidSignatureException",
+                403,
+                format!("Credential should be scoped to correct service: '{service}'."),
+            ),
+            AuthError::UnknownKey | AuthError::InvalidToken => {
+                ApiError::new("UnrecognizedClientException", 400, invalid_token)
+            }
+            AuthError::Expired => ApiError::new(
+                "ExpiredTokenException",
+                400,
+                "The security token included in the request is expired",
+            ),
+            AuthError::Skewed => ApiError::new("InvalidSignatureException", 403, SKEWED),
+            AuthError::Mismatch => ApiError::new("InvalidSignatureException", 403, MISMATCH),
+            AuthError::Internal(why) => ApiError::internal(why.clone()),
+        }
+    }
+
+    /// As the Query services (IAM, STS) answer.
+    pub fn query(&self) -> ApiError {
+        match self {
+            AuthError::Missing => {
+                ApiError::new("MissingAuthenticationToken", 403, "Request is missing Authentication Token")
+            }
+            AuthError::Incomplete(why) => ApiError::new("IncompleteSignature", 400, why.clone()),
+            AuthError::WrongService(service) => ApiError::new(
+                "SignatureDoesNotMatch",
+                403,
+                format!("Credential should be scoped to correct service: '{service}'. "),
+            ),
+            AuthError::UnknownKey | AuthError::InvalidToken => ApiError::new(
+                "InvalidClientTokenId",
+                403,
+                "The security token included in the request is invalid.",
+            ),
+            AuthError::Expired => {
+                ApiError::new("ExpiredToken", 400, "The security token included in the request is expired")
+            }
+            AuthError::Skewed => ApiError::new("SignatureDoesNotMatch", 403, SKEWED),
+            AuthError::Mismatch => ApiError::new("SignatureDoesNotMatch", 403, MISMATCH),
+            AuthError::Internal(why) => ApiError::new("InternalFailure", 500, why.clone()),
+        }
+    }
+}
+
+const SKEWED: &str = "Signature expired: the request time is more than 15 minutes from the sandbox's clock.";
+const MISMATCH: &str = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.";
+
+/// The service a request was signed for (its credential scope), if it carries a readable SigV4 header.
+pub fn signed_service(headers: &HeaderMap) -> Option<&str> {
+    let authorization = headers.get("authorization")?.to_str().ok()?;
+    Some(parse_authorization(authorization)?.service)
+}
+
+/// Checks a request's SigV4 signature, that it was signed for `service` (`healthlake`, `kms`, `iam`, `sts`), and
+/// that a temporary key came with its session token; answers who signed it.
 pub fn verify(
-    key: &SigningKey,
+    identities: &Identities,
     service: &str,
     method: &str,
     path_and_query: &str,
     headers: &HeaderMap,
     body: &[u8],
     now: SystemTime,
-) -> Result<(), ApiError> {
-    let missing =
-        || ApiError::new("MissingAuthenticationTokenException", 403, "Missing Authentication Token");
-    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).ok_or_else(missing)?;
+) -> Result<Caller, AuthError> {
+    let authorization =
+        headers.get("authorization").and_then(|v| v.to_str().ok()).ok_or(AuthError::Missing)?;
     let parsed = parse_authorization(authorization).ok_or_else(|| {
-        ApiError::new(
-            "IncompleteSignatureException",
-            400,
-            "Authorization header requires Credential, SignedHeaders and Signature",
-        )
+        AuthError::Incomplete("Authorization header requires Credential, SignedHeaders and Signature".into())
     })?;
     if parsed.service != service {
-        return Err(ApiError::new(
-            "InvalidSignatureException",
-            403,
-            format!("Credential should be scoped to correct service: '{service}'."),
-        ));
+        return Err(AuthError::WrongService(service.into()));
     }
-    if parsed.access_key != key.access_key {
-        return Err(ApiError::new(
-            "UnrecognizedClientException",
-            400,
-            "The security token included in the request is invalid.",
-        ));
-    }
-    let amz_date = headers.get("x-amz-date").and_then(|v| v.to_str().ok()).ok_or_else(missing)?;
-    let time = parse_amz_date(amz_date).ok_or_else(|| {
-        ApiError::new("IncompleteSignatureException", 400, "x-amz-date is not a valid date")
+    let key = identities.lookup(parsed.access_key, now).map_err(|e| match e {
+        KeyError::Unknown => AuthError::UnknownKey,
+        KeyError::Expired => AuthError::Expired,
     })?;
-    let skew = now.duration_since(time).or_else(|e| Ok::<_, ApiError>(e.duration()))?;
+    let token = headers.get("x-amz-security-token").and_then(|v| v.to_str().ok());
+    if !key.accepts_token(token) {
+        return Err(AuthError::InvalidToken);
+    }
+    let amz_date = headers.get("x-amz-date").and_then(|v| v.to_str().ok()).ok_or(AuthError::Missing)?;
+    let time = parse_amz_date(amz_date)
+        .ok_or_else(|| AuthError::Incomplete("x-amz-date is not a valid date".into()))?;
+    let skew = now.duration_since(time).unwrap_or_else(|e| e.duration());
     if skew.as_secs() > MAX_SKEW_SECS {
-        return Err(ApiError::new(
-            "InvalidSignatureException",
-            403,
-            "Signature expired: the request time is more than 15 minutes from the sandbox's clock.",
-        ));
+        return Err(AuthError::Skewed);
     }
 
     let mut signed: Vec<(&str, &str)> = Vec::new();
@@ -71,7 +144,8 @@ pub fn verify(
         let value = headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
         signed.push((name, value));
     }
-    let identity = Credentials::new(&key.access_key, &key.secret_key, None, None, "sandbox").into();
+    // A session token is among the signed headers when present, so the identity need not carry it.
+    let identity = Credentials::new(parsed.access_key, &key.secret, None, None, "sandbox").into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(parsed.region)
@@ -79,26 +153,20 @@ pub fn verify(
         .time(time)
         .settings(SigningSettings::default())
         .build()
-        .map_err(|e| ApiError::internal(format!("signing parameters: {e}")))?
+        .map_err(|e| AuthError::Internal(format!("signing parameters: {e}")))?
         .into();
     let uri = format!(
         "https://{}{}",
         headers.get("host").and_then(|v| v.to_str().ok()).unwrap_or("localhost"),
         path_and_query
     );
-    let request =
-        SignableRequest::new(method, uri, signed.into_iter(), SignableBody::Bytes(body)).map_err(|e| {
-            ApiError::new("IncompleteSignatureException", 400, format!("request cannot be signed: {e}"))
-        })?;
-    let expected = sign(request, &params).map_err(|e| ApiError::internal(format!("signing: {e}")))?;
+    let request = SignableRequest::new(method, uri, signed.into_iter(), SignableBody::Bytes(body))
+        .map_err(|e| AuthError::Incomplete(format!("request cannot be signed: {e}")))?;
+    let expected = sign(request, &params).map_err(|e| AuthError::Internal(format!("signing: {e}")))?;
     if expected.signature() != parsed.signature {
-        return Err(ApiError::new(
-            "InvalidSignatureException",
-            403,
-            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.",
-        ));
+        return Err(AuthError::Mismatch);
     }
-    Ok(())
+    Ok(key.caller)
 }
 
 struct Authorization<'a> {
@@ -157,7 +225,12 @@ mod tests {
     }
 
     /// Signs a JSON-protocol request for `service` the way the SDKs do, returning its headers.
-    fn signed_headers(key: &SigningKey, service: &str, body: &[u8], now: SystemTime) -> HeaderMap {
+    fn signed_headers(
+        (access, secret, token): (&str, &str, Option<&str>),
+        service: &str,
+        body: &[u8],
+        now: SystemTime,
+    ) -> HeaderMap {
         let amz_date = time::OffsetDateTime::from(now)
             .format(&time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
             .expect("date");
@@ -166,7 +239,7 @@ mod tests {
             ("x-amz-date", amz_date.as_str()),
             ("x-amz-target", "HealthLake.ListFHIRDatastores"),
         ];
-        let identity = Credentials::new(&key.access_key, &key.secret_key, None, None, "test").into();
+        let identity = Credentials::new(access, secret, token.map(str::to_string), None, "test").into();
         let params = v4::SigningParams::builder()
             .identity(&identity)
             .region("us-east-1")
@@ -199,16 +272,44 @@ mod tests {
 
     #[test]
     fn a_signature_counts_only_for_the_service_it_was_scoped_to() {
-        let key = SigningKey { access_key: "AKIDTEST".into(), secret_key: "secret".into() };
+        let ids = Identities::new("AKIDTEST", "secret", "000000000000", None);
         let now = SystemTime::now();
-        let headers = signed_headers(&key, "kms", b"{}", now);
-        assert!(verify(&key, "kms", "POST", "/", &headers, b"{}", now).is_ok());
-        let err = verify(&key, "healthlake", "POST", "/", &headers, b"{}", now).expect_err("wrong scope");
-        assert_eq!(err.type_name, "InvalidSignatureException");
-        assert!(err.message.contains("scoped to correct service: 'healthlake'"), "{}", err.message);
+        let headers = signed_headers(("AKIDTEST", "secret", None), "kms", b"{}", now);
+        let caller = verify(&ids, "kms", "POST", "/", &headers, b"{}", now).expect("verifies");
+        assert_eq!(&caller, ids.seeded_caller());
+        let err = verify(&ids, "healthlake", "POST", "/", &headers, b"{}", now).expect_err("wrong scope");
+        assert_eq!(err.json().type_name, "InvalidSignatureException");
+        assert!(
+            err.json().message.contains("scoped to correct service: 'healthlake'"),
+            "{}",
+            err.json().message
+        );
         let tampered =
-            verify(&key, "kms", "POST", "/", &headers, b"{\"x\":1}", now).expect_err("body changed");
-        assert_eq!(tampered.type_name, "InvalidSignatureException");
+            verify(&ids, "kms", "POST", "/", &headers, b"{\"x\":1}", now).expect_err("body changed");
+        assert_eq!(tampered, AuthError::Mismatch);
+        let stranger = signed_headers(("AKIDOTHER", "secret", None), "kms", b"{}", now);
+        assert_eq!(verify(&ids, "kms", "POST", "/", &stranger, b"{}", now), Err(AuthError::UnknownKey));
+    }
+
+    #[test]
+    fn a_temporary_key_needs_its_session_token_and_stops_at_its_expiry() {
+        let ids = Identities::new("AKIDTEST", "secret", "000000000000", None);
+        let now = SystemTime::now();
+        let caller = ids.seeded_caller().clone();
+        let issued = ids.issue(caller, std::time::Duration::from_secs(900), now);
+        let key = (issued.access_key.as_str(), issued.secret.as_str());
+        let with_token = signed_headers((key.0, key.1, Some(&issued.token)), "kms", b"{}", now);
+        let caller = verify(&ids, "kms", "POST", "/", &with_token, b"{}", now).expect("verifies");
+        assert!(caller.temporary);
+        let without = signed_headers((key.0, key.1, None), "kms", b"{}", now);
+        assert_eq!(verify(&ids, "kms", "POST", "/", &without, b"{}", now), Err(AuthError::InvalidToken));
+        let wrong = signed_headers((key.0, key.1, Some("not-the-token")), "kms", b"{}", now);
+        assert_eq!(verify(&ids, "kms", "POST", "/", &wrong, b"{}", now), Err(AuthError::InvalidToken));
+        let later = now + std::time::Duration::from_secs(901);
+        let late = signed_headers((key.0, key.1, Some(&issued.token)), "kms", b"{}", later);
+        let expired = verify(&ids, "kms", "POST", "/", &late, b"{}", later).expect_err("expired");
+        assert_eq!(expired.json().type_name, "ExpiredTokenException");
+        assert_eq!(expired.query().type_name, "ExpiredToken");
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! Keys. Unimplemented operations answer `NotImplemented`.
 
 mod at_rest;
+pub(crate) mod auth;
 mod body;
 mod checksum;
 mod service;
