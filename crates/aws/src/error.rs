@@ -123,16 +123,17 @@ impl AwsError {
                 };
                 tracing::debug!(operation, code = %code, status, detail = %message, "AWS refused");
                 // S3 names the bucket's own Region in a header when a request went to the wrong one.
-                if let Some(region) = service.raw().headers().get("x-amz-bucket-region") {
-                    if status == 301 || code == "PermanentRedirect" || code == "AuthorizationHeaderMalformed"
-                    {
-                        return AwsError::WrongRegion {
-                            operation,
-                            message: format!(
-                                "the bucket is in the Region {region}, not this connection's: choose {region} (or a bucket in this Region)"
-                            ),
-                        };
-                    }
+                let redirected =
+                    status == 301 || code == "PermanentRedirect" || code == "AuthorizationHeaderMalformed";
+                if let Some(region) = service.raw().headers().get("x-amz-bucket-region")
+                    && redirected
+                {
+                    return AwsError::WrongRegion {
+                        operation,
+                        message: format!(
+                            "the bucket is in the Region {region}, not this connection's: choose {region} (or a bucket in this Region)"
+                        ),
+                    };
                 }
                 classify(operation, &code, message)
             }

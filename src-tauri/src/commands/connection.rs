@@ -63,13 +63,10 @@ pub async fn use_connection(
     if let Some(region) = &region {
         super::bounds::region(region)?;
     }
-    if let Some(code) = &mfa_code {
-        if !lakedrop_aws::connect::valid_mfa_code(code) {
-            return Err(IpcError::new(
-                ErrorCode::InvalidInput,
-                "an MFA code is the six digits the device shows",
-            ));
-        }
+    if let Some(code) = &mfa_code
+        && !lakedrop_aws::connect::valid_mfa_code(code)
+    {
+        return Err(IpcError::new(ErrorCode::InvalidInput, "an MFA code is the six digits the device shows"));
     }
     state.switch(profile, region, mfa_code).await?;
     connection_status(state).await
