@@ -14,7 +14,8 @@ export const destination = $state<{
 
 export async function loadConnection(): Promise<void> {
   const status = await ipc.connectionStatus().catch(() => null);
-  if (status) destination.connected = { kind: status.kind, label: status.label, region: status.region };
+  if (status)
+    destination.connected = { kind: status.kind, label: status.label, region: status.region };
   try {
     destination.connection = await ipc.connection();
     destination.error = null;

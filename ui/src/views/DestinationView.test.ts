@@ -300,7 +300,9 @@ describe("DestinationView", () => {
     ]);
     expect(root.querySelector('[data-testid="mfa"]')).toBeNull();
     // Connected, with no destination chosen there yet: said as the profile, not as the sandbox.
-    expect(root.querySelector(".connected")?.textContent).toContain("Connected to audit, eu-west-1");
+    expect(root.querySelector(".connected")?.textContent).toContain(
+      "Connected to audit, eu-west-1",
+    );
   });
 
   it("signs in to IAM Identity Center through the browser, showing the code to expect", async () => {
