@@ -435,17 +435,22 @@ fn a_corporate_ca_and_proxy_are_honoured() {
     assert_eq!(json["job"]["status"], "COMPLETED", "{json}");
 }
 
+/// Clients for the served sandbox with its seeded keys: the administrator's, not a profile's.
+async fn seeded_clients(server: &Server) -> lakedrop_aws::Clients {
+    let target = lakedrop_aws::Target::Endpoint {
+        url: server.endpoint.clone(),
+        region: server.region.clone(),
+        access_key_id: server.key.clone(),
+        secret_access_key: server.secret.clone(),
+    };
+    lakedrop_aws::connect(&target).await.expect("connect")
+}
+
 /// Creates roles in the served sandbox's IAM, each with its trust policy, as an administrator would.
 fn create_roles(server: &Server, roles: &[(&str, serde_json::Value)]) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let target = lakedrop_aws::Target::Endpoint {
-            url: server.endpoint.clone(),
-            region: server.region.clone(),
-            access_key_id: server.key.clone(),
-            secret_access_key: server.secret.clone(),
-        };
-        let clients = lakedrop_aws::connect(&target).await.expect("connect");
+        let clients = seeded_clients(server).await;
         for (name, trust) in roles {
             clients
                 .iam
@@ -651,13 +656,7 @@ fn object_digest(server: &Server, bucket: &str, key: &str) -> Vec<u8> {
     use sha2::Digest;
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let target = lakedrop_aws::Target::Endpoint {
-            url: server.endpoint.clone(),
-            region: server.region.clone(),
-            access_key_id: server.key.clone(),
-            secret_access_key: server.secret.clone(),
-        };
-        let clients = lakedrop_aws::connect(&target).await.expect("connect");
+        let clients = seeded_clients(server).await;
         let object = clients.s3.get_object().bucket(bucket).key(key).send().await.expect("object");
         let bytes = object.body.collect().await.expect("body").into_bytes();
         sha2::Sha256::digest(&bytes).to_vec()
@@ -743,4 +742,17 @@ fn credentials_that_expire_during_an_upload_are_refreshed_or_stop_it_to_resume()
     assert_eq!(json["files"][0]["result"], "resumed", "{json}");
     assert!(json["files"][0]["partsReused"].as_u64().unwrap_or(0) >= 1, "{json}");
     assert_eq!(object_digest(&server, "lakedrop-input", "expiry/by-hand.ndjson"), digest);
+}
+
+// HealthLake throttles its list and describe calls; a profile's `jobs list` and `import --wait` ride it out.
+#[test]
+fn throttled_list_and_describe_calls_are_retried() {
+    let data = tempfile::tempdir().expect("data");
+    let server = serve(data.path(), &["--faults", "healthlake:slowdown=0.4,seed=21"]);
+    let home = Home::new(&keys_profile("analyst", &server, ""));
+    for attempt in 0..3 {
+        let out = home.run(&["jobs", "list", "--profile", "analyst"], &[]);
+        assert_clean_success(&out, &format!("jobs list under throttling, run {attempt}"));
+    }
+    import_completes(&home, &["--profile", "analyst"], &[], "an import followed under throttling");
 }

@@ -3,19 +3,14 @@
 //!
 //! `make test` installs the CLI into `target/awscli`; under CI a missing CLI fails the test, elsewhere it skips.
 
+#[path = "support/aws_cli.rs"]
+mod aws_cli;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use lakedrop_sandbox::{Pacing, Sandbox, SandboxConfig};
 use serde_json::Value;
-
-fn aws_cli() -> Option<PathBuf> {
-    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/awscli/bin/aws");
-    if local.exists() {
-        return Some(local);
-    }
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join("aws")).find(|p| p.exists())
-}
 
 struct Cli {
     bin: PathBuf,
@@ -44,14 +39,7 @@ fn sample_dir() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_aws_cli_imports_the_sample_and_reads_the_results() {
-    let Some(bin) = aws_cli() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the AWS CLI is missing: scripts/deps.sh --test installs it"
-        );
-        eprintln!("skipped: no AWS CLI (scripts/deps.sh --test installs it into target/awscli)");
-        return;
-    };
+    let Some(bin) = aws_cli::find() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = SandboxConfig::new(dir.path().join("sandbox"));
     config.pacing = Pacing { job_start_delay: std::time::Duration::from_millis(10), ..Pacing::default() };

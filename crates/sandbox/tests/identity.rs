@@ -3,6 +3,9 @@
 //! role chains), GetSessionToken and GetCallerIdentity, the SSO device flow, and the temporary credentials they
 //! issue signing S3, HealthLake and KMS requests until they expire.
 
+#[path = "support/aws_cli.rs"]
+mod aws_cli;
+
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -538,15 +541,6 @@ async fn a_profile_role_chain_resolves_through_aws_config() {
     w.sandbox.stop().await;
 }
 
-fn aws_cli() -> Option<PathBuf> {
-    // Where `make test` installs it, else the PATH (as tests/awscli.rs finds it).
-    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/awscli/bin/aws");
-    if local.exists() {
-        return Some(local);
-    }
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join("aws")).find(|p| p.exists())
-}
-
 fn run_cli(bin: &Path, env: &[(&str, String)], args: &[&str]) -> Value {
     let out = tokio::task::block_in_place(|| {
         std::process::Command::new(bin).args(args).env_clear().envs(env.iter().map(|(k, v)| (k, v))).output()
@@ -558,14 +552,7 @@ fn run_cli(bin: &Path, env: &[(&str, String)], args: &[&str]) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_aws_cli_asks_sts_who_it_is_and_assumes_a_role() {
-    let Some(bin) = aws_cli() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the AWS CLI is missing: scripts/deps.sh --test installs it"
-        );
-        eprintln!("skipped: no AWS CLI (scripts/deps.sh --test installs it into target/awscli)");
-        return;
-    };
+    let Some(bin) = aws_cli::find() else { return };
     let w = start(None).await;
     w.create_role("CliRole", trusting(json!(format!("arn:aws:iam::{ACCOUNT}:root")), None)).await;
     let dir = tempfile::tempdir().expect("tempdir");

@@ -126,6 +126,15 @@ function backend(
   });
 }
 
+/** What `use_connection` and `connection_status` answer on a connection with no destination chosen yet. */
+function connectedTo(
+  kind: "sandbox" | "aws",
+  label: string,
+  region: string,
+): Record<string, unknown> {
+  return { kind, label, region, endpoint: null, destination: null, remembered: null, level: null };
+}
+
 describe("DestinationView", () => {
   beforeEach(() => {
     resetDestination();
@@ -250,26 +259,9 @@ describe("DestinationView", () => {
             message:
               "the profile `audit` assumes its role with the MFA device arn:aws:iam::1:mfa/a: enter the six-digit code it shows",
           };
-        return {
-          kind: "aws",
-          label: "audit",
-          region: "eu-west-1",
-          endpoint: null,
-          destination: null,
-          remembered: null,
-          level: null,
-        };
+        return connectedTo("aws", "audit", "eu-west-1");
       }
-      if (cmd === "connection_status")
-        return {
-          kind: "sandbox",
-          label: "Sandbox",
-          region: "us-east-1",
-          endpoint: null,
-          destination: null,
-          remembered: null,
-          level: null,
-        };
+      if (cmd === "connection_status") return connectedTo("sandbox", "Sandbox", "us-east-1");
       if (cmd === "datastores" || cmd === "kms_keys" || cmd === "buckets") return [];
       return null;
     });
@@ -328,27 +320,10 @@ describe("DestinationView", () => {
             },
           ]);
           return new Promise((resolve) => {
-            finish = () =>
-              resolve({
-                kind: "aws",
-                label: "analytics",
-                region: "us-east-1",
-                endpoint: null,
-                destination: null,
-                remembered: null,
-                level: null,
-              });
+            finish = () => resolve(connectedTo("aws", "analytics", "us-east-1"));
           });
         case "connection_status":
-          return {
-            kind: "sandbox",
-            label: "Sandbox",
-            region: "us-east-1",
-            endpoint: null,
-            destination: null,
-            remembered: null,
-            level: null,
-          };
+          return connectedTo("sandbox", "Sandbox", "us-east-1");
         case "datastores":
         case "kms_keys":
         case "buckets":
