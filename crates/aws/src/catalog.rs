@@ -87,10 +87,14 @@ pub struct DatastoreChoice {
 
 /// Every data store in the Region, ACTIVE ones first.
 pub async fn datastores(clients: &Clients) -> Result<Vec<DatastoreChoice>, AwsError> {
-    let mut pages = clients.healthlake.list_fhir_datastores().max_results(100).into_paginator().send();
+    // Page by page through `with_retries`, as HealthLake throttles its list calls.
     let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("ListFHIRDatastores", e))?;
+    let mut next: Option<String> = None;
+    loop {
+        let page = crate::retry::with_retries("ListFHIRDatastores", "the data stores", || {
+            clients.healthlake.list_fhir_datastores().max_results(100).set_next_token(next.clone()).send()
+        })
+        .await?;
         for d in page.datastore_properties_list() {
             let status = d.datastore_status().as_str().to_string();
             out.push(DatastoreChoice {
@@ -100,6 +104,10 @@ pub async fn datastores(clients: &Clients) -> Result<Vec<DatastoreChoice>, AwsEr
                 region: d.datastore_arn().split(':').nth(3).unwrap_or(&clients.region).to_string(),
                 status,
             });
+        }
+        match page.next_token() {
+            Some(token) if !token.is_empty() => next = Some(token.to_string()),
+            _ => break,
         }
     }
     out.sort_by(|a, b| (!a.selectable, &a.name, &a.id).cmp(&(!b.selectable, &b.name, &b.id)));

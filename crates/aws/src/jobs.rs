@@ -94,21 +94,30 @@ pub async fn list_filtered(
     page_size: i32,
 ) -> Result<Vec<Job>, AwsError> {
     let time = |ms: i64| aws_smithy_types::DateTime::from_millis(ms);
-    let mut pages = clients
-        .healthlake
-        .list_fhir_import_jobs()
-        .datastore_id(datastore_id)
-        .set_job_status(filter.status.as_deref().map(JobStatus::from))
-        .set_job_name(filter.name.clone())
-        .set_submitted_after(filter.submitted_after.map(time))
-        .set_submitted_before(filter.submitted_before.map(time))
-        .max_results(page_size)
-        .into_paginator()
-        .send();
+    // Page by page, each through `with_retries`: HealthLake throttles its list calls, and one page given up after
+    // the SDK's attempts would lose the whole listing.
     let mut jobs = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("ListFHIRImportJobs", e))?;
+    let mut next: Option<String> = None;
+    loop {
+        let page = with_retries("ListFHIRImportJobs", "the jobs", || {
+            clients
+                .healthlake
+                .list_fhir_import_jobs()
+                .datastore_id(datastore_id)
+                .set_job_status(filter.status.as_deref().map(JobStatus::from))
+                .set_job_name(filter.name.clone())
+                .set_submitted_after(filter.submitted_after.map(time))
+                .set_submitted_before(filter.submitted_before.map(time))
+                .max_results(page_size)
+                .set_next_token(next.clone())
+                .send()
+        })
+        .await?;
         jobs.extend(page.import_job_properties_list().iter().map(to_job));
+        match page.next_token() {
+            Some(token) if !token.is_empty() => next = Some(token.to_string()),
+            _ => break,
+        }
     }
     jobs.sort_by_key(|j| std::cmp::Reverse(j.submit_time));
     if filter.is_empty() {

@@ -345,7 +345,7 @@ async fn kill_9_anywhere_then_rerun_gives_the_files_bytes_and_one_job_per_batch(
 
     assert!(tally.kills >= 10, "{} kills", tally.kills);
     let summary = format!(
-        "integrity: {} kills survived, {} reruns, {} bytes compared, jobs per batch: 1",
+        "integrity: {} kills survived (each followed by the same command again), {} reruns to completion, {} bytes compared, jobs per batch: 1",
         tally.kills, tally.reruns, tally.bytes_compared
     );
     println!("{summary}");
