@@ -6,7 +6,7 @@
 #[path = "support/aws_cli.rs"]
 mod aws_cli;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use lakedrop_sandbox::{Pacing, Sandbox, SandboxConfig};
