@@ -8,7 +8,7 @@ mod aws_cli;
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
