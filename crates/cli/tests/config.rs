@@ -261,6 +261,7 @@ fn a_credential_process_gives_the_credentials() {
     );
     std::fs::write(home.path().join(".aws/config"), config).expect("config");
     assert_clean_success(&home.run(&["jobs", "list", "--profile", "vault"], &[]), "credential_process");
+    import_completes(&home, &["--profile", "vault"], &[], "a credential_process profile");
     let out = home.run(&["jobs", "list", "--profile", "sealed"], &[]);
     assert_says(
         &out,
