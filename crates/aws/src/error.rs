@@ -182,6 +182,17 @@ pub(crate) fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+/// A request that got no answer (sent outside the SDK's clients), classified as the SDK's own are.
+pub(crate) fn unanswered(operation: &'static str, err: &(dyn std::error::Error + 'static)) -> AwsError {
+    let chain = chain_text(err);
+    tracing::debug!(operation, detail = %chain, "request failed before an answer");
+    let message = network_words(&chain);
+    match network_failure(&chain.to_ascii_lowercase()) {
+        Some((_, true)) => AwsError::Unreachable { operation, message },
+        _ => AwsError::Network { operation, message },
+    }
+}
+
 /// What a failure to reach the service means, in words a person can act on.
 fn network_words(chain: &str) -> String {
     let lower = chain.to_ascii_lowercase();
@@ -228,7 +239,7 @@ pub(crate) fn network_failure(lower: &str) -> Option<(String, bool)> {
     Some((format!("{what}; check the connection and try again"), lasting))
 }
 
-fn classify(operation: &'static str, code: &str, message: String) -> AwsError {
+pub(crate) fn classify(operation: &'static str, code: &str, message: String) -> AwsError {
     let lower = message.to_ascii_lowercase();
     if code == "RequestTimeTooSkewed"
         || (code == "InvalidSignatureException" && lower.contains("signature expired"))

@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod connect;
 pub mod destination;
 pub mod error;
+pub mod fhir;
 pub mod import;
 pub mod jobs;
 pub mod preflight;
@@ -17,6 +18,7 @@ pub mod results;
 pub mod retry;
 pub mod session;
 pub mod transfer;
+pub mod verify;
 
 pub use connect::{Clients, Target, connect};
 pub use error::AwsError;

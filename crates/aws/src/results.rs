@@ -117,7 +117,7 @@ async fn input_object(
     }
 }
 
-async fn get_bytes(clients: &Clients, bucket: &str, key: &str) -> Result<Vec<u8>, AwsError> {
+pub(crate) async fn get_bytes(clients: &Clients, bucket: &str, key: &str) -> Result<Vec<u8>, AwsError> {
     let object = clients
         .s3
         .get_object()
@@ -324,9 +324,14 @@ impl Sources {
     /// A failure's source line byte for byte (without its line ending): what exports and re-imports write.
     pub fn original_bytes(&self, failure: &Failure) -> Option<Vec<u8>> {
         let s = self.files.get(&failure.file)?;
-        let (bytes, index, decision) = (s.bytes.as_ref()?, s.index.as_ref()?, s.decision.as_ref()?);
-        let n = decision.base.source_line(failure.line_id)?;
+        let (bytes, index) = (s.bytes.as_ref()?, s.index.as_ref()?);
+        let n = self.source_line(failure)?;
         index.read_line_bytes(&mut Cursor::new(bytes.as_slice()), n).ok().flatten()
+    }
+
+    /// The 0-based line of the source file a `lineId` names, as this file's base decision reads it.
+    pub fn source_line(&self, failure: &Failure) -> Option<u64> {
+        self.files.get(&failure.file)?.decision.as_ref()?.base.source_line(failure.line_id)
     }
 
     /// Where each file's lines come from and how `lineId` was read.

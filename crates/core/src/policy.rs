@@ -69,12 +69,29 @@ pub fn permissions_policy(t: &PolicyTarget) -> Value {
     })
 }
 
-/// What the person who starts imports needs on top of HealthLake access: passing the role to HealthLake.
+/// What the person checking an import needs to read resources back from the data store's FHIR API (a look-up,
+/// `lakedrop fhir`, "Verify a sample"): HealthLake's read and search-by-GET actions on this data store only.
+pub fn read_back_policy(t: &PolicyTarget) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "ReadImportedResources",
+            "Effect": "Allow",
+            "Action": READ_BACK_ACTIONS,
+            "Resource": t.datastore_arn()
+        }]
+    })
+}
+
+/// The actions [`read_back_policy`] allows, as an access-denied message names them.
+pub const READ_BACK_ACTIONS: [&str; 2] = ["healthlake:ReadResource", "healthlake:SearchWithGet"];
+
 /// One statement allowing `action` on `resource`, as an access-denied message suggests adding.
 pub fn statement_allowing(action: &str, resource: &str) -> Value {
     json!({"Effect": "Allow", "Action": action, "Resource": resource})
 }
 
+/// What the person who starts imports needs on top of HealthLake access: passing the role to HealthLake.
 pub fn pass_role_policy(role_arn: &str) -> Value {
     json!({
         "Version": "2012-10-17",

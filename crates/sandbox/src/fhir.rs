@@ -1,15 +1,16 @@
 //! The FHIR R4 REST API of a data store, at `/datastore/{id}/r4/` on the sandbox's one endpoint, over the same
 //! `resources` table that import jobs fill and export jobs read: read (`GET /{Type}/{id}`, and
 //! `/{Type}/{id}/_history/{vid}` for the current version), create (`POST /{Type}`, server-assigned id), update or
-//! create (`PUT /{Type}/{id}`), delete (`DELETE /{Type}/{id}`), and search by `_id` with `_count`
-//! (`GET /{Type}?_id=a,b&_count=N`). Every request is SigV4-checked like the JSON services (signing name
+//! create (`PUT /{Type}/{id}`), delete (`DELETE /{Type}/{id}`), and search (`GET
+//! /{Type}?identifier=s|v&subject=Patient/1&_count=N`, paged by `next` links that hold their place by id). Every request is SigV4-checked like the JSON services (signing name
 //! `healthlake`); bodies are judged by `lakedrop_validate::check_line`, so the REST API accepts exactly what an
 //! import would. Answers are `application/fhir+json`, errors `OperationOutcome`s.
 //!
 //! Deliberately not here: version history (an update replaces the resource; a delete removes it, so a later
 //! create starts again at version 1), conditional interactions and `If-Match`, search parameters other than
-//! `_id` and `_count` (others are refused, not ignored, so a client never mistakes an unfiltered result for a
-//! filtered one), paging past the first `_count` matches, `_include`, transactions and batches, `$export`, the
+//! `_id`, `identifier`, `subject` and `patient` with `_count` (others are refused, not ignored, so a client
+//! never mistakes an unfiltered result for a filtered one; `page` is the sandbox's own cursor in `next` links),
+//! modifiers and chains, `_include`, transactions and batches, `$export`, the
 //! capability statement, and SMART on FHIR. Logs carry data store ids, resource types and statuses, never
 //! resource ids or contents.
 
@@ -324,10 +325,14 @@ impl Resources<'_> {
     }
 
     fn search(&self, query: Option<&str>, base: &str, self_url: &str) -> Result<Answer, Answer> {
+        let mut filters: Vec<Filter> = Vec::new();
         let mut ids: Option<Vec<String>> = None;
         let mut count = DEFAULT_COUNT;
+        let mut after: Option<String> = None;
+        let mut kept: Vec<(String, String)> = Vec::new();
         for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-            match name.as_ref() {
+            let (name, value) = (name.into_owned(), value.into_owned());
+            match name.as_str() {
                 "_id" => ids
                     .get_or_insert_default()
                     .extend(value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)),
@@ -336,16 +341,38 @@ impl Resources<'_> {
                         Answer::outcome(StatusCode::BAD_REQUEST, "invalid", "_count must be a whole number")
                     })?;
                 }
+                "page" => {
+                    after = Some(value);
+                    continue;
+                }
+                "identifier" => filters.push(Filter::identifier(&value)),
+                "subject" => filters.push(Filter::reference(&["subject"], None, &value)),
+                "patient" => {
+                    filters.push(Filter::reference(&["subject", "patient"], Some("Patient"), &value))
+                }
                 other => {
                     return Err(Answer::outcome(
                         StatusCode::BAD_REQUEST,
                         "not-supported",
-                        &format!("The sandbox supports only _id and _count in searches, not {other}"),
+                        &format!("The sandbox supports only {SEARCH_PARAMETERS} in searches, not {other}"),
                     ));
                 }
             }
+            kept.push((name, value));
         }
-        let (total, rows) = self.matches(ids.as_deref(), count).map_err(Answer::internal)?;
+        if let Some(ids) = ids {
+            filters.push(Filter::Ids(ids));
+        }
+        let (total, rows, more) =
+            self.matches(&filters, after.as_deref(), count).map_err(Answer::internal)?;
+        let mut links = vec![json!({"relation": "self", "url": self_url})];
+        if more && let Some(last) = rows.last() {
+            let mut next = form_urlencoded::Serializer::new(String::new());
+            next.extend_pairs(kept.iter()).append_pair("page", &last.id);
+            links.push(
+                json!({"relation": "next", "url": format!("{base}{}?{}", self.resource_type, next.finish())}),
+            );
+        }
         let entries: Vec<Value> = rows
             .into_iter()
             .filter_map(|row| {
@@ -356,7 +383,7 @@ impl Resources<'_> {
             .collect();
         let bundle = json!({
             "resourceType": "Bundle", "id": uuid::Uuid::new_v4().to_string(), "type": "searchset",
-            "total": total, "link": [{"relation": "self", "url": self_url}], "entry": entries,
+            "total": total, "link": links, "entry": entries,
         });
         tracing::debug!(
             datastore_id = self.datastore_id,
@@ -367,48 +394,40 @@ impl Resources<'_> {
         Ok(Answer { status: StatusCode::OK, body: Some(bundle), location: None, version: None })
     }
 
-    /// The number of matches and the first `count` of them, ordered by id.
-    fn matches(&self, ids: Option<&[String]>, count: usize) -> rusqlite::Result<(usize, Vec<Row>)> {
+    /// The number of matches, the first `count` of them after the id `after` (ordered by id, so a page boundary
+    /// stays put while resources are added), and whether more follow.
+    fn matches(
+        &self,
+        filters: &[Filter],
+        after: Option<&str>,
+        count: usize,
+    ) -> rusqlite::Result<(usize, Vec<Row>, bool)> {
         let conn = self.healthlake.db().conn();
-        let row = |r: &rusqlite::Row<'_>| {
-            Ok(Row { id: r.get(0)?, version: r.get(1)?, last_updated: r.get(2)?, body: r.get(3)? })
-        };
-        match ids {
-            Some(ids) => {
-                let mut ids = ids.to_vec();
-                ids.sort();
-                ids.dedup();
-                let mut stmt = conn.prepare_cached(
-                    "SELECT id, version, last_updated, body FROM resources
-                     WHERE datastore_id = ?1 AND resource_type = ?2 AND id = ?3",
-                )?;
-                let mut found = Vec::new();
-                for id in &ids {
-                    if let Some(r) =
-                        stmt.query_row(params![self.datastore_id, self.resource_type, id], row).optional()?
-                    {
-                        found.push(r);
-                    }
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, version, last_updated, body FROM resources
+             WHERE datastore_id = ?1 AND resource_type = ?2 ORDER BY id",
+        )?;
+        let mut rows = stmt.query(params![self.datastore_id, self.resource_type])?;
+        let (mut total, mut page, mut more) = (0usize, Vec::new(), false);
+        while let Some(r) = rows.next()? {
+            let row = Row { id: r.get(0)?, version: r.get(1)?, last_updated: r.get(2)?, body: r.get(3)? };
+            if !filters.is_empty() {
+                let Ok(resource) = serde_json::from_str::<Value>(&row.body) else { continue };
+                if !filters.iter().all(|f| f.matches(&row.id, &resource)) {
+                    continue;
                 }
-                let total = found.len();
-                found.truncate(count);
-                Ok((total, found))
             }
-            None => {
-                let total: i64 = conn.query_row(
-                    "SELECT COUNT(*) FROM resources WHERE datastore_id = ?1 AND resource_type = ?2",
-                    params![self.datastore_id, self.resource_type],
-                    |r| r.get(0),
-                )?;
-                let mut stmt = conn.prepare_cached(
-                    "SELECT id, version, last_updated, body FROM resources
-                     WHERE datastore_id = ?1 AND resource_type = ?2 ORDER BY id LIMIT ?3",
-                )?;
-                let rows =
-                    stmt.query_map(params![self.datastore_id, self.resource_type, count as i64], row)?;
-                Ok((usize::try_from(total).unwrap_or(0), rows.collect::<Result<_, _>>()?))
+            total += 1;
+            if after.is_some_and(|after| row.id.as_str() <= after) {
+                continue;
+            }
+            if page.len() < count {
+                page.push(row);
+            } else {
+                more = true;
             }
         }
+        Ok((total, page, more))
     }
 
     /// Judges a body as an import would, and checks it names this type (and `id`, when given). Returns the id
@@ -449,6 +468,67 @@ impl Resources<'_> {
         }
         let text = std::str::from_utf8(body).map_err(|_| invalid("The body is not UTF-8".into()))?;
         Ok((body_id, text))
+    }
+}
+
+/// The search parameters the sandbox understands, as its refusal of others lists them.
+const SEARCH_PARAMETERS: &str = "_id, identifier, subject, patient, _count and page";
+
+/// One search parameter's test.
+enum Filter {
+    Ids(Vec<String>),
+    /// `identifier=[system|]value`: `system` is `Some("")` for `|value` (an identifier without a system).
+    Identifier {
+        system: Option<String>,
+        value: String,
+    },
+    /// A reference parameter over these elements, to `Type/id` (or, given a bare id, any type's `id`).
+    Reference {
+        elements: &'static [&'static str],
+        target: String,
+    },
+}
+
+impl Filter {
+    fn identifier(value: &str) -> Filter {
+        match value.split_once('|') {
+            Some((system, value)) => Filter::Identifier { system: Some(system.into()), value: value.into() },
+            None => Filter::Identifier { system: None, value: value.into() },
+        }
+    }
+
+    fn reference(elements: &'static [&'static str], implied_type: Option<&str>, value: &str) -> Filter {
+        // A full URL names the same resource as its last two segments.
+        let segments: Vec<&str> = value.trim_end_matches('/').rsplit('/').take(2).collect();
+        let target = match (segments.as_slice(), implied_type) {
+            ([id, rt], _) => format!("{rt}/{id}"),
+            ([id], Some(rt)) => format!("{rt}/{id}"),
+            _ => value.to_string(),
+        };
+        Filter::Reference { elements, target }
+    }
+
+    fn matches(&self, id: &str, resource: &Value) -> bool {
+        match self {
+            Filter::Ids(ids) => ids.iter().any(|i| i == id),
+            Filter::Identifier { system, value } => resource["identifier"].as_array().is_some_and(|list| {
+                list.iter().any(|i| {
+                    i["value"].as_str() == Some(value.as_str())
+                        && match system.as_deref() {
+                            None => true,
+                            Some("") => i.get("system").is_none(),
+                            Some(s) => i["system"].as_str() == Some(s),
+                        }
+                })
+            }),
+            Filter::Reference { elements, target } => elements.iter().any(|e| {
+                resource[*e]["reference"].as_str().is_some_and(|r| {
+                    r == target
+                        || r.ends_with(&format!("/{target}"))
+                        || (!target.contains('/') && r.rsplit('/').next() == Some(target.as_str()))
+                })
+            }),
+        }
     }
 }
 

@@ -730,3 +730,60 @@ async fn at_minimal_a_structure_problem_is_imported_with_a_warning_not_rejected(
     let folder = format!("import-out/{}-FHIR_IMPORT-{strict}/", env.seed.datastore_id);
     env.object(&format!("{folder}FAILURE/Patient.ndjson")).await;
 }
+
+#[tokio::test]
+async fn fhir_searches_by_identifier_and_reference_and_pages_hold_their_place() {
+    let env = start(fast()).await;
+    for (id, system, value) in
+        [("p1", "urn:mrn", "111"), ("p2", "urn:mrn", "222"), ("p3", "urn:other", "111")]
+    {
+        let patient =
+            json!({"resourceType": "Patient", "id": id, "identifier": [{"system": system, "value": value}]});
+        assert_eq!(fhir(&env, "PUT", &format!("Patient/{id}"), Some(&patient)).await.status, 201);
+    }
+    for n in 0..5 {
+        let subject = if n < 3 { "Patient/p1" } else { "Patient/p2" };
+        let observation = json!({"resourceType": "Observation", "id": format!("o{n}"), "status": "final",
+                                 "code": {"text": "x"}, "subject": {"reference": subject}});
+        assert_eq!(fhir(&env, "PUT", &format!("Observation/o{n}"), Some(&observation)).await.status, 201);
+    }
+    let ids = |bundle: &Value| -> Vec<String> {
+        bundle["entry"].as_array().map_or(Vec::new(), |e| {
+            e.iter().filter_map(|e| e["resource"]["id"].as_str().map(str::to_string)).collect()
+        })
+    };
+    let by_value = fhir(&env, "GET", "Patient?identifier=111", None).await.json();
+    assert_eq!(ids(&by_value), ["p1", "p3"]);
+    let by_system = fhir(&env, "GET", "Patient?identifier=urn%3Amrn%7C111", None).await.json();
+    assert_eq!(ids(&by_system), ["p1"]);
+    let by_subject = fhir(&env, "GET", "Observation?subject=Patient%2Fp1", None).await.json();
+    assert_eq!(
+        (ids(&by_subject), by_subject["total"].as_u64()),
+        (vec!["o0".into(), "o1".into(), "o2".into()], Some(3))
+    );
+    let by_patient = fhir(&env, "GET", "Observation?patient=p2", None).await.json();
+    assert_eq!(ids(&by_patient), ["o3", "o4"]);
+
+    // Two at a time: the next link carries the filter and the place; a resource added before that place
+    // between two pages does not make the next page repeat one.
+    let first = fhir(&env, "GET", "Observation?subject=Patient%2Fp1&_count=2", None).await.json();
+    assert_eq!(ids(&first), ["o0", "o1"]);
+    let next = first["link"]
+        .as_array()
+        .and_then(|l| l.iter().find(|l| l["relation"] == "next"))
+        .and_then(|l| l["url"].as_str())
+        .expect("a next link")
+        .to_string();
+    let early = json!({"resourceType": "Observation", "id": "a0", "status": "final", "code": {"text": "x"},
+                       "subject": {"reference": "Patient/p1"}});
+    assert_eq!(fhir(&env, "PUT", "Observation/a0", Some(&early)).await.status, 201);
+    let path = next.split_once("/r4/").expect("on the endpoint").1;
+    let second = fhir(&env, "GET", path, None).await.json();
+    assert_eq!(ids(&second), ["o2"]);
+    assert!(second["link"].as_array().is_some_and(|l| l.iter().all(|l| l["relation"] != "next")), "{second}");
+
+    let unknown = fhir(&env, "GET", "Observation?code=x", None).await;
+    assert_eq!(unknown.status, 400);
+    assert!(unknown.body.contains("not code"), "{}", unknown.body);
+    env.sandbox.stop().await;
+}

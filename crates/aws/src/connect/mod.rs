@@ -20,6 +20,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::{
     ProvideCredentials, SharedCredentialsProvider, error::CredentialsError,
 };
+use aws_smithy_runtime_api::client::http::SharedHttpConnector;
 use aws_types::SdkConfig;
 use aws_types::service_config::ServiceConfigKey;
 
@@ -46,6 +47,11 @@ pub struct Clients {
     pub healthlake: aws_sdk_healthlake::Client,
     /// Only read (GetRole), to check the import role's trust policy.
     pub iam: aws_sdk_iam::Client,
+    /// For what the SDK has no client for (the data store's FHIR REST API): the same trust and proxy as the
+    /// SDK clients' own.
+    pub http: SharedHttpConnector,
+    /// The credentials the SDK clients sign with, for the requests signed here.
+    pub credentials: Option<SharedCredentialsProvider>,
     pub region: String,
     /// The profile in use, when the connection is to AWS through one.
     pub profile: Option<String>,
@@ -64,7 +70,8 @@ fn retry_config() -> RetryConfig {
 pub async fn connect(target: &Target) -> Result<Clients, AwsError> {
     match target {
         Target::Endpoint { url, region, access_key_id, secret_access_key } => {
-            let http = Network::default().http_client()?;
+            let network = Network::default();
+            let http = network.http_client()?;
             let sdk = aws_config::defaults(BehaviorVersion::latest())
                 .http_client(http)
                 .retry_config(retry_config())
@@ -79,7 +86,7 @@ pub async fn connect(target: &Target) -> Result<Clients, AwsError> {
                 .endpoint_url(url)
                 .load()
                 .await;
-            Ok(clients(&sdk, region.clone(), None))
+            Ok(clients(&sdk, region.clone(), None, network.connector()?))
         }
         Target::Aws { profile, region, mfa_code } => {
             connect_aws(profile.as_deref(), region.clone(), mfa_code.as_deref()).await
@@ -116,7 +123,8 @@ async fn connect_aws(
         return Err(AwsError::Config { message });
     };
     let region = aws_config::Region::new(region);
-    let http = Network::from_env(facts.ca_bundle.as_deref()).http_client()?;
+    let network = Network::from_env(facts.ca_bundle.as_deref());
+    let http = network.http_client()?;
     let conf = ProviderConfig::default().with_http_client(http.clone()).with_region(Some(region.clone()));
     let profile_provider = || {
         let mut builder = ProfileFileCredentialsProvider::builder().configure(&conf);
@@ -167,10 +175,10 @@ async fn connect_aws(
         loader = loader.profile_name(&facts.name);
     }
     let sdk = loader.load().await;
-    Ok(clients(&sdk, region.to_string(), facts.exists.then(|| facts.name.clone())))
+    Ok(clients(&sdk, region.to_string(), facts.exists.then(|| facts.name.clone()), network.connector()?))
 }
 
-fn clients(sdk: &SdkConfig, region: String, profile: Option<String>) -> Clients {
+fn clients(sdk: &SdkConfig, region: String, profile: Option<String>, http: SharedHttpConnector) -> Clients {
     let endpoint = s3_endpoint(sdk);
     // A custom endpoint (the sandbox, MinIO, a proxy's) is reached path-style, as the AWS CLI does for one.
     let s3 = aws_sdk_s3::config::Builder::from(sdk).force_path_style(endpoint.is_some()).build();
@@ -179,6 +187,8 @@ fn clients(sdk: &SdkConfig, region: String, profile: Option<String>) -> Clients 
         kms: aws_sdk_kms::Client::new(sdk),
         healthlake: aws_sdk_healthlake::Client::new(sdk),
         iam: aws_sdk_iam::Client::new(sdk),
+        http,
+        credentials: sdk.credentials_provider(),
         region,
         profile,
         endpoint,

@@ -37,6 +37,33 @@ impl Network {
     /// The HTTP client for these settings; a CA bundle that cannot be read or holds no certificate is an error
     /// naming the file, not a TLS failure later.
     pub fn http_client(&self) -> Result<SharedHttpClient, AwsError> {
+        let (context, proxy) = (self.tls_context()?, self.proxy());
+        Ok(http_client_fn(move |settings, components| {
+            let mut builder = aws_smithy_http_client::Connector::builder().proxy_config(proxy.clone());
+            builder.set_connector_settings(Some(settings.clone()));
+            builder.set_sleep_impl(components.sleep_impl());
+            let connector =
+                builder.tls_provider(Provider::Rustls(CryptoMode::Ring)).tls_context(context.clone()).build();
+            SharedHttpConnector::new(connector)
+        }))
+    }
+
+    /// A connector with the same trust and proxy, for requests the SDK has no client for (the data store's FHIR
+    /// REST API). Time limits are the caller's.
+    pub fn connector(&self) -> Result<SharedHttpConnector, AwsError> {
+        let connector = aws_smithy_http_client::Connector::builder()
+            .proxy_config(self.proxy())
+            .tls_provider(Provider::Rustls(CryptoMode::Ring))
+            .tls_context(self.tls_context()?)
+            .build();
+        Ok(SharedHttpConnector::new(connector))
+    }
+
+    fn proxy(&self) -> ProxyConfig {
+        if self.proxy_from_env { ProxyConfig::from_env() } else { ProxyConfig::disabled() }
+    }
+
+    fn tls_context(&self) -> Result<TlsContext, AwsError> {
         let mut trust = TrustStore::default().with_native_roots(true);
         if let Some(path) = &self.ca_bundle {
             let pem = std::fs::read(path).map_err(|e| AwsError::Config {
@@ -55,17 +82,8 @@ impl Network {
             }
             trust = trust.with_pem_certificate(pem);
         }
-        let context = TlsContext::builder().with_trust_store(trust).build().map_err(|e| {
-            AwsError::Config { message: format!("cannot set up TLS with the configured certificates: {e}") }
-        })?;
-        let proxy = if self.proxy_from_env { ProxyConfig::from_env() } else { ProxyConfig::disabled() };
-        Ok(http_client_fn(move |settings, components| {
-            let mut builder = aws_smithy_http_client::Connector::builder().proxy_config(proxy.clone());
-            builder.set_connector_settings(Some(settings.clone()));
-            builder.set_sleep_impl(components.sleep_impl());
-            let connector =
-                builder.tls_provider(Provider::Rustls(CryptoMode::Ring)).tls_context(context.clone()).build();
-            SharedHttpConnector::new(connector)
-        }))
+        TlsContext::builder().with_trust_store(trust).build().map_err(|e| AwsError::Config {
+            message: format!("cannot set up TLS with the configured certificates: {e}"),
+        })
     }
 }
