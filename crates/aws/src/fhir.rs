@@ -104,7 +104,7 @@ impl Fhir {
         match self.get("ReadResource", &url).await? {
             (200, body) => Ok(Some(body)),
             (404 | 410, _) => Ok(None),
-            (status, body) => Err(self.refused("ReadResource", status, &body)),
+            (status, body) => Err(refused("ReadResource", status, &body, &self.datastore_arn)),
         }
     }
 
@@ -144,7 +144,7 @@ impl Fhir {
         }
         match self.get("SearchWithGet", url).await? {
             (200, bundle) => Ok(page_of(bundle)),
-            (status, body) => Err(self.refused("SearchWithGet", status, &body)),
+            (status, body) => Err(refused("SearchWithGet", status, &body, &self.datastore_arn)),
         }
     }
 
@@ -239,29 +239,29 @@ impl Fhir {
             })
         })
     }
+}
 
-    /// The error for a refused request, in words: access denied names the permission and the statement that
-    /// allows it; a search the service does not support says what it said.
-    fn refused(&self, operation: &'static str, status: u16, body: &Value) -> AwsError {
-        let said = said(body).unwrap_or_else(|| format!("HTTP {status}"));
-        match status {
-            401 | 403 => {
-                let action =
-                    if operation == "ReadResource" { READ_BACK_ACTIONS[0] } else { READ_BACK_ACTIONS[1] };
-                let statement = statement_allowing(action, &self.datastore_arn);
-                AwsError::AccessDenied {
-                    operation,
-                    message: format!(
-                        "{said}. Reading imported resources needs {action} on the data store; a statement that allows it: {statement} (`lakedrop policy` prints it with the rest)"
-                    ),
-                }
+/// The error for a refused request, in words: access denied names the permission and the statement that
+/// allows it; a search the service does not support says what it said.
+fn refused(operation: &'static str, status: u16, body: &Value, datastore_arn: &str) -> AwsError {
+    let said = said(body).unwrap_or_else(|| format!("HTTP {status}"));
+    match status {
+        401 | 403 => {
+            let action =
+                if operation == "ReadResource" { READ_BACK_ACTIONS[0] } else { READ_BACK_ACTIONS[1] };
+            let statement = statement_allowing(action, datastore_arn);
+            AwsError::AccessDenied {
+                operation,
+                message: format!(
+                    "{said}. Reading imported resources needs {action} on the data store; a statement that allows it: {statement} (`lakedrop policy` prints it with the rest)"
+                ),
             }
-            400 | 422 => AwsError::Invalid { operation, message: said },
-            404 => AwsError::NotFound { message: said },
-            429 => AwsError::Throttled { operation },
-            500..=599 => AwsError::Unavailable { operation, code: status.to_string(), message: said },
-            _ => AwsError::Service { operation, code: status.to_string(), message: said },
         }
+        400 | 422 => AwsError::Invalid { operation, message: said },
+        404 => AwsError::NotFound { message: said },
+        429 => AwsError::Throttled { operation },
+        500..=599 => AwsError::Unavailable { operation, code: status.to_string(), message: said },
+        _ => AwsError::Service { operation, code: status.to_string(), message: said },
     }
 }
 
@@ -314,4 +314,37 @@ fn canonical_query(query: &str) -> String {
         .map(|(name, value)| format!("{}={}", encode(&name), encode(&value)))
         .collect::<Vec<_>>()
         .join("&")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn access_denied_names_the_permission_and_the_statement_that_allows_it() {
+        let arn = "arn:aws:healthlake:us-east-1:111122223333:datastore/fhir/abc";
+        let body = json!({"message": "User: arn:aws:iam::111122223333:user/ana is not authorized"});
+        let read = refused("ReadResource", 403, &body, arn).to_string();
+        assert!(read.contains("healthlake:ReadResource") && read.contains(arn), "{read}");
+        assert!(read.starts_with("access denied to ReadResource: User: arn:aws:iam"), "{read}");
+        let search = refused("SearchWithGet", 403, &json!(null), arn).to_string();
+        assert!(search.contains("healthlake:SearchWithGet") && search.contains("HTTP 403"), "{search}");
+        let outcome = json!({"resourceType": "OperationOutcome", "issue": [{"diagnostics": "bad _count"}]});
+        assert!(
+            matches!(refused("SearchWithGet", 400, &outcome, arn), AwsError::Invalid { message, .. } if message == "bad _count")
+        );
+        assert!(matches!(refused("ReadResource", 429, &json!(null), arn), AwsError::Throttled { .. }));
+    }
+
+    #[test]
+    fn queries_are_encoded_once_as_sigv4_reads_them() {
+        assert_eq!(
+            canonical_query("identifier=http://x|1 2&_count=5"),
+            "identifier=http%3A%2F%2Fx%7C1%202&_count=5"
+        );
+        assert_eq!(canonical_query("subject=Patient%2F1"), "subject=Patient%2F1");
+        assert_eq!(encode("a.b-c"), "a.b-c");
+    }
 }
