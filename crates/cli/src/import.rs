@@ -11,10 +11,10 @@ use lakedrop_core::CancellationToken;
 use lakedrop_core::progress::ImportProgress;
 use lakedrop_core::state::State;
 use lakedrop_validate::Level;
-use serde_json::json;
 
 use crate::connection::ConnectArgs;
-use crate::output::{Format, print_json, thousands};
+use crate::output::{Format, print_document, thousands};
+use crate::schema::ImportOutput;
 use crate::validate::parse_level;
 use lakedrop_aws::Session;
 use lakedrop_core::destination::Destination;
@@ -100,7 +100,7 @@ async fn import(args: &Args, session: &Session) -> anyhow::Result<ExitCode> {
         if text {
             println!("job {} started on data store {}", started.job_id, started.datastore_id);
         } else {
-            print_json(&json!({"import": started}))?;
+            print_document("import", &ImportOutput { import: &started, job: None, manifest: None })?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -140,7 +140,9 @@ async fn import(args: &Args, session: &Session) -> anyhow::Result<ExitCode> {
             println!("  skipped {}", skipped.describe());
         }
     } else {
-        print_json(&json!({"import": started, "job": result.job, "manifest": result.manifest}))?;
+        let output =
+            ImportOutput { import: &started, job: Some(&result.job), manifest: result.manifest.as_ref() };
+        print_document("import", &output)?;
     }
     Ok(code)
 }

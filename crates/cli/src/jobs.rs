@@ -4,10 +4,10 @@ use std::process::ExitCode;
 
 use lakedrop_aws::jobs;
 use lakedrop_core::job::{Job, queue_positions};
-use serde_json::json;
 
 use crate::connection::ConnectArgs;
-use crate::output::{Format, print_json, thousands};
+use crate::output::{Format, print_document, thousands};
+use crate::schema::JobsListOutput;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -48,37 +48,42 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let session = crate::connection::open(&connect).await?;
             let result = async {
                 let filter = jobs::JobFilter { status, name, ..jobs::JobFilter::default() };
-                let (datastore, all, everything) = if every_store {
+                let (datastore, mut all, everything) = if every_store {
                     let all = jobs::list_all(&session.clients, &filter).await?;
                     let everything = jobs::list_all(&session.clients, &jobs::JobFilter::default()).await?;
-                    ("*".to_string(), all, everything)
+                    (None, all, everything)
                 } else {
                     let datastore = session.datastore_id(datastore.as_deref()).await?;
                     let all = jobs::list_filtered(&session.clients, &datastore, &filter, 100).await?;
                     // Queue positions need every unfinished job, whatever the filter.
                     let everything = jobs::list(&session.clients, &datastore, None).await?;
-                    (datastore, all, everything)
+                    (Some(datastore), all, everything)
                 };
                 let positions = queue_positions(&everything);
+                // A filtered listing leaves positions out (the jobs ahead may be filtered away); these are
+                // counted over every job.
+                for job in &mut all {
+                    job.queue_position = positions.get(&job.job_id).copied();
+                }
                 match output {
                     Format::Json => {
-                        let list: Vec<_> = all
-                            .iter()
-                            .map(|j| json!({"job": j, "queuePosition": positions.get(&j.job_id)}))
-                            .collect();
-                        print_json(&json!({
-                            "datastoreId": datastore,
-                            "region": session.clients.region,
-                            "profile": session.clients.profile,
-                            "jobs": list,
-                        }))?;
+                        let output = JobsListOutput {
+                            datastore_id: datastore.as_deref(),
+                            region: &session.clients.region,
+                            profile: session.clients.profile.as_deref(),
+                            jobs: &all,
+                        };
+                        print_document("jobs list", &output)?;
                     }
                     Format::Text => {
                         if all.is_empty() {
-                            println!("no import jobs on data store {datastore}");
+                            match &datastore {
+                                Some(datastore) => println!("no import jobs on data store {datastore}"),
+                                None => println!("no import jobs on any data store"),
+                            }
                         }
                         for job in &all {
-                            println!("{}", line(job, positions.get(&job.job_id).copied()));
+                            println!("{}", line(job));
                         }
                     }
                 }
@@ -94,9 +99,9 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 let datastore = session.datastore_id(datastore.as_deref()).await?;
                 let result = jobs::result(&session.clients, &datastore, &job).await?;
                 match output {
-                    Format::Json => print_json(&result)?,
+                    Format::Json => print_document("jobs show", &result)?,
                     Format::Text => {
-                        println!("{}", line(&result.job, None));
+                        println!("{}", line(&result.job));
                         if let Some(message) = &result.job.message {
                             println!("  {message}");
                         }
@@ -126,8 +131,8 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn line(job: &Job, position: Option<u32>) -> String {
-    let waiting = match (job.status.as_str(), position) {
+fn line(job: &Job) -> String {
+    let waiting = match (job.status.as_str(), job.queue_position) {
         ("QUEUED" | "SUBMITTED", Some(n)) => format!(" (#{n} in the queue)"),
         _ => String::new(),
     };

@@ -11,6 +11,7 @@ mod output;
 mod preflight;
 mod results;
 mod sandbox;
+mod schema;
 mod upload;
 mod uploads;
 mod validate;

@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 use lakedrop_aws::preflight::{self, Plan, PolicySource, Status};
 use lakedrop_core::policy::{PolicyTarget, pass_role_policy, permissions_policy, trust_policy};
-use serde_json::json;
 
 use crate::connection::ConnectArgs;
-use crate::output::{Format, print_json};
+use crate::output::{Format, print_document};
+use crate::schema::{PolicyOutput, PreflightOutput};
 use lakedrop_core::destination::Destination;
 
 #[derive(clap::Args)]
@@ -41,7 +41,14 @@ pub async fn run_preflight(args: Args) -> anyhow::Result<ExitCode> {
         };
         let checks = preflight::run(&session.clients, &plan).await;
         match args.output {
-            Format::Json => print_json(&json!({"checks": checks, "blocks": preflight::blocks(&checks)}))?,
+            Format::Json => {
+                let output = PreflightOutput {
+                    datastore_id: &destination.datastore_id,
+                    checks: &checks,
+                    blocked: preflight::blocks(&checks),
+                };
+                print_document("preflight", &output)?;
+            }
             Format::Text => {
                 for check in &checks {
                     let mark = match check.status {
@@ -84,9 +91,12 @@ pub struct PolicyArgs {
     role: Option<String>,
     #[arg(long, default_value = "aws")]
     partition: String,
+    #[arg(long, value_enum, default_value_t)]
+    output: Format,
 }
 
-/// Prints the role's trust and permissions policies (and the caller's PassRole policy) as JSON.
+/// Prints the role's trust and permissions policies (and the caller's PassRole policy): each under a heading,
+/// ready to paste into the IAM console, or as one document.
 pub fn run_policy(args: PolicyArgs) -> anyhow::Result<ExitCode> {
     let target = PolicyTarget {
         partition: args.partition,
@@ -97,11 +107,25 @@ pub fn run_policy(args: PolicyArgs) -> anyhow::Result<ExitCode> {
         output_bucket: args.output_bucket,
         kms_key_arn: args.kms_key,
     };
-    let mut out =
-        json!({"trustPolicy": trust_policy(&target), "permissionsPolicy": permissions_policy(&target)});
-    if let Some(role) = &args.role {
-        out["callerPassRolePolicy"] = pass_role_policy(role);
+    let output = PolicyOutput {
+        trust_policy: trust_policy(&target),
+        permissions_policy: permissions_policy(&target),
+        caller_pass_role_policy: args.role.as_deref().map(pass_role_policy),
+    };
+    match args.output {
+        Format::Json => print_document("policy", &output)?,
+        Format::Text => {
+            println!("The role's trust policy (its trust relationships):");
+            println!("{}", serde_json::to_string_pretty(&output.trust_policy)?);
+            println!();
+            println!("The role's permissions policy:");
+            println!("{}", serde_json::to_string_pretty(&output.permissions_policy)?);
+            if let Some(pass_role) = &output.caller_pass_role_policy {
+                println!();
+                println!("The caller's policy, to pass the role to HealthLake:");
+                println!("{}", serde_json::to_string_pretty(pass_role)?);
+            }
+        }
     }
-    print_json(&out)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -15,7 +15,8 @@ use lakedrop_validate::Level;
 use serde_json::json;
 
 use crate::connection::ConnectArgs;
-use crate::output::{Format, print_json, thousands};
+use crate::output::{Format, print_document, thousands};
+use crate::schema::{Exported, ResultsOutput, RetryOutput};
 use crate::validate::parse_level;
 use lakedrop_core::destination::Destination;
 
@@ -60,6 +61,7 @@ pub async fn run_results(args: Args) -> anyhow::Result<ExitCode> {
         } else {
             None
         };
+        let mut exported = None;
         if let Some(path) = &args.export {
             // Byte for byte, readable by the owner only, whole or not at all.
             let lines =
@@ -78,13 +80,22 @@ pub async fn run_results(args: Args) -> anyhow::Result<ExitCode> {
                 )
             })?;
             eprintln!("wrote {} failed lines to {}", lines.len(), path.display());
+            exported = Some(Exported { path: path.display().to_string(), lines: lines.len() as u64 });
         }
         match args.output {
             Format::Json => {
-                let (rows, sources) = joined.map_or((None, None), |(r, s)| (Some(r), Some(s)));
-                print_json(&json!({"groups": found.groups, "unreadable": found.unreadable,
-                    "failures": if args.failures || rows.is_some() { Some(&found.failures) } else { None },
-                    "joined": rows, "sources": sources}))?;
+                let (rows, sources) = joined.as_ref().map_or((None, None), |(r, s)| (Some(r), Some(s)));
+                let output = ResultsOutput {
+                    job_id: &args.job,
+                    datastore_id: &datastore,
+                    groups: &found.groups,
+                    unreadable: &found.unreadable,
+                    failures: (args.failures || rows.is_some()).then_some(found.failures.as_slice()),
+                    joined: rows.map(Vec::as_slice),
+                    sources: sources.map(Vec::as_slice),
+                    exported,
+                };
+                print_document("results", &output)?;
             }
             Format::Text => {
                 if found.groups.is_empty() {
@@ -191,7 +202,15 @@ pub async fn run_retry(args: RetryArgs) -> anyhow::Result<ExitCode> {
             end = Some(jobs::result(&session.clients, &destination.datastore_id, &started.job_id).await?);
         }
         match args.output {
-            Format::Json => print_json(&json!({"retry": started, "result": end}))?,
+            Format::Json => {
+                let output = RetryOutput {
+                    retry_of: &args.job,
+                    retry: &started,
+                    job: end.as_ref().map(|end| &end.job),
+                    manifest: end.as_ref().and_then(|end| end.manifest.as_ref()),
+                };
+                print_document("retry", &output)?;
+            }
             Format::Text => {
                 println!(
                     "job {} retries {} lines of {} ({} not found)",

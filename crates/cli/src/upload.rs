@@ -13,10 +13,10 @@ use lakedrop_aws::transfer::{
 };
 use lakedrop_core::CancellationToken;
 use lakedrop_core::state::State;
-use serde_json::json;
 
 use crate::connection::ConnectArgs;
-use crate::output::{Format, print_json};
+use crate::output::{Format, print_document};
+use crate::schema::{CommandError, PartsProgress, UploadOutput, UploadProgressLine, UploadedFile};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -125,6 +125,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         } else {
             None
         };
+        let shown = path.display().to_string();
         let progress = |p: TransferProgress| {
             if let Some(bar) = &bar {
                 bar.set_length(p.bytes_total);
@@ -137,15 +138,18 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             } else {
                 // Scripts get progress too (stdout stays one document): one JSON object a line on stderr, counting
                 // acknowledged parts and their bytes.
-                eprintln!(
-                    "{}",
-                    json!({
-                        "progress": {
-                            "file": path, "partsDone": p.parts_done, "partsTotal": p.parts_total,
-                            "bytesDone": p.bytes_done, "bytesTotal": p.bytes_total,
-                        }
-                    })
-                );
+                let line = UploadProgressLine {
+                    progress: PartsProgress {
+                        file: &shown,
+                        parts_done: p.parts_done,
+                        parts_total: p.parts_total,
+                        bytes_done: p.bytes_done,
+                        bytes_total: p.bytes_total,
+                    },
+                };
+                if let Ok(line) = serde_json::to_string(&line) {
+                    eprintln!("{line}");
+                }
             }
         };
         let started = Instant::now();
@@ -158,22 +162,17 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         match done {
             Ok(done) => {
                 let seconds = started.elapsed().as_secs_f64();
-                // `result` and `partsReused` are for scripts; `outcome` says the same in words.
-                let (result, parts_reused, how) = match done.outcome {
-                    Outcome::Uploaded => ("uploaded", 0, "uploaded".to_string()),
-                    Outcome::Resumed { parts_reused } => {
-                        ("resumed", parts_reused, format!("resumed ({parts_reused} parts already there)"))
-                    }
-                    Outcome::Restarted => (
-                        "restarted",
-                        0,
-                        "uploaded again (the file changed since the interrupted upload)".to_string(),
-                    ),
-                    Outcome::SkippedIdentical => {
-                        ("skipped-identical", 0, "skipped (already there, identical)".to_string())
-                    }
-                };
                 if args.output == Format::Text {
+                    let how = match done.outcome {
+                        Outcome::Uploaded => "uploaded".to_string(),
+                        Outcome::Resumed { parts_reused } => {
+                            format!("resumed ({parts_reused} parts already there)")
+                        }
+                        Outcome::Restarted => {
+                            "uploaded again (the file changed since the interrupted upload)".to_string()
+                        }
+                        Outcome::SkippedIdentical => "skipped (already there, identical)".to_string(),
+                    };
                     println!(
                         "s3://{bucket}/{key}: {how}, {} bytes sent in {seconds:.1} s, {} ({})",
                         done.bytes_sent,
@@ -181,27 +180,21 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                         done.kms_key_id.as_deref().unwrap_or("-")
                     );
                 }
-                results.push(json!({
-                    "file": path, "uri": format!("s3://{bucket}/{key}"), "bytes": done.bytes,
-                    "bytesSent": done.bytes_sent, "outcome": how, "result": result, "partsReused": parts_reused,
-                    "crc32c": done.crc32c,
-                    "serverSideEncryption": done.server_side_encryption, "kmsKeyId": done.kms_key_id,
-                    "seconds": seconds,
-                }));
+                results.push(UploadedFile::new(&shown, format!("s3://{bucket}/{key}"), &done, seconds));
             }
             Err(e) => {
-                failed = Some(format!("{}: {e}", path.display()));
+                failed = Some(CommandError::new(&shown, &e));
                 break;
             }
         }
     }
     session.close().await;
     if args.output == Format::Json {
-        print_json(&json!({"files": results, "error": failed}))?;
+        print_document("upload", &UploadOutput { files: &results, error: failed.as_ref() })?;
     }
     match failed {
         Some(e) if args.output == Format::Text => {
-            eprintln!("error: {e}\nrun the same command again to continue where it stopped");
+            eprintln!("error: {}\nrun the same command again to continue where it stopped", e.message);
             Ok(ExitCode::from(2))
         }
         Some(_) => Ok(ExitCode::from(2)),

@@ -8,10 +8,10 @@ use std::time::Duration;
 use anyhow::Context;
 use lakedrop_aws::transfer::{Orphan, clean_orphans};
 use lakedrop_core::state::State;
-use serde_json::json;
 
 use crate::connection::ConnectArgs;
-use crate::output::{Format, print_json};
+use crate::output::{Format, print_document};
+use crate::schema::{BucketCleanup, CleanUploadsOutput, CommandError, MultipartUpload};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -37,7 +37,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let buckets = if args.buckets.is_empty() { state.pending_buckets()? } else { args.buckets.clone() };
     if buckets.is_empty() {
         if args.output == Format::Json {
-            print_json(&json!({"buckets": []}))?;
+            print_document("clean-uploads", &CleanUploadsOutput { buckets: &[], error: None })?;
         } else {
             println!(
                 "no unfinished uploads are known here; name a bucket with --bucket to list the ones in it"
@@ -69,28 +69,29 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                         found.others.len()
                     );
                 }
-                let ids = |list: &[Orphan]| {
-                    list.iter().map(|o| json!({"key": o.key, "uploadId": o.upload_id})).collect::<Vec<_>>()
-                };
-                report.push(json!({
-                    "bucket": bucket, "aborted": ids(&found.aborted), "resumable": ids(&found.resumable),
-                    "others": ids(&found.others),
-                }));
+                let uploads = |list: &[Orphan]| list.iter().map(MultipartUpload::from).collect();
+                report.push(BucketCleanup {
+                    bucket: bucket.clone(),
+                    prefix: args.prefix.clone(),
+                    aborted: uploads(&found.aborted),
+                    resumable: uploads(&found.resumable),
+                    others: uploads(&found.others),
+                });
             }
             Err(e) => {
-                failed = Some(format!("s3://{bucket}: {e}"));
+                failed = Some(CommandError::new(&format!("s3://{bucket}"), &e));
                 break;
             }
         }
     }
     session.close().await;
     if args.output == Format::Json {
-        print_json(&json!({"buckets": report, "error": failed}))?;
+        print_document("clean-uploads", &CleanUploadsOutput { buckets: &report, error: failed.as_ref() })?;
     }
     match failed {
         Some(e) => {
             if args.output == Format::Text {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", e.message);
             }
             Ok(ExitCode::from(2))
         }

@@ -3,12 +3,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::output::{Format, print_document, thousands};
+use crate::schema::{ValidateOutput, ValidateSummary};
 use lakedrop_core::CancellationToken;
 use lakedrop_core::files::{expand_paths, validate_files};
 use lakedrop_validate::{FileReport, Issue, Level, Options, Severity};
-use serde_json::json;
-
-use crate::output::{Format, print_json, thousands};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -39,25 +38,23 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.output {
         Format::Json => {
             let mut by_code = std::collections::BTreeMap::new();
-            for file in &report.files {
-                for (code, n) in &file.by_code {
-                    *by_code.entry(code.as_str()).or_insert(0u64) += n;
-                }
+            for (code, n) in report.files.iter().flat_map(|f| &f.by_code) {
+                *by_code.entry(*code).or_insert(0u64) += n;
             }
             for issue in &report.issues {
-                *by_code.entry(issue.code.as_str()).or_insert(0u64) += 1;
+                *by_code.entry(issue.code).or_insert(0u64) += 1;
             }
-            let files: Vec<_> = report
-                .files
-                .iter()
-                .map(|f| {
-                    json!({"path": f.path, "lines": f.lines, "valid": f.valid, "invalid": f.invalid,
-                           "notFhir": f.not_fhir, "issues": f.issues, "issuesTruncated": f.issues_truncated,
-                           "groups": f.groups})
-                })
-                .collect();
-            print_json(&json!({"files": files, "issues": report.issues,
-                "summary": {"valid": report.valid, "invalid": report.invalid, "by_code": by_code}}))?;
+            let summary = ValidateSummary {
+                files: report.files.len() as u64,
+                valid: report.valid,
+                invalid: report.invalid,
+                not_fhir: report.files.iter().filter(|f| f.not_fhir).count() as u64,
+                by_code,
+                blocked,
+            };
+            let output =
+                ValidateOutput { level: args.level, files: &report.files, issues: &report.issues, summary };
+            print_document("validate", &output)?;
         }
         Format::Text => {
             for issue in &report.issues {

@@ -730,7 +730,9 @@ fn credentials_that_expire_during_an_upload_are_refreshed_or_stop_it_to_resume()
     let env: Vec<(&str, &str)> = first.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let out = home.run(&upload(&by_hand, "s3://lakedrop-input/expiry/"), &env);
     assert_eq!(out.status.code(), Some(2), "expired keys: {}", stderr(&out));
-    let error = upload_json(&out)["error"].as_str().unwrap_or_default().to_string();
+    let json = upload_json(&out);
+    assert_eq!(json["error"]["code"], "credentials", "{json}");
+    let error = json["error"]["message"].as_str().unwrap_or_default();
     assert!(
         error.contains("the credentials expired during") && error.contains("the upload resumes"),
         "{error}"
