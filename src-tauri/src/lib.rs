@@ -41,6 +41,9 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
         commands::results::failure_rows,
         commands::results::export_failures,
         commands::results::retry_failures,
+        commands::readback::fhir_lookup,
+        commands::readback::fhir_page,
+        commands::readback::verify_sample,
         commands::uploads::clean_uploads,
     ])
 }

@@ -35,6 +35,8 @@ pub const MAX_PER_TYPE: usize = 1_000;
 pub struct Verification {
     pub job_id: String,
     pub datastore_id: String,
+    /// The FHIR endpoint the resources were read from.
+    pub endpoint: String,
     /// The sample size asked for per resource type.
     pub per_type: usize,
     /// Per resource type, in name order.
@@ -57,6 +59,7 @@ impl Verification {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct TypeCounts {
     pub resource_type: String,
@@ -71,6 +74,7 @@ pub struct TypeCounts {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     /// Read back equal to the source line, but for what the service sets.
@@ -93,12 +97,10 @@ pub struct Sample {
     pub file: String,
     pub line: u64,
     pub outcome: Outcome,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Where it differs (empty unless `differing`).
     pub differences: Vec<Difference>,
     /// The source line and the resource read, for a sample that differs (to show them side by side).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub found: Option<Value>,
 }
 
@@ -200,10 +202,10 @@ pub async fn verify(
     let sources = Sources::open(clients, state, datastore_id, job_id, &located).await?;
     let fhir = Fhir::open(clients, datastore_id).await?;
 
-    let checks = located.iter().zip(&picks).map(|(at, (_, pick))| {
-        let (sources, fhir) = (&sources, &fhir);
-        async move { check(sources, fhir, at, pick.marked).await }
-    });
+    // Collected first: a stream over a borrowing closure is not `Send` for every lifetime, which a Tauri
+    // command's future must be.
+    let checks: Vec<_> =
+        located.iter().zip(&picks).map(|(at, (_, pick))| check(&sources, &fhir, at, pick.marked)).collect();
     let samples: Vec<Sample> = futures::stream::iter(checks)
         .buffered(CONCURRENCY)
         .collect::<Vec<_>>()
@@ -235,6 +237,7 @@ pub async fn verify(
     Ok(Verification {
         job_id: job_id.to_string(),
         datastore_id: datastore_id.to_string(),
+        endpoint: fhir.base().to_string(),
         per_type,
         types: types.into_values().collect(),
         samples,

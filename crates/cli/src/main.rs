@@ -5,6 +5,7 @@
 //! refused).
 
 mod connection;
+mod fhir;
 mod import;
 mod jobs;
 mod output;
@@ -15,6 +16,7 @@ mod schema;
 mod upload;
 mod uploads;
 mod validate;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -44,6 +46,11 @@ enum Command {
     Results(results::Args),
     /// Import only the lines a job rejected (all, or one cause's) as a new job.
     Retry(results::RetryArgs),
+    /// Read a finished job's imported resources back by sample and compare them with the lines sent.
+    Verify(verify::Args),
+    /// Read resources from the data store's FHIR API (`get Type/id`, `search 'Type?params'`).
+    #[command(subcommand)]
+    Fhir(fhir::Command),
     /// Upload files to S3 (multipart, checksummed, SSE-KMS), resuming an interrupted upload when run again.
     Upload(upload::Args),
     /// Abort the multipart uploads Lakedrop abandoned (file changed or gone, or too old); list others'.
@@ -83,6 +90,8 @@ fn main() -> ExitCode {
             Command::Policy(args) => preflight::run_policy(args),
             Command::Results(args) => results::run_results(args).await,
             Command::Retry(args) => results::run_retry(args).await,
+            Command::Verify(args) => verify::run(args).await,
+            Command::Fhir(command) => fhir::run(command).await,
             Command::Upload(args) => upload::run(args).await,
             Command::CleanUploads(args) => uploads::run(args).await,
             Command::Sandbox(command) => sandbox::run(command).await,

@@ -4,7 +4,9 @@
 use std::process::ExitCode;
 
 use lakedrop_aws::preflight::{self, Plan, PolicySource, Status};
-use lakedrop_core::policy::{PolicyTarget, pass_role_policy, permissions_policy, trust_policy};
+use lakedrop_core::policy::{
+    PolicyTarget, pass_role_policy, permissions_policy, read_back_policy, trust_policy,
+};
 
 use crate::connection::ConnectArgs;
 use crate::output::{Format, print_document};
@@ -111,6 +113,7 @@ pub fn run_policy(args: PolicyArgs) -> anyhow::Result<ExitCode> {
         trust_policy: trust_policy(&target),
         permissions_policy: permissions_policy(&target),
         caller_pass_role_policy: args.role.as_deref().map(pass_role_policy),
+        caller_read_back_policy: read_back_policy(&target),
     };
     match args.output {
         Format::Json => print_document("policy", &output)?,
@@ -125,6 +128,9 @@ pub fn run_policy(args: PolicyArgs) -> anyhow::Result<ExitCode> {
                 println!("The caller's policy, to pass the role to HealthLake:");
                 println!("{}", serde_json::to_string_pretty(pass_role)?);
             }
+            println!();
+            println!("The caller's policy, to read imported resources back (verify, fhir):");
+            println!("{}", serde_json::to_string_pretty(&output.caller_read_back_policy)?);
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -18,6 +18,7 @@ use lakedrop_aws::AwsError;
 use lakedrop_aws::preflight::Check;
 use lakedrop_aws::results::{JoinSource, Joined, Retry};
 use lakedrop_aws::transfer::{Orphan, Outcome, Transferred};
+use lakedrop_aws::verify::{Sample, TypeCounts};
 use lakedrop_core::job::Job;
 use lakedrop_core::manifest::ManifestSummary;
 use lakedrop_core::progress::ImportStarted;
@@ -91,6 +92,8 @@ pub struct PolicyOutput {
     pub permissions_policy: serde_json::Value,
     /// The caller's `iam:PassRole` policy, when `--role` names the role.
     pub caller_pass_role_policy: Option<serde_json::Value>,
+    /// What reading imported resources back needs (`lakedrop verify`, `lakedrop fhir`).
+    pub caller_read_back_policy: serde_json::Value,
 }
 
 /// `lakedrop results`.
@@ -356,4 +359,32 @@ mod tests {
         .collect();
         assert_eq!(names, ["uploaded", "resumed", "restarted", "skipped-identical"]);
     }
+}
+
+/// `lakedrop verify`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyOutput<'a> {
+    pub job_id: &'a str,
+    pub datastore_id: &'a str,
+    /// The FHIR endpoint the resources were read from.
+    pub endpoint: &'a str,
+    /// The sample size asked for per resource type.
+    pub per_type: usize,
+    /// Every sampled resource matched: the exit code is 0.
+    pub all_matched: bool,
+    pub counts: VerifyCounts,
+    pub types: &'a [TypeCounts],
+    pub samples: &'a [Sample],
+    pub sources: &'a [JoinSource],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyCounts {
+    pub sampled: u64,
+    pub matched: u64,
+    pub differing: u64,
+    pub missing: u64,
+    pub unverifiable: u64,
 }

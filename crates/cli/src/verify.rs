@@ -3,12 +3,12 @@
 
 use std::process::ExitCode;
 
-use lakedrop_aws::results::JoinSource;
-use lakedrop_aws::verify::{Outcome, Sample, TypeCounts, Verification, verify};
+use lakedrop_aws::verify::{Outcome, Verification, verify};
 use lakedrop_core::state::State;
 
 use crate::connection::ConnectArgs;
 use crate::output::{Format, print_document, thousands};
+use crate::schema::{VerifyCounts, VerifyOutput};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -47,6 +47,7 @@ fn output(found: &Verification) -> VerifyOutput<'_> {
     VerifyOutput {
         job_id: &found.job_id,
         datastore_id: &found.datastore_id,
+        endpoint: &found.endpoint,
         per_type: found.per_type,
         all_matched: found.all_matched(),
         counts: VerifyCounts {
@@ -102,30 +103,4 @@ fn print_text(found: &Verification) {
             println!("    {}: sent {}, found {}", d.path, show(&d.expected), show(&d.found));
         }
     }
-}
-
-/// `lakedrop verify`.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VerifyOutput<'a> {
-    pub job_id: &'a str,
-    pub datastore_id: &'a str,
-    /// The sample size asked for per resource type.
-    pub per_type: usize,
-    /// Every sampled resource matched: the exit code is 0.
-    pub all_matched: bool,
-    pub counts: VerifyCounts,
-    pub types: &'a [TypeCounts],
-    pub samples: &'a [Sample],
-    pub sources: &'a [JoinSource],
-}
-
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VerifyCounts {
-    pub sampled: u64,
-    pub matched: u64,
-    pub differing: u64,
-    pub missing: u64,
-    pub unverifiable: u64,
 }

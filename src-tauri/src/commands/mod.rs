@@ -7,5 +7,6 @@ pub mod import;
 pub mod jobs;
 pub mod notify;
 pub mod preflight;
+pub mod readback;
 pub mod results;
 pub mod uploads;

@@ -1,5 +1,5 @@
 use lakedrop_aws::preflight::{self, Check, Plan, PolicySource};
-use lakedrop_core::policy::{pass_role_policy, permissions_policy, trust_policy};
+use lakedrop_core::policy::{pass_role_policy, permissions_policy, read_back_policy, trust_policy};
 use serde::Serialize;
 
 use crate::{AppState, ErrorCode, IpcError};
@@ -30,6 +30,8 @@ pub struct Policies {
     pub trust_policy: String,
     pub permissions_policy: String,
     pub pass_role_policy: String,
+    /// What reading imported resources back (a look-up, "Verify a sample") needs.
+    pub read_back_policy: String,
 }
 
 #[tauri::command]
@@ -45,5 +47,6 @@ pub async fn policies(state: tauri::State<'_, AppState>) -> Result<Policies, Ipc
         trust_policy: pretty(trust_policy(&target))?,
         permissions_policy: pretty(permissions_policy(&target))?,
         pass_role_policy: pretty(pass_role_policy(&d.role_arn))?,
+        read_back_policy: pretty(read_back_policy(&target))?,
     })
 }

@@ -79,6 +79,12 @@ export const commands = {
 	 *  default, at the level this job ran at.
 	 */
 	retryFailures: (jobId: string, cause: Cause | null, level: Level | null) => typedError<Retry, IpcError>(__TAURI_INVOKE("retry_failures", { jobId, cause, level })),
+	/**  Answers `Patient/123` or `Observation?subject=Patient/123` on the chosen data store (or `datastore_id`). */
+	fhirLookup: (text: string, datastoreId: string | null) => typedError<LookupAnswer, IpcError>(__TAURI_INVOKE("fhir_lookup", { text, datastoreId })),
+	/**  The next page of a look-up's search, by the link the last page gave. */
+	fhirPage: (url: string, datastoreId: string | null) => typedError<LookupPage, IpcError>(__TAURI_INVOKE("fhir_page", { url, datastoreId })),
+	/**  Reads back `per_type` imported resources of each type of a finished job and compares them with the lines sent. */
+	verifySample: (jobId: string, perType: number) => typedError<SampleReport, IpcError>(__TAURI_INVOKE("verify_sample", { jobId, perType })),
 	/**
 	 *  Aborts the uploads Lakedrop started and abandoned in the buckets holding its unfinished uploads and in the
 	 *  destination's input bucket; keeps the resumable ones and leaves everyone else's alone.
@@ -180,6 +186,13 @@ export type Destination = {
 	outputUri?: string | null,
 	/**  The IAM role HealthLake assumes to read the input and write the output. */
 	roleArn?: string | null,
+};
+
+/**  One difference, its values as JSON text (`null` where the element is absent). */
+export type DifferenceText = {
+	path: string,
+	expected: string | null,
+	found: string | null,
 };
 
 /**
@@ -463,6 +476,25 @@ export type LineIdBase =
 /**  The evidence does not tell (no failure carries a resourceType/resourceId that matches either way). */
 "undecided";
 
+/**  What a look-up found: a resource, nothing, or a page of a search. */
+export type LookupAnswer = { kind: "resource"; reference: string; text: string } | ({ kind: "absent"; reference: string }) & { text?: never } | {
+	kind: "page",
+} & LookupPage;
+
+export type LookupEntry = {
+	/**  `Type/id`. */
+	reference: string,
+	text: string,
+};
+
+export type LookupPage = {
+	/**  Matches in all, when the service says. */
+	total: number | null,
+	entries: LookupEntry[],
+	/**  The next page's link, for `fhir_page`. */
+	next: string | null,
+};
+
 /**  The manifest's numbers, as the app and the CLI show them. */
 export type ManifestSummary = {
 	inputUri: string | null,
@@ -477,11 +509,23 @@ export type ManifestSummary = {
 	resourcesWithServerError: number,
 };
 
+export type Outcome = 
+/**  Read back equal to the source line, but for what the service sets. */
+"matched" | 
+/**  Read back, but not as it was sent: see `differences`. */
+"differing" | 
+/**  The data store does not hold it (not found, or deleted since). */
+"missing" | 
+/**  Its source line could not be found to compare with. */
+"unverifiable";
+
 /**  The IAM policies for the chosen destination, as pretty JSON ready to copy. */
 export type Policies = {
 	trustPolicy: string,
 	permissionsPolicy: string,
 	passRolePolicy: string,
+	/**  What reading imported resources back (a look-up, "Verify a sample") needs. */
+	readBackPolicy: string,
 };
 
 export type ProfileChoice = {
@@ -525,6 +569,16 @@ export type Retry = {
 	missing: number,
 };
 
+/**  A verification by sample, for the window. */
+export type SampleReport = {
+	/**  The FHIR endpoint the resources were read from. */
+	endpoint: string,
+	perType: number,
+	types: TypeCounts[],
+	/**  The samples that did not match, in type, file and line order (the matched are only counted). */
+	unmatched: UnmatchedSample[],
+};
+
 /**  Whether an issue blocks the line at the chosen level (`Error`) or is only worth knowing (`Warning`). */
 export type Severity = "error" | "warning";
 
@@ -549,6 +603,30 @@ export type SkippedFile = {
 };
 
 export type Status = "pass" | "warn" | "fail";
+
+export type TypeCounts = {
+	resourceType: string,
+	/**  Lines of this type the job reported imported. */
+	imported: number,
+	sampled: number,
+	matched: number,
+	differing: number,
+	missing: number,
+	/**  Sampled lines whose source could not be found (the file changed and the input object is gone). */
+	unverifiable: number,
+};
+
+export type UnmatchedSample = {
+	resourceType: string,
+	id: string,
+	file: string,
+	line: number,
+	outcome: Outcome,
+	differences: DifferenceText[],
+	/**  The source line and the resource read, pretty-printed, for a differing sample. */
+	source: string | null,
+	found: string | null,
+};
 
 /**  Counts of FAILURE lines that could not be read at all (a truncated file, say); reported, never fatal. */
 export type Unreadable = {

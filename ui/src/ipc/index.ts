@@ -247,3 +247,24 @@ export function retryFailures(
 ): Promise<Retry> {
   return unwrap(() => commands.retryFailures(jobId, cause, level));
 }
+
+// Reading imported resources back from the data store's FHIR API (issue 22).
+import type { LookupAnswer, LookupPage, SampleReport } from "./bindings";
+
+/**
+ * Answers `Patient/123` (a read) or `Observation?subject=Patient/123` (the first page of a
+ * search) on the chosen data store, or on `datastoreId`.
+ */
+export function fhirLookup(text: string, datastoreId: string | null = null): Promise<LookupAnswer> {
+  return unwrap(() => commands.fhirLookup(text, datastoreId));
+}
+
+/** The next page of a look-up's search, by the link the previous page gave. */
+export function fhirPage(url: string, datastoreId: string | null = null): Promise<LookupPage> {
+  return unwrap(() => commands.fhirPage(url, datastoreId));
+}
+
+/** Reads back `perType` imported resources of each type of a finished job and compares them. */
+export function verifySample(jobId: string, perType: number): Promise<SampleReport> {
+  return unwrap(() => commands.verifySample(jobId, perType));
+}

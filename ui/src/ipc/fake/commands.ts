@@ -62,4 +62,7 @@ export const commands: typeof generated = {
   exportFailures: (jobId) => typed(() => world.exportFailures(jobId)),
   retryFailures: (jobId, cause) => typed(() => world.retryFailures(jobId, cause)),
   cleanUploads: () => typed(() => world.cleanUploads()),
+  fhirLookup: (text) => typed(() => world.fhirLookup(text)),
+  fhirPage: (url) => typed(() => world.fhirPage(url)),
+  verifySample: (jobId, perType) => typed(() => world.verifySample(jobId, perType)),
 };

@@ -38,6 +38,11 @@ import type {
   UploadsCleaned,
   ValidateProgress,
   ValidationReport,
+  LookupAnswer,
+  LookupPage,
+  SampleReport,
+  TypeCounts,
+  UnmatchedSample,
 } from "../bindings";
 
 export interface Settings {
@@ -677,6 +682,17 @@ export class World {
         Version: "2012-10-17",
         Statement: [{ Effect: "Allow", Action: "iam:PassRole", Resource: d.roleArn }],
       }),
+      readBackPolicy: pretty({
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Sid: "ReadImportedResources",
+            Effect: "Allow",
+            Action: ["healthlake:ReadResource", "healthlake:SearchWithGet"],
+            Resource: `arn:aws:healthlake:${REGION}:${ACCOUNT}:datastore/fhir/${DATASTORE}`,
+          },
+        ],
+      }),
     };
   }
 
@@ -1026,5 +1042,124 @@ export class World {
       .map((f) => ({ ...f, lines, valid: 0, invalid: lines, bytes: lines * 250 }));
     const retried = this.submit(`retry-${jobId.slice(0, 8)}`, sent, "structure-only", again);
     return { jobId: retried.jobId, inputUri: retried.inputUri ?? "", lines, missing: 0 };
+  }
+
+  // Reading back (issue 22): every imported sample resource is there as sent, but the first
+  // Patient, which someone edited since (its gender), and the first Procedure, deleted.
+
+  private readBack(type: string, id: string): Record<string, unknown> | null {
+    if (type === "Procedure" && id === "procedure-1") return null;
+    const row = SAMPLE.find(([t]) => t === type);
+    const line = Number(id.slice(id.lastIndexOf("-") + 1));
+    if (!row || !(line >= 1 && line <= row[1])) return null;
+    const sent = JSON.parse(lineOf(`${SAMPLE_DIR}/${type}.000.ndjson`, line)) as Record<
+      string,
+      unknown
+    >;
+    const meta = { versionId: "1", lastUpdated: "2026-11-01T09:05:00.000Z" };
+    if (type === "Patient" && line === 1)
+      return { ...sent, gender: "male", meta: { ...meta, versionId: "2" } };
+    return { ...sent, meta };
+  }
+
+  fhirLookup(text: string): LookupAnswer {
+    const t = text.trim();
+    const read = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9.-]{1,64})$/.exec(t);
+    if (read) {
+      const [, type = "", id = ""] = read;
+      const found = this.readBack(type, id);
+      return found
+        ? { kind: "resource", reference: `${type}/${id}`, text: JSON.stringify(found, null, 2) }
+        : { kind: "absent", reference: `${type}/${id}` };
+    }
+    const search = /^([A-Z][A-Za-z]+)(\?.*)?$/.exec(t);
+    if (!search)
+      throw new BackendError({
+        code: "invalid-input",
+        message: `\`${t}\` is not a resource type: start with one, as in Patient/123 or Observation?code=…`,
+      });
+    return { kind: "page", ...this.searchPage(search[1] ?? "", 0) };
+  }
+
+  private searchPage(type: string, from: number): LookupPage {
+    const total = SAMPLE.find(([t]) => t === type)?.[1] ?? 0;
+    const entries = [];
+    for (let line = from + 1; line <= Math.min(total, from + 20); line++) {
+      const found = this.readBack(type, `${type.toLowerCase()}-${line}`);
+      if (found)
+        entries.push({
+          reference: `${type}/${String(found.id)}`,
+          text: JSON.stringify(found, null, 2),
+        });
+    }
+    const next = from + 20 < total ? `fake://${type}?page=${from + 20}` : null;
+    return { total, entries, next };
+  }
+
+  fhirPage(url: string): LookupPage {
+    const match = /^fake:\/\/([A-Za-z]+)\?page=(\d+)$/.exec(url);
+    if (!match)
+      throw new BackendError({ code: "invalid-input", message: `${url} is not a page link` });
+    return this.searchPage(match[1] ?? "", Number(match[2]));
+  }
+
+  verifySample(jobId: string, perType: number): SampleReport {
+    const j = this.find(jobId);
+    const types: TypeCounts[] = [];
+    const unmatched: UnmatchedSample[] = [];
+    for (const f of j.files) {
+      const type = sampleName(f.path).split(".")[0] ?? "Basic";
+      const sampled = Math.min(perType, f.valid);
+      const counts = {
+        resourceType: type,
+        imported: f.valid,
+        sampled,
+        matched: 0,
+        differing: 0,
+        missing: 0,
+        unverifiable: 0,
+      };
+      for (let line = 1; line <= sampled; line++) {
+        const id = `${type.toLowerCase()}-${line}`;
+        const sent = lineOf(f.path, line);
+        const found = this.readBack(type, id);
+        if (!found) {
+          counts.missing += 1;
+          unmatched.push({
+            resourceType: type,
+            id,
+            file: sampleName(f.path),
+            line,
+            outcome: "missing",
+            differences: [],
+            source: null,
+            found: null,
+          });
+        } else if (type === "Patient" && line === 1) {
+          counts.differing += 1;
+          const source = JSON.parse(sent) as Record<string, unknown>;
+          unmatched.push({
+            resourceType: type,
+            id,
+            file: sampleName(f.path),
+            line,
+            outcome: "differing",
+            differences: [{ path: "gender", expected: null, found: '"male"' }],
+            source: JSON.stringify(source, null, 2),
+            found: JSON.stringify(found, null, 2),
+          });
+        } else {
+          counts.matched += 1;
+        }
+      }
+      types.push(counts);
+    }
+    types.sort((a, b) => a.resourceType.localeCompare(b.resourceType));
+    return {
+      endpoint: `http://127.0.0.1:4599/datastore/${DATASTORE}/r4/`,
+      perType,
+      types,
+      unmatched,
+    };
   }
 }
