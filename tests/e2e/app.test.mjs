@@ -18,7 +18,7 @@
 //   DISPLAY             used when set; otherwise the test starts its own Xvfb
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import {
   accessSync,
   constants,
@@ -47,7 +47,7 @@ const SANDBOX_ROLE = "arn:aws:iam::000000000000:role/LakedropSandboxImport";
 const ARTIFACTS = join(HERE, "artifacts", process.env.LAKEDROP_E2E_THEME ?? "light");
 
 // Bounds, in milliseconds. The whole file must finish within WATCHDOG.
-const WATCHDOG = 290_000;
+const WATCHDOG = 400_000;
 const SESSION_TIMEOUT = 60_000;
 const APP_READY_TIMEOUT = 60_000;
 const VALIDATION_TIMEOUT = 60_000;
@@ -177,6 +177,38 @@ const watchdog = setTimeout(() => {
 }, WATCHDOG);
 watchdog.unref();
 
+/**
+ * Sends one SigV4-signed request to the embedded sandbox's FHIR API with botocore (from the AWS CLI's
+ * environment that `scripts/deps.sh --test` installs), as an analyst's own client would; returns the status.
+ */
+function signedRequest(method, url, body) {
+  const python = join(REPO, "target/awscli/bin/python");
+  assert.ok(existsSync(python), `${python} missing: scripts/deps.sh --test installs it`);
+  const seed = JSON.parse(readFileSync(join(dataDir, "sandbox", "seed.json"), "utf8"));
+  const script = [
+    "import os, sys, urllib.request, urllib.error",
+    "from botocore.auth import SigV4Auth",
+    "from botocore.awsrequest import AWSRequest",
+    "from botocore.credentials import Credentials",
+    "method, url, region = sys.argv[1], sys.argv[2], sys.argv[3]",
+    "body = sys.stdin.buffer.read() or None",
+    'request = AWSRequest(method=method, url=url, data=body, headers={"Content-Type": "application/fhir+json"})',
+    'SigV4Auth(Credentials(os.environ["KEY"], os.environ["SECRET"]), "healthlake", region).add_auth(request)',
+    "try:",
+    "    print(urllib.request.urlopen(urllib.request.Request(url, data=body, headers=dict(request.headers), method=method)).status)",
+    "except urllib.error.HTTPError as e:",
+    "    print(e.code)",
+  ].join("\n");
+  const out = spawnSync(python, ["-c", script, method, url, seed.region], {
+    input: body,
+    env: { PATH: process.env.PATH ?? "", KEY: seed.access_key_id, SECRET: seed.secret_access_key },
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  assert.equal(out.status, 0, out.stderr);
+  return out.stdout.trim();
+}
+
 before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   try {
@@ -241,7 +273,7 @@ after(async () => {
   clearTimeout(watchdog);
 });
 
-test("drop the sample, import it, read the manifest", { timeout: 270_000 }, async (t) => {
+test("drop the sample, import it, read the manifest", { timeout: 380_000 }, async (t) => {
   if (missing) {
     t.skip(missing);
     return;
@@ -265,6 +297,32 @@ test("drop the sample, import it, read the manifest", { timeout: 270_000 }, asyn
         throw e;
       }
     });
+  };
+
+  /**
+   * Presses Tab until the element matching `selector` has the focus (it must be reachable by
+   * keyboard) and checks the focus is visible.
+   */
+  const tabTo = async (selector) => {
+    for (let i = 0; i < 120; i++) {
+      await b.keys("Tab");
+      const focus = await b.execute((sel) => {
+        const el = document.activeElement;
+        if (!el || !el.matches(sel)) return null;
+        const style = getComputedStyle(el);
+        return { outline: style.outlineStyle, shadow: style.boxShadow };
+      }, selector);
+      if (focus) {
+        assert.ok(focus.outline !== "none" || focus.shadow !== "none", `no visible focus on ${selector}`);
+        return;
+      }
+    }
+    assert.fail(`${selector} cannot be reached with Tab`);
+  };
+  /** Tabs to the element matching `selector`, then presses Enter on it. */
+  const tabToAndPress = async (selector) => {
+    await tabTo(selector);
+    await b.keys("Enter");
   };
 
   await step("the app starts and listens for drops", async () => {
@@ -453,27 +511,6 @@ test("drop the sample, import it, read the manifest", { timeout: 270_000 }, asyn
   });
 
   await step("the bundled sample takes a first-time user to a chart, by keyboard alone", async () => {
-    /**
-     * Presses Tab until the element matching `selector` has the focus (it must be reachable by
-     * keyboard) and checks the focus is visible, then presses Enter on it.
-     */
-    const tabToAndPress = async (selector) => {
-      for (let i = 0; i < 80; i++) {
-        await b.keys("Tab");
-        const focus = await b.execute((sel) => {
-          const el = document.activeElement;
-          if (!el || !el.matches(sel)) return null;
-          const style = getComputedStyle(el);
-          return { outline: style.outlineStyle, shadow: style.boxShadow };
-        }, selector);
-        if (focus) {
-          assert.ok(focus.outline !== "none" || focus.shadow !== "none", `no visible focus on ${selector}`);
-          await b.keys("Enter");
-          return;
-        }
-      }
-      assert.fail(`${selector} cannot be reached with Tab`);
-    };
     await b.$("button=Files").click();
     await b.$("button=Clear list").click();
     await b.$(byTestId("try-sample")).waitForDisplayed({ timeout: 10_000, timeoutMsg: "no first-run offer" });
@@ -497,5 +534,53 @@ test("drop the sample, import it, read the manifest", { timeout: 270_000 }, asyn
     const imported = await b.$(`${byTestId("manifest-table")} ${byTestId("count-resourcesImported")} td`);
     assert.equal(await imported.getText(), "7,160");
     await screenshot("10-first-run-chart");
+  });
+  await step("the import is verified by sample, a change shows side by side, a look-up answers", async () => {
+    // By keyboard: the view's verify button, as for the other views.
+    await tabToAndPress(byTestId("verify-button"));
+    const summary = await b.$(byTestId("verify-summary"));
+    await summary.waitForExist({ timeout: RESULT_TIMEOUT, timeoutMsg: "the sample was not verified" });
+    // 20 per type, or all of a smaller type: 11+20+16+20+20+20+20+20+20+13+20+20+20.
+    assert.equal(await summary.getText(), "All 240 sampled resources match what was sent.");
+    const patients = await b.$(byTestId("verify-type-Patient")).getText();
+    assert.match(patients, /Patient\s+13\s+13\s+13\s+0\s+0/);
+    await screenshot("11-verified");
+    await axeCheck("job, verified by sample");
+
+    // Someone edits a patient through the data store's FHIR API (botocore signs it, as any client would).
+    const endpoint = (await b.$(`${byTestId("verify-endpoint")} code`).getText()).trim();
+    const patient = JSON.parse(readFileSync(join(SAMPLE, "Patient.000.ndjson"), "utf8").split("\n")[0]);
+    const edited = { ...patient, gender: patient.gender === "male" ? "female" : "male" };
+    assert.equal(signedRequest("PUT", `${endpoint}Patient/${patient.id}`, JSON.stringify(edited)), "200");
+
+    await tabToAndPress(byTestId("verify-button"));
+    await b.waitUntil(async () => /1 differ/.test(await summary.getText()), {
+      timeout: RESULT_TIMEOUT,
+      timeoutMsg: "the edited patient was not found to differ",
+    });
+    const item = await b.$(`${byTestId("verify-unmatched")}[data-outcome="differing"]`);
+    assert.match(await item.getText(), new RegExp(`Patient/${patient.id}`));
+    await item.$(byTestId("verify-open")).click();
+    const sent = await b.$(`${byTestId("verify-sent")} mark`);
+    await sent.waitForDisplayed({ timeout: 5_000, timeoutMsg: "the difference was not shown" });
+    assert.equal(await sent.getText(), `"gender": "${patient.gender}"`);
+    assert.equal(await b.$(`${byTestId("verify-found")} mark`).getText(), `"gender": "${edited.gender}"`);
+    await sent.scrollIntoView({ block: "center" });
+    await screenshot("12-difference-side-by-side");
+    await axeCheck("job, a difference side by side");
+
+    // A look-up, typed: a search by reference, answered with the patient's encounters.
+    await tabTo(byTestId("lookup-input"));
+    await b.keys([...`Encounter?subject=Patient/${patient.id}`]);
+    await b.keys("Enter");
+    const total = await b.$(byTestId("lookup-total"));
+    await total.waitForExist({ timeout: RESULT_TIMEOUT, timeoutMsg: "the look-up was not answered" });
+    assert.match(await total.getText(), /^\d+ match(es)?/);
+    const entry = await b.$(byTestId("lookup-entry"));
+    assert.match(await entry.getText(), /^Encounter\//);
+    await entry.click();
+    await total.scrollIntoView({ block: "start" });
+    await screenshot("13-lookup");
+    await axeCheck("job, a look-up answered");
   });
 });

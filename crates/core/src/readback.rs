@@ -191,8 +191,8 @@ mod tests {
             parse_lookup("Patient"),
             Ok(Lookup::Search { resource_type: "Patient".into(), query: "".into() })
         );
-        assert!(parse_lookup("patient/1").unwrap_err().contains("not a resource type"));
-        assert!(parse_lookup("Patient/a b").unwrap_err().contains("not a FHIR id"));
+        assert!(parse_lookup("patient/1").expect_err("lowercase type").contains("not a resource type"));
+        assert!(parse_lookup("Patient/a b").expect_err("space in id").contains("not a FHIR id"));
         assert!(parse_lookup("Patient/1/_history/2").is_err());
         assert!(parse_lookup("").is_err());
     }
