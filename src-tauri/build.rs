@@ -29,6 +29,9 @@ const COMMANDS: &[&str] = &[
     "export_failures",
     "retry_failures",
     "clean_uploads",
+    "fhir_lookup",
+    "fhir_page",
+    "verify_sample",
 ];
 
 fn main() {
