@@ -1,7 +1,7 @@
 //! Errors as they cross IPC: `{ code, message }`, with a closed set of codes the UI maps to sentences. Every
 //! library error is mapped with an exhaustive `match`, so a new variant forces a decision here.
 
-use lakedrop_aws::AwsError;
+use lakedrop_aws::{AwsError, ErrorKind};
 use serde::Serialize;
 
 /// What went wrong, in as many kinds as there are different things for the analyst to do about it; the UI has a
@@ -69,31 +69,36 @@ impl IpcError {
     }
 }
 
+impl From<ErrorKind> for ErrorCode {
+    fn from(kind: ErrorKind) -> ErrorCode {
+        match kind {
+            ErrorKind::InvalidInput => ErrorCode::InvalidInput,
+            ErrorKind::Rejected => ErrorCode::Rejected,
+            ErrorKind::NotFound => ErrorCode::NotFound,
+            ErrorKind::Io => ErrorCode::Io,
+            ErrorKind::FileChanged => ErrorCode::FileChanged,
+            ErrorKind::Credentials => ErrorCode::Credentials,
+            ErrorKind::Config => ErrorCode::Config,
+            ErrorKind::SignIn => ErrorCode::SignIn,
+            ErrorKind::MfaRequired => ErrorCode::MfaRequired,
+            ErrorKind::Clock => ErrorCode::Clock,
+            ErrorKind::WrongRegion => ErrorCode::WrongRegion,
+            ErrorKind::AccessDenied => ErrorCode::AccessDenied,
+            ErrorKind::Throttled => ErrorCode::Throttled,
+            ErrorKind::Dependency => ErrorCode::Dependency,
+            ErrorKind::Conflict => ErrorCode::Conflict,
+            ErrorKind::Offline => ErrorCode::Offline,
+            ErrorKind::Unavailable => ErrorCode::Unavailable,
+            ErrorKind::Aws => ErrorCode::Aws,
+            ErrorKind::LocalState => ErrorCode::LocalState,
+            ErrorKind::Cancelled => ErrorCode::Cancelled,
+        }
+    }
+}
+
 impl From<AwsError> for IpcError {
     fn from(e: AwsError) -> IpcError {
-        let code = match &e {
-            AwsError::Credentials { .. } => ErrorCode::Credentials,
-            AwsError::Config { .. } => ErrorCode::Config,
-            AwsError::SignIn { .. } => ErrorCode::SignIn,
-            AwsError::MfaRequired { .. } => ErrorCode::MfaRequired,
-            AwsError::ClockSkew { .. } => ErrorCode::Clock,
-            AwsError::WrongRegion { .. } => ErrorCode::WrongRegion,
-            AwsError::AccessDenied { .. } => ErrorCode::AccessDenied,
-            AwsError::NotFound { .. } => ErrorCode::NotFound,
-            AwsError::Throttled { .. } => ErrorCode::Throttled,
-            AwsError::Invalid { .. } => ErrorCode::Rejected,
-            AwsError::Dependency { .. } => ErrorCode::Dependency,
-            AwsError::Conflict { .. } => ErrorCode::Conflict,
-            AwsError::Network { .. } | AwsError::Unreachable { .. } => ErrorCode::Offline,
-            AwsError::Unavailable { .. } => ErrorCode::Unavailable,
-            AwsError::Service { .. } => ErrorCode::Aws,
-            AwsError::Io { .. } => ErrorCode::Io,
-            AwsError::Input(_) => ErrorCode::InvalidInput,
-            AwsError::State(_) => ErrorCode::LocalState,
-            AwsError::Cancelled => ErrorCode::Cancelled,
-            AwsError::FileChanged { .. } => ErrorCode::FileChanged,
-        };
-        IpcError::new(code, e.to_string())
+        IpcError::new(e.kind().into(), e.to_string())
     }
 }
 

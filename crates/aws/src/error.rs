@@ -6,6 +6,48 @@ use std::path::PathBuf;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
+/// One kind per different thing the analyst can do about an error: the CLI's JSON `code`, and what the desktop's
+/// IPC error codes are made from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// The input makes no sense (no files, a malformed S3 URI).
+    InvalidInput,
+    /// AWS refused the request as invalid.
+    Rejected,
+    NotFound,
+    /// A local file could not be read or written.
+    Io,
+    /// A file changed while it was uploaded: nothing of it was kept; running again starts from it as it is.
+    FileChanged,
+    /// No usable credentials, or expired ones.
+    Credentials,
+    /// The AWS configuration is wrong or incomplete.
+    Config,
+    /// The profile's IAM Identity Center sign-in is missing or has expired.
+    SignIn,
+    MfaRequired,
+    /// This computer's clock is too far off.
+    Clock,
+    WrongRegion,
+    AccessDenied,
+    Throttled,
+    /// A service the call depends on (KMS, S3) refused.
+    Dependency,
+    /// The resource's state does not allow this yet.
+    Conflict,
+    /// AWS could not be reached.
+    Offline,
+    /// AWS failed on its side and retries ran out.
+    Unavailable,
+    /// Any other AWS error.
+    Aws,
+    /// Lakedrop's local records could not be read or written.
+    LocalState,
+    Cancelled,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
     /// No usable credentials: none configured, an SSO session to refresh, or expired keys.
@@ -81,6 +123,34 @@ pub enum AwsError {
     /// object, and running the same command again starts from the file as it is then.
     #[error("{}: {message}", path.display())]
     FileChanged { path: PathBuf, message: String },
+}
+
+impl AwsError {
+    /// What kind of error this is, for a program to branch on.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            AwsError::Credentials { .. } => ErrorKind::Credentials,
+            AwsError::Config { .. } => ErrorKind::Config,
+            AwsError::SignIn { .. } => ErrorKind::SignIn,
+            AwsError::MfaRequired { .. } => ErrorKind::MfaRequired,
+            AwsError::ClockSkew { .. } => ErrorKind::Clock,
+            AwsError::WrongRegion { .. } => ErrorKind::WrongRegion,
+            AwsError::AccessDenied { .. } => ErrorKind::AccessDenied,
+            AwsError::NotFound { .. } => ErrorKind::NotFound,
+            AwsError::Throttled { .. } => ErrorKind::Throttled,
+            AwsError::Invalid { .. } => ErrorKind::Rejected,
+            AwsError::Dependency { .. } => ErrorKind::Dependency,
+            AwsError::Conflict { .. } => ErrorKind::Conflict,
+            AwsError::Network { .. } | AwsError::Unreachable { .. } => ErrorKind::Offline,
+            AwsError::Unavailable { .. } => ErrorKind::Unavailable,
+            AwsError::Service { .. } => ErrorKind::Aws,
+            AwsError::Io { .. } => ErrorKind::Io,
+            AwsError::Input(_) => ErrorKind::InvalidInput,
+            AwsError::State(_) => ErrorKind::LocalState,
+            AwsError::Cancelled => ErrorKind::Cancelled,
+            AwsError::FileChanged { .. } => ErrorKind::FileChanged,
+        }
+    }
 }
 
 impl From<lakedrop_core::files::FilesError> for AwsError {

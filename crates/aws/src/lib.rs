@@ -21,5 +21,5 @@ pub mod transfer;
 pub mod verify;
 
 pub use connect::{Clients, Target, connect};
-pub use error::AwsError;
+pub use error::{AwsError, ErrorKind};
 pub use session::Session;

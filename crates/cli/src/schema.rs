@@ -14,11 +14,11 @@
 
 use std::collections::BTreeMap;
 
-use lakedrop_aws::AwsError;
 use lakedrop_aws::preflight::Check;
 use lakedrop_aws::results::{JoinSource, Joined, Retry};
 use lakedrop_aws::transfer::{Orphan, Outcome, Transferred};
 use lakedrop_aws::verify::{Sample, TypeCounts};
+use lakedrop_aws::{AwsError, ErrorKind};
 use lakedrop_core::job::Job;
 use lakedrop_core::manifest::ManifestSummary;
 use lakedrop_core::progress::ImportStarted;
@@ -251,81 +251,14 @@ impl From<&Orphan> for MultipartUpload {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CommandError {
-    pub code: ErrorCode,
+    pub code: ErrorKind,
     pub message: String,
 }
 
 impl CommandError {
     /// `subject` (a file, a bucket) is said before the error's own words.
     pub fn new(subject: &str, e: &AwsError) -> CommandError {
-        CommandError { code: ErrorCode::from(e), message: format!("{subject}: {e}") }
-    }
-}
-
-/// One code per different thing to do about an error; the names are the desktop app's IPC error codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ErrorCode {
-    /// The input makes no sense (no files, a malformed S3 URI).
-    InvalidInput,
-    /// AWS refused the request as invalid.
-    Rejected,
-    NotFound,
-    /// A local file could not be read or written.
-    Io,
-    /// A file changed while it was uploaded: nothing of it was kept; running again starts from it as it is.
-    FileChanged,
-    /// No usable credentials, or expired ones.
-    Credentials,
-    /// The AWS configuration is wrong or incomplete.
-    Config,
-    /// The profile's IAM Identity Center sign-in is missing or has expired.
-    SignIn,
-    MfaRequired,
-    /// This computer's clock is too far off.
-    Clock,
-    WrongRegion,
-    AccessDenied,
-    Throttled,
-    /// A service the call depends on (KMS, S3) refused.
-    Dependency,
-    /// The resource's state does not allow this yet.
-    Conflict,
-    /// AWS could not be reached.
-    Offline,
-    /// AWS failed on its side and retries ran out.
-    Unavailable,
-    /// Any other AWS error.
-    Aws,
-    /// Lakedrop's local records could not be read or written.
-    LocalState,
-    Cancelled,
-}
-
-impl From<&AwsError> for ErrorCode {
-    fn from(e: &AwsError) -> ErrorCode {
-        match e {
-            AwsError::Credentials { .. } => ErrorCode::Credentials,
-            AwsError::Config { .. } => ErrorCode::Config,
-            AwsError::SignIn { .. } => ErrorCode::SignIn,
-            AwsError::MfaRequired { .. } => ErrorCode::MfaRequired,
-            AwsError::ClockSkew { .. } => ErrorCode::Clock,
-            AwsError::WrongRegion { .. } => ErrorCode::WrongRegion,
-            AwsError::AccessDenied { .. } => ErrorCode::AccessDenied,
-            AwsError::NotFound { .. } => ErrorCode::NotFound,
-            AwsError::Throttled { .. } => ErrorCode::Throttled,
-            AwsError::Invalid { .. } => ErrorCode::Rejected,
-            AwsError::Dependency { .. } => ErrorCode::Dependency,
-            AwsError::Conflict { .. } => ErrorCode::Conflict,
-            AwsError::Network { .. } | AwsError::Unreachable { .. } => ErrorCode::Offline,
-            AwsError::Unavailable { .. } => ErrorCode::Unavailable,
-            AwsError::Service { .. } => ErrorCode::Aws,
-            AwsError::Io { .. } => ErrorCode::Io,
-            AwsError::Input(_) => ErrorCode::InvalidInput,
-            AwsError::State(_) => ErrorCode::LocalState,
-            AwsError::Cancelled => ErrorCode::Cancelled,
-            AwsError::FileChanged { .. } => ErrorCode::FileChanged,
-        }
+        CommandError { code: e.kind(), message: format!("{subject}: {e}") }
     }
 }
 
