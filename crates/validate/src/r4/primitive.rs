@@ -13,7 +13,7 @@ pub(crate) fn check_str(prim: Prim, s: &str) -> Result<(), &'static str> {
             (1..=64).contains(&s.len())
                 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
         }
-        Prim::Uri | Prim::Url | Prim::Canonical => !s.bytes().any(|b| b.is_ascii_whitespace()),
+        Prim::Uri | Prim::Url | Prim::Canonical => !s.bytes().any(is_xsd_space),
         Prim::Oid => is_oid(s),
         Prim::Uuid => is_uuid(s),
         Prim::Base64Binary => is_base64(s),
@@ -30,7 +30,7 @@ pub(crate) fn check_str(prim: Prim, s: &str) -> Result<(), &'static str> {
 
 fn hint(prim: Prim) -> &'static str {
     match prim {
-        Prim::Code => "a code has no leading, trailing or double spaces",
+        Prim::Code => "a code has no leading, trailing or doubled white space: space, tab, CR or LF",
         Prim::Id => "use 1-64 of A-Z a-z 0-9 - .",
         Prim::Uri | Prim::Url | Prim::Canonical => "a URI has no spaces",
         Prim::Oid => "use urn:oid:1.2.3...",
@@ -46,13 +46,19 @@ fn hint(prim: Prim) -> &'static str {
     }
 }
 
+/// The spec's regexes are XML Schema's, whose `\s` is exactly these four ASCII characters: a no-break space
+/// (U+00A0) or a form feed is not white space there.
+pub(crate) fn is_xsd_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
 fn is_code(s: &str) -> bool {
-    // [^\s]+( [^\s]+)*
-    !s.is_empty()
-        && !s.starts_with(char::is_whitespace)
-        && !s.ends_with(char::is_whitespace)
-        && !s.contains("  ")
-        && !s.contains(['\t', '\n', '\r'])
+    // [^\s]+(\s[^\s]+)*
+    let b = s.as_bytes();
+    !b.is_empty()
+        && !is_xsd_space(b[0])
+        && !is_xsd_space(b[b.len() - 1])
+        && !b.windows(2).any(|w| is_xsd_space(w[0]) && is_xsd_space(w[1]))
 }
 
 fn is_oid(s: &str) -> bool {
@@ -81,7 +87,7 @@ fn is_base64(s: &str) -> bool {
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=' {
             n += 1;
-        } else if !b.is_ascii_whitespace() {
+        } else if !is_xsd_space(b) {
             return false;
         }
     }
