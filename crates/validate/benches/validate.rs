@@ -1,7 +1,8 @@
 //! Validator throughput against serde_json, on the real Synthea sample, and peak memory on a generated 1 GB file.
 //!
 //! Prints, from one run: MB/s of `check_line` at structure-only on one core beside serde_json parsing each line
-//! to `serde_json::Value`, and their ratio; the speed-up of the whole-file validator on 2 threads over 1; and
+//! to `serde_json::Value`, and their ratio; what R4's invariants cost (check_line with them against without); the
+//! speed-up of the whole-file validator on 2 threads over 1; and
 //! the peak resident memory (VmHWM) after validating a 1 GB file built from the sample lines (unique ids).
 //! No assertions: the figures go into the issue notes.
 //!
@@ -131,9 +132,19 @@ fn main() {
             std::hint::black_box(check_line(i as u64 + 1, line.as_bytes(), &options));
         }
     });
+    let without = Options { invariants: false, ..Options::default() };
+    let bare = throughput(bytes, min, || {
+        for (i, line) in lines.iter().enumerate() {
+            std::hint::black_box(check_line(i as u64 + 1, line.as_bytes(), &without));
+        }
+    });
     println!(
         "one core: serde_json to Value {serde:.0} MB/s; check_line (structure-only) {ours:.0} MB/s; ratio {:.2}x",
         ours / serde
+    );
+    println!(
+        "R4 invariants: check_line without them {bare:.0} MB/s, with them {ours:.0} MB/s; they cost {:.1}%",
+        (1.0 - ours / bare) * 100.0
     );
 
     let mut text = String::with_capacity(bytes * 4);

@@ -33,6 +33,8 @@ pub enum Code {
     TooManyFiles,
     /// At `strict`, a `meta.profile` HealthLake validates against and Lakedrop cannot check.
     UncheckedProfile,
+    /// An R4 invariant (a FHIRPath constraint of the definitions, such as `ext-1`) does not hold.
+    Invariant,
 }
 
 impl Code {
@@ -48,6 +50,7 @@ impl Code {
                 | Code::Cardinality
                 | Code::InvalidChoice
                 | Code::DuplicateKey
+                | Code::Invariant
         )
     }
 
@@ -78,6 +81,7 @@ impl Code {
             Code::ConditionalReference => "conditional-reference",
             Code::TooManyFiles => "too-many-files",
             Code::UncheckedProfile => "unchecked-profile",
+            Code::Invariant => "invariant",
         }
     }
 }

@@ -34,6 +34,9 @@ pub struct Options {
     pub examples_per_group: usize,
     /// Worker threads per file; 0 means one per core.
     pub threads: usize,
+    /// Evaluate R4's invariants (ext-1, dom-3, pat-1, ...). Always on in the app and the CLI; the benchmark turns
+    /// it off to measure what the invariants cost.
+    pub invariants: bool,
 }
 
 impl Default for Options {
@@ -44,6 +47,7 @@ impl Default for Options {
             max_issues_per_file: 1000,
             examples_per_group: 5,
             threads: 0,
+            invariants: true,
         }
     }
 }

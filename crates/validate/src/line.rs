@@ -84,7 +84,7 @@ pub fn check_line(line_no: u64, bytes: &[u8], options: &Options) -> LineVerdict 
         return verdict;
     }
 
-    let outcome = match r4::walk(text) {
+    let outcome = match r4::walk(text, options.invariants) {
         Ok(outcome) => outcome,
         Err(e) => {
             let message = if e.to_string().starts_with("trailing characters") {

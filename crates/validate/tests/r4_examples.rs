@@ -11,6 +11,22 @@ use lakedrop_validate::{Options, Severity, check_line};
 /// fails the test too, so the list cannot go stale.
 const INVALID_EXAMPLES: &[(&str, &str)] = &[
     (
+        "StructureDefinition-Definition.json",
+        "a pattern (logical model) with abstract false and no baseDefinition, which breaks sdf-4",
+    ),
+    (
+        "StructureDefinition-Event.json",
+        "a pattern (logical model) with abstract false and no baseDefinition, which breaks sdf-4",
+    ),
+    (
+        "StructureDefinition-FiveWs.json",
+        "a pattern (logical model) with abstract false and no baseDefinition, which breaks sdf-4",
+    ),
+    (
+        "StructureDefinition-Request.json",
+        "a pattern (logical model) with abstract false and no baseDefinition, which breaks sdf-4",
+    ),
+    (
         "ImplementationGuide-fhir.json",
         "ImplementationGuide.name and .status are required; the spec's own build guide omits both",
     ),

@@ -57,3 +57,129 @@ fn elements_are_r4s_own_not_a_later_versions() {
     patient["meta"] = json!({"project": "http://example.org/p"});
     the_error(&patient, Code::UnknownElement, "Patient.meta.project");
 }
+
+fn patient() -> Value {
+    synthea_line("Patient.000.ndjson")
+}
+
+#[test]
+fn an_extension_has_a_value_or_extensions_but_not_both_ext_1() {
+    let mut p = patient();
+    let url = "http://hl7.org/fhir/StructureDefinition/patient-birthPlace";
+    p["extension"] = json!([{"url": url}]);
+    let message = the_error(&p, Code::Invariant, "Patient.extension[0]");
+    assert!(message.contains("ext-1") && message.contains("value[x]"), "{message}");
+    p["extension"] =
+        json!([{"url": url, "valueString": "x", "extension": [{"url": "a", "valueString": "b"}]}]);
+    the_error(&p, Code::Invariant, "Patient.extension[0]");
+    p["extension"] = json!([{"url": url, "extension": [{"url": "a", "valueString": "b"}]}]);
+    assert_valid(&p);
+    // The same rule inside a primitive's companion.
+    p["_birthDate"] = json!({"extension": [{"url": url}]});
+    the_error(&p, Code::Invariant, "Patient._birthDate.extension[0]");
+}
+
+#[test]
+fn contained_resources_follow_dom_2_dom_3_dom_4_dom_5_and_local_references_ref_1() {
+    let mut p = patient();
+    p["contained"] = json!([{"resourceType": "Organization", "id": "org", "name": "Clinic"}]);
+    p["managingOrganization"] = json!({"reference": "#org"});
+    assert_valid(&p);
+    // dom-3: referenced from nowhere.
+    p["managingOrganization"] = json!({"display": "Clinic"});
+    let message = the_error(&p, Code::Invariant, "Patient.contained[0]");
+    assert!(message.contains("dom-3"), "{message}");
+    // ref-1: a local reference to nothing.
+    p["managingOrganization"] = json!({"reference": "#org"});
+    p["generalPractitioner"] = json!([{"reference": "#nobody"}]);
+    let message = the_error(&p, Code::Invariant, "Patient.generalPractitioner[0].reference");
+    assert!(message.contains("ref-1") && message.contains("#nobody"), "{message}");
+    p.as_object_mut().expect("object").remove("generalPractitioner");
+    // dom-2: a contained resource with its own contained.
+    p["contained"][0]["contained"] = json!([{"resourceType": "Location", "id": "l", "name": "x"}]);
+    p["contained"][0]["partOf"] = json!({"reference": "#l"});
+    let found = errors(&p);
+    assert!(
+        found.iter().any(|(c, path, m)| *c == Code::Invariant
+            && path == "Patient.contained[0].contained"
+            && m.contains("dom-2")),
+        "{found:?}"
+    );
+    p["contained"][0].as_object_mut().expect("object").remove("contained");
+    p["contained"][0].as_object_mut().expect("object").remove("partOf");
+    // dom-4 and dom-5: no versionId, lastUpdated or security in a contained resource's meta.
+    p["contained"][0]["meta"] = json!({"versionId": "1"});
+    let message = the_error(&p, Code::Invariant, "Patient.contained[0].meta.versionId");
+    assert!(message.contains("dom-4"), "{message}");
+    p["contained"][0]["meta"] = json!({"security": [{"code": "R"}]});
+    the_error(&p, Code::Invariant, "Patient.contained[0].meta.security");
+    p["contained"][0]["meta"] = json!({"tag": [{"code": "t"}]});
+    assert_valid(&p);
+    // A contained resource that points back at its container with "#" counts as referenced.
+    p["managingOrganization"] = json!({"display": "Clinic"});
+    p["contained"][0]["endpoint"] = json!([{"reference": "#"}]);
+    assert_valid(&p);
+}
+
+#[test]
+fn an_element_has_a_value_or_children_ele_1() {
+    let mut p = patient();
+    p["maritalStatus"] = json!({"id": "m"});
+    let message = the_error(&p, Code::Invariant, "Patient.maritalStatus");
+    assert!(message.contains("ele-1"), "{message}");
+    let mut p = patient();
+    p.as_object_mut().expect("object").remove("birthDate");
+    p["_birthDate"] = json!({"id": "b"});
+    the_error(&p, Code::Invariant, "Patient._birthDate");
+    // An id beside a value is fine.
+    let mut p = patient();
+    p["_birthDate"] = json!({"id": "b"});
+    assert_valid(&p);
+}
+
+#[test]
+fn resource_and_backbone_invariants_from_the_definitions_are_evaluated() {
+    // pat-1 on Patient.contact.
+    let mut p = patient();
+    p["contact"] = json!([{"gender": "female"}]);
+    let message = the_error(&p, Code::Invariant, "Patient.contact[0]");
+    assert!(message.contains("pat-1"), "{message}");
+    p["contact"] = json!([{"gender": "female", "telecom": [{"system": "phone", "value": "555"}]}]);
+    assert_valid(&p);
+    // cpt-2 on ContactPoint: a value needs a system.
+    p["telecom"] = json!([{"value": "555-1234"}]);
+    let message = the_error(&p, Code::Invariant, "Patient.telecom[0]");
+    assert!(message.contains("cpt-2"), "{message}");
+    // obs-6: dataAbsentReason only when there is no value.
+    let mut o = json!({"resourceType": "Observation", "id": "o", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8302-2"}]},
+        "valueQuantity": {"value": 180, "unit": "cm", "system": "http://unitsofmeasure.org", "code": "cm"}});
+    assert_valid(&o);
+    o["dataAbsentReason"] = json!({"text": "unknown"});
+    let message = the_error(&o, Code::Invariant, "Observation");
+    assert!(message.contains("obs-6"), "{message}");
+    // bdl-1 compares a value: total only in a searchset or history.
+    let bundle = json!({"resourceType": "Bundle", "id": "b", "type": "collection", "total": 1});
+    the_error(&bundle, Code::Invariant, "Bundle");
+    assert_valid(&json!({"resourceType": "Bundle", "id": "b", "type": "searchset", "total": 1}));
+    // app-3 uses `in`, ipn-1 sums counts.
+    let a = json!({"resourceType": "Appointment", "id": "a", "status": "booked",
+        "participant": [{"status": "accepted", "actor": {"reference": "Patient/p"}}]});
+    the_error(&a, Code::Invariant, "Appointment");
+    let mut a = a;
+    a["status"] = json!("proposed");
+    assert_valid(&a);
+    the_error(&json!({"resourceType": "InsurancePlan", "id": "i"}), Code::Invariant, "InsurancePlan");
+    assert_valid(&json!({"resourceType": "InsurancePlan", "id": "i", "name": "Plan"}));
+}
+
+#[test]
+fn at_minimal_a_broken_invariant_is_a_warning() {
+    let mut p = patient();
+    p["telecom"] = json!([{"value": "555-1234"}]);
+    let line = serde_json::to_string(&p).expect("json");
+    let options = Options { level: lakedrop_validate::Level::Minimal, ..Options::default() };
+    let verdict = check_line(1, line.as_bytes(), &options);
+    assert!(!verdict.rejected, "{:?}", verdict.issues);
+    assert!(verdict.issues.iter().any(|i| i.code == Code::Invariant && i.severity == Severity::Warning));
+}

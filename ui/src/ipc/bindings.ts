@@ -141,7 +141,9 @@ export type Code = "invalid-json" | "not-an-object" | "blank-line" | "byte-order
 /**  More files than HealthLake takes in one import job. */
 "too-many-files" | 
 /**  At `strict`, a `meta.profile` HealthLake validates against and Lakedrop cannot check. */
-"unchecked-profile";
+"unchecked-profile" | 
+/**  An R4 invariant (a FHIRPath constraint of the definitions, such as `ext-1`) does not hold. */
+"invariant";
 
 /**  Where a session talks to: the sandbox (or another AWS-compatible stand-in) or an AWS account. */
 export type ConnectionKind = "sandbox" | "aws";

@@ -195,6 +195,7 @@ const CODE_LABELS: Record<Code, string> = {
   "conditional-reference": "Conditional reference",
   "too-many-files": "Too many files",
   "unchecked-profile": "Profile not checked",
+  invariant: "R4 rule broken",
 };
 
 /** A short, plain name for an issue code ("Invalid value" for invalid-value). */

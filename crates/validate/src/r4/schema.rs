@@ -77,6 +77,50 @@ pub(crate) struct Element {
     pub choice: u8,
     /// 0, or the index in `CODE_SETS` of the closed list a `code` must come from (a required binding).
     pub codes: u16,
+    /// An invariant of the type reads this member's value or its count, so the walk keeps it.
+    pub watch: bool,
+}
+
+/// An R4 invariant (a FHIRPath constraint) compiled at generation time into what one object's own members
+/// decide; see `gen/fhirpath.py` for the subset. Member numbers are positions in `Type::members()`.
+#[derive(Debug)]
+pub(crate) enum Expr {
+    /// The member is present, with a value or an extension.
+    Exists(u16),
+    /// A member of the 1-based choice group is present.
+    Chosen(u8),
+    /// The primitive member has a value (not only an extension).
+    HasValue(u16),
+    /// How many items the member has.
+    Count(u16),
+    /// The value of a single-valued primitive member (a watched one); empty when absent.
+    Value(u16),
+    Bool(bool),
+    Int(i64),
+    Str(&'static str),
+    Not(&'static Expr),
+    And(&'static Expr, &'static Expr),
+    Or(&'static Expr, &'static Expr),
+    Xor(&'static Expr, &'static Expr),
+    Implies(&'static Expr, &'static Expr),
+    Eq(&'static Expr, &'static Expr),
+    Ne(&'static Expr, &'static Expr),
+    /// `a <= b`; `a >= b` is written `Le(b, a)`.
+    Le(&'static Expr, &'static Expr),
+    /// `a > b`; `a < b` is written `Gt(b, a)`.
+    Gt(&'static Expr, &'static Expr),
+    Add(&'static Expr, &'static Expr),
+    In(&'static Expr, &'static [&'static str]),
+}
+
+/// One error-severity invariant of a type, as the definitions state it.
+#[derive(Debug)]
+pub(crate) struct Invariant {
+    /// `ext-1`, `pat-1`.
+    pub key: &'static str,
+    /// The definitions' own words for the rule.
+    pub human: &'static str,
+    pub expr: Expr,
 }
 
 /// A complex data type, a resource, or an inline element, with its members `ELEMENTS[start..start + len]`,
@@ -90,6 +134,8 @@ pub(crate) struct Type {
     pub len: u16,
     /// The base names of the choice groups (`value` for `value[x]`), by 1-based group number.
     pub choices: &'static [&'static str],
+    /// The type's own invariants that compile to member checks.
+    pub invariants: &'static [Invariant],
 }
 
 impl Type {

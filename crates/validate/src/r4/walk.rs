@@ -11,9 +11,9 @@ use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::model::{MAX_MEMBERS, REFERENCE_TYPE};
+use super::model::{ELEMENT_TYPE, MAX_MEMBERS, META_TYPE, REFERENCE_TYPE};
 use super::primitive::check_str;
-use super::schema::{Element, Kind, Prim, Type, code_set, resource, type_at};
+use super::schema::{Element, Expr, Kind, Prim, Type, code_set, resource, type_at};
 use crate::Code;
 
 /// A problem found by the walk; the caller decides its severity from the code and the validation level.
@@ -56,8 +56,8 @@ pub(crate) struct Outcome {
 }
 
 /// Parses and checks one line. `Err` is a JSON syntax error (including trailing content after the value).
-pub(crate) fn walk(text: &str) -> Result<Outcome, serde_json::Error> {
-    let mut walk = Walk::default();
+pub(crate) fn walk(text: &str, invariants: bool) -> Result<Outcome, serde_json::Error> {
+    let mut walk = Walk { invariants, ..Walk::default() };
     let mut de = serde_json::Deserializer::from_str(text);
     RootSeed { walk: &mut walk }.deserialize(&mut de)?;
     de.end()?;
@@ -67,13 +67,43 @@ pub(crate) fn walk(text: &str) -> Result<Outcome, serde_json::Error> {
 #[derive(Debug, Clone, Copy)]
 enum Seg {
     Name(&'static str),
+    /// The `_name` companion of a primitive (its id and extensions).
+    Ext(&'static str),
     Index(u32),
+}
+
+/// What the walk keeps of a watched member for the type's invariants.
+#[derive(Debug)]
+enum Captured {
+    Str(String),
+    Bool(bool),
+    Count(u32),
+}
+
+/// The local (`#id`) references and contained resources of one resource (the top-level one, or a Bundle
+/// entry's), for ref-1 and dom-3. Contained resources share their container's scope.
+#[derive(Default)]
+struct Scope {
+    /// Each contained resource: its path and its id once seen.
+    contained: Vec<(String, Option<String>)>,
+    /// Each `#...` reference: its path, what follows `#`, whether it is a Reference (ref-1 applies) and the
+    /// contained resource it was found in.
+    refs: Vec<(String, String, bool, Option<usize>)>,
+    /// The contained resource being walked.
+    current: Option<usize>,
 }
 
 #[derive(Default)]
 struct Walk {
     outcome: Outcome,
     path: Vec<Seg>,
+    /// The value of the watched member being read, taken by its `MemberSeed`.
+    capture: Option<Captured>,
+    /// The `_name` object just read held only an `id`.
+    bare_companion: bool,
+    scopes: Vec<Scope>,
+    /// Evaluate R4's invariants (off only to measure what they cost).
+    invariants: bool,
 }
 
 impl Walk {
@@ -85,6 +115,10 @@ impl Walk {
                     if !out.is_empty() {
                         out.push('.');
                     }
+                    out.push_str(name);
+                }
+                Seg::Ext(name) => {
+                    out.push_str("._");
                     out.push_str(name);
                 }
                 Seg::Index(i) => {
@@ -105,15 +139,70 @@ impl Walk {
         let path = self.path(extra);
         self.outcome.found.push(Found { code, path, message });
     }
+
+    /// Whether the object being walked is a contained resource (`...contained[i]`).
+    fn in_contained(&self) -> bool {
+        matches!(self.path.as_slice(), [.., Seg::Name("contained"), Seg::Index(_)])
+    }
+
+    /// Whether the object being walked is the `meta` of a contained resource.
+    fn in_contained_meta(&self) -> bool {
+        matches!(self.path.as_slice(), [.., Seg::Name("contained"), Seg::Index(_), Seg::Name("meta")])
+    }
+
+    fn local_reference(&mut self, value: &str, reference: bool) {
+        let path = self.path(None);
+        if let Some(scope) = self.scopes.last_mut() {
+            let current = scope.current;
+            scope.refs.push((path, value[1..].to_string(), reference, current));
+        }
+    }
+
+    /// ref-1 and dom-3 over a finished resource's scope.
+    fn close_scope(&mut self) {
+        let Some(scope) = self.scopes.pop() else { return };
+        for (path, target, reference, _) in &scope.refs {
+            let known =
+                target.is_empty() || scope.contained.iter().any(|(_, id)| id.as_deref() == Some(target));
+            if *reference && !known {
+                self.outcome.found.push(Found {
+                    code: Code::Invariant,
+                    path: path.clone(),
+                    message: format!(
+                        "#{} names no contained resource; add the resource to contained with that id, or fix the reference (R4 invariant ref-1)",
+                        truncate(target, 64)
+                    ),
+                });
+            }
+        }
+        for (k, (path, id)) in scope.contained.iter().enumerate() {
+            let referenced = scope.refs.iter().any(|(_, target, _, from)| {
+                id.as_deref() == Some(target.as_str()) || (target.is_empty() && *from == Some(k))
+            });
+            if !referenced {
+                self.outcome.found.push(Found {
+                    code: Code::Invariant,
+                    path: path.clone(),
+                    message: "the contained resource is referenced from nowhere in the resource; reference it as #id, or make it a resource of its own (R4 invariant dom-3)".into(),
+                });
+            }
+        }
+    }
 }
 
 /// Members seen in one object, to find duplicates, choice conflicts and missing required elements.
 struct Seen {
     values: [u64; MAX_MEMBERS.div_ceil(64)],
     extensions: [u64; MAX_MEMBERS.div_ceil(64)],
+    /// `_name` companions that held only an `id` (ele-1 when the value is missing too).
+    bare: [u64; MAX_MEMBERS.div_ceil(64)],
     /// Per choice group (1-based, up to 31), whether a member appeared.
     choices: u32,
     any: bool,
+    /// How many members appeared.
+    count: u16,
+    /// The values and counts of watched members, by position.
+    captured: Vec<(u16, Captured)>,
 }
 
 impl Seen {
@@ -121,9 +210,16 @@ impl Seen {
         Seen {
             values: [0; MAX_MEMBERS.div_ceil(64)],
             extensions: [0; MAX_MEMBERS.div_ceil(64)],
+            bare: [0; MAX_MEMBERS.div_ceil(64)],
             choices: 0,
             any: false,
+            count: 0,
+            captured: Vec::new(),
         }
+    }
+
+    fn captured(&self, i: u16) -> Option<&Captured> {
+        self.captured.iter().find(|(j, _)| *j == i).map(|(_, c)| c)
     }
 
     /// Marks a member; false when it was already there (a duplicate key).
@@ -324,6 +420,19 @@ fn resource_members<'de, A: MapAccess<'de>>(walk: &mut Walk, mut map: A, root: b
     if root {
         walk.path.push(Seg::Name(ty.name));
     }
+    let contained = !root && walk.in_contained();
+    let outer = if !walk.invariants {
+        None
+    } else if contained {
+        let path = walk.path(None);
+        walk.scopes.last_mut().map(|scope| {
+            scope.contained.push((path, None));
+            scope.current.replace(scope.contained.len() - 1)
+        })
+    } else {
+        walk.scopes.push(Scope::default());
+        None
+    };
     let mut seen = Seen::new();
     seen.any = true;
     for (key, raw) in pending {
@@ -344,6 +453,24 @@ fn resource_members<'de, A: MapAccess<'de>>(walk: &mut Walk, mut map: A, root: b
         map.next_value_seed(MemberSeed { walk, ty, seen: &mut seen, key: &key, root })?;
     }
     finish_object(walk, ty, &seen);
+    if !walk.invariants {
+        // Nothing was collected for ref-1 and dom-2/3.
+    } else if contained {
+        if let Some((i, _)) = ty.member("contained")
+            && (Seen::has(&seen.values, i))
+        {
+            walk.report(
+                Code::Invariant,
+                Some("contained"),
+                "a contained resource cannot contain resources itself; move them into the containing resource's contained (R4 invariant dom-2)".into(),
+            );
+        }
+        if let (Some(scope), Some(outer)) = (walk.scopes.last_mut(), outer) {
+            scope.current = outer;
+        }
+    } else {
+        walk.close_scope();
+    }
     if root {
         walk.path.pop();
     }
@@ -374,6 +501,38 @@ fn object_members<'de, A: MapAccess<'de>>(
         walk.report(Code::InvalidValue, None, "empty object; leave the element out instead".into());
         return Ok(());
     }
+    let id_only = walk.invariants
+        && seen.count == 1
+        && ty.member("id").is_some_and(|(i, _)| Seen::has(&seen.values, i));
+    if id_only && std::ptr::eq(ty, type_at(ELEMENT_TYPE)) {
+        // A primitive's `_name` companion: whether that breaks ele-1 depends on the value beside it.
+        walk.bare_companion = true;
+    } else if id_only {
+        walk.report(
+            Code::Invariant,
+            None,
+            format!(
+                "this {} holds only an id; an element needs a value or other children, so add them or leave the element out (R4 invariant ele-1)",
+                ty.name
+            ),
+        );
+    }
+    if walk.invariants && std::ptr::eq(ty, type_at(META_TYPE)) && walk.in_contained_meta() {
+        for (name, key) in [("versionId", "dom-4"), ("lastUpdated", "dom-4"), ("security", "dom-5")] {
+            if ty
+                .member(name)
+                .is_some_and(|(i, _)| Seen::has(&seen.values, i) || Seen::has(&seen.extensions, i))
+            {
+                walk.report(
+                    Code::Invariant,
+                    Some(name),
+                    format!(
+                        "a contained resource cannot have meta.{name}; only the containing resource has one, so remove it (R4 invariant {key})"
+                    ),
+                );
+            }
+        }
+    }
     finish_object(walk, ty, &seen);
     Ok(())
 }
@@ -395,6 +554,37 @@ fn finish_object(walk: &mut Walk, ty: &'static Type, seen: &Seen) {
             );
         }
     }
+    if !walk.invariants {
+        return finish_choices(walk, ty, seen, groups_required);
+    }
+    let bare = seen.bare.iter().any(|w| *w != 0);
+    for (i, element) in ty.members().iter().enumerate().filter(|_| bare) {
+        if Seen::has(&seen.bare, i) && !Seen::has(&seen.values, i) {
+            let name = format!("_{}", element.name);
+            walk.report(
+                Code::Invariant,
+                Some(&name),
+                format!(
+                    "{name} holds only an id and {} has no value; give it a value or extensions, or leave both out (R4 invariant ele-1)",
+                    element.name
+                ),
+            );
+        }
+    }
+    for invariant in ty.invariants {
+        if matches!(eval(&invariant.expr, seen), Val::Bool(false)) {
+            walk.report(
+                Code::Invariant,
+                None,
+                format!("{}: {} (R4 invariant {})", ty.name, invariant.human, invariant.key),
+            );
+        }
+    }
+    finish_choices(walk, ty, seen, groups_required);
+}
+
+/// Required choice groups that never appeared.
+fn finish_choices(walk: &mut Walk, ty: &'static Type, seen: &Seen, groups_required: u32) {
     for (g, base) in ty.choices.iter().enumerate() {
         let group = g as u32 + 1;
         if groups_required & (1 << group) != 0 && seen.choices & (1 << group) == 0 {
@@ -409,6 +599,80 @@ fn finish_object(walk: &mut Walk, ty: &'static Type, seen: &Seen) {
                 ),
             );
         }
+    }
+}
+
+/// A FHIRPath value as far as the compiled invariants need one: empty, or a single boolean, integer or string.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Val<'a> {
+    Empty,
+    Bool(bool),
+    Int(i64),
+    Str(&'a str),
+}
+
+/// Evaluates a compiled invariant over an object's members, with FHIRPath's three-valued logic: a result
+/// that is empty (a member it compares is absent) does not count as broken.
+fn eval<'a>(expr: &Expr, seen: &'a Seen) -> Val<'a> {
+    use Val::{Bool, Empty, Int, Str};
+    let present = |i: u16| Seen::has(&seen.values, i as usize) || Seen::has(&seen.extensions, i as usize);
+    let ints = |a: &Expr, b: &Expr| match (eval(a, seen), eval(b, seen)) {
+        (Int(x), Int(y)) => Some((x, y)),
+        _ => None,
+    };
+    match *expr {
+        Expr::Exists(i) => Bool(present(i)),
+        Expr::Chosen(g) => Bool(seen.choices & (1 << g) != 0),
+        Expr::HasValue(i) => Bool(Seen::has(&seen.values, i as usize)),
+        Expr::Count(i) => match seen.captured(i) {
+            Some(Captured::Count(n)) => Int(i64::from(*n)),
+            _ => Int(i64::from(present(i))),
+        },
+        Expr::Value(i) => match seen.captured(i) {
+            Some(Captured::Str(s)) => Str(s),
+            Some(Captured::Bool(b)) => Bool(*b),
+            _ => Empty,
+        },
+        Expr::Bool(b) => Bool(b),
+        Expr::Int(n) => Int(n),
+        Expr::Str(s) => Str(s),
+        Expr::Not(a) => match eval(a, seen) {
+            Bool(b) => Bool(!b),
+            _ => Empty,
+        },
+        Expr::And(a, b) => match (eval(a, seen), eval(b, seen)) {
+            (Bool(false), _) | (_, Bool(false)) => Bool(false),
+            (Bool(true), Bool(true)) => Bool(true),
+            _ => Empty,
+        },
+        Expr::Or(a, b) => match (eval(a, seen), eval(b, seen)) {
+            (Bool(true), _) | (_, Bool(true)) => Bool(true),
+            (Bool(false), Bool(false)) => Bool(false),
+            _ => Empty,
+        },
+        Expr::Xor(a, b) => match (eval(a, seen), eval(b, seen)) {
+            (Bool(x), Bool(y)) => Bool(x != y),
+            _ => Empty,
+        },
+        Expr::Implies(a, b) => match (eval(a, seen), eval(b, seen)) {
+            (Bool(false), _) | (_, Bool(true)) => Bool(true),
+            (Bool(true), right) => right,
+            _ => Empty,
+        },
+        Expr::Eq(a, b) | Expr::Ne(a, b) => {
+            let equal = match (eval(a, seen), eval(b, seen)) {
+                (Empty, _) | (_, Empty) => return Empty,
+                (x, y) => x == y,
+            };
+            Bool(equal == matches!(expr, Expr::Eq(..)))
+        }
+        Expr::Le(a, b) => ints(a, b).map_or(Empty, |(x, y)| Bool(x <= y)),
+        Expr::Gt(a, b) => ints(a, b).map_or(Empty, |(x, y)| Bool(x > y)),
+        Expr::Add(a, b) => ints(a, b).map_or(Empty, |(x, y)| Int(x + y)),
+        Expr::In(a, list) => match eval(a, seen) {
+            Str(s) => Bool(list.contains(&s)),
+            _ => Empty,
+        },
     }
 }
 
@@ -494,11 +758,12 @@ impl<'de> DeserializeSeed<'de> for MemberSeed<'_, '_> {
             }
             seen.choices |= bit;
         }
+        seen.count += 1;
         if root && key == "id" {
             walk.outcome.id = StringOrKind.deserialize(d)?.map_or_else(RootId::NotString, RootId::Str);
             return Ok(());
         }
-        walk.path.push(Seg::Name(element.name));
+        walk.path.push(if extension { Seg::Ext(element.name) } else { Seg::Name(element.name) });
         let result = if extension {
             let kind = Kind::Complex(super::model::ELEMENT_TYPE);
             ValueSeed {
@@ -521,6 +786,15 @@ impl<'de> DeserializeSeed<'de> for MemberSeed<'_, '_> {
                 .deserialize(d)
         };
         walk.path.pop();
+        if extension {
+            if std::mem::take(&mut walk.bare_companion) && !element.many {
+                Seen::mark(&mut seen.bare, i);
+            }
+        } else if element.watch
+            && let Some(captured) = walk.capture.take()
+        {
+            seen.captured.push((i as u16, captured));
+        }
         result
     }
 }
@@ -641,9 +915,11 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         f.write_str("a FHIR element")
     }
 
-    fn visit_bool<E>(mut self, _: bool) -> Result<(), E> {
+    fn visit_bool<E>(mut self, v: bool) -> Result<(), E> {
         if self.single("value") && self.kind != Kind::Prim(Prim::Boolean) {
             self.wrong_type("true/false");
+        } else if self.element.watch && !self.in_array {
+            self.walk.capture = Some(Captured::Bool(v));
         }
         Ok(())
     }
@@ -735,6 +1011,25 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
                 ),
             );
         }
+        if self.walk.invariants
+            && v.starts_with('#')
+            && (self.conditional || matches!(prim, Prim::Uri | Prim::Url | Prim::Canonical))
+        {
+            self.walk.local_reference(v, self.conditional);
+        }
+        if self.element.name == "id"
+            && matches!(
+                self.walk.path.as_slice(),
+                [.., Seg::Name("contained"), Seg::Index(_), Seg::Name("id")]
+            )
+            && let Some(scope) = self.walk.scopes.last_mut()
+            && let Some(k) = scope.current
+        {
+            scope.contained[k].1 = Some(v.to_string());
+        }
+        if self.element.watch && !self.in_array {
+            self.walk.capture = Some(Captured::Str(v.to_string()));
+        }
         if self.conditional && is_conditional_reference(v) {
             self.walk.report(
                 Code::ConditionalReference,
@@ -779,6 +1074,9 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         }
         if i == 0 {
             self.walk.report(Code::InvalidValue, None, "empty array; leave the element out instead".into());
+        }
+        if self.element.watch && !self.extension {
+            self.walk.capture = Some(Captured::Count(i));
         }
         Ok(())
     }
