@@ -77,6 +77,11 @@ class ValueSets:
 
     def expand(self, canonical):
         """The closed list of codes of a value set, or None when it cannot be expanded here."""
+        codings = self.expand_codings(canonical)
+        return None if codings is None else sorted({code for _, code in codings}) or None
+
+    def expand_codings(self, canonical):
+        """The closed list of (system, code) of a value set, or None when it cannot be expanded here."""
         vs = self.value_sets.get(canonical.split("|")[0])
         if vs is None or "compose" not in vs or vs["compose"].get("exclude"):
             return None
@@ -85,12 +90,12 @@ class ValueSets:
             if include.get("filter") or include.get("valueSet") or "system" not in include:
                 return None
             if "concept" in include:
-                codes.extend(c["code"] for c in include["concept"])
+                codes.extend((include["system"], c["code"]) for c in include["concept"])
             else:
                 listed = self.codes_of_system(include["system"])
                 if listed is None:
                     return None
-                codes.extend(listed)
+                codes.extend((include["system"], code) for code in listed)
         return sorted(set(codes)) or None
 
 
@@ -100,6 +105,8 @@ class Model:
         self.index = {}
         self.code_sets = []  # (canonical, [codes])
         self.code_set_index = {}
+        self.coding_sets = []  # (canonical, [(system, code)])
+        self.coding_set_index = {}
         self.value_sets = ValueSets(folder)
         self.invariants = {}  # type name -> [(key, human, rust expr)]
         self.not_evaluated = []  # (key, context path, reason)
@@ -148,6 +155,20 @@ class Model:
                 self.code_set_index[canonical] = len(self.code_sets)
         return self.code_set_index[canonical]
 
+    def coding_set(self, binding):
+        """For a Coding or CodeableConcept with a required binding: the index of its closed (system, code) list."""
+        if not binding or binding.get("strength") != "required" or "valueSet" not in binding:
+            return 0
+        canonical = binding["valueSet"].split("|")[0]
+        if canonical not in self.coding_set_index:
+            codings = self.value_sets.expand_codings(canonical)
+            if codings is None:
+                self.coding_set_index[canonical] = 0
+            else:
+                self.coding_sets.append((canonical, codings))
+                self.coding_set_index[canonical] = len(self.coding_sets)
+        return self.coding_set_index[canonical]
+
     def fill(self, sd):
         elements = sd["snapshot"]["element"]
         root = elements[0]["path"]
@@ -183,7 +204,12 @@ class Model:
                                         choice=group, codes=0))
                 else:
                     assert len(codes) == 1, e["path"]
-                    binding = self.code_set(e.get("binding")) if codes[0] == "code" else 0
+                    if codes[0] == "code":
+                        binding = self.code_set(e.get("binding"))
+                    elif codes[0] in ("Coding", "CodeableConcept"):
+                        binding = self.coding_set(e.get("binding"))
+                    else:
+                        binding = 0
                     out.append(dict(name=name, kind=self.kind(codes[0]), min=minimum, many=many, choice=0,
                                     codes=binding))
             out.sort(key=lambda el: el["name"])
@@ -272,6 +298,8 @@ def emit(model, source_version):
     w(f"pub(crate) const ELEMENT_TYPE: u16 = {model.index['Element']};")
     w(f"pub(crate) const REFERENCE_TYPE: u16 = {model.index['Reference']};")
     w(f"pub(crate) const META_TYPE: u16 = {model.index['Meta']};")
+    w(f"pub(crate) const CODING_TYPE: u16 = {model.index['Coding']};")
+    w(f"pub(crate) const CODEABLE_CONCEPT_TYPE: u16 = {model.index['CodeableConcept']};")
     w("")
     w(f"pub(crate) static TYPES: [Type; {len(type_rows)}] = [")
     lines.extend(type_rows)
@@ -292,6 +320,15 @@ def emit(model, source_version):
     w('    ("", &[]),')
     for canonical, codes in model.code_sets:
         w(f"    ({rust_str(canonical)}, &[{', '.join(rust_str(c) for c in codes)}]),")
+    w("];")
+    w("")
+    w("/// Closed (system, code) lists of required bindings on Coding and CodeableConcept elements (index 0 means")
+    w("/// none), each sorted, with the value set's URL.")
+    w(f"pub(crate) static CODING_SETS: [(&str, &[(&str, &str)]); {len(model.coding_sets) + 1}] = [")
+    w('    ("", &[]),')
+    for canonical, codings in model.coding_sets:
+        pairs = ", ".join(f"({rust_str(system)}, {rust_str(code)})" for system, code in codings)
+        w(f"    ({rust_str(canonical)}, &[{pairs}]),")
     w("];")
     w("")
     w("// Error-severity invariants of R4 not evaluated here, and why (the rest are compiled into `TYPES` above, or")

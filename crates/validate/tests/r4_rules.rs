@@ -183,3 +183,129 @@ fn at_minimal_a_broken_invariant_is_a_warning() {
     assert!(!verdict.rejected, "{:?}", verdict.issues);
     assert!(verdict.issues.iter().any(|i| i.code == Code::Invariant && i.severity == Severity::Warning));
 }
+
+#[test]
+fn a_required_binding_on_a_codeable_concept_or_coding_is_checked() {
+    let mut c = synthea_line("Condition.000.ndjson");
+    let system = "http://terminology.hl7.org/CodeSystem/condition-clinical";
+    assert_eq!(c["clinicalStatus"]["coding"][0]["system"], system, "{c}");
+    assert_valid(&c);
+    c["clinicalStatus"]["coding"][0]["code"] = json!("bogus");
+    let message = the_error(&c, Code::InvalidValue, "Condition.clinicalStatus");
+    assert!(
+        message.contains("\"bogus\"") && message.contains("active") && message.contains(system),
+        "{message}"
+    );
+    // One coding from the list is enough; another system beside it is a translation.
+    c["clinicalStatus"]["coding"] =
+        json!([{"system": "http://example.org/local", "code": "A"}, {"system": system, "code": "active"}]);
+    assert_valid(&c);
+    // A code from the list under another system is not from the list.
+    c["clinicalStatus"]["coding"] = json!([{"system": "http://example.org/local", "code": "active"}]);
+    the_error(&c, Code::InvalidValue, "Condition.clinicalStatus");
+    // Text alone is left to the server.
+    c["clinicalStatus"] = json!({"text": "active"});
+    assert_valid(&c);
+    // The same on another resource of the sample.
+    let mut a = synthea_line("AllergyIntolerance.000.ndjson");
+    assert_valid(&a);
+    a["verificationStatus"]["coding"][0]["code"] = json!("maybe");
+    the_error(&a, Code::InvalidValue, "AllergyIntolerance.verificationStatus");
+}
+
+#[test]
+fn null_in_a_primitive_array_needs_its_extension() {
+    let mut p = patient();
+    p["name"][0]["given"] = json!([null, "Ann"]);
+    let message = the_error(&p, Code::InvalidValue, "Patient.name[0].given[0]");
+    assert!(message.contains("_given[0]"), "{message}");
+    p["name"][0]["_given"] =
+        json!([{"extension": [{"url": "http://example.org/x", "valueString": "y"}]}, null]);
+    assert_valid(&p);
+    p["name"][0]["_given"] = json!([null, null]);
+    the_error(&p, Code::InvalidValue, "Patient.name[0].given[0]");
+}
+
+#[test]
+fn a_string_over_one_megabyte_is_rejected() {
+    let mut p = patient();
+    p["name"][0]["text"] = json!("a".repeat(1024 * 1024));
+    assert_valid(&p);
+    p["name"][0]["text"] = json!("a".repeat(1024 * 1024 + 1));
+    let message = the_error(&p, Code::InvalidValue, "Patient.name[0].text");
+    assert!(message.contains("1 MB") && message.contains("1048577 bytes"), "{message}");
+}
+
+/// A Questionnaire whose items nest `levels` deep.
+fn nested_questionnaire(levels: usize) -> Value {
+    let mut item = json!({"linkId": "leaf", "type": "string"});
+    for i in 0..levels {
+        item = json!({"linkId": format!("g{i}"), "type": "group", "item": [item]});
+    }
+    json!({"resourceType": "Questionnaire", "id": "q", "status": "active", "item": [item]})
+}
+
+#[test]
+fn deep_nesting_is_valid_r4_up_to_a_limit_stated_in_true_words() {
+    // 200 levels of items are 400 levels of JSON: far beyond serde_json's default of 128.
+    assert_valid(&nested_questionnaire(200));
+    let mut ext = json!({"url": "http://example.org/leaf", "valueString": "x"});
+    for _ in 0..100 {
+        ext = json!({"url": "http://example.org/n", "extension": [ext]});
+    }
+    let mut p = patient();
+    p["extension"] = json!([ext]);
+    assert_valid(&p);
+    // Deeper than the walk goes: said so, not called a syntax error. Built as text: serde_json's own writer
+    // would stop at this depth.
+    let levels = 6000;
+    let mut line = String::from(r#"{"resourceType":"Questionnaire","id":"q","status":"active","item":["#);
+    for i in 0..levels {
+        line.push_str(&format!(r#"{{"linkId":"g{i}","type":"group","item":["#));
+    }
+    line.push_str(r#"{"linkId":"leaf","type":"string"}"#);
+    for _ in 0..levels {
+        line.push_str("]}");
+    }
+    line.push_str("]}");
+    let verdict = check_line(1, line.as_bytes(), &Options::default());
+    let issue = verdict.issues.iter().find(|i| i.severity == Severity::Error).expect("an error");
+    assert_eq!(issue.code, Code::InvalidValue, "{issue:?}");
+    assert!(
+        issue.message.contains("10000 levels") && issue.message.contains("R4 itself sets no limit"),
+        "{issue:?}"
+    );
+    assert!(
+        issue
+            .path
+            .as_deref()
+            .is_some_and(|p| p.starts_with("Questionnaire.item[0].item[0]") && p.ends_with('…'))
+    );
+}
+
+#[test]
+fn problems_in_a_primitives_extension_are_reported_at_its_underscore_name() {
+    let mut p = patient();
+    p["_birthDate"] = json!("1990");
+    let message = the_error(&p, Code::WrongType, "Patient._birthDate");
+    assert!(message.contains("an object"), "{message}");
+    p["_birthDate"] = json!({"extension": [{"url": "http://example.org/x", "valueBoolean": "yes"}]});
+    the_error(&p, Code::WrongType, "Patient._birthDate.extension[0].valueBoolean");
+    p["_birthDate"] = json!({"id": "b", "colour": "red"});
+    the_error(&p, Code::UnknownElement, "Patient._birthDate.colour");
+}
+
+#[test]
+fn white_space_is_xml_schemas_ascii_set() {
+    let mut p = patient();
+    // A no-break space is not white space in R4's regexes, so it may begin or end a code.
+    p["gender"] = json!("female");
+    p["communication"] =
+        json!([{"language": {"coding": [{"system": "urn:ietf:bcp:47", "code": "en\u{a0}"}]}}]);
+    assert_valid(&p);
+    p["communication"][0]["language"]["coding"][0]["code"] = json!("en ");
+    the_error(&p, Code::InvalidValue, "Patient.communication[0].language.coding[0].code");
+    // One tab between words is XSD white space, which a code may hold once between its parts.
+    p["communication"][0]["language"]["coding"][0]["code"] = json!("en\tUS");
+    assert_valid(&p);
+}

@@ -7,6 +7,8 @@ pub(crate) const MAX_MEMBERS: usize = 200;
 pub(crate) const ELEMENT_TYPE: u16 = 0;
 pub(crate) const REFERENCE_TYPE: u16 = 44;
 pub(crate) const META_TYPE: u16 = 33;
+pub(crate) const CODING_TYPE: u16 = 6;
+pub(crate) const CODEABLE_CONCEPT_TYPE: u16 = 5;
 
 pub(crate) static TYPES: [Type; 659] = [
     Type { name: "Element", resource: false, start: 0, len: 2, choices: &[], invariants: &[] },
@@ -1643,13 +1645,13 @@ pub(crate) static ELEMENTS: [Element; 8192] = [
     Element { name: "location", kind: Kind::Complex(44), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "meta", kind: Kind::Complex(33), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "modifierExtension", kind: Kind::Complex(29), min: 0, many: true, choice: 0, codes: 0, watch: false },
-    Element { name: "outcome", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 0, watch: false },
+    Element { name: "outcome", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 2, watch: false },
     Element { name: "recordedDate", kind: Kind::Prim(Prim::DateTime), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "recorder", kind: Kind::Complex(44), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "referenceDocument", kind: Kind::Complex(44), min: 0, many: true, choice: 0, codes: 0, watch: false },
     Element { name: "resultingCondition", kind: Kind::Complex(44), min: 0, many: true, choice: 0, codes: 0, watch: false },
     Element { name: "seriousness", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 0, watch: false },
-    Element { name: "severity", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 0, watch: false },
+    Element { name: "severity", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 1, watch: false },
     Element { name: "study", kind: Kind::Complex(44), min: 0, many: true, choice: 0, codes: 0, watch: false },
     Element { name: "subject", kind: Kind::Complex(44), min: 1, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "subjectMedicalHistory", kind: Kind::Complex(44), min: 0, many: true, choice: 0, codes: 0, watch: false },
@@ -1669,7 +1671,7 @@ pub(crate) static ELEMENTS: [Element; 8192] = [
     Element { name: "productRelatedness", kind: Kind::Prim(Prim::String), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "asserter", kind: Kind::Complex(44), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "category", kind: Kind::Prim(Prim::Code), min: 0, many: true, choice: 0, codes: 33, watch: false },
-    Element { name: "clinicalStatus", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 0, watch: false },
+    Element { name: "clinicalStatus", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 3, watch: false },
     Element { name: "code", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "contained", kind: Kind::Resource, min: 0, many: true, choice: 0, codes: 0, watch: false },
     Element { name: "criticality", kind: Kind::Prim(Prim::Code), min: 0, many: false, choice: 0, codes: 34, watch: false },
@@ -1694,7 +1696,7 @@ pub(crate) static ELEMENTS: [Element; 8192] = [
     Element { name: "recorder", kind: Kind::Complex(44), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "text", kind: Kind::Complex(35), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "type", kind: Kind::Prim(Prim::Code), min: 0, many: false, choice: 0, codes: 32, watch: false },
-    Element { name: "verificationStatus", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 0, watch: false },
+    Element { name: "verificationStatus", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 4, watch: false },
     Element { name: "description", kind: Kind::Prim(Prim::String), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "exposureRoute", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "extension", kind: Kind::Complex(29), min: 0, many: true, choice: 0, codes: 0, watch: false },
@@ -2935,7 +2937,7 @@ pub(crate) static ELEMENTS: [Element; 8192] = [
     Element { name: "asserter", kind: Kind::Complex(44), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "bodySite", kind: Kind::Complex(5), min: 0, many: true, choice: 0, codes: 0, watch: false },
     Element { name: "category", kind: Kind::Complex(5), min: 0, many: true, choice: 0, codes: 0, watch: false },
-    Element { name: "clinicalStatus", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 0, watch: false },
+    Element { name: "clinicalStatus", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 5, watch: false },
     Element { name: "code", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "contained", kind: Kind::Resource, min: 0, many: true, choice: 0, codes: 0, watch: false },
     Element { name: "encounter", kind: Kind::Complex(44), min: 0, many: false, choice: 0, codes: 0, watch: false },
@@ -2959,7 +2961,7 @@ pub(crate) static ELEMENTS: [Element; 8192] = [
     Element { name: "stage", kind: Kind::Complex(167), min: 0, many: true, choice: 0, codes: 0, watch: false },
     Element { name: "subject", kind: Kind::Complex(44), min: 1, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "text", kind: Kind::Complex(35), min: 0, many: false, choice: 0, codes: 0, watch: false },
-    Element { name: "verificationStatus", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 0, watch: false },
+    Element { name: "verificationStatus", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 6, watch: false },
     Element { name: "assessment", kind: Kind::Complex(44), min: 0, many: true, choice: 0, codes: 0, watch: false },
     Element { name: "extension", kind: Kind::Complex(29), min: 0, many: true, choice: 0, codes: 0, watch: false },
     Element { name: "id", kind: Kind::Prim(Prim::String), min: 0, many: false, choice: 0, codes: 0, watch: false },
@@ -5066,7 +5068,7 @@ pub(crate) static ELEMENTS: [Element; 8192] = [
     Element { name: "id", kind: Kind::Prim(Prim::String), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "modifierExtension", kind: Kind::Complex(29), min: 0, many: true, choice: 0, codes: 0, watch: false },
     Element { name: "type", kind: Kind::Complex(5), min: 1, many: false, choice: 0, codes: 0, watch: false },
-    Element { name: "applicability", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 0, watch: false },
+    Element { name: "applicability", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 7, watch: false },
     Element { name: "extension", kind: Kind::Complex(29), min: 0, many: true, choice: 0, codes: 0, watch: false },
     Element { name: "id", kind: Kind::Prim(Prim::String), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "modifierExtension", kind: Kind::Complex(29), min: 0, many: true, choice: 0, codes: 0, watch: false },
@@ -5259,7 +5261,7 @@ pub(crate) static ELEMENTS: [Element; 8192] = [
     Element { name: "id", kind: Kind::Prim(Prim::String), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "identifier", kind: Kind::Complex(31), min: 0, many: true, choice: 0, codes: 0, watch: false },
     Element { name: "implicitRules", kind: Kind::Prim(Prim::Uri), min: 0, many: false, choice: 0, codes: 0, watch: false },
-    Element { name: "improvementNotation", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 0, watch: false },
+    Element { name: "improvementNotation", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 8, watch: false },
     Element { name: "jurisdiction", kind: Kind::Complex(5), min: 0, many: true, choice: 0, codes: 0, watch: false },
     Element { name: "language", kind: Kind::Prim(Prim::Code), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "lastReviewDate", kind: Kind::Prim(Prim::Date), min: 0, many: false, choice: 0, codes: 0, watch: false },
@@ -5329,7 +5331,7 @@ pub(crate) static ELEMENTS: [Element; 8192] = [
     Element { name: "id", kind: Kind::Prim(Prim::String), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "identifier", kind: Kind::Complex(31), min: 0, many: true, choice: 0, codes: 0, watch: false },
     Element { name: "implicitRules", kind: Kind::Prim(Prim::Uri), min: 0, many: false, choice: 0, codes: 0, watch: false },
-    Element { name: "improvementNotation", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 0, watch: false },
+    Element { name: "improvementNotation", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 8, watch: false },
     Element { name: "language", kind: Kind::Prim(Prim::Code), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "measure", kind: Kind::Prim(Prim::Canonical), min: 1, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "meta", kind: Kind::Complex(33), min: 0, many: false, choice: 0, codes: 0, watch: false },
@@ -8358,7 +8360,7 @@ pub(crate) static ELEMENTS: [Element; 8192] = [
     Element { name: "suppliedItem", kind: Kind::Complex(598), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "supplier", kind: Kind::Complex(44), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "text", kind: Kind::Complex(35), min: 0, many: false, choice: 0, codes: 0, watch: false },
-    Element { name: "type", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 0, watch: false },
+    Element { name: "type", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 9, watch: false },
     Element { name: "extension", kind: Kind::Complex(29), min: 0, many: true, choice: 0, codes: 0, watch: false },
     Element { name: "id", kind: Kind::Prim(Prim::String), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "itemCodeableConcept", kind: Kind::Complex(5), min: 0, many: false, choice: 1, codes: 0, watch: false },
@@ -9405,6 +9407,21 @@ pub(crate) static CODE_SETS: [(&str, &[&str]); 212] = [
     ("http://hl7.org/fhir/ValueSet/verificationresult-status", &["attested", "in-process", "req-revalid", "reval-fail", "val-fail", "validated"]),
     ("http://hl7.org/fhir/ValueSet/vision-eye-codes", &["left", "right"]),
     ("http://hl7.org/fhir/ValueSet/vision-base-codes", &["down", "in", "out", "up"]),
+];
+
+/// Closed (system, code) lists of required bindings on Coding and CodeableConcept elements (index 0 means
+/// none), each sorted, with the value set's URL.
+pub(crate) static CODING_SETS: [(&str, &[(&str, &str)]); 10] = [
+    ("", &[]),
+    ("http://hl7.org/fhir/ValueSet/adverse-event-severity", &[("http://terminology.hl7.org/CodeSystem/adverse-event-severity", "mild"), ("http://terminology.hl7.org/CodeSystem/adverse-event-severity", "moderate"), ("http://terminology.hl7.org/CodeSystem/adverse-event-severity", "severe")]),
+    ("http://hl7.org/fhir/ValueSet/adverse-event-outcome", &[("http://terminology.hl7.org/CodeSystem/adverse-event-outcome", "fatal"), ("http://terminology.hl7.org/CodeSystem/adverse-event-outcome", "ongoing"), ("http://terminology.hl7.org/CodeSystem/adverse-event-outcome", "recovering"), ("http://terminology.hl7.org/CodeSystem/adverse-event-outcome", "resolved"), ("http://terminology.hl7.org/CodeSystem/adverse-event-outcome", "resolvedWithSequelae"), ("http://terminology.hl7.org/CodeSystem/adverse-event-outcome", "unknown")]),
+    ("http://hl7.org/fhir/ValueSet/allergyintolerance-clinical", &[("http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "active"), ("http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "inactive"), ("http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "resolved")]),
+    ("http://hl7.org/fhir/ValueSet/allergyintolerance-verification", &[("http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", "confirmed"), ("http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", "entered-in-error"), ("http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", "refuted"), ("http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", "unconfirmed")]),
+    ("http://hl7.org/fhir/ValueSet/condition-clinical", &[("http://terminology.hl7.org/CodeSystem/condition-clinical", "active"), ("http://terminology.hl7.org/CodeSystem/condition-clinical", "inactive"), ("http://terminology.hl7.org/CodeSystem/condition-clinical", "recurrence"), ("http://terminology.hl7.org/CodeSystem/condition-clinical", "relapse"), ("http://terminology.hl7.org/CodeSystem/condition-clinical", "remission"), ("http://terminology.hl7.org/CodeSystem/condition-clinical", "resolved")]),
+    ("http://hl7.org/fhir/ValueSet/condition-ver-status", &[("http://terminology.hl7.org/CodeSystem/condition-ver-status", "confirmed"), ("http://terminology.hl7.org/CodeSystem/condition-ver-status", "differential"), ("http://terminology.hl7.org/CodeSystem/condition-ver-status", "entered-in-error"), ("http://terminology.hl7.org/CodeSystem/condition-ver-status", "provisional"), ("http://terminology.hl7.org/CodeSystem/condition-ver-status", "refuted"), ("http://terminology.hl7.org/CodeSystem/condition-ver-status", "unconfirmed")]),
+    ("http://hl7.org/fhir/ValueSet/insuranceplan-applicability", &[("http://terminology.hl7.org/CodeSystem/applicability", "in-network"), ("http://terminology.hl7.org/CodeSystem/applicability", "other"), ("http://terminology.hl7.org/CodeSystem/applicability", "out-of-network")]),
+    ("http://hl7.org/fhir/ValueSet/measure-improvement-notation", &[("http://terminology.hl7.org/CodeSystem/measure-improvement-notation", "decrease"), ("http://terminology.hl7.org/CodeSystem/measure-improvement-notation", "increase")]),
+    ("http://hl7.org/fhir/ValueSet/supplydelivery-type", &[("http://terminology.hl7.org/CodeSystem/supply-item-type", "device"), ("http://terminology.hl7.org/CodeSystem/supply-item-type", "medication")]),
 ];
 
 // Error-severity invariants of R4 not evaluated here, and why (the rest are compiled into `TYPES` above, or

@@ -1,6 +1,6 @@
 //! The shapes of the generated R4 tables in `model.rs`, and lookups over them.
 
-use super::model::{CODE_SETS, ELEMENTS, RESOURCES, TYPES};
+use super::model::{CODE_SETS, CODING_SETS, ELEMENTS, RESOURCES, TYPES};
 
 /// A FHIR primitive type; each has its own JSON type and lexical rules (see `primitive.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +75,8 @@ pub(crate) struct Element {
     pub many: bool,
     /// 0, or the 1-based choice group within the type (`value[x]`), of which at most one member may appear.
     pub choice: u8,
-    /// 0, or the index in `CODE_SETS` of the closed list a `code` must come from (a required binding).
+    /// 0, or for a required binding the closed list a value must come from: for a `code`, an index in
+    /// `CODE_SETS`; for a Coding or CodeableConcept, an index in `CODING_SETS`.
     pub codes: u16,
     /// An invariant of the type reads this member's value or its count, so the walk keeps it.
     pub watch: bool,
@@ -167,4 +168,9 @@ pub fn is_r4_resource_type(name: &str) -> bool {
 /// The closed code list of a required binding, and its value set's URL.
 pub(crate) fn code_set(index: u16) -> (&'static str, &'static [&'static str]) {
     CODE_SETS[index as usize]
+}
+
+/// The closed (system, code) list of a required binding on a Coding or CodeableConcept, and its value set's URL.
+pub(crate) fn coding_set(index: u16) -> (&'static str, &'static [(&'static str, &'static str)]) {
+    CODING_SETS[index as usize]
 }

@@ -11,9 +11,11 @@ use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::model::{ELEMENT_TYPE, MAX_MEMBERS, META_TYPE, REFERENCE_TYPE};
+use super::model::{
+    CODEABLE_CONCEPT_TYPE, CODING_TYPE, ELEMENT_TYPE, MAX_MEMBERS, META_TYPE, REFERENCE_TYPE,
+};
 use super::primitive::check_str;
-use super::schema::{Element, Expr, Kind, Prim, Type, code_set, resource, type_at};
+use super::schema::{Element, Expr, Kind, Prim, Type, code_set, coding_set, resource, type_at};
 use crate::Code;
 
 /// A problem found by the walk; the caller decides its severity from the code and the validation level.
@@ -59,10 +61,30 @@ pub(crate) struct Outcome {
 pub(crate) fn walk(text: &str, invariants: bool) -> Result<Outcome, serde_json::Error> {
     let mut walk = Walk { invariants, ..Walk::default() };
     let mut de = serde_json::Deserializer::from_str(text);
-    RootSeed { walk: &mut walk }.deserialize(&mut de)?;
-    de.end()?;
+    // serde_json stops at 128 levels; R4 sets no limit, so the walk keeps its own (MAX_DEPTH), growing the
+    // stack as it goes down.
+    de.disable_recursion_limit();
+    let result = RootSeed { walk: &mut walk }.deserialize(&mut de).and_then(|()| de.end());
+    if let Some(path) = walk.too_deep.take() {
+        walk.outcome.found.push(Found {
+            code: Code::InvalidValue,
+            path,
+            message: format!(
+                "the resource nests more than {MAX_DEPTH} levels deep, and Lakedrop checks resources only to that depth (R4 itself sets no limit); flatten the nesting or split the resource"
+            ),
+        });
+        return Ok(walk.outcome);
+    }
+    result?;
     Ok(walk.outcome)
 }
+
+/// R4: "strings SHALL NOT exceed 1 MB in size" (every string-based primitive; binary data and the narrative's
+/// XHTML are not strings).
+const MAX_STRING_BYTES: usize = 1024 * 1024;
+
+/// How many levels of objects and arrays the walk follows; deeper, the line is reported, not checked.
+pub(crate) const MAX_DEPTH: usize = 10_000;
 
 #[derive(Debug, Clone, Copy)]
 enum Seg {
@@ -93,6 +115,39 @@ struct Scope {
     current: Option<usize>,
 }
 
+/// A Coding or CodeableConcept with a required binding, being walked: which of its codings come from the list.
+struct Binding {
+    set: u16,
+    /// The path length of the Coding objects the binding applies to.
+    depth: usize,
+    /// The system and code of the Coding being read.
+    system: Option<String>,
+    code: Option<String>,
+    /// Codings that had a code, whether one was in the list, and the first that was not.
+    coded: u32,
+    matched: bool,
+    first_bad: Option<(Option<String>, String)>,
+}
+
+impl Binding {
+    fn finish_coding(&mut self) {
+        let Some(code) = self.code.take() else { return };
+        let system = self.system.take();
+        self.coded += 1;
+        let (_, codings) = coding_set(self.set);
+        let known = match &system {
+            Some(system) => codings.binary_search(&(system.as_str(), code.as_str())).is_ok(),
+            // Without a system, a code that the list holds is taken as meant from it.
+            None => codings.iter().any(|(_, c)| *c == code),
+        };
+        if known {
+            self.matched = true;
+        } else if self.first_bad.is_none() {
+            self.first_bad = Some((system, code));
+        }
+    }
+}
+
 #[derive(Default)]
 struct Walk {
     outcome: Outcome,
@@ -104,6 +159,15 @@ struct Walk {
     scopes: Vec<Scope>,
     /// Evaluate R4's invariants (off only to measure what they cost).
     invariants: bool,
+    /// The walk went deeper than `MAX_DEPTH`: where (its first levels).
+    too_deep: Option<String>,
+    /// Positions of the `null` items of the primitive array being read.
+    nulls: Vec<u32>,
+    /// The primitive array just read, for its `MemberSeed`: (is the `_name` companion, length, null positions);
+    /// kept for every companion and for value arrays with a `null`.
+    array: Option<(bool, u32, Vec<u32>)>,
+    /// The innermost Coding or CodeableConcept with a required binding being walked.
+    binding: Option<Binding>,
 }
 
 impl Walk {
@@ -203,6 +267,8 @@ struct Seen {
     count: u16,
     /// The values and counts of watched members, by position.
     captured: Vec<(u16, Captured)>,
+    /// Primitive arrays and their companions whose `null`s must line up: (position, companion, length, nulls).
+    arrays: Vec<(u16, bool, u32, Vec<u32>)>,
 }
 
 impl Seen {
@@ -215,6 +281,7 @@ impl Seen {
             any: false,
             count: 0,
             captured: Vec::new(),
+            arrays: Vec::new(),
         }
     }
 
@@ -437,7 +504,9 @@ fn resource_members<'de, A: MapAccess<'de>>(walk: &mut Walk, mut map: A, root: b
     seen.any = true;
     for (key, raw) in pending {
         let mut de = serde_json::Deserializer::from_str(raw.get());
-        // The raw text is valid JSON already; an error here cannot happen and is ignored.
+        de.disable_recursion_limit();
+        // The raw text is valid JSON already; an error here cannot happen and is ignored (going too deep is
+        // recorded in the walk).
         let _ = MemberSeed { walk, ty, seen: &mut seen, key: &key, root }.deserialize(&mut de);
     }
     while let Some(key) = map.next_key_seed(KeySeed)? {
@@ -492,10 +561,15 @@ fn object_members<'de, A: MapAccess<'de>>(
     ty: &'static Type,
     mut map: A,
 ) -> Result<(), A::Error> {
+    let bound = std::ptr::eq(ty, type_at(CODING_TYPE))
+        && walk.binding.as_ref().is_some_and(|b| b.depth == walk.path.len());
     let mut seen = Seen::new();
     while let Some(key) = map.next_key_seed(KeySeed)? {
         seen.any = true;
         map.next_value_seed(MemberSeed { walk, ty, seen: &mut seen, key: &key, root: false })?;
+    }
+    if bound && let Some(binding) = walk.binding.as_mut() {
+        binding.finish_coding();
     }
     if !seen.any {
         walk.report(Code::InvalidValue, None, "empty object; leave the element out instead".into());
@@ -552,6 +626,25 @@ fn finish_object(walk: &mut Walk, ty: &'static Type, seen: &Seen) {
                 Some(element.name),
                 format!("{} is required in {}; add it", element.name, ty.name),
             );
+        }
+    }
+    for (i, companion, _, nulls) in &seen.arrays {
+        if *companion {
+            continue;
+        }
+        let name = ty.members()[*i as usize].name;
+        let partner = seen.arrays.iter().find(|(j, c, _, _)| j == i && *c);
+        for k in nulls {
+            let filled = partner.is_some_and(|(_, _, len, empty)| k < len && !empty.contains(k));
+            if !filled {
+                walk.report(
+                    Code::InvalidValue,
+                    Some(&format!("{name}[{k}]")),
+                    format!(
+                        "null in {name} stands only for an item whose extension is in _{name}[{k}], and there is none; remove the null or add the extension"
+                    ),
+                );
+            }
         }
     }
     if !walk.invariants {
@@ -786,6 +879,9 @@ impl<'de> DeserializeSeed<'de> for MemberSeed<'_, '_> {
                 .deserialize(d)
         };
         walk.path.pop();
+        if let Some((companion, len, nulls)) = walk.array.take() {
+            seen.arrays.push((i as u16, companion, len, nulls));
+        }
         if extension {
             if std::mem::take(&mut walk.bare_companion) && !element.many {
                 Seen::mark(&mut seen.bare, i);
@@ -842,7 +938,15 @@ impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
+        if self.walk.path.len() > MAX_DEPTH {
+            if self.walk.too_deep.is_none() {
+                let shallow = Walk { path: self.walk.path[..12].to_vec(), ..Walk::default() };
+                self.walk.too_deep = Some(format!("{}…", shallow.path(None)));
+            }
+            return Err(serde::de::Error::custom("nested too deep"));
+        }
+        // Each level of nesting passes here: grow the stack on the heap rather than overflow it.
+        stacker::maybe_grow(64 * 1024, 1024 * 1024, || d.deserialize_any(self))
     }
 }
 
@@ -942,7 +1046,12 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     fn visit_unit<E>(self) -> Result<(), E> {
         // In arrays of primitives, null keeps places aligned with the `_name` companion array.
         let aligned = self.in_array && (self.extension || matches!(self.kind, Kind::Prim(_)));
-        if !aligned {
+        if aligned {
+            if let Some(Seg::Index(k)) = self.walk.path.last() {
+                let k = *k;
+                self.walk.nulls.push(k);
+            }
+        } else {
             self.walk.report(
                 Code::InvalidValue,
                 None,
@@ -969,6 +1078,18 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         }
         if v.is_empty() {
             self.walk.report(Code::InvalidValue, None, "empty string; leave the element out instead".into());
+            return Ok(());
+        }
+        if v.len() > MAX_STRING_BYTES && !matches!(prim, Prim::Base64Binary | Prim::Xhtml) {
+            self.walk.report(
+                Code::InvalidValue,
+                None,
+                format!(
+                    "the {} is {} bytes, over R4's limit of 1 MB (1,048,576 bytes) for a string; shorten it, or carry the content as an Attachment",
+                    prim.name(),
+                    v.len()
+                ),
+            );
             return Ok(());
         }
         if let Err(hint) = check_str(prim, v) {
@@ -1030,6 +1151,16 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         if self.element.watch && !self.in_array {
             self.walk.capture = Some(Captured::Str(v.to_string()));
         }
+        let depth = self.walk.path.len();
+        if let Some(binding) = self.walk.binding.as_mut()
+            && binding.depth + 1 == depth
+        {
+            match self.element.name {
+                "system" => binding.system = Some(v.to_string()),
+                "code" => binding.code = Some(v.to_string()),
+                _ => {}
+            }
+        }
         if self.conditional && is_conditional_reference(v) {
             self.walk.report(
                 Code::ConditionalReference,
@@ -1078,6 +1209,10 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         if self.element.watch && !self.extension {
             self.walk.capture = Some(Captured::Count(i));
         }
+        if self.extension || !self.walk.nulls.is_empty() {
+            let nulls = std::mem::take(&mut self.walk.nulls);
+            self.walk.array = Some((self.extension, i, nulls));
+        }
         Ok(())
     }
 
@@ -1087,6 +1222,11 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
             return Ok(());
         }
         match self.kind {
+            Kind::Complex(t)
+                if self.element.codes > 0 && (t == CODING_TYPE || t == CODEABLE_CONCEPT_TYPE) =>
+            {
+                bound_members(self.walk, t, self.element, map)
+            }
             Kind::Complex(t) => object_members(self.walk, type_at(t), map),
             Kind::Resource => resource_members(self.walk, map, false),
             Kind::Prim(_) => {
@@ -1096,6 +1236,54 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
             }
         }
     }
+}
+
+/// A Coding or CodeableConcept whose element has a required binding: at least one coding with a code must come
+/// from the binding's list (a CodeableConcept with only text is left alone).
+fn bound_members<'de, A: MapAccess<'de>>(
+    walk: &mut Walk,
+    t: u16,
+    element: &'static Element,
+    map: A,
+) -> Result<(), A::Error> {
+    let concept = t == CODEABLE_CONCEPT_TYPE;
+    let depth = walk.path.len() + if concept { 2 } else { 0 };
+    let binding = Binding {
+        set: element.codes,
+        depth,
+        system: None,
+        code: None,
+        coded: 0,
+        matched: false,
+        first_bad: None,
+    };
+    let outer = walk.binding.replace(binding);
+    let result = object_members(walk, type_at(t), map);
+    let binding = std::mem::replace(&mut walk.binding, outer);
+    if let Some(Binding { matched: false, first_bad: Some((system, code)), coded, set, .. }) = binding {
+        let (value_set, codings) = coding_set(set);
+        let choices = match codings.first() {
+            Some((first, _)) if codings.len() <= 8 && codings.iter().all(|(s, _)| s == first) => {
+                let codes: Vec<&str> = codings.iter().map(|(_, c)| *c).collect();
+                format!("use one of {} with system {first}", codes.join(", "))
+            }
+            _ => format!("see {value_set}"),
+        };
+        let what = match &system {
+            Some(system) => format!("{:?} of {}", truncate(&code, 80), truncate(system, 120)),
+            None => format!("{:?} (no system)", truncate(&code, 80)),
+        };
+        let which = if coded > 1 { "none of the codings" } else { "the coding" };
+        walk.report(
+            Code::InvalidValue,
+            None,
+            format!(
+                "{which} of {} is in its required value set: {what} is not an allowed code ({choices})",
+                element.name
+            ),
+        );
+    }
+    result
 }
 
 /// `Patient?identifier=...`: valid R4, but import stores it unresolved.
