@@ -58,7 +58,9 @@ pub async fn validate(
                 tell.send_replace((bytes_done, bytes_total));
             }
         };
-        Ok(validate_files(&files, &Options { level, ..Options::default() }, &mut on_progress, &cancel)?)
+        // The import needs each file's counts and groups, not a list of its issues.
+        let options = Options { level, list_errors: false, max_warnings_per_file: 0, ..Options::default() };
+        Ok(validate_files(&files, &options, &mut on_progress, &cancel)?)
     });
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
     let finished = loop {

@@ -76,7 +76,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(if blocked { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-/// Errors one per line, like a compiler; warnings, which are often thousands of the same kind (conditional
+/// Every error, one per line, like a compiler; warnings, which are often thousands of the same kind (conditional
 /// references in bulk exports), once per group with a count and the first example.
 fn print_file(file: &FileReport) {
     let location = |issue: &Issue| {
@@ -85,15 +85,6 @@ fn print_file(file: &FileReport) {
     };
     for issue in file.issues.iter().filter(|i| i.severity == Severity::Error) {
         println!("{}", location(issue));
-    }
-    let errors: u64 = file.groups.iter().filter(|g| g.severity == Severity::Error).map(|g| g.count).sum();
-    let shown = file.issues.iter().filter(|i| i.severity == Severity::Error).count() as u64;
-    if errors > shown {
-        println!(
-            "{}: … and {} more errors (--output json has them grouped)",
-            file.path,
-            thousands(errors - shown)
-        );
     }
     for group in file.groups.iter().filter(|g| g.severity == Severity::Warning) {
         let Some(first) = group.examples.first() else { continue };

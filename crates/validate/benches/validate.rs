@@ -155,7 +155,7 @@ fn main() {
         }
     }
     let file = |threads: usize| {
-        let options = Options { threads, max_issues_per_file: 10, ..Options::default() };
+        let options = Options { threads, max_warnings_per_file: 10, ..Options::default() };
         throughput(text.len(), min, || {
             let report = validate_reader("sample.ndjson", &mut text.as_bytes(), &options, &mut |_| true)
                 .expect("read");

@@ -28,8 +28,11 @@ pub struct Options {
     pub level: Level,
     /// Lines longer than this are reported as `line-too-long` and not parsed, so memory stays bounded.
     pub max_line_bytes: usize,
-    /// How many issues a file report keeps as examples; counts by code are always complete.
-    pub max_issues_per_file: usize,
+    /// List every error in a file report's `issues` (the CLI does: no error is ever left out). The app turns
+    /// it off, as it shows groups and saves rejected lines by reading the file again.
+    pub list_errors: bool,
+    /// How many warnings a file report lists; counts by code and groups are always complete.
+    pub max_warnings_per_file: usize,
     /// How many examples each group of issues keeps.
     pub examples_per_group: usize,
     /// Worker threads per file; 0 means one per core.
@@ -44,7 +47,8 @@ impl Default for Options {
         Self {
             level: Level::StructureOnly,
             max_line_bytes: 64 * 1024 * 1024,
-            max_issues_per_file: 1000,
+            list_errors: true,
+            max_warnings_per_file: 1000,
             examples_per_group: 5,
             threads: 0,
             invariants: true,

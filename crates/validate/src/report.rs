@@ -38,10 +38,15 @@ pub struct FileReport {
     pub not_fhir: bool,
     /// The file is gzip-compressed: readable here, but HealthLake imports only plain NDJSON.
     pub compressed: bool,
-    /// The first issues found, up to `Options::max_issues_per_file`.
+    /// The issues found, in line order: every error (unless `Options::list_errors` is off) and the first
+    /// warnings, up to `Options::max_warnings_per_file`.
     pub issues: Vec<Issue>,
-    /// More issues were found than `issues` holds; `by_code` still counts them all.
+    /// Some issues are not in `issues` (warnings past the cap); `by_code` and `groups` still count them all.
     pub issues_truncated: bool,
+    /// Warnings in `issues`.
+    #[serde(skip)]
+    #[cfg_attr(feature = "specta", specta(skip))]
+    pub(crate) warnings_listed: usize,
     /// Every issue counted by code.
     pub by_code: BTreeMap<Code, u64>,
     /// Valid resources counted by `resourceType`.
@@ -98,10 +103,17 @@ impl FileReport {
         if group.examples.len() < options.examples_per_group {
             group.examples.push(issue.clone());
         }
-        if self.issues.len() < options.max_issues_per_file {
-            self.issues.push(issue);
-        } else {
+        let listed = match issue.severity {
+            Severity::Error => options.list_errors,
+            Severity::Warning => self.warnings_listed < options.max_warnings_per_file,
+        };
+        if !listed {
             self.issues_truncated = true;
+        } else {
+            if issue.severity == Severity::Warning {
+                self.warnings_listed += 1;
+            }
+            self.issues.push(issue);
         }
     }
 }

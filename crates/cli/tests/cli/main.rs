@@ -210,6 +210,46 @@ fn validate_names_file_line_element_and_fix_and_counts_levels() {
 }
 
 #[test]
+fn validate_lists_every_error_even_after_thousands_of_warnings() {
+    // The real Synthea Encounter file: 3,645 conditional-reference warnings, then nine rejected lines.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sample = std::fs::read_to_string(sample_dir().join("Encounter.000.ndjson")).expect("sample");
+    let mut text = sample.clone();
+    let first: serde_json::Value =
+        serde_json::from_str(sample.lines().next().expect("a line")).expect("json");
+    for i in 0..9 {
+        let mut flawed = first.clone();
+        flawed["id"] = format!("flawed-{i}").into();
+        flawed["status"] = "bogus".into();
+        text.push_str(&format!("{flawed}\n"));
+    }
+    let path = dir.path().join("Encounter.000.ndjson");
+    std::fs::write(&path, text).expect("write");
+    let lines = sample.lines().count();
+
+    let out = Command::new(BIN).args(["validate", "--output", "json"]).arg(&path).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let file = &json["files"][0];
+    let issues = file["issues"].as_array().expect("issues");
+    let errors: Vec<u64> = issues
+        .iter()
+        .filter(|i| i["severity"] == "error")
+        .map(|i| i["line"].as_u64().expect("line"))
+        .collect();
+    let expected: Vec<u64> = (lines as u64 + 1..=lines as u64 + 9).collect();
+    assert_eq!(errors, expected, "every rejected line is listed");
+    assert_eq!(issues.iter().filter(|i| i["severity"] == "warning").count(), 1000, "warnings are capped");
+    assert_eq!(file["issuesTruncated"], true);
+    assert_eq!(file["byCode"]["conditional-reference"].as_u64(), Some(3645 + 9 * 3));
+
+    let out = Command::new(BIN).arg("validate").arg(&path).output().expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let listed = stdout.lines().filter(|l| l.ends_with("[invalid-value]") && l.contains("\"bogus\"")).count();
+    assert_eq!(listed, 9, "{stdout}");
+}
+
+#[test]
 fn validate_exits_2_when_a_path_cannot_be_read() {
     let out = Command::new(BIN).args(["validate", "/nonexistent/file.ndjson"]).output().expect("runs");
     assert_eq!(out.status.code(), Some(2));
