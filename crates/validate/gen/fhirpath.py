@@ -3,9 +3,10 @@ into the small expression table `walk.rs` evaluates as the object streams past (
 run time).
 
 The subset: `member.exists()`, `.empty()`, `.hasValue()`, `.count()`, `.not()`, `and`, `or`, `xor`, `implies`,
-`=`/`!=` between presences, between a single-valued primitive member and a literal, `in ('a' | 'b')`, sums of
-counts compared with integers, and `%ucum`. Anything else (`where()`, `resolve()`, paths through several levels,
-dates compared) raises `Unsupported`, and the invariant is listed in model.rs as not evaluated, with the reason.
+`=`/`!=` between presences, between a single-valued primitive member and a literal, `in ('a' | 'b')`,
+`.startsWith('x')` and `.contains('x')` of a string member, numbers (members, literals, sums of counts) compared,
+two date/time members ordered (FHIRPath's partial-precision rules), and `%ucum`. Anything else (`where()`,
+`resolve()`, `matches()`, paths through several levels) raises `Unsupported`, and the invariant is listed in model.rs as not evaluated, with the reason.
 """
 
 import re
@@ -105,9 +106,7 @@ class Parser:
         if kind == "str":
             return ("lit", value[1:-1])
         if kind == "num":
-            if "." in value:
-                raise Unsupported("a decimal literal")
-            return ("lit", int(value))
+            return ("lit", float(value) if "." in value else int(value))
         if value in ("true", "false"):
             return ("lit", value == "true")
         if value in CONSTANTS:
@@ -154,7 +153,7 @@ class Compiler:
             return f"Expr::{op.capitalize()}(&{self.boolean(node[1])}, &{self.boolean(node[2])})"
         if op == "call":
             _, base, name, args = node
-            if args:
+            if args and name not in ("startsWith", "contains"):
                 raise Unsupported(f"{name}() with arguments")
             if name == "not":
                 return f"Expr::Not(&{self.boolean(base)})"
@@ -162,6 +161,14 @@ class Compiler:
                 kind, index = self.member(base)
                 atom = f"Expr::Exists({index})" if kind == "member" else f"Expr::Chosen({index})"
                 return atom if name == "exists" else f"Expr::Not(&{atom})"
+            if name in ("startsWith", "contains"):
+                if len(args) != 1 or args[0][0] != "lit" or not isinstance(args[0][1], str):
+                    raise Unsupported(f"{name}() of something other than a string literal")
+                value = self.operand(base)
+                if value[0] != "str":
+                    raise Unsupported(f"{name}() of a non-string")
+                rust = "StartsWith" if name == "startsWith" else "Contains"
+                return f"Expr::{rust}(&{value[1]}, {rust_str(args[0][1])})"
             if name == "hasValue":
                 kind, index = self.member(base)
                 if kind != "member" or self.members[index]["kind"][0] != "prim":
@@ -170,13 +177,13 @@ class Compiler:
             raise Unsupported(f"the function {name}()")
         if op in ("=", "!="):
             left, right = self.operand(node[1]), self.operand(node[2])
-            if left[0] != right[0]:
+            if left[0] != right[0] or left[0] == "time":
                 raise Unsupported("a comparison of different kinds")
             return f"Expr::{'Eq' if op == '=' else 'Ne'}(&{left[1]}, &{right[1]})"
         if op in ("<", ">", "<=", ">="):
             left, right = self.operand(node[1]), self.operand(node[2])
-            if left[0] != "int" or right[0] != "int":
-                raise Unsupported("an ordering of non-integers")
+            if left[0] != right[0] or left[0] not in ("num", "time"):
+                raise Unsupported("an ordering of values other than two numbers or two dates")
             if op in ("<", ">="):  # written as Gt and Le with the sides swapped
                 left, right = right, left
             name = {"<": "Gt", ">": "Gt", "<=": "Le", ">=": "Le"}[op]
@@ -197,26 +204,26 @@ class Compiler:
         raise Unsupported("a list that is not string literals")
 
     def operand(self, node):
-        """(kind, rust) for a value: "bool", "int" or "str"."""
+        """(kind, rust) for a value: "bool", "num", "str" or "time" (a date, dateTime, instant or time)."""
         if node[0] == "lit":
             v = node[1]
             if isinstance(v, bool):
                 return ("bool", f"Expr::Bool({str(v).lower()})")
-            if isinstance(v, int):
-                return ("int", f"Expr::Int({v})")
+            if isinstance(v, (int, float)):
+                return ("num", f"Expr::Num({float(v)!r})")
             return ("str", f"Expr::Str({rust_str(v)})")
         if node[0] == "+":
             left, right = self.operand(node[1]), self.operand(node[2])
-            if left[0] != "int" or right[0] != "int":
-                raise Unsupported("+ of non-integers")
-            return ("int", f"Expr::Add(&{left[1]}, &{right[1]})")
+            if left[0] != "num" or right[0] != "num":
+                raise Unsupported("+ of non-numbers")
+            return ("num", f"Expr::Add(&{left[1]}, &{right[1]})")
         if node[0] == "call" and node[2] == "count" and not node[3]:
             kind, index = self.member(node[1])
             if kind != "member":
                 raise Unsupported("count() of a choice")
             if self.members[index]["many"]:
                 self.watched.add(index)
-            return ("int", f"Expr::Count({index})")
+            return ("num", f"Expr::Count({index})")
         if node[0] == "member":
             kind, index = self.member(node)
             m = self.members[index] if kind == "member" else None
@@ -227,7 +234,9 @@ class Compiler:
             if prim == "boolean":
                 return ("bool", f"Expr::Value({index})")
             if prim in ("integer", "positiveInt", "unsignedInt", "decimal"):
-                raise Unsupported("the value of a number")
+                return ("num", f"Expr::Number({index})")
+            if prim in ("date", "dateTime", "instant", "time"):
+                return ("time", f"Expr::Temporal({index})")
             return ("str", f"Expr::Value({index})")
         return ("bool", self.boolean(node))
 

@@ -309,3 +309,68 @@ fn white_space_is_xml_schemas_ascii_set() {
     p["communication"][0]["language"]["coding"][0]["code"] = json!("en\tUS");
     assert_valid(&p);
 }
+
+#[test]
+fn invariants_that_order_dates_and_numbers_or_test_strings() {
+    // per-1: a period ends no earlier than it starts, zones applied.
+    let mut e = synthea_line("Encounter.000.ndjson");
+    assert_valid(&e);
+    let start = e["period"]["start"].as_str().expect("a start").to_string();
+    e["period"]["end"] = json!("1900-01-01T00:00:00Z");
+    let message = the_error(&e, Code::Invariant, "Encounter.period");
+    assert!(message.contains("per-1"), "{message}");
+    // Less precise than the start, and the same year: FHIRPath cannot order them, so it is not broken.
+    e["period"]["end"] = json!(&start[..4]);
+    assert_valid(&e);
+    // age-1: an age is positive and in UCUM.
+    let mut c = synthea_line("Condition.000.ndjson");
+    c["onsetAge"] = json!({"value": -3, "unit": "a", "system": "http://unitsofmeasure.org", "code": "a"});
+    c.as_object_mut().expect("object").remove("onsetDateTime");
+    let message = the_error(&c, Code::Invariant, "Condition.onsetAge");
+    assert!(message.contains("age-1"), "{message}");
+    c["onsetAge"]["value"] = json!(3);
+    assert_valid(&c);
+    // tim-5: a period of a timing's repeat is not negative.
+    let timing = |period: f64| {
+        json!({"resourceType": "MedicationRequest", "id": "m", "status": "active", "intent": "order",
+            "subject": {"reference": "Patient/p"}, "medicationCodeableConcept": {"text": "x"},
+            "dosageInstruction": [{"timing": {"repeat": {"frequency": 1, "period": period, "periodUnit": "d"}}}]})
+    };
+    assert_valid(&timing(1.5));
+    the_error(&timing(-1.0), Code::Invariant, "MedicationRequest.dosageInstruction[0].timing.repeat");
+    // bdl-8 with contains(): an entry's fullUrl is not a version.
+    let bundle = |full_url: &str| {
+        json!({"resourceType": "Bundle", "id": "b", "type": "collection",
+            "entry": [{"fullUrl": full_url, "resource": {"resourceType": "Basic", "id": "x", "code": {"text": "x"}}}]})
+    };
+    assert_valid(&bundle("http://example.org/fhir/Basic/x"));
+    the_error(&bundle("http://example.org/fhir/Basic/x/_history/2"), Code::Invariant, "Bundle.entry[0]");
+}
+
+#[test]
+fn a_range_is_low_to_high_rng_2_and_a_narrative_is_plain_xhtml_txt_1() {
+    let quantity =
+        |v: f64| json!({"value": v, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"});
+    let mut o = json!({"resourceType": "Observation", "id": "o", "status": "final",
+        "code": {"text": "dose"}, "valueRange": {"low": quantity(1.0), "high": quantity(5.0)}});
+    assert_valid(&o);
+    o["valueRange"]["low"] = quantity(9.0);
+    let message = the_error(&o, Code::Invariant, "Observation.valueRange");
+    assert!(message.contains("rng-2"), "{message}");
+    // Different units are not compared here.
+    o["valueRange"]["high"] =
+        json!({"value": 5, "unit": "g", "system": "http://unitsofmeasure.org", "code": "g"});
+    assert_valid(&o);
+
+    let mut p = patient();
+    let div = p["text"]["div"].as_str().expect("Synthea writes a narrative").to_string();
+    assert!(div.starts_with("<div xmlns=\"http://www.w3.org/1999/xhtml\">"), "{div}");
+    p["text"]["div"] = json!("<div xmlns=\"http://www.w3.org/1999/xhtml\"><script>alert(1)</script>Hi</div>");
+    let message = the_error(&p, Code::Invariant, "Patient.text.div");
+    assert!(message.contains("txt-1") && message.contains("<script>"), "{message}");
+    p["text"]["div"] = json!("<div>Hi</div>");
+    the_error(&p, Code::Invariant, "Patient.text.div");
+    // txt-2 is left alone: the spec's own examples have narratives of white space.
+    p["text"]["div"] = json!("<div xmlns=\"http://www.w3.org/1999/xhtml\"> </div>");
+    assert_valid(&p);
+}

@@ -3,6 +3,7 @@
 
 #[rustfmt::skip]
 mod model;
+mod narrative;
 mod primitive;
 mod schema;
 mod walk;

@@ -175,6 +175,97 @@ fn is_date_time(s: &[u8], instant: bool) -> bool {
     time(rest).is_some_and(zone)
 }
 
+/// How two valid values of the same temporal kind (date, dateTime, instant, or time) order by FHIRPath's rules:
+/// with times on both sides, as moments (zones applied); otherwise part by part to the lesser precision, and
+/// `None` when they agree that far but one is more precise (`2020` against `2020-05`: unknown).
+pub(crate) fn compare_temporal(a: &str, b: &str) -> Option<std::cmp::Ordering> {
+    if let (Some(x), Some(y)) = (time_of_day(a.as_bytes()), time_of_day(b.as_bytes())) {
+        return x.partial_cmp(&y);
+    }
+    let (x, y) = (Temporal::parse(a.as_bytes())?, Temporal::parse(b.as_bytes())?);
+    if let (Some(m), Some(n)) = (x.moment, y.moment) {
+        return m.partial_cmp(&n);
+    }
+    let shared = x.parts.min(y.parts);
+    match x.date[..shared].cmp(&y.date[..shared]) {
+        std::cmp::Ordering::Equal if x.parts == y.parts && x.moment.is_none() && y.moment.is_none() => {
+            Some(std::cmp::Ordering::Equal)
+        }
+        std::cmp::Ordering::Equal => None,
+        order => Some(order),
+    }
+}
+
+/// A `time` value in seconds since midnight.
+fn time_of_day(s: &[u8]) -> Option<f64> {
+    if s.get(2) != Some(&b':') {
+        return None;
+    }
+    seconds(s).map(|(t, _)| t)
+}
+
+/// `hh:mm:ss(.s+)?` in seconds, and what follows.
+fn seconds(s: &[u8]) -> Option<(f64, &[u8])> {
+    let rest = time(s)?;
+    let text = std::str::from_utf8(&s[..s.len() - rest.len()]).ok()?;
+    let mut fields = text.split(':');
+    let hour: f64 = fields.next()?.parse().ok()?;
+    let minute: f64 = fields.next()?.parse().ok()?;
+    let second: f64 = fields.next()?.parse().ok()?;
+    Some((hour * 3600.0 + minute * 60.0 + second, rest))
+}
+
+struct Temporal {
+    /// Year, month, day; `parts` of them were given.
+    date: [u32; 3],
+    parts: usize,
+    /// With a time: seconds since 1970-01-01T00:00:00Z.
+    moment: Option<f64>,
+}
+
+impl Temporal {
+    fn parse(s: &[u8]) -> Option<Temporal> {
+        let mut date = [0u32; 3];
+        let (year, mut rest) = digits::<4>(s)?;
+        date[0] = year;
+        let mut parts = 1;
+        for slot in &mut date[1..] {
+            let Some(after) = rest.strip_prefix(b"-") else { break };
+            let (value, after) = digits::<2>(after)?;
+            *slot = value;
+            parts += 1;
+            rest = after;
+        }
+        let moment = match rest.strip_prefix(b"T") {
+            Some(time) => {
+                let (clock, zone) = seconds(time)?;
+                let offset = match zone {
+                    b"Z" => 0.0,
+                    [sign, h1, h2, b':', m1, m2] => {
+                        let minutes = f64::from(u32::from(h1 - b'0') * 10 + u32::from(h2 - b'0')) * 60.0
+                            + f64::from(u32::from(m1 - b'0') * 10 + u32::from(m2 - b'0'));
+                        if *sign == b'-' { -minutes * 60.0 } else { minutes * 60.0 }
+                    }
+                    _ => return None,
+                };
+                Some(days_from_civil(date[0], date[1], date[2]) as f64 * 86_400.0 + clock - offset)
+            }
+            None => None,
+        };
+        Some(Temporal { date, parts, moment })
+    }
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: u32, month: u32, day: u32) -> i64 {
+    let (y, m, d) = (i64::from(year) - i64::from(month <= 2), i64::from(month), i64::from(day));
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,5 +327,22 @@ mod tests {
         assert!(check_str(Prim::Base64Binary, "aGVsbG8").is_err());
         assert_eq!(check_str(Prim::Time, "10:15:00.5"), Ok(()));
         assert!(check_str(Prim::Time, "10:15").is_err());
+    }
+
+    #[test]
+    fn temporal_values_order_as_fhirpath_says() {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        assert_eq!(compare_temporal("2020-01-02", "2020-01-10"), Some(Less));
+        assert_eq!(compare_temporal("2020-02", "2020-01-31"), Some(Greater));
+        assert_eq!(compare_temporal("2020", "2020-05"), None);
+        assert_eq!(compare_temporal("2020-05-01", "2020-05-01"), Some(Equal));
+        // Zones apply: 10:00 in New York is after 14:00 in London on the same day.
+        assert_eq!(compare_temporal("2020-05-01T10:00:00-05:00", "2020-05-01T14:00:00Z"), Some(Greater));
+        assert_eq!(compare_temporal("2020-05-01T10:00:00.5Z", "2020-05-01T10:00:00.25Z"), Some(Greater));
+        assert_eq!(compare_temporal("2020-05-01T10:00:00Z", "2020-05-01"), None);
+        assert_eq!(compare_temporal("2020-05-01T10:00:00Z", "2020-04-30"), Some(Greater));
+        assert_eq!(compare_temporal("10:00:00", "09:59:59.9"), Some(Greater));
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
     }
 }

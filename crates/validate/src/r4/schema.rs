@@ -96,9 +96,15 @@ pub(crate) enum Expr {
     Count(u16),
     /// The value of a single-valued primitive member (a watched one); empty when absent.
     Value(u16),
+    /// The same, of a number member.
+    Number(u16),
+    /// The same, of a date, dateTime, instant or time member, which order by FHIRPath's precision rules.
+    Temporal(u16),
     Bool(bool),
-    Int(i64),
+    Num(f64),
     Str(&'static str),
+    StartsWith(&'static Expr, &'static str),
+    Contains(&'static Expr, &'static str),
     Not(&'static Expr),
     And(&'static Expr, &'static Expr),
     Or(&'static Expr, &'static Expr),
@@ -125,7 +131,7 @@ pub(crate) struct Invariant {
 }
 
 /// A complex data type, a resource, or an inline element, with its members `ELEMENTS[start..start + len]`,
-/// sorted by name.
+/// sorted by name length, then name (see `member`).
 #[derive(Debug)]
 pub(crate) struct Type {
     /// `Patient`, `HumanName`, `Patient.contact`.
@@ -147,7 +153,13 @@ impl Type {
     /// The member named `key` and its position in `members()`.
     pub(crate) fn member(&self, key: &str) -> Option<(usize, &'static Element)> {
         let members = self.members();
-        members.binary_search_by(|e| e.name.cmp(key)).ok().map(|i| (i, &members[i]))
+        // The order the generator sorts in: most probes settle on the length alone.
+        members
+            .binary_search_by(|e| {
+                e.name.len().cmp(&key.len()).then_with(|| e.name.as_bytes().cmp(key.as_bytes()))
+            })
+            .ok()
+            .map(|i| (i, &members[i]))
     }
 }
 

@@ -12,7 +12,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde_json::value::RawValue;
 
 use super::model::{
-    CODEABLE_CONCEPT_TYPE, CODING_TYPE, ELEMENT_TYPE, MAX_MEMBERS, META_TYPE, REFERENCE_TYPE,
+    CODEABLE_CONCEPT_TYPE, CODING_TYPE, ELEMENT_TYPE, MAX_MEMBERS, META_TYPE, RANGE_TYPE, REFERENCE_TYPE,
 };
 use super::primitive::check_str;
 use super::schema::{Element, Expr, Kind, Prim, Type, code_set, coding_set, resource, type_at};
@@ -99,6 +99,7 @@ enum Seg {
 enum Captured {
     Str(String),
     Bool(bool),
+    Num(f64),
     Count(u32),
 }
 
@@ -106,6 +107,8 @@ enum Captured {
 /// entry's), for ref-1 and dom-3. Contained resources share their container's scope.
 #[derive(Default)]
 struct Scope {
+    /// The resource nesting level (`Walk::level`) it belongs to.
+    level: u32,
     /// Each contained resource: its path and its id once seen.
     contained: Vec<(String, Option<String>)>,
     /// Each `#...` reference: its path, what follows `#`, whether it is a Reference (ref-1 applies) and the
@@ -148,6 +151,15 @@ impl Binding {
     }
 }
 
+/// A Range being walked, for rng-2: the value and unit of its low and high.
+#[derive(Default)]
+struct RangeCheck {
+    /// The path length of the Range's own members (`low`, `high`).
+    depth: usize,
+    low: (Option<f64>, Vec<String>),
+    high: (Option<f64>, Vec<String>),
+}
+
 #[derive(Default)]
 struct Walk {
     outcome: Outcome,
@@ -156,7 +168,11 @@ struct Walk {
     capture: Option<Captured>,
     /// The `_name` object just read held only an `id`.
     bare_companion: bool,
+    /// Scopes of the resources being walked that hold a contained resource or a local reference (made only
+    /// then, so that most lines allocate none).
     scopes: Vec<Scope>,
+    /// How many (non-contained) resources the walk is inside.
+    level: u32,
     /// Evaluate R4's invariants (off only to measure what they cost).
     invariants: bool,
     /// The walk went deeper than `MAX_DEPTH`: where (its first levels).
@@ -168,6 +184,23 @@ struct Walk {
     array: Option<(bool, u32, Vec<u32>)>,
     /// The innermost Coding or CodeableConcept with a required binding being walked.
     binding: Option<Binding>,
+    /// The innermost Range being walked.
+    range: Option<RangeCheck>,
+}
+
+impl Walk {
+    /// The end of a Range's `low` or `high` that a value at the current path belongs to.
+    fn range_end(&mut self) -> Option<&mut (Option<f64>, Vec<String>)> {
+        let range = self.range.as_mut()?;
+        if self.path.len() != range.depth + 2 {
+            return None;
+        }
+        match self.path[range.depth] {
+            Seg::Name("low") => Some(&mut range.low),
+            Seg::Name("high") => Some(&mut range.high),
+            _ => None,
+        }
+    }
 }
 
 impl Walk {
@@ -214,16 +247,29 @@ impl Walk {
         matches!(self.path.as_slice(), [.., Seg::Name("contained"), Seg::Index(_), Seg::Name("meta")])
     }
 
-    fn local_reference(&mut self, value: &str, reference: bool) {
-        let path = self.path(None);
-        if let Some(scope) = self.scopes.last_mut() {
-            let current = scope.current;
-            scope.refs.push((path, value[1..].to_string(), reference, current));
+    /// The scope of the resource being walked, made on first use.
+    fn scope(&mut self) -> &mut Scope {
+        if self.scopes.last().is_none_or(|s| s.level != self.level) {
+            self.scopes.push(Scope { level: self.level, ..Scope::default() });
         }
+        let last = self.scopes.len() - 1;
+        &mut self.scopes[last]
     }
 
-    /// ref-1 and dom-3 over a finished resource's scope.
+    fn local_reference(&mut self, value: &str, reference: bool) {
+        let path = self.path(None);
+        let scope = self.scope();
+        let current = scope.current;
+        scope.refs.push((path, value[1..].to_string(), reference, current));
+    }
+
+    /// ref-1 and dom-3 over a finished resource's scope, if it has one.
     fn close_scope(&mut self) {
+        let level = self.level;
+        self.level -= 1;
+        if self.scopes.last().is_none_or(|s| s.level != level) {
+            return;
+        }
         let Some(scope) = self.scopes.pop() else { return };
         for (path, target, reference, _) in &scope.refs {
             let known =
@@ -492,12 +538,11 @@ fn resource_members<'de, A: MapAccess<'de>>(walk: &mut Walk, mut map: A, root: b
         None
     } else if contained {
         let path = walk.path(None);
-        walk.scopes.last_mut().map(|scope| {
-            scope.contained.push((path, None));
-            scope.current.replace(scope.contained.len() - 1)
-        })
+        let scope = walk.scope();
+        scope.contained.push((path, None));
+        Some(scope.current.replace(scope.contained.len() - 1))
     } else {
-        walk.scopes.push(Scope::default());
+        walk.level += 1;
         None
     };
     let mut seen = Seen::new();
@@ -700,17 +745,25 @@ fn finish_choices(walk: &mut Walk, ty: &'static Type, seen: &Seen, groups_requir
 enum Val<'a> {
     Empty,
     Bool(bool),
-    Int(i64),
+    Num(f64),
     Str(&'a str),
+    /// A date, dateTime, instant or time, as written.
+    Time(&'a str),
 }
 
 /// Evaluates a compiled invariant over an object's members, with FHIRPath's three-valued logic: a result
 /// that is empty (a member it compares is absent) does not count as broken.
 fn eval<'a>(expr: &Expr, seen: &'a Seen) -> Val<'a> {
-    use Val::{Bool, Empty, Int, Str};
+    use Val::{Bool, Empty, Num, Str, Time};
     let present = |i: u16| Seen::has(&seen.values, i as usize) || Seen::has(&seen.extensions, i as usize);
-    let ints = |a: &Expr, b: &Expr| match (eval(a, seen), eval(b, seen)) {
-        (Int(x), Int(y)) => Some((x, y)),
+    // How two numbers, or two dates, order; `None` when either is absent or the precisions leave it open.
+    let order = |a: &Expr, b: &Expr| match (eval(a, seen), eval(b, seen)) {
+        (Num(x), Num(y)) => x.partial_cmp(&y),
+        (Time(x), Time(y)) => super::primitive::compare_temporal(x, y),
+        _ => None,
+    };
+    let text = |a: &Expr| match eval(a, seen) {
+        Str(s) => Some(s),
         _ => None,
     };
     match *expr {
@@ -718,17 +771,27 @@ fn eval<'a>(expr: &Expr, seen: &'a Seen) -> Val<'a> {
         Expr::Chosen(g) => Bool(seen.choices & (1 << g) != 0),
         Expr::HasValue(i) => Bool(Seen::has(&seen.values, i as usize)),
         Expr::Count(i) => match seen.captured(i) {
-            Some(Captured::Count(n)) => Int(i64::from(*n)),
-            _ => Int(i64::from(present(i))),
+            Some(Captured::Count(n)) => Num(f64::from(*n)),
+            _ => Num(f64::from(u8::from(present(i)))),
         },
         Expr::Value(i) => match seen.captured(i) {
             Some(Captured::Str(s)) => Str(s),
             Some(Captured::Bool(b)) => Bool(*b),
             _ => Empty,
         },
+        Expr::Number(i) => match seen.captured(i) {
+            Some(Captured::Num(n)) => Num(*n),
+            _ => Empty,
+        },
+        Expr::Temporal(i) => match seen.captured(i) {
+            Some(Captured::Str(s)) => Time(s),
+            _ => Empty,
+        },
         Expr::Bool(b) => Bool(b),
-        Expr::Int(n) => Int(n),
+        Expr::Num(n) => Num(n),
         Expr::Str(s) => Str(s),
+        Expr::StartsWith(a, prefix) => text(a).map_or(Empty, |s| Bool(s.starts_with(prefix))),
+        Expr::Contains(a, part) => text(a).map_or(Empty, |s| Bool(s.contains(part))),
         Expr::Not(a) => match eval(a, seen) {
             Bool(b) => Bool(!b),
             _ => Empty,
@@ -759,9 +822,12 @@ fn eval<'a>(expr: &Expr, seen: &'a Seen) -> Val<'a> {
             };
             Bool(equal == matches!(expr, Expr::Eq(..)))
         }
-        Expr::Le(a, b) => ints(a, b).map_or(Empty, |(x, y)| Bool(x <= y)),
-        Expr::Gt(a, b) => ints(a, b).map_or(Empty, |(x, y)| Bool(x > y)),
-        Expr::Add(a, b) => ints(a, b).map_or(Empty, |(x, y)| Int(x + y)),
+        Expr::Le(a, b) => order(a, b).map_or(Empty, |o| Bool(o.is_le())),
+        Expr::Gt(a, b) => order(a, b).map_or(Empty, |o| Bool(o.is_gt())),
+        Expr::Add(a, b) => match (eval(a, seen), eval(b, seen)) {
+            (Num(x), Num(y)) => Num(x + y),
+            _ => Empty,
+        },
         Expr::In(a, list) => match eval(a, seen) {
             Str(s) => Bool(list.contains(&s)),
             _ => Empty,
@@ -771,12 +837,14 @@ fn eval<'a>(expr: &Expr, seen: &'a Seen) -> Val<'a> {
 
 fn first_form(ty: &'static Type, group: u32) -> &'static str {
     let base = ty.choices[group as usize - 1];
-    ty.members().iter().find(|e| u32::from(e.choice) == group).map_or("", |e| &e.name[base.len()..])
+    let first = ty.members().iter().filter(|e| u32::from(e.choice) == group).map(|e| e.name).min();
+    first.map_or("", |name| &name[base.len()..])
 }
 
 /// The forms a choice group may take, e.g. `valueQuantity, valueString, ...`, for messages.
 fn forms(ty: &'static Type, group: u8) -> String {
-    let names: Vec<&str> = ty.members().iter().filter(|e| e.choice == group).map(|e| e.name).collect();
+    let mut names: Vec<&str> = ty.members().iter().filter(|e| e.choice == group).map(|e| e.name).collect();
+    names.sort_unstable();
     if names.len() > 6 {
         format!("{}, ... ({} forms)", names[..6].join(", "), names.len())
     } else {
@@ -938,6 +1006,10 @@ impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        // Only objects nest further (a primitive's wrong-typed value is skipped without recursion).
+        if matches!(self.kind, Kind::Prim(_)) {
+            return d.deserialize_any(self);
+        }
         if self.walk.path.len() > MAX_DEPTH {
             if self.walk.too_deep.is_none() {
                 let shallow = Walk { path: self.walk.path[..12].to_vec(), ..Walk::default() };
@@ -945,8 +1017,13 @@ impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
             }
             return Err(serde::de::Error::custom("nested too deep"));
         }
-        // Each level of nesting passes here: grow the stack on the heap rather than overflow it.
-        stacker::maybe_grow(64 * 1024, 1024 * 1024, || d.deserialize_any(self))
+        // Each level of nesting passes here. Every 16th, make sure the next 16 have room (a level takes well
+        // under 4 KiB of stack), growing the stack on the heap rather than overflowing it.
+        if self.walk.path.len() % 16 == 0 {
+            stacker::maybe_grow(256 * 1024, 4 * 1024 * 1024, || d.deserialize_any(self))
+        } else {
+            d.deserialize_any(self)
+        }
     }
 }
 
@@ -981,6 +1058,19 @@ impl ValueSeed<'_> {
     fn number(&mut self, value: Number) {
         if !self.single("number") {
             return;
+        }
+        let n = match value {
+            Number::Int(n) => n as f64,
+            Number::Float(f) => f,
+        };
+        if self.element.watch && !self.in_array {
+            self.walk.capture = Some(Captured::Num(n));
+        }
+        if self.walk.range.is_some()
+            && self.element.name == "value"
+            && let Some(end) = self.walk.range_end()
+        {
+            end.0 = Some(n);
         }
         let Kind::Prim(prim) = self.kind else { return self.wrong_type("a number") };
         let problem = match (prim, value) {
@@ -1144,12 +1234,25 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
                 [.., Seg::Name("contained"), Seg::Index(_), Seg::Name("id")]
             )
             && let Some(scope) = self.walk.scopes.last_mut()
+            && scope.level == self.walk.level
             && let Some(k) = scope.current
         {
             scope.contained[k].1 = Some(v.to_string());
         }
         if self.element.watch && !self.in_array {
             self.walk.capture = Some(Captured::Str(v.to_string()));
+        }
+        if self.walk.range.is_some()
+            && matches!(self.element.name, "system" | "code" | "unit")
+            && let Some(end) = self.walk.range_end()
+        {
+            end.1.push(format!("{}={v}", self.element.name));
+        }
+        if prim == Prim::Xhtml
+            && self.walk.invariants
+            && let Some((key, message)) = super::narrative::check(v)
+        {
+            self.walk.report(Code::Invariant, None, format!("{message} (R4 invariant {key})"));
         }
         let depth = self.walk.path.len();
         if let Some(binding) = self.walk.binding.as_mut()
@@ -1227,6 +1330,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
             {
                 bound_members(self.walk, t, self.element, map)
             }
+            Kind::Complex(RANGE_TYPE) if self.walk.invariants => range_members(self.walk, map),
             Kind::Complex(t) => object_members(self.walk, type_at(t), map),
             Kind::Resource => resource_members(self.walk, map, false),
             Kind::Prim(_) => {
@@ -1236,6 +1340,30 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
             }
         }
     }
+}
+
+/// A Range: rng-2, its low is not above its high when both are numbers of the same unit (FHIRPath compares
+/// quantities of other units only by converting them, which is left to HealthLake).
+fn range_members<'de, A: MapAccess<'de>>(walk: &mut Walk, map: A) -> Result<(), A::Error> {
+    let check = RangeCheck { depth: walk.path.len(), ..RangeCheck::default() };
+    let outer = walk.range.replace(check);
+    let result = object_members(walk, type_at(RANGE_TYPE), map);
+    let range = std::mem::replace(&mut walk.range, outer);
+    if let Some(RangeCheck { low: (Some(low), mut low_unit), high: (Some(high), mut high_unit), .. }) = range
+    {
+        low_unit.sort();
+        high_unit.sort();
+        if low > high && low_unit == high_unit {
+            walk.report(
+                Code::Invariant,
+                None,
+                format!(
+                    "Range: its low ({low}) is above its high ({high}); swap them or correct one (R4 invariant rng-2)"
+                ),
+            );
+        }
+    }
+    result
 }
 
 /// A Coding or CodeableConcept whose element has a required binding: at least one coding with a code must come
