@@ -1019,7 +1019,7 @@ impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
         }
         // Each level of nesting passes here. Every 16th, make sure the next 16 have room (a level takes well
         // under 4 KiB of stack), growing the stack on the heap rather than overflowing it.
-        if self.walk.path.len() % 16 == 0 {
+        if self.walk.path.len().is_multiple_of(16) {
             stacker::maybe_grow(256 * 1024, 4 * 1024 * 1024, || d.deserialize_any(self))
         } else {
             d.deserialize_any(self)
