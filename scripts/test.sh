@@ -22,10 +22,11 @@ cargo fetch --locked --quiet
 cargo deny check licenses bans sources
 
 step "cargo test"
-rm -f target/tmp/integrity-summary.txt
+rm -f target/tmp/integrity-summary.txt target/tmp/r4-examples-summary.txt
 timeout 1500 cargo test --workspace --locked
-# The integrity suite's summary (kills survived, reruns, bytes compared, jobs per batch).
-cat target/tmp/integrity-summary.txt
+# The integrity suite's summary (kills survived, reruns, bytes compared, jobs per batch), and the validator's
+# count on the specification's own examples.
+cat target/tmp/integrity-summary.txt target/tmp/r4-examples-summary.txt
 
 step "fuzz the line validator for ${FUZZ_SECONDS:=20} s (make fuzz runs longer)"
 scripts/fuzz.sh "$FUZZ_SECONDS"

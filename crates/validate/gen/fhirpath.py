@@ -164,6 +164,12 @@ class Compiler:
             if name in ("startsWith", "contains"):
                 if len(args) != 1 or args[0][0] != "lit" or not isinstance(args[0][1], str):
                     raise Unsupported(f"{name}() of something other than a string literal")
+                if name == "contains" and args[0][1] == "." and base[0] == "call" and base[2] == "toString":
+                    # `number.toString().contains('.')`: the number was written with a fraction.
+                    kind, index = self.operand(base[1])
+                    if kind != "num" or not index.startswith("Expr::Number("):
+                        raise Unsupported("toString() of something other than a number member")
+                    return f"Expr::Fractional({index[len('Expr::Number('):-1]})"
                 value = self.operand(base)
                 if value[0] != "str":
                     raise Unsupported(f"{name}() of a non-string")
@@ -189,11 +195,25 @@ class Compiler:
             name = {"<": "Gt", ">": "Gt", "<=": "Le", ">=": "Le"}[op]
             return f"Expr::{name}(&{left[1]}, &{right[1]})"
         if op == "in":
+            if node[1][0] == "member":
+                kind, index = self.member(node[1])
+                m = self.members[index] if kind == "member" else None
+                if m is not None and m["many"] and m["kind"] == ("prim", "code"):
+                    # A repeating code `in` a list: true when any of its codes is (FHIRPath leaves a
+                    # collection of several undefined here; validators read it this way).
+                    self.watched.add(index)
+                    values = self.strings(node[2])
+                    return f"Expr::AnyIn({index}, &[{', '.join(rust_str(v) for v in values)}])"
             left = self.operand(node[1])
             if left[0] != "str":
                 raise Unsupported("in over a non-string")
             values = self.strings(node[2])
             return f"Expr::In(&{left[1]}, &[{', '.join(rust_str(v) for v in values)}])"
+        if op == "member":
+            kind, value = self.operand(node)
+            if kind != "bool":
+                raise Unsupported("a non-boolean member used as a condition")
+            return value
         raise Unsupported(f"the operator {op}")
 
     def strings(self, node):

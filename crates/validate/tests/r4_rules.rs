@@ -374,3 +374,35 @@ fn a_range_is_low_to_high_rng_2_and_a_narrative_is_plain_xhtml_txt_1() {
     p["text"]["div"] = json!("<div xmlns=\"http://www.w3.org/1999/xhtml\"> </div>");
     assert_valid(&p);
 }
+
+#[test]
+fn a_count_is_a_whole_number_cnt_3_and_an_offset_needs_a_when_tim_9() {
+    // A Count, as an extension's valueCount: written without a fraction.
+    let count = |value: &str| {
+        let mut p = patient();
+        let line = format!(
+            r#"[{{"url":"http://example.org/children","valueCount":{{"value":{value},"system":"http://unitsofmeasure.org","code":"1"}}}}]"#
+        );
+        p["extension"] = serde_json::from_str(&line).expect("json");
+        p
+    };
+    assert_valid(&count("3"));
+    let message = the_error(&count("3.5"), Code::Invariant, "Patient.extension[0].valueCount");
+    assert!(message.contains("cnt-3"), "{message}");
+    let repeat = |repeat: Value| {
+        json!({"resourceType": "MedicationRequest", "id": "m", "status": "active", "intent": "order",
+            "subject": {"reference": "Patient/p"}, "medicationCodeableConcept": {"text": "x"},
+            "dosageInstruction": [{"timing": {"repeat": repeat}}]})
+    };
+    assert_valid(&repeat(json!({"when": ["ACM"], "offset": 30})));
+    the_error(
+        &repeat(json!({"offset": 30})),
+        Code::Invariant,
+        "MedicationRequest.dosageInstruction[0].timing.repeat",
+    );
+    the_error(
+        &repeat(json!({"when": ["C"], "offset": 30})),
+        Code::Invariant,
+        "MedicationRequest.dosageInstruction[0].timing.repeat",
+    );
+}

@@ -28,7 +28,9 @@ pub(crate) static TYPES: [Type; 659] = [
         Invariant { key: "cpt-2", human: "A system is required if a value is provided.", expr: Expr::Or(&Expr::Not(&Expr::Exists(3)), &Expr::Exists(5)) },
     ] },
     Type { name: "Contributor", resource: false, start: 59, len: 5, choices: &[], invariants: &[] },
-    Type { name: "Count", resource: false, start: 64, len: 7, choices: &[], invariants: &[] },
+    Type { name: "Count", resource: false, start: 64, len: 7, choices: &[], invariants: &[
+        Invariant { key: "cnt-3", human: "There SHALL be a code with a value of \"1\" if there is a value. If system is present, it SHALL be UCUM.  If present, the value SHALL be a whole number.", expr: Expr::And(&Expr::And(&Expr::And(&Expr::Or(&Expr::Exists(1), &Expr::Not(&Expr::Exists(3))), &Expr::Or(&Expr::Not(&Expr::Exists(4)), &Expr::Eq(&Expr::Value(4), &Expr::Str("http://unitsofmeasure.org")))), &Expr::Or(&Expr::Not(&Expr::Exists(1)), &Expr::Eq(&Expr::Value(1), &Expr::Str("1")))), &Expr::Or(&Expr::Or(&Expr::Not(&Expr::Exists(3)), &Expr::Not(&Expr::HasValue(3))), &Expr::Not(&Expr::Fractional(3)))) },
+    ] },
     Type { name: "DataRequirement", resource: false, start: 71, len: 11, choices: &["subject"], invariants: &[] },
     Type { name: "DataRequirement.codeFilter", resource: false, start: 82, len: 6, choices: &[], invariants: &[
         Invariant { key: "drq-1", human: "Either a path or a searchParam must be provided, but not both", expr: Expr::Xor(&Expr::Exists(2), &Expr::Exists(5)) },
@@ -51,6 +53,7 @@ pub(crate) static TYPES: [Type; 659] = [
         Invariant { key: "eld-7", human: "Pattern may only be specified if there is one type", expr: Expr::Or(&Expr::Not(&Expr::Chosen(3)), &Expr::Le(&Expr::Count(6), &Expr::Num(1.0))) },
         Invariant { key: "eld-8", human: "Pattern and fixed are mutually exclusive", expr: Expr::Or(&Expr::Not(&Expr::Chosen(3)), &Expr::Not(&Expr::Chosen(2))) },
         Invariant { key: "eld-15", human: "default value and meaningWhenMissing are mutually exclusive", expr: Expr::Or(&Expr::Not(&Expr::Chosen(1)), &Expr::Not(&Expr::Exists(145))) },
+        Invariant { key: "eld-18", human: "Must have a modifier reason if isModifier = true", expr: Expr::Implies(&Expr::And(&Expr::Exists(37), &Expr::Value(37)), &Expr::Exists(118)) },
         Invariant { key: "eld-22", human: "sliceIsConstraining can only appear if slicename is present", expr: Expr::Implies(&Expr::Exists(162), &Expr::Exists(30)) },
     ] },
     Type { name: "ElementDefinition.slicing", resource: false, start: 338, len: 6, choices: &[], invariants: &[
@@ -109,6 +112,7 @@ pub(crate) static TYPES: [Type; 659] = [
         Invariant { key: "tim-6", human: "If there's a periodMax, there must be a period", expr: Expr::Or(&Expr::Not(&Expr::Exists(10)), &Expr::Exists(4)) },
         Invariant { key: "tim-7", human: "If there's a durationMax, there must be a duration", expr: Expr::Or(&Expr::Not(&Expr::Exists(14)), &Expr::Exists(6)) },
         Invariant { key: "tim-8", human: "If there's a countMax, there must be a count", expr: Expr::Or(&Expr::Not(&Expr::Exists(5)), &Expr::Exists(2)) },
+        Invariant { key: "tim-9", human: "If there's an offset, there must be a when (and not C, CM, CD, CV)", expr: Expr::Or(&Expr::Not(&Expr::Exists(3)), &Expr::And(&Expr::Exists(1), &Expr::Not(&Expr::AnyIn(1, &["C", "CM", "CD", "CV"])))) },
         Invariant { key: "tim-10", human: "If there's a timeOfDay, there cannot be a when, or vice versa", expr: Expr::Or(&Expr::Not(&Expr::Exists(11)), &Expr::Not(&Expr::Exists(1))) },
     ] },
     Type { name: "TriggerDefinition", resource: false, start: 662, len: 10, choices: &["timing"], invariants: &[
@@ -931,10 +935,10 @@ pub(crate) static ELEMENTS: [Element; 8192] = [
     Element { name: "contact", kind: Kind::Complex(7), min: 0, many: true, choice: 0, codes: 0, watch: false },
     Element { name: "extension", kind: Kind::Complex(29), min: 0, many: true, choice: 0, codes: 0, watch: false },
     Element { name: "id", kind: Kind::Prim(Prim::String), min: 0, many: false, choice: 0, codes: 0, watch: false },
-    Element { name: "code", kind: Kind::Prim(Prim::Code), min: 0, many: false, choice: 0, codes: 0, watch: false },
+    Element { name: "code", kind: Kind::Prim(Prim::Code), min: 0, many: false, choice: 0, codes: 0, watch: true },
     Element { name: "unit", kind: Kind::Prim(Prim::String), min: 0, many: false, choice: 0, codes: 0, watch: false },
-    Element { name: "value", kind: Kind::Prim(Prim::Decimal), min: 0, many: false, choice: 0, codes: 0, watch: false },
-    Element { name: "system", kind: Kind::Prim(Prim::Uri), min: 0, many: false, choice: 0, codes: 0, watch: false },
+    Element { name: "value", kind: Kind::Prim(Prim::Decimal), min: 0, many: false, choice: 0, codes: 0, watch: true },
+    Element { name: "system", kind: Kind::Prim(Prim::Uri), min: 0, many: false, choice: 0, codes: 0, watch: true },
     Element { name: "extension", kind: Kind::Complex(29), min: 0, many: true, choice: 0, codes: 0, watch: false },
     Element { name: "comparator", kind: Kind::Prim(Prim::Code), min: 0, many: false, choice: 0, codes: 3, watch: false },
     Element { name: "id", kind: Kind::Prim(Prim::String), min: 0, many: false, choice: 0, codes: 0, watch: false },
@@ -1041,7 +1045,7 @@ pub(crate) static ELEMENTS: [Element; 8192] = [
     Element { name: "fixedMoney", kind: Kind::Complex(34), min: 0, many: false, choice: 2, codes: 0, watch: false },
     Element { name: "fixedRange", kind: Kind::Complex(42), min: 0, many: false, choice: 2, codes: 0, watch: false },
     Element { name: "fixedRatio", kind: Kind::Complex(43), min: 0, many: false, choice: 2, codes: 0, watch: false },
-    Element { name: "isModifier", kind: Kind::Prim(Prim::Boolean), min: 0, many: false, choice: 0, codes: 0, watch: false },
+    Element { name: "isModifier", kind: Kind::Prim(Prim::Boolean), min: 0, many: false, choice: 0, codes: 0, watch: true },
     Element { name: "patternAge", kind: Kind::Complex(2), min: 0, many: false, choice: 3, codes: 0, watch: false },
     Element { name: "patternOid", kind: Kind::Prim(Prim::Oid), min: 0, many: false, choice: 3, codes: 0, watch: false },
     Element { name: "patternUri", kind: Kind::Prim(Prim::Uri), min: 0, many: false, choice: 3, codes: 0, watch: false },
@@ -1510,7 +1514,7 @@ pub(crate) static ELEMENTS: [Element; 8192] = [
     Element { name: "extension", kind: Kind::Complex(29), min: 0, many: true, choice: 0, codes: 0, watch: false },
     Element { name: "modifierExtension", kind: Kind::Complex(29), min: 0, many: true, choice: 0, codes: 0, watch: false },
     Element { name: "id", kind: Kind::Prim(Prim::String), min: 0, many: false, choice: 0, codes: 0, watch: false },
-    Element { name: "when", kind: Kind::Prim(Prim::Code), min: 0, many: true, choice: 0, codes: 23, watch: false },
+    Element { name: "when", kind: Kind::Prim(Prim::Code), min: 0, many: true, choice: 0, codes: 23, watch: true },
     Element { name: "count", kind: Kind::Prim(Prim::PositiveInt), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "offset", kind: Kind::Prim(Prim::UnsignedInt), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "period", kind: Kind::Prim(Prim::Decimal), min: 0, many: false, choice: 0, codes: 0, watch: true },
@@ -9453,7 +9457,6 @@ pub(crate) static CODING_SETS: [(&str, &[(&str, &str)]); 10] = [
 // - bdl-4 on Bundle: the variable %resource
 // - bdl-7 on Bundle: the function isDistinct()
 // - bdl-9 on Bundle: a path through more than one level
-// - cnt-3 on Count: the function toString()
 // - con-4 on Condition: not a member of the object
 // - con-5 on Condition: not a member of the object
 // - cpb-12 on CapabilityStatement.rest.resource: the function isDistinct()
@@ -9466,11 +9469,9 @@ pub(crate) static CODING_SETS: [(&str, &[(&str, &str)]); 10] = [
 // - eld-13 on ElementDefinition: the function isDistinct()
 // - eld-14 on ElementDefinition: the function isDistinct()
 // - eld-16 on ElementDefinition: matches() with arguments
-// - eld-18 on ElementDefinition: the operator member
 // - eld-19 on ElementDefinition: matches() with arguments
 // - eld-2 on ElementDefinition: iif() with arguments
 // - eld-3 on ElementDefinition.max: it constrains a member's value, not an object
-// - ext-1 on Extension.extension: it constrains a member's value, not an object
 // - ig-1 on ImplementationGuide.definition: cannot read ' $this)'
 // - ig-2 on ImplementationGuide: cannot read ' $this)'
 // - lst-2 on List: a path through more than one level
@@ -9511,6 +9512,5 @@ pub(crate) static CODING_SETS: [(&str, &[(&str, &str)]); 10] = [
 // - sdf-8b on StructureDefinition.snapshot: all() with arguments
 // - sdf-9 on StructureDefinition: a path through more than one level
 // - tcp-1 on TerminologyCapabilities.codeSystem: all() with arguments
-// - tim-9 on Timing.repeat: the value of a repeating or non-primitive member
 // - tst-4 on TestScript.metadata: a path through more than one level
 // - tst-7 on TestScript.setup.action.operation: a path through more than one level

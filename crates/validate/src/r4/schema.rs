@@ -104,6 +104,10 @@ pub(crate) enum Expr {
     Num(f64),
     Str(&'static str),
     StartsWith(&'static Expr, &'static str),
+    /// The number member was written with a fraction (`value.toString().contains('.')`).
+    Fractional(u16),
+    /// Any item of the repeating code member is in the list; empty when the member is absent.
+    AnyIn(u16, &'static [&'static str]),
     Contains(&'static Expr, &'static str),
     Not(&'static Expr),
     And(&'static Expr, &'static Expr),

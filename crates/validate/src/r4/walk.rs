@@ -99,8 +99,11 @@ enum Seg {
 enum Captured {
     Str(String),
     Bool(bool),
-    Num(f64),
+    /// A number, and whether it was written with a fraction or an exponent.
+    Num(f64, bool),
     Count(u32),
+    /// The items of a repeating string member.
+    Strs(Vec<String>),
 }
 
 /// The local (`#id`) references and contained resources of one resource (the top-level one, or a Bundle
@@ -772,6 +775,7 @@ fn eval<'a>(expr: &Expr, seen: &'a Seen) -> Val<'a> {
         Expr::HasValue(i) => Bool(Seen::has(&seen.values, i as usize)),
         Expr::Count(i) => match seen.captured(i) {
             Some(Captured::Count(n)) => Num(f64::from(*n)),
+            Some(Captured::Strs(items)) => Num(items.len() as f64),
             _ => Num(f64::from(u8::from(present(i)))),
         },
         Expr::Value(i) => match seen.captured(i) {
@@ -780,7 +784,7 @@ fn eval<'a>(expr: &Expr, seen: &'a Seen) -> Val<'a> {
             _ => Empty,
         },
         Expr::Number(i) => match seen.captured(i) {
-            Some(Captured::Num(n)) => Num(*n),
+            Some(Captured::Num(n, _)) => Num(*n),
             _ => Empty,
         },
         Expr::Temporal(i) => match seen.captured(i) {
@@ -790,6 +794,14 @@ fn eval<'a>(expr: &Expr, seen: &'a Seen) -> Val<'a> {
         Expr::Bool(b) => Bool(b),
         Expr::Num(n) => Num(n),
         Expr::Str(s) => Str(s),
+        Expr::Fractional(i) => match seen.captured(i) {
+            Some(Captured::Num(_, fraction)) => Bool(*fraction),
+            _ => Empty,
+        },
+        Expr::AnyIn(i, list) => match seen.captured(i) {
+            Some(Captured::Strs(items)) => Bool(items.iter().any(|s| list.contains(&s.as_str()))),
+            _ => Empty,
+        },
         Expr::StartsWith(a, prefix) => text(a).map_or(Empty, |s| Bool(s.starts_with(prefix))),
         Expr::Contains(a, part) => text(a).map_or(Empty, |s| Bool(s.contains(part))),
         Expr::Not(a) => match eval(a, seen) {
@@ -1059,12 +1071,12 @@ impl ValueSeed<'_> {
         if !self.single("number") {
             return;
         }
-        let n = match value {
-            Number::Int(n) => n as f64,
-            Number::Float(f) => f,
+        let (n, fraction) = match value {
+            Number::Int(n) => (n as f64, false),
+            Number::Float(f) => (f, true),
         };
         if self.element.watch && !self.in_array {
-            self.walk.capture = Some(Captured::Num(n));
+            self.walk.capture = Some(Captured::Num(n, fraction));
         }
         if self.walk.range.is_some()
             && self.element.name == "value"
@@ -1239,8 +1251,13 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         {
             scope.contained[k].1 = Some(v.to_string());
         }
-        if self.element.watch && !self.in_array {
-            self.walk.capture = Some(Captured::Str(v.to_string()));
+        if self.element.watch {
+            if !self.in_array {
+                self.walk.capture = Some(Captured::Str(v.to_string()));
+            } else if let Captured::Strs(items) = self.walk.capture.get_or_insert(Captured::Strs(Vec::new()))
+            {
+                items.push(v.to_string());
+            }
         }
         if self.walk.range.is_some()
             && matches!(self.element.name, "system" | "code" | "unit")
@@ -1309,7 +1326,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         if i == 0 {
             self.walk.report(Code::InvalidValue, None, "empty array; leave the element out instead".into());
         }
-        if self.element.watch && !self.extension {
+        if self.element.watch && !self.extension && !matches!(self.walk.capture, Some(Captured::Strs(_))) {
             self.walk.capture = Some(Captured::Count(i));
         }
         if self.extension || !self.walk.nulls.is_empty() {
