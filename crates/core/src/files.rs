@@ -293,6 +293,39 @@ mod tests {
     }
 
     #[test]
+    fn every_rejected_line_is_exported_however_many_warnings_come_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("Basic.ndjson");
+        let mut text = String::new();
+        for i in 0..1500 {
+            // A conditional reference: a warning, not a rejection.
+            text.push_str(&format!(
+                r#"{{"resourceType":"Basic","id":"w{i}","code":{{"text":"x"}},"subject":{{"reference":"Patient?identifier=a|{i}"}}}}"#
+            ));
+            text.push('\n');
+        }
+        for i in 0..9 {
+            text.push_str(&format!(
+                r#"{{"resourceType":"Basic","id":"e{i}","code":{{"text":"x"}},"colour":"red"}}"#
+            ));
+            text.push('\n');
+        }
+        std::fs::write(&path, text).expect("write");
+        // As the app validates: no issue lists, every count.
+        let options = Options { list_errors: false, max_warnings_per_file: 0, ..Options::default() };
+        let report = validate_files(&[path.clone()], &options, &mut |_| {}, &CancellationToken::new())
+            .expect("report");
+        assert_eq!((report.files[0].invalid, report.files[0].issues.len()), (9, 0));
+        let out = dir.path().join("rejected.ndjson");
+        assert_eq!(export_rejected(&path, &Options::default(), &out).expect("export"), 9);
+        let exported = std::fs::read_to_string(&out).expect("read");
+        assert!(
+            exported.lines().all(|l| l.contains("colour")) && exported.lines().count() == 9,
+            "{exported}"
+        );
+    }
+
+    #[test]
     fn rejected_lines_are_exported_unchanged_and_any_line_reads_back() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("Basic.ndjson");

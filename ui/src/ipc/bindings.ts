@@ -292,9 +292,12 @@ export type FileReport = {
 	notFhir: boolean,
 	/**  The file is gzip-compressed: readable here, but HealthLake imports only plain NDJSON. */
 	compressed: boolean,
-	/**  The first issues found, up to `Options::max_issues_per_file`. */
+	/**
+	 *  The issues found, in line order: every error (unless `Options::list_errors` is off) and the first
+	 *  warnings, up to `Options::max_warnings_per_file`.
+	 */
 	issues: Issue[],
-	/**  More issues were found than `issues` holds; `by_code` still counts them all. */
+	/**  Some issues are not in `issues` (warnings past the cap); `by_code` and `groups` still count them all. */
 	issuesTruncated: boolean,
 	/**  Every issue counted by code. */
 	byCode: Partial<{ [key in Code]: number }>,
