@@ -4,7 +4,8 @@ run time).
 
 The subset: `member.exists()`, `.empty()`, `.hasValue()`, `.count()`, `.not()`, `and`, `or`, `xor`, `implies`,
 `=`/`!=` between presences, between a single-valued primitive member and a literal, `in ('a' | 'b')`,
-`.startsWith('x')` and `.contains('x')` of a string member, numbers (members, literals, sums of counts) compared,
+`.startsWith('x')` and `.contains('x')` of a string member, `concept.coding.where(system = 'S' and code = 'c')
+.exists()`, numbers (members, literals, sums of counts) compared,
 two date/time members ordered (FHIRPath's partial-precision rules), and `%ucum`. Anything else (`where()`,
 `resolve()`, `matches()`, paths through several levels) raises `Unsupported`, and the invariant is listed in model.rs as not evaluated, with the reason.
 """
@@ -157,6 +158,9 @@ class Compiler:
                 raise Unsupported(f"{name}() with arguments")
             if name == "not":
                 return f"Expr::Not(&{self.boolean(base)})"
+            if name in ("exists", "empty") and base[0] == "call" and base[2] == "where":
+                atom = self.has_coding(base)
+                return atom if name == "exists" else f"Expr::Not(&{atom})"
             if name in ("exists", "empty"):
                 kind, index = self.member(base)
                 atom = f"Expr::Exists({index})" if kind == "member" else f"Expr::Chosen({index})"
@@ -215,6 +219,43 @@ class Compiler:
                 raise Unsupported("a non-boolean member used as a condition")
             return value
         raise Unsupported(f"the operator {op}")
+
+    def has_coding(self, node):
+        """`concept.coding.where(system = 'S' and (code = 'a' or code = 'b')).exists()`, the common way R4's
+        invariants test a CodeableConcept, as `HasCoding(member, system, codes)`."""
+        _, target, _, args = node
+        if len(args) != 1 or target[0] != "member" or target[2] != "coding":
+            raise Unsupported("where() other than on a CodeableConcept's coding")
+        kind, index = self.member(target[1])
+        m = self.members[index] if kind == "member" else None
+        if m is None or m["many"] or m["kind"] != ("complex", "CodeableConcept"):
+            raise Unsupported("where() on a repeating or non-CodeableConcept member")
+        system, codes = None, []
+
+        def condition(n):
+            nonlocal system
+            if n[0] in ("and",):
+                condition(n[1])
+                condition(n[2])
+            elif n[0] == "or":
+                codes.extend(self.code_choice(n))
+            elif n[0] == "=" and n[1] == ("member", ("this",), "system") and n[2][0] == "lit":
+                system = n[2][1]
+            else:
+                codes.extend(self.code_choice(n))
+
+        condition(args[0])
+        if system is None or not codes:
+            raise Unsupported("where() without one system and its codes")
+        self.watched.add(index)
+        return f"Expr::HasCoding({index}, {rust_str(system)}, &[{', '.join(rust_str(c) for c in codes)}])"
+
+    def code_choice(self, n):
+        if n[0] == "or":
+            return self.code_choice(n[1]) + self.code_choice(n[2])
+        if n[0] == "=" and n[1] == ("member", ("this",), "code") and n[2][0] == "lit":
+            return [n[2][1]]
+        raise Unsupported("where() with a condition other than system and code")
 
     def strings(self, node):
         if node[0] == "lit" and isinstance(node[1], str):

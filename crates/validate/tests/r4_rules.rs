@@ -406,3 +406,28 @@ fn a_count_is_a_whole_number_cnt_3_and_an_offset_needs_a_when_tim_9() {
         "MedicationRequest.dosageInstruction[0].timing.repeat",
     );
 }
+
+#[test]
+fn clinical_status_rules_that_test_codings_con_4_con_5_ait_2() {
+    let mut c = synthea_line("Condition.000.ndjson");
+    let clinical = "http://terminology.hl7.org/CodeSystem/condition-clinical";
+    // con-4: an abated condition is resolved, remission or inactive.
+    c["abatementDateTime"] = json!("2020-01-01T00:00:00Z");
+    c["clinicalStatus"] = json!({"coding": [{"system": clinical, "code": "resolved"}]});
+    assert_valid(&c);
+    c["clinicalStatus"] = json!({"coding": [{"system": clinical, "code": "active"}]});
+    let message = the_error(&c, Code::Invariant, "Condition");
+    assert!(message.contains("con-4"), "{message}");
+    // con-5: entered in error has no clinical status.
+    let mut c = synthea_line("Condition.000.ndjson");
+    c["verificationStatus"] = json!({"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "entered-in-error"}]});
+    let message = the_error(&c, Code::Invariant, "Condition");
+    assert!(message.contains("con-5"), "{message}");
+    c.as_object_mut().expect("object").remove("clinicalStatus");
+    assert_valid(&c);
+    // ait-2, the same for an allergy.
+    let mut a = synthea_line("AllergyIntolerance.000.ndjson");
+    a["verificationStatus"]["coding"][0]["code"] = json!("entered-in-error");
+    let message = the_error(&a, Code::Invariant, "AllergyIntolerance");
+    assert!(message.contains("ait-2"), "{message}");
+}

@@ -130,7 +130,10 @@ pub(crate) static TYPES: [Type; 659] = [
     Type { name: "AdverseEvent", resource: true, start: 780, len: 28, choices: &[], invariants: &[] },
     Type { name: "AdverseEvent.suspectEntity", resource: false, start: 808, len: 5, choices: &[], invariants: &[] },
     Type { name: "AdverseEvent.suspectEntity.causality", resource: false, start: 813, len: 7, choices: &[], invariants: &[] },
-    Type { name: "AllergyIntolerance", resource: true, start: 820, len: 28, choices: &["onset"], invariants: &[] },
+    Type { name: "AllergyIntolerance", resource: true, start: 820, len: 28, choices: &["onset"], invariants: &[
+        Invariant { key: "ait-1", human: "AllergyIntolerance.clinicalStatus SHALL be present if verificationStatus is not entered-in-error.", expr: Expr::Or(&Expr::HasCoding(27, "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", &["entered-in-error"]), &Expr::Exists(24)) },
+        Invariant { key: "ait-2", human: "AllergyIntolerance.clinicalStatus SHALL NOT be present if verification Status is entered-in-error", expr: Expr::Or(&Expr::Not(&Expr::HasCoding(27, "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", &["entered-in-error"])), &Expr::Not(&Expr::Exists(24))) },
+    ] },
     Type { name: "AllergyIntolerance.reaction", resource: false, start: 848, len: 10, choices: &[], invariants: &[] },
     Type { name: "Appointment", resource: true, start: 858, len: 30, choices: &[], invariants: &[
         Invariant { key: "app-2", human: "Either start and end are specified, or neither", expr: Expr::Eq(&Expr::Exists(5), &Expr::Exists(1)) },
@@ -265,7 +268,10 @@ pub(crate) static TYPES: [Type; 659] = [
         Invariant { key: "cmd-2", human: "If the mode is 'fixed', a code must be provided", expr: Expr::Implies(&Expr::Eq(&Expr::Value(3), &Expr::Str("fixed")), &Expr::Exists(2)) },
         Invariant { key: "cmd-3", human: "If the mode is 'other-map', a url must be provided", expr: Expr::Implies(&Expr::Eq(&Expr::Value(3), &Expr::Str("other-map")), &Expr::Exists(1)) },
     ] },
-    Type { name: "Condition", resource: true, start: 2080, len: 33, choices: &["onset", "abatement"], invariants: &[] },
+    Type { name: "Condition", resource: true, start: 2080, len: 33, choices: &["onset", "abatement"], invariants: &[
+        Invariant { key: "con-4", human: "If condition is abated, then clinicalStatus must be either inactive, resolved, or remission", expr: Expr::Or(&Expr::Not(&Expr::Chosen(2)), &Expr::HasCoding(27, "http://terminology.hl7.org/CodeSystem/condition-clinical", &["resolved", "remission", "inactive"])) },
+        Invariant { key: "con-5", human: "Condition.clinicalStatus SHALL NOT be present if verification Status is entered-in-error", expr: Expr::Or(&Expr::Not(&Expr::HasCoding(32, "http://terminology.hl7.org/CodeSystem/condition-ver-status", &["entered-in-error"])), &Expr::Not(&Expr::Exists(27))) },
+    ] },
     Type { name: "Condition.stage", resource: false, start: 2113, len: 6, choices: &[], invariants: &[
         Invariant { key: "con-1", human: "Stage SHALL have summary or assessment", expr: Expr::Or(&Expr::Exists(2), &Expr::Exists(4)) },
     ] },
@@ -274,6 +280,10 @@ pub(crate) static TYPES: [Type; 659] = [
     ] },
     Type { name: "Consent", resource: true, start: 2124, len: 22, choices: &["source"], invariants: &[
         Invariant { key: "ppc-1", human: "Either a Policy or PolicyRule", expr: Expr::Or(&Expr::Exists(4), &Expr::Exists(15)) },
+        Invariant { key: "ppc-2", human: "IF Scope=privacy, there must be a patient", expr: Expr::Or(&Expr::Exists(6), &Expr::Not(&Expr::HasCoding(3, "something", &["patient-privacy"]))) },
+        Invariant { key: "ppc-3", human: "IF Scope=research, there must be a patient", expr: Expr::Or(&Expr::Exists(6), &Expr::Not(&Expr::HasCoding(3, "something", &["research"]))) },
+        Invariant { key: "ppc-4", human: "IF Scope=adr, there must be a patient", expr: Expr::Or(&Expr::Exists(6), &Expr::Not(&Expr::HasCoding(3, "something", &["adr"]))) },
+        Invariant { key: "ppc-5", human: "IF Scope=treatment, there must be a patient", expr: Expr::Or(&Expr::Exists(6), &Expr::Not(&Expr::HasCoding(3, "something", &["treatment"]))) },
     ] },
     Type { name: "Consent.policy", resource: false, start: 2146, len: 5, choices: &[], invariants: &[] },
     Type { name: "Consent.verification", resource: false, start: 2151, len: 6, choices: &[], invariants: &[] },
@@ -1717,7 +1727,7 @@ pub(crate) static ELEMENTS: [Element; 8192] = [
     Element { name: "clinicalStatus", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 3, watch: false },
     Element { name: "lastOccurrence", kind: Kind::Prim(Prim::DateTime), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "modifierExtension", kind: Kind::Complex(29), min: 0, many: true, choice: 0, codes: 0, watch: false },
-    Element { name: "verificationStatus", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 4, watch: false },
+    Element { name: "verificationStatus", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 4, watch: true },
     Element { name: "id", kind: Kind::Prim(Prim::String), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "note", kind: Kind::Complex(3), min: 0, many: true, choice: 0, codes: 0, watch: false },
     Element { name: "onset", kind: Kind::Prim(Prim::DateTime), min: 0, many: false, choice: 0, codes: 0, watch: false },
@@ -2977,12 +2987,12 @@ pub(crate) static ELEMENTS: [Element; 8192] = [
     Element { name: "implicitRules", kind: Kind::Prim(Prim::Uri), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "onsetDateTime", kind: Kind::Prim(Prim::DateTime), min: 0, many: false, choice: 1, codes: 0, watch: false },
     Element { name: "abatementRange", kind: Kind::Complex(42), min: 0, many: false, choice: 2, codes: 0, watch: false },
-    Element { name: "clinicalStatus", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 5, watch: false },
+    Element { name: "clinicalStatus", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 5, watch: true },
     Element { name: "abatementPeriod", kind: Kind::Complex(37), min: 0, many: false, choice: 2, codes: 0, watch: false },
     Element { name: "abatementString", kind: Kind::Prim(Prim::String), min: 0, many: false, choice: 2, codes: 0, watch: false },
     Element { name: "abatementDateTime", kind: Kind::Prim(Prim::DateTime), min: 0, many: false, choice: 2, codes: 0, watch: false },
     Element { name: "modifierExtension", kind: Kind::Complex(29), min: 0, many: true, choice: 0, codes: 0, watch: false },
-    Element { name: "verificationStatus", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 6, watch: false },
+    Element { name: "verificationStatus", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 6, watch: true },
     Element { name: "id", kind: Kind::Prim(Prim::String), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "type", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "summary", kind: Kind::Complex(5), min: 0, many: false, choice: 0, codes: 0, watch: false },
@@ -2997,7 +3007,7 @@ pub(crate) static ELEMENTS: [Element; 8192] = [
     Element { name: "id", kind: Kind::Prim(Prim::String), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "meta", kind: Kind::Complex(33), min: 0, many: false, choice: 0, codes: 0, watch: false },
     Element { name: "text", kind: Kind::Complex(35), min: 0, many: false, choice: 0, codes: 0, watch: false },
-    Element { name: "scope", kind: Kind::Complex(5), min: 1, many: false, choice: 0, codes: 0, watch: false },
+    Element { name: "scope", kind: Kind::Complex(5), min: 1, many: false, choice: 0, codes: 0, watch: true },
     Element { name: "policy", kind: Kind::Complex(170), min: 0, many: true, choice: 0, codes: 0, watch: false },
     Element { name: "status", kind: Kind::Prim(Prim::Code), min: 1, many: false, choice: 0, codes: 87, watch: false },
     Element { name: "patient", kind: Kind::Complex(44), min: 0, many: false, choice: 0, codes: 0, watch: false },
@@ -9448,8 +9458,6 @@ pub(crate) static CODING_SETS: [(&str, &[(&str, &str)]); 10] = [
 // Error-severity invariants of R4 not evaluated here, and why (the rest are compiled into `TYPES` above, or
 // checked by hand in walk.rs: ele-1, dom-2, dom-3, dom-4, dom-5, ref-1, rng-2, txt-1; txt-2 is left out, as
 // narrative.rs says):
-// - ait-1 on AllergyIntolerance: not a member of the object
-// - ait-2 on AllergyIntolerance: not a member of the object
 // - bdl-11 on Bundle: is() with arguments
 // - bdl-12 on Bundle: is() with arguments
 // - bdl-2 on Bundle: a path through more than one level
@@ -9457,8 +9465,6 @@ pub(crate) static CODING_SETS: [(&str, &[(&str, &str)]); 10] = [
 // - bdl-4 on Bundle: the variable %resource
 // - bdl-7 on Bundle: the function isDistinct()
 // - bdl-9 on Bundle: a path through more than one level
-// - con-4 on Condition: not a member of the object
-// - con-5 on Condition: not a member of the object
 // - cpb-12 on CapabilityStatement.rest.resource: the function isDistinct()
 // - cpb-3 on CapabilityStatement: a path through more than one level
 // - cpb-7 on CapabilityStatement: the function isDistinct()
@@ -9484,10 +9490,6 @@ pub(crate) static CODING_SETS: [(&str, &[(&str, &str)]); 10] = [
 // - obs-7 on Observation: the variable %resource
 // - org-2 on Organization.address: it constrains a member's value, not an object
 // - org-3 on Organization.telecom: it constrains a member's value, not an object
-// - ppc-2 on Consent: not a member of the object
-// - ppc-3 on Consent: not a member of the object
-// - ppc-4 on Consent: not a member of the object
-// - ppc-5 on Consent: not a member of the object
 // - que-1 on Questionnaire.item: trace() with arguments
 // - que-2 on Questionnaire: the function isDistinct()
 // - que-7 on Questionnaire.item.enableWhen: expected ')'

@@ -106,6 +106,8 @@ pub(crate) enum Expr {
     StartsWith(&'static Expr, &'static str),
     /// The number member was written with a fraction (`value.toString().contains('.')`).
     Fractional(u16),
+    /// The CodeableConcept member has a coding of this system with one of these codes (false when absent).
+    HasCoding(u16, &'static str, &'static [&'static str]),
     /// Any item of the repeating code member is in the list; empty when the member is absent.
     AnyIn(u16, &'static [&'static str]),
     Contains(&'static Expr, &'static str),

@@ -104,6 +104,8 @@ enum Captured {
     Count(u32),
     /// The items of a repeating string member.
     Strs(Vec<String>),
+    /// The (system, code) of each coding of a CodeableConcept or Coding member.
+    Codings(Vec<(Option<String>, String)>),
 }
 
 /// The local (`#id`) references and contained resources of one resource (the top-level one, or a Bundle
@@ -133,12 +135,20 @@ struct Binding {
     coded: u32,
     matched: bool,
     first_bad: Option<(Option<String>, String)>,
+    /// Every coding read, when an invariant of the owning type looks at them (the element is watched).
+    all: Option<Vec<(Option<String>, String)>>,
 }
 
 impl Binding {
     fn finish_coding(&mut self) {
         let Some(code) = self.code.take() else { return };
         let system = self.system.take();
+        if let Some(all) = &mut self.all {
+            all.push((system.clone(), code.clone()));
+        }
+        if self.set == 0 {
+            return;
+        }
         self.coded += 1;
         let (_, codings) = coding_set(self.set);
         let known = match &system {
@@ -798,6 +808,12 @@ fn eval<'a>(expr: &Expr, seen: &'a Seen) -> Val<'a> {
             Some(Captured::Num(_, fraction)) => Bool(*fraction),
             _ => Empty,
         },
+        Expr::HasCoding(i, system, codes) => Bool(match seen.captured(i) {
+            Some(Captured::Codings(all)) => {
+                all.iter().any(|(s, c)| s.as_deref() == Some(system) && codes.contains(&c.as_str()))
+            }
+            _ => false,
+        }),
         Expr::AnyIn(i, list) => match seen.captured(i) {
             Some(Captured::Strs(items)) => Bool(items.iter().any(|s| list.contains(&s.as_str()))),
             _ => Empty,
@@ -1343,7 +1359,8 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         }
         match self.kind {
             Kind::Complex(t)
-                if self.element.codes > 0 && (t == CODING_TYPE || t == CODEABLE_CONCEPT_TYPE) =>
+                if (self.element.codes > 0 || self.element.watch)
+                    && (t == CODING_TYPE || t == CODEABLE_CONCEPT_TYPE) =>
             {
                 bound_members(self.walk, t, self.element, map)
             }
@@ -1383,8 +1400,8 @@ fn range_members<'de, A: MapAccess<'de>>(walk: &mut Walk, map: A) -> Result<(), 
     result
 }
 
-/// A Coding or CodeableConcept whose element has a required binding: at least one coding with a code must come
-/// from the binding's list (a CodeableConcept with only text is left alone).
+/// A Coding or CodeableConcept whose element has a required binding (at least one coding with a code must come
+/// from the binding's list; a CodeableConcept with only text is left alone), or whose codings an invariant reads.
 fn bound_members<'de, A: MapAccess<'de>>(
     walk: &mut Walk,
     t: u16,
@@ -1401,10 +1418,14 @@ fn bound_members<'de, A: MapAccess<'de>>(
         coded: 0,
         matched: false,
         first_bad: None,
+        all: element.watch.then(Vec::new),
     };
     let outer = walk.binding.replace(binding);
     let result = object_members(walk, type_at(t), map);
-    let binding = std::mem::replace(&mut walk.binding, outer);
+    let mut binding = std::mem::replace(&mut walk.binding, outer);
+    if let Some(all) = binding.as_mut().and_then(|b| b.all.take()) {
+        walk.capture = Some(Captured::Codings(all));
+    }
     if let Some(Binding { matched: false, first_bad: Some((system, code)), coded, set, .. }) = binding {
         let (value_set, codings) = coding_set(set);
         let choices = match codings.first() {
