@@ -313,8 +313,9 @@ mod tests {
         std::fs::write(&path, text).expect("write");
         // As the app validates: no issue lists, every count.
         let options = Options { list_errors: false, max_warnings_per_file: 0, ..Options::default() };
-        let report = validate_files(&[path.clone()], &options, &mut |_| {}, &CancellationToken::new())
-            .expect("report");
+        let report =
+            validate_files(std::slice::from_ref(&path), &options, &mut |_| {}, &CancellationToken::new())
+                .expect("report");
         assert_eq!((report.files[0].invalid, report.files[0].issues.len()), (9, 0));
         let out = dir.path().join("rejected.ndjson");
         assert_eq!(export_rejected(&path, &Options::default(), &out).expect("export"), 9);
