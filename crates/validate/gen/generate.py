@@ -145,31 +145,26 @@ class Model:
                 self.reserve(e["path"], False)
 
     def code_set(self, binding):
-        if not binding or binding.get("strength") != "required" or "valueSet" not in binding:
-            return 0
-        canonical = binding["valueSet"].split("|")[0]
-        if canonical not in self.code_set_index:
-            codes = self.value_sets.expand(canonical)
-            if codes is None:
-                self.code_set_index[canonical] = 0
-            else:
-                self.code_sets.append((canonical, codes))
-                self.code_set_index[canonical] = len(self.code_sets)
-        return self.code_set_index[canonical]
+        """For a `code` with a required binding: the index of its closed list of codes (0 for none)."""
+        return self.closed_set(binding, self.code_sets, self.code_set_index, self.value_sets.expand)
 
     def coding_set(self, binding):
         """For a Coding or CodeableConcept with a required binding: the index of its closed (system, code) list."""
+        return self.closed_set(binding, self.coding_sets, self.coding_set_index, self.value_sets.expand_codings)
+
+    @staticmethod
+    def closed_set(binding, sets, index, expand):
         if not binding or binding.get("strength") != "required" or "valueSet" not in binding:
             return 0
         canonical = binding["valueSet"].split("|")[0]
-        if canonical not in self.coding_set_index:
-            codings = self.value_sets.expand_codings(canonical)
-            if codings is None:
-                self.coding_set_index[canonical] = 0
+        if canonical not in index:
+            values = expand(canonical)
+            if values is None:
+                index[canonical] = 0
             else:
-                self.coding_sets.append((canonical, codings))
-                self.coding_set_index[canonical] = len(self.coding_sets)
-        return self.coding_set_index[canonical]
+                sets.append((canonical, values))
+                index[canonical] = len(sets)
+        return index[canonical]
 
     def fill(self, sd):
         elements = sd["snapshot"]["element"]
