@@ -30,7 +30,11 @@ async fn fixture() -> Fixture {
 /// A sandbox whose jobs each stay IN_PROGRESS at least `job_time`.
 async fn fixture_with(job_time: Duration) -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
-    let pacing = Pacing { datastore_creation: Duration::from_millis(200), job_start_delay: job_time };
+    let pacing = Pacing {
+        datastore_creation: Duration::from_millis(200),
+        job_start_delay: job_time,
+        ..Pacing::default()
+    };
     let (sandbox, clients) = support::start(&dir, pacing).await;
     let destination = Session::new(clients.clone(), ConnectionKind::Sandbox, "Sandbox")
         .resolve(&Destination::default())

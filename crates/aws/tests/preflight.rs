@@ -14,8 +14,11 @@ mod support;
 async fn fixture() -> (Sandbox, Clients, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     // New data stores stay CREATING for the whole test.
-    let pacing =
-        Pacing { datastore_creation: Duration::from_secs(600), job_start_delay: Duration::from_millis(10) };
+    let pacing = Pacing {
+        datastore_creation: Duration::from_secs(600),
+        job_start_delay: Duration::from_millis(10),
+        ..Pacing::default()
+    };
     let (sandbox, clients) = support::start(&dir, pacing).await;
     (sandbox, clients, dir)
 }

@@ -39,7 +39,11 @@ async fn sandbox_peer(faults: Option<&str>) -> Peer {
 
 async fn sandbox_peer_with(faults: Option<&str>, quirks: Quirks) -> Peer {
     let dir = tempfile::tempdir().expect("tempdir");
-    let pacing = Pacing { datastore_creation: Duration::from_millis(100), job_start_delay: Duration::ZERO };
+    let pacing = Pacing {
+        datastore_creation: Duration::from_millis(100),
+        job_start_delay: Duration::ZERO,
+        ..Pacing::default()
+    };
     let (sandbox, clients) = match faults {
         None if quirks == Quirks::default() => support::start(&dir, pacing).await,
         spec => {

@@ -65,7 +65,63 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     // Export jobs share `import_jobs` with imports (the name predates them), so that one `seq` orders both
     // kinds in one FIFO queue per data store. Rows written before exports existed are imports.
     ("import_jobs", "kind", "TEXT NOT NULL DEFAULT 'IMPORT'"),
+    // What a data store was created with (SseConfiguration, IdentityProviderConfiguration, ...), as JSON; the
+    // create request without its ClientToken, for idempotency; when backup was enabled, if it is.
+    ("datastores", "config", "TEXT"),
+    ("datastores", "request", "TEXT"),
+    ("datastores", "backup_enabled_at", "REAL"),
 ];
+
+/// What refers to the added columns, made once they exist: the tags, the version history of backup-enabled
+/// stores (kept by triggers, so no writer of `resources` can forget it), and the import cursors.
+const AFTER_COLUMNS: &str = "
+CREATE TABLE IF NOT EXISTS healthlake_tags (
+    arn TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (arn, key)
+);
+CREATE TABLE IF NOT EXISTS resource_history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    datastore_id TEXT NOT NULL,
+    resource_type TEXT NOT NULL,
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    last_updated REAL NOT NULL,
+    -- NULL: deleted at this point.
+    body TEXT
+);
+CREATE TABLE IF NOT EXISTS import_cursors (
+    job_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS import_output_chunks (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    bytes BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS import_output_chunks_by_job ON import_output_chunks(job_id, kind, seq);
+CREATE INDEX IF NOT EXISTS resource_history_by_resource ON resource_history(datastore_id, resource_type, id, seq);
+CREATE TRIGGER IF NOT EXISTS resources_history_insert AFTER INSERT ON resources
+WHEN (SELECT backup_enabled_at FROM datastores WHERE id = NEW.datastore_id) IS NOT NULL
+BEGIN
+    INSERT INTO resource_history (datastore_id, resource_type, id, version, last_updated, body)
+    VALUES (NEW.datastore_id, NEW.resource_type, NEW.id, NEW.version, NEW.last_updated, NEW.body);
+END;
+CREATE TRIGGER IF NOT EXISTS resources_history_update AFTER UPDATE ON resources
+WHEN (SELECT backup_enabled_at FROM datastores WHERE id = NEW.datastore_id) IS NOT NULL
+BEGIN
+    INSERT INTO resource_history (datastore_id, resource_type, id, version, last_updated, body)
+    VALUES (NEW.datastore_id, NEW.resource_type, NEW.id, NEW.version, NEW.last_updated, NEW.body);
+END;
+CREATE TRIGGER IF NOT EXISTS resources_history_delete AFTER DELETE ON resources
+WHEN (SELECT backup_enabled_at FROM datastores WHERE id = OLD.datastore_id) IS NOT NULL
+BEGIN
+    INSERT INTO resource_history (datastore_id, resource_type, id, version, last_updated, body)
+    VALUES (OLD.datastore_id, OLD.resource_type, OLD.id, OLD.version + 1, unixepoch('subsec'), NULL);
+END;
+";
 
 pub struct Db {
     conn: Mutex<Connection>,
@@ -99,6 +155,7 @@ pub(crate) fn open_schema(
 impl Db {
     pub fn open(path: &Path) -> rusqlite::Result<Db> {
         let conn = open_schema(path, SCHEMA, ADDED_COLUMNS)?;
+        conn.execute_batch(AFTER_COLUMNS)?;
         Ok(Db { conn: Mutex::new(conn) })
     }
 

@@ -213,18 +213,22 @@ impl Kms {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Finds a key by id, key ARN, alias name or alias ARN, as KMS accepts all four.
+    /// Finds a key by id, key ARN, alias name or alias ARN, as KMS accepts all four. An ARN must name this
+    /// Region and account: a key of another is not found here, as on AWS without a cross-account grant.
     fn resolve(&self, key: &str) -> ApiResult<KeyRow> {
-        let alias = key
-            .strip_prefix(&format!("arn:aws:kms:{}:{}:", self.region, self.account))
-            .filter(|rest| rest.starts_with("alias/"))
-            .unwrap_or(key);
+        let local = match key.strip_prefix("arn:") {
+            Some(_) => key
+                .strip_prefix(&format!("arn:aws:kms:{}:{}:", self.region, self.account))
+                .filter(|rest| rest.starts_with("alias/") || rest.starts_with("key/"))
+                .ok_or_else(|| not_found(key))?,
+            None => key,
+        };
         let conn = self.db.conn();
-        let key_id: Option<String> = if alias.starts_with("alias/") {
-            conn.query_row("SELECT key_id FROM kms_aliases WHERE name = ?1", params![alias], |r| r.get(0))
+        let key_id: Option<String> = if local.starts_with("alias/") {
+            conn.query_row("SELECT key_id FROM kms_aliases WHERE name = ?1", params![local], |r| r.get(0))
                 .optional()?
         } else {
-            Some(key.rsplit('/').next().unwrap_or(key).to_string())
+            Some(local.strip_prefix("key/").unwrap_or(local).to_string())
         };
         let Some(key_id) = key_id else { return Err(not_found(key)) };
         conn.query_row(

@@ -161,13 +161,12 @@ impl Sandbox {
             kms: kms.clone(),
             iam: iam.clone(),
         };
-        let healthlake = Arc::new(healthlake::HealthLake::new(
-            deps,
-            &config.region,
-            ACCOUNT_ID,
-            &endpoint,
-            config.pacing.clone(),
-        ));
+        let mut pacing = config.pacing.clone();
+        if let Some(hold) = config.faults.hold("ImportBatch", faults::When::After) {
+            pacing.batch_hold = hold;
+        }
+        let healthlake =
+            Arc::new(healthlake::HealthLake::new(deps, &config.region, ACCOUNT_ID, &endpoint, pacing));
         let seed = seed::ensure(dir, &config.region, &store, &kms, &healthlake)?;
         seed::ensure_role(&iam, &seed)?;
 

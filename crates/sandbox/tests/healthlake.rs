@@ -39,7 +39,11 @@ async fn start_in(dir: tempfile::TempDir, pacing: Pacing) -> Env {
 }
 
 fn fast() -> Pacing {
-    Pacing { datastore_creation: Duration::from_millis(100), job_start_delay: Duration::from_millis(10) }
+    Pacing {
+        datastore_creation: Duration::from_millis(100),
+        job_start_delay: Duration::from_millis(10),
+        ..Pacing::default()
+    }
 }
 
 /// Jobs stay IN_PROGRESS at least this long, so a test can watch one queue behind another.

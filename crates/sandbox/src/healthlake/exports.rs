@@ -24,6 +24,7 @@ use rusqlite::params;
 use serde_json::{Value, json};
 
 use super::jobs::{JobKind, JobRequest, JobRow};
+use super::messages::JobMessage;
 use super::runner::Outcome;
 use super::{HealthLake, parse_s3_uri};
 use crate::protocol::{ApiError, ApiResult, opt_str, req_str};
@@ -78,14 +79,13 @@ impl HealthLake {
     pub(super) fn export(&self, job: &JobRow) -> ApiResult<Outcome> {
         let folder = job.job_folder();
         let Some((bucket, folder_key)) = parse_s3_uri(&folder) else {
-            return Ok(Outcome::Failed("Output S3 URI is not valid".into()));
+            return Ok(Outcome::Failed(JobMessage::InvalidOutputUri));
         };
         if !self.store.bucket_exists(bucket) {
-            return Ok(Outcome::Failed(format!("Output S3 bucket {bucket} does not exist")));
+            return Ok(Outcome::Failed(JobMessage::OutputBucketMissing(bucket.into())));
         }
-        // Job messages must match the model's `Message` pattern: letters, digits, spaces and `_.:/=+-%@` only.
         let Ok(key_arn) = self.kms.enabled_key_arn(&job.kms_key_id) else {
-            return Ok(Outcome::Failed(format!("KMS key {} is disabled or does not exist", job.kms_key_id)));
+            return Ok(Outcome::Failed(JobMessage::KeyUnusable(job.kms_key_id.clone())));
         };
         let sse = ObjectWrite::kms(&key_arn).with_content_type("application/fhir+ndjson");
 
@@ -118,7 +118,7 @@ impl HealthLake {
         }
         self.flush(bucket, folder_key, &mut file, &sse)?;
         tracing::info!(job_id = job.job_id, resources = file.exported, unreadable, "export written");
-        Ok(Outcome::Done { failures: unreadable })
+        Ok(Outcome::Done { failures: unreadable, note: None })
     }
 
     /// The next resources of a data store after `(type, id)`, in that order; the lock is held for this query only.

@@ -13,7 +13,7 @@ use rusqlite::{OptionalExtension, params};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{HealthLake, page, parse_s3_uri};
+use super::{HealthLake, page, parse_s3_uri, sortable};
 use crate::kms::KeyState;
 use crate::protocol::{ApiError, ApiResult, epoch_seconds, opt_str, req_str};
 
@@ -60,10 +60,12 @@ pub(crate) struct JobRow {
     pub message: Option<String>,
     pub validation_level: Option<String>,
     pub progress: Option<Value>,
+    /// The submission order across both kinds.
+    pub seq: i64,
 }
 
 pub(crate) const JOB_COLUMNS: &str = "job_id, datastore_id, job_name, status, submit_time, end_time, input_uri, \
-     output_uri, kms_key_id, role_arn, message, validation_level, progress, kind";
+     output_uri, kms_key_id, role_arn, message, validation_level, progress, kind, seq";
 
 pub(crate) fn row_to_job(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
     let progress: Option<String> = r.get(12)?;
@@ -83,6 +85,7 @@ pub(crate) fn row_to_job(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
         message: r.get(10)?,
         validation_level: r.get(11)?,
         progress: progress.and_then(|p| serde_json::from_str(&p).ok()),
+        seq: r.get(14)?,
     })
 }
 
@@ -112,7 +115,8 @@ impl JobRow {
             p["EndTime"] = json!(end);
         }
         if let Some(message) = &self.message {
-            p["Message"] = json!(message);
+            // Fitted again: a data directory written before messages were fitted may hold one that is not.
+            p["Message"] = json!(super::messages::fit(message));
         }
         p
     }
@@ -196,20 +200,20 @@ impl HealthLake {
         let request_hash = request.fingerprint(&datastore.id, output_uri, kms_key_id);
 
         if let Some(token) = request.client_token {
-            let existing: Option<(String, String, Option<String>)> = self
+            let existing: Option<(String, String, Option<String>, Option<String>)> = self
                 .db
                 .conn()
                 .query_row(
-                    "SELECT job_id, status, request_hash FROM import_jobs
+                    "SELECT job_id, status, request_hash, job_name FROM import_jobs
                      WHERE datastore_id = ?1 AND client_token = ?2 AND kind = ?3",
                     params![datastore.id, token, kind.as_str()],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )
                 .optional()?;
-            if let Some((job_id, status, hash)) = existing {
+            if let Some((job_id, status, hash, job_name)) = existing {
                 // AWS's idempotency contract: the same token with the same request returns the same job; the
-                // same token with a different request is a caller error.
-                if hash.as_deref() != Some(request_hash.as_str()) {
+                // same token with a different request (the job's name included) is a caller error.
+                if hash.as_deref() != Some(request_hash.as_str()) || job_name.as_deref() != request.job_name {
                     return Err(ApiError::validation(
                         "The ClientToken was already used with a different request; use a new ClientToken",
                     ));
@@ -310,7 +314,7 @@ impl HealthLake {
             let rows = stmt.query_map(params![datastore.id, kind.as_str()], row_to_job)?;
             rows.collect::<Result<_, _>>()?
         };
-        let mut jobs: Vec<JobRow> = jobs
+        let jobs: Vec<JobRow> = jobs
             .into_iter()
             .filter(|j| opt_str(input, "JobName").is_none_or(|n| j.job_name.as_deref() == Some(n)))
             .filter(|j| opt_str(input, "JobStatus").is_none_or(|s| j.status == s))
@@ -319,9 +323,11 @@ impl HealthLake {
             })
             .filter(|j| input.get("SubmittedAfter").and_then(Value::as_f64).is_none_or(|t| j.submit_time > t))
             .collect();
-        let (start, end, next) = page(input, jobs.len())?;
-        jobs.truncate(end);
-        Ok((jobs.split_off(start), next))
+        // Newest first: the key counts down, so that it sorts in the list's order.
+        let (jobs, next) = page(input, &jobs, |j| {
+            format!("{}.{}", sortable(u64::MAX - micros(j.submit_time)), sortable(u64::MAX - j.seq as u64))
+        })?;
+        Ok((jobs.to_vec(), next))
     }
 
     pub(crate) fn start_import_job(&self, input: &Value, now: SystemTime) -> ApiResult {
@@ -353,6 +359,11 @@ impl HealthLake {
         }
         Ok(out)
     }
+}
+
+/// Epoch seconds as whole microseconds, for sort keys.
+pub(crate) fn micros(seconds: f64) -> u64 {
+    (seconds.max(0.0) * 1e6) as u64
 }
 
 /// `prefix/` for a non-empty prefix, `""` for the bucket root.

@@ -10,8 +10,10 @@
 mod datastores;
 mod exports;
 mod jobs;
+mod messages;
 pub mod model;
 mod runner;
+mod tags;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -27,6 +29,26 @@ use crate::s3::ObjectStore;
 
 pub use runner::run_jobs;
 
+/// The HealthLake operations the sandbox answers; the model's others (the data-transformation operations) are
+/// refused with a message naming these. `lakedrop sandbox serve --help` and the README list them too.
+pub const SUPPORTED_OPERATIONS: &[&str] = &[
+    "CreateFHIRDatastore",
+    "DescribeFHIRDatastore",
+    "ListFHIRDatastores",
+    "UpdateFHIRDatastore",
+    "DeleteFHIRDatastore",
+    "RestoreFHIRDatastore",
+    "StartFHIRImportJob",
+    "DescribeFHIRImportJob",
+    "ListFHIRImportJobs",
+    "StartFHIRExportJob",
+    "DescribeFHIRExportJob",
+    "ListFHIRExportJobs",
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
+];
+
 /// How the simulated service paces itself; tests shorten it.
 #[derive(Debug, Clone)]
 pub struct Pacing {
@@ -34,11 +56,18 @@ pub struct Pacing {
     pub datastore_creation: Duration,
     /// A pause before each job starts running, so QUEUED and IN_PROGRESS are observable.
     pub job_start_delay: Duration,
+    /// A pause after each committed import batch, so that crash tests can stop the sandbox mid-job
+    /// (`--faults hold-after:ImportBatch=MS`); none by default.
+    pub batch_hold: Duration,
 }
 
 impl Default for Pacing {
     fn default() -> Self {
-        Pacing { datastore_creation: Duration::from_secs(2), job_start_delay: Duration::from_millis(300) }
+        Pacing {
+            datastore_creation: Duration::from_secs(2),
+            job_start_delay: Duration::from_millis(300),
+            batch_hold: Duration::ZERO,
+        }
     }
 }
 
@@ -117,6 +146,11 @@ impl HealthLake {
             "DescribeFHIRDatastore" => self.describe_datastore(input),
             "ListFHIRDatastores" => self.list_datastores(input),
             "DeleteFHIRDatastore" => self.delete_datastore(input, now),
+            "UpdateFHIRDatastore" => self.update_datastore(input, now),
+            "RestoreFHIRDatastore" => self.restore_datastore(input, now),
+            "TagResource" => self.tag_resource(input),
+            "UntagResource" => self.untag_resource(input),
+            "ListTagsForResource" => self.list_tags_for_resource(input),
             "StartFHIRImportJob" => {
                 let out = self.start_import_job(input, now)?;
                 self.wake.notify_one();
@@ -134,7 +168,10 @@ impl HealthLake {
             other => Err(ApiError::new(
                 "UnknownOperationException",
                 400,
-                format!("the sandbox does not implement HealthLake.{other} yet"),
+                format!(
+                    "The Lakedrop sandbox does not implement HealthLake.{other}. It implements {}.",
+                    SUPPORTED_OPERATIONS.join(", ")
+                ),
             )),
         }
     }
@@ -146,18 +183,37 @@ pub(crate) fn parse_s3_uri(uri: &str) -> Option<(&str, &str)> {
     Some(rest.split_once('/').unwrap_or((rest, "")))
 }
 
-/// Opaque page tokens: the offset into the ordered result, so a token stays valid as long as the list does.
-pub(crate) fn page(input: &Value, total: usize) -> ApiResult<(usize, usize, Option<String>)> {
+/// One page of `items` (already in the list's order) and the token of the next. A token names the last item
+/// returned by its `key`, which must be unique and sort (as a string) in the list's order; the next page starts
+/// after that key. Unlike an offset, the token stays right when items are added before it: a job started
+/// between two pages of a newest-first list is not shown twice.
+pub(crate) fn page<'a, T>(
+    input: &Value,
+    items: &'a [T],
+    key: impl Fn(&T) -> String,
+) -> ApiResult<(&'a [T], Option<String>)> {
     let start = match input.get("NextToken").and_then(Value::as_str) {
         None | Some("") => 0,
-        Some(token) => token
-            .strip_prefix("lakedrop-page-")
-            .and_then(|n| n.parse::<usize>().ok())
-            .filter(|&n| n <= total)
-            .ok_or_else(|| ApiError::validation("Invalid NextToken"))?,
+        Some(token) => {
+            let after = token
+                .strip_prefix(PAGE_TOKEN_PREFIX)
+                .ok_or_else(|| ApiError::validation("Invalid NextToken"))?;
+            items.partition_point(|item| key(item).as_str() <= after)
+        }
     };
     let size = input.get("MaxResults").and_then(Value::as_u64).map_or(100, |n| n as usize);
-    let end = (start + size).min(total);
-    let next = (end < total).then(|| format!("lakedrop-page-{end}"));
-    Ok((start, end, next))
+    let end = start.saturating_add(size).min(items.len());
+    let next = if end < items.len() {
+        items[..end].last().map(|last| format!("{PAGE_TOKEN_PREFIX}{}", key(last)))
+    } else {
+        None
+    };
+    Ok((&items[start..end], next))
+}
+
+const PAGE_TOKEN_PREFIX: &str = "lakedrop-after-";
+
+/// A number as a fixed-width string, so that keys sort as numbers do.
+pub(crate) fn sortable(n: u64) -> String {
+    format!("{n:020}")
 }
