@@ -10,6 +10,7 @@ use lakedrop_sandbox::{Faults, Sandbox, SandboxConfig};
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Serve S3, KMS and HealthLake on one loopback endpoint until interrupted.
+    #[command(after_long_help = supported_help())]
     Serve {
         /// The port (0 picks a free one).
         #[arg(long, default_value_t = 4599)]
@@ -40,6 +41,30 @@ pub enum Command {
     },
 }
 
+/// The operations `serve` answers, for `--help`: the same constants the sandbox dispatches on.
+fn supported_help() -> String {
+    let mut help =
+        String::from("Supported operations (any other is refused with an error naming the sandbox):\n");
+    for (service, operations) in lakedrop_sandbox::supported_operations() {
+        help.push_str(&format!("\n  {service}:\n"));
+        let mut line = String::from("   ");
+        for op in operations {
+            if line.len() + op.len() > 100 {
+                help.push_str(&line);
+                help.push('\n');
+                line = String::from("   ");
+            }
+            line.push(' ');
+            line.push_str(op);
+        }
+        help.push_str(&line);
+        help.push('\n');
+    }
+    help.push_str("\n  IAM (CreateRole, GetRole, UpdateAssumeRolePolicy, DeleteRole), STS (AssumeRole, GetSessionToken,\n");
+    help.push_str("  GetCallerIdentity), the IAM Identity Center portal and OIDC device flow, and HealthLake's FHIR REST API.\n");
+    help
+}
+
 /// Writes a secret only its owner may read; an existing file is truncated and tightened first.
 fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
@@ -68,6 +93,13 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 config.quirks.enable(quirk).map_err(anyhow::Error::msg)?;
             }
             config.listen = SocketAddr::new(bind, port);
+            if !bind.is_loopback() {
+                eprintln!(
+                    "warning: listening on {bind}, not loopback: anyone who can reach this machine on that port can \
+                     use the sandbox with the keys below, over plain HTTP (no TLS). Patient data imported here is \
+                     reachable by them."
+                );
+            }
             if let Some(faults) = faults {
                 eprintln!("fault injection is on: some requests will fail on purpose");
                 config.faults = faults;
@@ -85,6 +117,8 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             println!("export AWS_ACCESS_KEY_ID={}", seed.access_key_id);
             println!("export AWS_SECRET_ACCESS_KEY={}", seed.secret_access_key);
             println!("export AWS_REGION={}", seed.region);
+            // The AWS CLI v1 and older boto3 read only AWS_DEFAULT_REGION.
+            println!("export AWS_DEFAULT_REGION={}", seed.region);
             println!();
             println!("data store  {} ({})", seed.datastore_id, seed.datastore_name);
             println!("buckets     s3://{} (input), s3://{} (output)", seed.input_bucket, seed.output_bucket);

@@ -70,11 +70,24 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("datastores", "config", "TEXT"),
     ("datastores", "request", "TEXT"),
     ("datastores", "backup_enabled_at", "REAL"),
+    // KMS keys: who manages the key (CUSTOMER, or AWS for `alias/aws/*`), a scheduled deletion, rotation, and
+    // a policy set with PutKeyPolicy (NULL: the default policy).
+    ("kms_keys", "manager", "TEXT NOT NULL DEFAULT 'CUSTOMER'"),
+    ("kms_keys", "deletion_date", "REAL"),
+    ("kms_keys", "pending_window_days", "INTEGER"),
+    ("kms_keys", "rotation", "INTEGER NOT NULL DEFAULT 0"),
+    ("kms_keys", "policy", "TEXT"),
 ];
 
 /// What refers to the added columns, made once they exist: the tags, the version history of backup-enabled
 /// stores (kept by triggers, so no writer of `resources` can forget it), and the import cursors.
 const AFTER_COLUMNS: &str = "
+CREATE TABLE IF NOT EXISTS kms_tags (
+    key_id TEXT NOT NULL,
+    tag_key TEXT NOT NULL,
+    tag_value TEXT NOT NULL,
+    PRIMARY KEY (key_id, tag_key)
+);
 CREATE TABLE IF NOT EXISTS healthlake_tags (
     arn TEXT NOT NULL,
     key TEXT NOT NULL,

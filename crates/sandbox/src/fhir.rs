@@ -74,9 +74,16 @@ pub(crate) async fn serve(
         }
     };
     let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    if let Err(e) =
-        verify(identities, "healthlake", parts.method.as_str(), path_and_query, &parts.headers, &body, now)
-    {
+    if let Err(e) = verify(
+        identities,
+        "healthlake",
+        Some(healthlake.region()),
+        parts.method.as_str(),
+        path_and_query,
+        &parts.headers,
+        &body,
+        now,
+    ) {
         let e = e.json();
         tracing::info!(error = e.type_name, "FHIR request refused");
         return Answer::outcome(e.status, "security", &e.message).into_response();

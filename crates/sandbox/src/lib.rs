@@ -38,6 +38,15 @@ use tokio_util::sync::CancellationToken;
 pub use faults::Faults;
 
 pub use healthlake::Pacing;
+
+/// The operations the sandbox implements, by service (botocore's service names: `healthlake`, `kms`, `s3`).
+pub fn supported_operations() -> Vec<(&'static str, &'static [&'static str])> {
+    vec![
+        ("healthlake", healthlake::SUPPORTED_OPERATIONS),
+        ("kms", kms::SUPPORTED_OPERATIONS),
+        ("s3", s3::SUPPORTED_OPERATIONS),
+    ]
+}
 pub use seed::Seed;
 
 /// The account id the sandbox's ARNs use.
@@ -141,7 +150,18 @@ impl Sandbox {
             .map_err(|source| SandboxError::Bind { addr: config.listen, source })?;
         let addr =
             listener.local_addr().map_err(|source| SandboxError::Bind { addr: config.listen, source })?;
-        let endpoint = format!("http://{addr}");
+        // Listening on every interface (0.0.0.0 or ::) is not an address a client can use: the endpoint the
+        // sandbox gives (and puts in DatastoreEndpoint) is this machine's loopback on the same port.
+        let reachable = match addr.ip() {
+            std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+                SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+            }
+            std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+                SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), addr.port())
+            }
+            _ => addr,
+        };
+        let endpoint = format!("http://{reachable}");
 
         let db_path = dir.join("sandbox.db");
         private::prepare_database(&db_path)

@@ -41,6 +41,8 @@ pub(crate) struct Router {
     sso: Arc<Sso>,
     identities: Arc<Identities>,
     faults: Faults,
+    /// The Region the JSON services and the FHIR API answer for: a request signed for another is refused.
+    region: String,
 }
 
 /// The connection is to be dropped without an answer (an injected reset).
@@ -78,6 +80,7 @@ impl Router {
             sso,
             identities,
             faults: config.faults.clone(),
+            region: config.region.clone(),
         }
     }
 
@@ -156,6 +159,7 @@ impl Router {
                 match verify(
                     &self.identities,
                     service,
+                    None,
                     parts.method.as_str(),
                     path,
                     &parts.headers,
@@ -201,6 +205,7 @@ impl Router {
                 match verify(
                     &self.identities,
                     service.name(),
+                    Some(&self.region),
                     parts.method.as_str(),
                     path,
                     &parts.headers,

@@ -26,6 +26,10 @@ pub enum AuthError {
     Incomplete(String),
     /// Signed for another service than the one answering.
     WrongService(String),
+    /// Signed for another Region than the sandbox's (the Region the request named).
+    WrongRegion(String),
+    /// A header that must be signed is not among the SignedHeaders (`Host`, or `X-Amz-Target` when sent).
+    Unsigned(&'static str),
     /// A key the sandbox neither seeded nor issued (or issued before a restart).
     UnknownKey,
     /// Temporary credentials without their session token, or with another one.
@@ -54,6 +58,16 @@ impl AuthError {
                 403,
                 format!("Credential should be scoped to correct service: '{service}'."),
             ),
+            AuthError::WrongRegion(region) => ApiError::new(
+                "InvalidSignatureException",
+                403,
+                format!("Credential should be scoped to a valid region, not '{region}'."),
+            ),
+            AuthError::Unsigned(header) => ApiError::new(
+                "IncompleteSignatureException",
+                400,
+                format!("'{header}' must be a 'SignedHeader' in the AWS Authorization."),
+            ),
             AuthError::UnknownKey | AuthError::InvalidToken => {
                 ApiError::new("UnrecognizedClientException", 400, invalid_token)
             }
@@ -80,6 +94,16 @@ impl AuthError {
                 403,
                 format!("Credential should be scoped to correct service: '{service}'. "),
             ),
+            AuthError::WrongRegion(region) => ApiError::new(
+                "SignatureDoesNotMatch",
+                403,
+                format!("Credential should be scoped to a valid region, not '{region}'. "),
+            ),
+            AuthError::Unsigned(header) => ApiError::new(
+                "IncompleteSignature",
+                400,
+                format!("'{header}' must be a 'SignedHeader' in the AWS Authorization."),
+            ),
             AuthError::UnknownKey | AuthError::InvalidToken => ApiError::new(
                 "InvalidClientTokenId",
                 403,
@@ -104,11 +128,14 @@ pub fn signed_service(headers: &HeaderMap) -> Option<&str> {
     Some(parse_authorization(authorization)?.service)
 }
 
-/// Checks a request's SigV4 signature, that it was signed for `service` (`healthlake`, `kms`, `iam`, `sts`), and
-/// that a temporary key came with its session token; answers who signed it.
+/// Checks a request's SigV4 signature, that it was signed for `service` (`healthlake`, `kms`, `iam`, `sts`) and,
+/// when given, for `region`, that `Host` (and `X-Amz-Target`, when the request has one) are among the signed
+/// headers, and that a temporary key came with its session token; answers who signed it.
+#[allow(clippy::too_many_arguments)]
 pub fn verify(
     identities: &Identities,
     service: &str,
+    region: Option<&str>,
     method: &str,
     path_and_query: &str,
     headers: &HeaderMap,
@@ -122,6 +149,18 @@ pub fn verify(
     })?;
     if parsed.service != service {
         return Err(AuthError::WrongService(service.into()));
+    }
+    if let Some(region) = region
+        && parsed.region != region
+    {
+        return Err(AuthError::WrongRegion(parsed.region.into()));
+    }
+    let signed_names: Vec<&str> = parsed.signed_headers.split(';').collect();
+    if !signed_names.contains(&"host") {
+        return Err(AuthError::Unsigned("Host"));
+    }
+    if headers.contains_key("x-amz-target") && !signed_names.contains(&"x-amz-target") {
+        return Err(AuthError::Unsigned("X-Amz-Target"));
     }
     let key = identities.lookup(parsed.access_key, now).map_err(|e| match e {
         KeyError::Unknown => AuthError::UnknownKey,
@@ -275,9 +314,10 @@ mod tests {
         let ids = Identities::new("AKIDTEST", "secret", "000000000000", None);
         let now = SystemTime::now();
         let headers = signed_headers(("AKIDTEST", "secret", None), "kms", b"{}", now);
-        let caller = verify(&ids, "kms", "POST", "/", &headers, b"{}", now).expect("verifies");
+        let caller = verify(&ids, "kms", None, "POST", "/", &headers, b"{}", now).expect("verifies");
         assert_eq!(&caller, ids.seeded_caller());
-        let err = verify(&ids, "healthlake", "POST", "/", &headers, b"{}", now).expect_err("wrong scope");
+        let err =
+            verify(&ids, "healthlake", None, "POST", "/", &headers, b"{}", now).expect_err("wrong scope");
         assert_eq!(err.json().type_name, "InvalidSignatureException");
         assert!(
             err.json().message.contains("scoped to correct service: 'healthlake'"),
@@ -285,10 +325,10 @@ mod tests {
             err.json().message
         );
         let tampered =
-            verify(&ids, "kms", "POST", "/", &headers, b"{\"x\":1}", now).expect_err("body changed");
+            verify(&ids, "kms", None, "POST", "/", &headers, b"{\"x\":1}", now).expect_err("body changed");
         assert_eq!(tampered, AuthError::Mismatch);
         let stranger = signed_headers(("AKIDOTHER", "secret", None), "kms", b"{}", now);
-        assert_eq!(verify(&ids, "kms", "POST", "/", &stranger, b"{}", now), Err(AuthError::UnknownKey));
+        assert_eq!(verify(&ids, "kms", None, "POST", "/", &stranger, b"{}", now), Err(AuthError::UnknownKey));
     }
 
     #[test]
@@ -299,15 +339,18 @@ mod tests {
         let issued = ids.issue(caller, std::time::Duration::from_secs(900), now);
         let key = (issued.access_key.as_str(), issued.secret.as_str());
         let with_token = signed_headers((key.0, key.1, Some(&issued.token)), "kms", b"{}", now);
-        let caller = verify(&ids, "kms", "POST", "/", &with_token, b"{}", now).expect("verifies");
+        let caller = verify(&ids, "kms", None, "POST", "/", &with_token, b"{}", now).expect("verifies");
         assert!(caller.temporary);
         let without = signed_headers((key.0, key.1, None), "kms", b"{}", now);
-        assert_eq!(verify(&ids, "kms", "POST", "/", &without, b"{}", now), Err(AuthError::InvalidToken));
+        assert_eq!(
+            verify(&ids, "kms", None, "POST", "/", &without, b"{}", now),
+            Err(AuthError::InvalidToken)
+        );
         let wrong = signed_headers((key.0, key.1, Some("not-the-token")), "kms", b"{}", now);
-        assert_eq!(verify(&ids, "kms", "POST", "/", &wrong, b"{}", now), Err(AuthError::InvalidToken));
+        assert_eq!(verify(&ids, "kms", None, "POST", "/", &wrong, b"{}", now), Err(AuthError::InvalidToken));
         let later = now + std::time::Duration::from_secs(901);
         let late = signed_headers((key.0, key.1, Some(&issued.token)), "kms", b"{}", later);
-        let expired = verify(&ids, "kms", "POST", "/", &late, b"{}", later).expect_err("expired");
+        let expired = verify(&ids, "kms", None, "POST", "/", &late, b"{}", later).expect_err("expired");
         assert_eq!(expired.json().type_name, "ExpiredTokenException");
         assert_eq!(expired.query().type_name, "ExpiredToken");
     }

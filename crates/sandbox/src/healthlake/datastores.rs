@@ -252,7 +252,13 @@ impl HealthLake {
             .optional()?;
         match existing {
             None => Ok(None),
-            Some((id, stored)) if stored.as_deref().is_none_or(|s| s == request.to_string()) => Ok(Some(id)),
+            Some((id, stored))
+                if stored
+                    .as_deref()
+                    .is_none_or(|s| serde_json::from_str::<Value>(s).ok().as_ref() == Some(request)) =>
+            {
+                Ok(Some(id))
+            }
             Some(_) => Err(ApiError::validation(
                 "The ClientToken was already used with a different request; use a new ClientToken",
             )),

@@ -114,6 +114,11 @@ impl HealthLake {
         }
     }
 
+    /// The Region the service answers for, which a request's credential scope must name.
+    pub(crate) fn region(&self) -> &str {
+        &self.region
+    }
+
     /// The database, for the FHIR REST API (`crate::fhir`), which serves the `resources` table imports fill.
     pub(crate) fn db(&self) -> &Db {
         &self.db

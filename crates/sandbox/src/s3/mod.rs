@@ -31,6 +31,36 @@ pub use store::{
     StoreError, UploadInfo, aws_managed_key_arn, is_aws_managed,
 };
 
+/// The S3 operations the sandbox answers (as the API names them); `lakedrop sandbox serve --help` and the README
+/// list them, and the conformance suite calls each.
+pub const SUPPORTED_OPERATIONS: &[&str] = &[
+    "CreateBucket",
+    "HeadBucket",
+    "ListBuckets",
+    "DeleteBucket",
+    "GetBucketLocation",
+    "PutBucketEncryption",
+    "GetBucketEncryption",
+    "DeleteBucketEncryption",
+    "PutPublicAccessBlock",
+    "GetPublicAccessBlock",
+    "DeletePublicAccessBlock",
+    "PutObject",
+    "GetObject",
+    "HeadObject",
+    "CopyObject",
+    "DeleteObject",
+    "DeleteObjects",
+    "ListObjects",
+    "ListObjectsV2",
+    "CreateMultipartUpload",
+    "UploadPart",
+    "ListParts",
+    "ListMultipartUploads",
+    "CompleteMultipartUpload",
+    "AbortMultipartUpload",
+];
+
 /// The KMS side of SSE-KMS: S3 asks it whether a key may be used, on writes and on reads.
 pub trait KeyResolver: Send + Sync + 'static {
     /// Resolves a key id, key ARN or alias name to the key's ARN if it exists and is enabled.
