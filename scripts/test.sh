@@ -22,11 +22,11 @@ cargo fetch --locked --quiet
 cargo deny check licenses bans sources
 
 step "cargo test"
-rm -f target/tmp/integrity-summary.txt target/tmp/r4-examples-summary.txt
+rm -f target/tmp/integrity-summary.txt target/tmp/r4-examples-summary.txt target/tmp/conformance-summary.txt
 timeout 1500 cargo test --workspace --locked
-# The integrity suite's summary (kills survived, reruns, bytes compared, jobs per batch), and the validator's
-# count on the specification's own examples.
-cat target/tmp/integrity-summary.txt target/tmp/r4-examples-summary.txt
+# The integrity suite's summary (kills survived, reruns, bytes compared, jobs per batch), the validator's count on
+# the specification's own examples, and the sandbox's conformance to AWS (boto3, and moto beside it).
+cat target/tmp/integrity-summary.txt target/tmp/r4-examples-summary.txt target/tmp/conformance-summary.txt
 
 step "fuzz the line validator for ${FUZZ_SECONDS:=20} s (make fuzz runs longer)"
 scripts/fuzz.sh "$FUZZ_SECONDS"

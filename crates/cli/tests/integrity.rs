@@ -27,6 +27,9 @@ struct Server {
     env: Vec<(String, String)>,
     datastore: String,
     bucket: String,
+    output_bucket: String,
+    kms_key: String,
+    role: String,
 }
 
 impl Drop for Server {
@@ -45,6 +48,7 @@ fn serve(data: &Path, faults: Option<&str>) -> Server {
     let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("serve starts");
     let stdout = child.stdout.take().expect("stdout");
     let (mut env, mut datastore, mut bucket) = (Vec::new(), String::new(), String::new());
+    let (mut output_bucket, mut kms_key, mut role) = (String::new(), String::new(), String::new());
     for line in BufReader::new(stdout).lines() {
         let line = line.expect("line");
         if let Some(kv) = line.strip_prefix("export ") {
@@ -54,13 +58,22 @@ fn serve(data: &Path, faults: Option<&str>) -> Server {
             datastore = rest.split_whitespace().next().unwrap_or_default().to_string();
         } else if let Some(rest) = line.strip_prefix("buckets     s3://") {
             bucket = rest.split_whitespace().next().unwrap_or_default().to_string();
+            output_bucket = rest
+                .split("s3://")
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next())
+                .unwrap_or_default()
+                .to_string();
+        } else if let Some(rest) = line.strip_prefix("KMS key     ") {
+            kms_key = rest.split_whitespace().next().unwrap_or_default().to_string();
         }
-        if line.starts_with("role") {
+        if let Some(rest) = line.strip_prefix("role        ") {
+            role = rest.trim().to_string();
             break;
         }
     }
-    assert_eq!(env.len(), 4, "endpoint, keys and region are printed: {env:?}");
-    Server { child, env, datastore, bucket }
+    assert_eq!(env.len(), 5, "endpoint, keys and both Region variables are printed: {env:?}");
+    Server { child, env, datastore, bucket, output_bucket, kms_key, role }
 }
 
 impl Server {
@@ -553,4 +566,132 @@ async fn truncated_empty_or_garbage_state_is_set_aside_and_the_upload_still_land
             .await
             .expect("delete");
     }
+}
+
+/// The sandbox killed with SIGKILL in the middle of an import, after some batches committed and before others:
+/// restarted on the same data, it resumes the job after the last committed batch, so every resource is written
+/// once (all 201, version 1, none reported as an update) and the job's Message says where it resumed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sandbox_killed_mid_import_resumes_it_without_writing_any_resource_twice() {
+    use aws_sdk_healthlake::types::{InputDataConfig, JobStatus, OutputDataConfig, S3Configuration};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("sandbox");
+    const LINES: usize = 3_000;
+    let body: String = (0..LINES)
+        .map(|n| format!("{{\"resourceType\":\"Patient\",\"id\":\"r-{n}\",\"gender\":\"female\"}}\n"))
+        .collect();
+
+    // Each committed batch of 500 lines is held 300 ms, so the kill lands between batches.
+    let server = serve(&data, Some("hold-after:ImportBatch=300"));
+    let clients = server.clients().await;
+    clients
+        .s3
+        .put_object()
+        .bucket(&server.bucket)
+        .key("resume/part.ndjson")
+        .body(body.into_bytes().into())
+        .send()
+        .await
+        .expect("put");
+    let output = OutputDataConfig::S3Configuration(
+        S3Configuration::builder()
+            .s3_uri(format!("s3://{}/resume-out/", server.output_bucket))
+            .kms_key_id(&server.kms_key)
+            .build()
+            .expect("output"),
+    );
+    let job = clients
+        .healthlake
+        .start_fhir_import_job()
+        .datastore_id(&server.datastore)
+        .data_access_role_arn(&server.role)
+        .input_data_config(InputDataConfig::S3Uri(format!("s3://{}/resume/", server.bucket)))
+        .job_output_data_config(output)
+        .send()
+        .await
+        .expect("start")
+        .job_id
+        .clone();
+    let imported_at_kill = loop {
+        let described = clients
+            .healthlake
+            .describe_fhir_import_job()
+            .datastore_id(&server.datastore)
+            .job_id(&job)
+            .send()
+            .await
+            .expect("describe");
+        let props = described.import_job_properties.expect("props");
+        let imported = props
+            .job_progress_report
+            .as_ref()
+            .and_then(|p| p.total_number_of_resources_imported)
+            .unwrap_or(0);
+        if imported >= 1_000 {
+            break imported;
+        }
+        assert_ne!(props.job_status, JobStatus::Completed, "the job ended before the kill");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(imported_at_kill < LINES as i64, "killed mid-job: {imported_at_kill} imported");
+    drop(server);
+
+    let server = serve(&data, None);
+    let clients = server.clients().await;
+    let props = loop {
+        let described = clients
+            .healthlake
+            .describe_fhir_import_job()
+            .datastore_id(&server.datastore)
+            .job_id(&job)
+            .send()
+            .await
+            .expect("the job survived the kill");
+        let props = described.import_job_properties.expect("props");
+        if props.job_status == JobStatus::Completed {
+            break props;
+        }
+        assert!(
+            matches!(props.job_status, JobStatus::Queued | JobStatus::InProgress | JobStatus::Submitted),
+            "{:?}: {:?}",
+            props.job_status,
+            props.message
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let message = props.message.clone().unwrap_or_default();
+    assert!(message.contains("resumed at line"), "the record says it was interrupted: {message}");
+    let key = format!("resume-out/{}-FHIR_IMPORT-{job}/SUCCESS/part.ndjson", server.datastore);
+    let success = clients
+        .s3
+        .get_object()
+        .bucket(&server.output_bucket)
+        .key(&key)
+        .send()
+        .await
+        .expect("SUCCESS file")
+        .body
+        .collect()
+        .await
+        .expect("body")
+        .to_vec();
+    let lines: Vec<serde_json::Value> = String::from_utf8(success)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(lines.len(), LINES, "every line reported once");
+    let mut ids: Vec<u64> = lines.iter().map(|l| l["lineId"].as_u64().expect("lineId")).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), LINES, "no line reported twice");
+    let updates = lines
+        .iter()
+        .filter(|l| {
+            l["UpdateResourceResponse"]["statusCode"] != 201
+                || l["UpdateResourceResponse"]["jsonBlob"]["meta"]["versionId"] != "1"
+        })
+        .count();
+    assert_eq!(updates, 0, "no resource written twice (a resumed batch would be an update)");
+    eprintln!("killed after {imported_at_kill} of {LINES} imported; resumed: {message}");
 }

@@ -51,8 +51,40 @@ fn exported_env(stdout: ChildStdout) -> Vec<(String, String)> {
             break;
         }
     }
-    assert_eq!(env.len(), 4, "endpoint, two keys and the region are printed: {env:?}");
+    assert_eq!(env.len(), 5, "endpoint, two keys and both Region variables are printed: {env:?}");
     env
+}
+
+/// Served on every interface, the sandbox prints an endpoint a client can use (loopback, not 0.0.0.0) and warns
+/// on stderr that others can reach it; the AWS CLI v1 and older boto3 get AWS_DEFAULT_REGION.
+#[test]
+fn serving_on_every_interface_warns_and_prints_a_usable_endpoint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(BIN)
+        .args(["sandbox", "serve", "--bind", "0.0.0.0", "--port", "0", "--data"])
+        .arg(dir.path().join("sandbox"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let env = exported_env(child.stdout.take().expect("stdout"));
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("stderr");
+    let get = |k: &str| env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    assert!(get("AWS_ENDPOINT_URL").starts_with("http://127.0.0.1:"), "{env:?}");
+    assert_eq!(get("AWS_DEFAULT_REGION"), get("AWS_REGION"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("warning: listening on 0.0.0.0, not loopback"), "{stderr}");
+}
+
+#[test]
+fn serve_help_lists_the_operations_it_answers() {
+    let out = Command::new(BIN).args(["sandbox", "serve", "--help"]).output().expect("help");
+    let help = String::from_utf8_lossy(&out.stdout);
+    for op in ["StartFHIRImportJob", "RestoreFHIRDatastore", "ScheduleKeyDeletion", "CompleteMultipartUpload"]
+    {
+        assert!(help.contains(op), "{op} missing from:\n{help}");
+    }
 }
 
 #[test]

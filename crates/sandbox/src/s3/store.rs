@@ -352,6 +352,17 @@ impl Blob {
     }
 }
 
+/// An object about to be installed: its received bytes and everything its metadata row records besides them.
+struct NewObject {
+    blob: Blob,
+    /// Unquoted: the MD5 of the bytes, or a multipart ETag (`<md5 of the parts' md5s>-<n>`).
+    etag: String,
+    write: ObjectWrite,
+    checksums: Checksums,
+    checksum_type: Option<ChecksumType>,
+    parts_count: Option<u32>,
+}
+
 /// Receives bytes into a temporary file, sealing them and computing MD5 and the requested checksums (of the
 /// plaintext) on the way.
 pub struct BlobWriter {
@@ -682,24 +693,24 @@ impl ObjectStore {
             blob.md5.map(hex::encode).ok_or_else(|| io::Error::other("blob was written without an MD5"))?;
         let checksum_type = (!blob.checksums.is_empty()).then_some(ChecksumType::FullObject);
         let checksums = blob.checksums.clone();
-        self.install(bucket, key, blob, md5, write, checksums, checksum_type, None, None)
+        self.install(
+            bucket,
+            key,
+            NewObject { blob, etag: md5, write, checksums, checksum_type, parts_count: None },
+            None,
+        )
     }
 
-    /// Renames the blob into place and commits its metadata, in that order; when `upload_id` is given, the
-    /// upload and its parts go in the same transaction.
-    #[allow(clippy::too_many_arguments)]
+    /// Renames the blob into place and commits its metadata, in that order; when `upload` is given (its id and
+    /// the part blobs the object was assembled from), the upload and its parts go in the same transaction.
     fn install(
         &self,
         bucket: &str,
         key: &str,
-        blob: Blob,
-        etag: String,
-        write: ObjectWrite,
-        checksums: Checksums,
-        checksum_type: Option<ChecksumType>,
-        parts_count: Option<u32>,
+        object: NewObject,
         upload: Option<(&str, &BTreeMap<u32, String>)>,
     ) -> Result<ObjectInfo, StoreError> {
+        let NewObject { blob, etag, write, checksums, checksum_type, parts_count } = object;
         let Blob { mut file, size, envelope, .. } = blob;
         let name = uuid::Uuid::new_v4().simple().to_string();
         let dest = self.data.join(&name);
@@ -1104,17 +1115,15 @@ impl ObjectStore {
         let expected_blobs: BTreeMap<u32, String> =
             chosen.iter().map(|(p, stored)| (p.part_number, stored.blob.clone())).collect();
         let parts_count = u32::try_from(chosen.len()).unwrap_or(u32::MAX);
-        self.install(
-            bucket,
-            key,
+        let object = NewObject {
             blob,
             etag,
             write,
             checksums,
-            Some(checksum_type),
-            Some(parts_count),
-            Some((upload_id, &expected_blobs)),
-        )
+            checksum_type: Some(checksum_type),
+            parts_count: Some(parts_count),
+        };
+        self.install(bucket, key, object, Some((upload_id, &expected_blobs)))
     }
 
     fn remove_blobs(&self, names: &[String]) {
