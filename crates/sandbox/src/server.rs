@@ -23,7 +23,7 @@ use crate::identity::Identities;
 use crate::kms::Kms;
 use crate::protocol::{ApiError, JsonVersion, respond};
 use crate::query::QueryResponse;
-use crate::s3::auth::S3Keys;
+use crate::s3::auth::{S3Guard, S3Keys};
 use crate::s3::{ObjectStore, SandboxS3};
 use crate::sigv4::{signed_service, verify};
 use crate::sso::Sso;
@@ -67,10 +67,15 @@ impl Router {
         sso: Arc<Sso>,
         config: &crate::SandboxConfig,
     ) -> Router {
-        let s3 = SandboxS3::new(store, kms.clone(), &config.region).with_quirks(config.quirks.clone());
+        let s3 =
+            SandboxS3::new(store.clone(), kms.clone(), &config.region).with_quirks(config.quirks.clone());
         let mut builder = s3s::service::S3ServiceBuilder::new(s3);
         builder.set_auth(S3Keys(identities.clone()));
-        builder.set_access(S3Keys(identities.clone()));
+        builder.set_access(S3Guard {
+            keys: S3Keys(identities.clone()),
+            store,
+            account: crate::ACCOUNT_ID.to_string(),
+        });
         Router {
             s3: builder.build(),
             kms,

@@ -233,7 +233,25 @@ async fn new_buckets_get_todays_aws_defaults_sse_s3_and_all_public_access_blocke
 async fn bucket_errors_use_s3_codes() {
     let (_dir, _server, client) = with_bucket("taken").await;
 
-    let again = client.create_bucket().bucket("taken").send().await.expect_err("second create fails");
+    // In us-east-1 a bucket you own can be created again (S3's legacy); elsewhere it is BucketAlreadyOwnedByYou.
+    client.create_bucket().bucket("taken").send().await.expect("us-east-1 creates again");
+    let eu = aws_sdk_s3::types::CreateBucketConfiguration::builder()
+        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+        .build();
+    client
+        .create_bucket()
+        .bucket("taken-eu")
+        .create_bucket_configuration(eu.clone())
+        .send()
+        .await
+        .expect("eu");
+    let again = client
+        .create_bucket()
+        .bucket("taken-eu")
+        .create_bucket_configuration(eu)
+        .send()
+        .await
+        .expect_err("second create in eu-west-1 fails");
     assert_eq!(code(&again), "BucketAlreadyOwnedByYou");
 
     client

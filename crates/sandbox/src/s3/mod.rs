@@ -19,6 +19,7 @@ mod at_rest;
 pub(crate) mod auth;
 mod body;
 mod checksum;
+pub(crate) mod policy;
 mod service;
 mod store;
 
@@ -59,12 +60,45 @@ pub const SUPPORTED_OPERATIONS: &[&str] = &[
     "ListMultipartUploads",
     "CompleteMultipartUpload",
     "AbortMultipartUpload",
+    "PutBucketPolicy",
+    "GetBucketPolicy",
+    "DeleteBucketPolicy",
+    "GetBucketPolicyStatus",
+    "GetBucketAcl",
+    "PutBucketAcl",
+    "GetBucketVersioning",
+    "PutBucketVersioning",
+    "GetBucketOwnershipControls",
+    "PutBucketOwnershipControls",
+    "DeleteBucketOwnershipControls",
+    "PutBucketTagging",
+    "GetBucketTagging",
+    "DeleteBucketTagging",
+    "PutBucketLifecycleConfiguration",
+    "GetBucketLifecycleConfiguration",
+    "DeleteBucketLifecycle",
+    "PutBucketCors",
+    "GetBucketCors",
+    "DeleteBucketCors",
+    "PutBucketLogging",
+    "GetBucketLogging",
+    "PutObjectTagging",
+    "GetObjectTagging",
+    "DeleteObjectTagging",
+    "GetObjectAttributes",
+    "UploadPartCopy",
 ];
 
 /// The KMS side of SSE-KMS: S3 asks it whether a key may be used, on writes and on reads.
 pub trait KeyResolver: Send + Sync + 'static {
     /// Resolves a key id, key ARN or alias name to the key's ARN if it exists and is enabled.
     fn resolve_enabled_key(&self, key: &str) -> Result<String, KeyProblem>;
+
+    /// The ARN of the AWS managed key S3 uses for SSE-KMS without a key id (`alias/aws/s3`), made on first use;
+    /// `None` when this KMS has no such key, and the store's own stand-in is used.
+    fn aws_managed_s3_key(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Why a KMS key cannot be used.
@@ -104,5 +138,9 @@ impl KeyResolver for crate::kms::Kms {
             crate::kms::KeyState::NotFound => KeyProblem::NotFound,
             crate::kms::KeyState::Disabled => KeyProblem::Disabled,
         })
+    }
+
+    fn aws_managed_s3_key(&self) -> Option<String> {
+        self.aws_managed_key_arn("s3").ok()
     }
 }

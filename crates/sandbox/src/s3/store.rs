@@ -90,7 +90,23 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     // The wrapped data key of sealed bytes; NULL for bytes written before encryption at rest, read as they are.
     ("objects", "envelope", "TEXT"),
     ("parts", "envelope", "TEXT"),
+    // Object tags (JSON, key to value); NULL for none.
+    ("objects", "tags", "TEXT"),
+    // The sizes of a multipart object's parts, in order (JSON), for HeadObject/GetObject by part number.
+    ("objects", "part_sizes", "TEXT"),
+    ("uploads", "tags", "TEXT"),
 ];
+
+/// Bucket configurations the store keeps without interpreting them beyond what S3 checks: `(bucket, kind)` to
+/// a value the S3 layer wrote (the configuration's XML, or the policy's JSON).
+const SETTINGS_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS bucket_settings (
+    bucket TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (bucket, kind)
+) WITHOUT ROWID;
+";
 
 /// Errors of the object store. Each S3-facing variant maps to one S3 error code.
 #[derive(Debug, thiserror::Error)]
@@ -234,6 +250,8 @@ pub struct ObjectWrite {
     /// `None` applies the bucket's default encryption as configured; the store does not consult KMS, so a
     /// caller that must check a key (as the S3 API does) resolves it first and passes `Some`.
     pub sse: Option<Sse>,
+    /// Object tags (`x-amz-tagging`).
+    pub tags: BTreeMap<String, String>,
 }
 
 impl ObjectWrite {
@@ -269,6 +287,11 @@ pub struct ObjectInfo {
     pub checksum_type: Option<ChecksumType>,
     /// The number of parts, for objects made by CompleteMultipartUpload.
     pub parts_count: Option<u32>,
+    /// The object's tags.
+    pub tags: BTreeMap<String, String>,
+    /// A multipart object's part sizes, in part order; empty for others (and for those completed before part
+    /// sizes were kept).
+    pub part_sizes: Vec<u64>,
 }
 
 /// An unfinished multipart upload.
@@ -284,6 +307,8 @@ pub struct UploadInfo {
     pub sse: Sse,
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     pub checksum_type: Option<ChecksumType>,
+    /// The tags the object gets when the upload completes.
+    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -361,6 +386,7 @@ struct NewObject {
     checksums: Checksums,
     checksum_type: Option<ChecksumType>,
     parts_count: Option<u32>,
+    part_sizes: Vec<u64>,
 }
 
 /// Receives bytes into a temporary file, sealing them and computing MD5 and the requested checksums (of the
@@ -444,6 +470,7 @@ impl ObjectStore {
         let db = dir.join("s3.db");
         private::prepare_database(&db)?;
         let conn = crate::db::open_schema(&db, SCHEMA, ADDED_COLUMNS)?;
+        conn.execute_batch(SETTINGS_SCHEMA)?;
         let root_key = root_key(&conn)?;
         let store = ObjectStore { data, conn: Mutex::new(conn), clock, root_key, kms: None };
         store.sweep()?;
@@ -586,11 +613,68 @@ impl ObjectStore {
                 [name],
             )?;
             tx.execute("DELETE FROM uploads WHERE bucket = ?1", [name])?;
+            tx.execute("DELETE FROM bucket_settings WHERE bucket = ?1", [name])?;
             tx.execute("DELETE FROM buckets WHERE name = ?1", [name])?;
             tx.commit()?;
             blobs
         };
         self.remove_blobs(&blobs);
+        Ok(())
+    }
+
+    /// A bucket configuration the S3 layer keeps (`kind`: `policy`, `tagging`, `lifecycle`, `cors`, `logging`,
+    /// `ownership`, `versioning`), if set.
+    pub fn bucket_setting(&self, bucket: &str, kind: &str) -> Result<Option<String>, StoreError> {
+        let conn = self.conn();
+        bucket_in(&conn, bucket)?;
+        Ok(conn
+            .query_row(
+                "SELECT value FROM bucket_settings WHERE bucket = ?1 AND kind = ?2",
+                [bucket, kind],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Sets (`Some`) or removes (`None`) a bucket configuration.
+    pub fn set_bucket_setting(
+        &self,
+        bucket: &str,
+        kind: &str,
+        value: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn();
+        bucket_in(&conn, bucket)?;
+        match value {
+            Some(value) => conn.execute(
+                "INSERT INTO bucket_settings (bucket, kind, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (bucket, kind) DO UPDATE SET value = excluded.value",
+                [bucket, kind, value],
+            )?,
+            None => {
+                conn.execute("DELETE FROM bucket_settings WHERE bucket = ?1 AND kind = ?2", [bucket, kind])?
+            }
+        };
+        Ok(())
+    }
+
+    /// Replaces an object's tags.
+    pub fn set_object_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn();
+        bucket_in(&conn, bucket)?;
+        let value = (!tags.is_empty()).then(|| to_json(tags));
+        let n = conn.execute(
+            "UPDATE objects SET tags = ?3 WHERE bucket = ?1 AND key = ?2",
+            params![bucket, key, value],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NoSuchKey { bucket: bucket.to_string(), key: key.to_string() });
+        }
         Ok(())
     }
 
@@ -696,7 +780,15 @@ impl ObjectStore {
         self.install(
             bucket,
             key,
-            NewObject { blob, etag: md5, write, checksums, checksum_type, parts_count: None },
+            NewObject {
+                blob,
+                etag: md5,
+                write,
+                checksums,
+                checksum_type,
+                parts_count: None,
+                part_sizes: Vec::new(),
+            },
             None,
         )
     }
@@ -710,7 +802,7 @@ impl ObjectStore {
         object: NewObject,
         upload: Option<(&str, &BTreeMap<u32, String>)>,
     ) -> Result<ObjectInfo, StoreError> {
-        let NewObject { blob, etag, write, checksums, checksum_type, parts_count } = object;
+        let NewObject { blob, etag, write, checksums, checksum_type, parts_count, part_sizes } = object;
         let Blob { mut file, size, envelope, .. } = blob;
         let name = uuid::Uuid::new_v4().simple().to_string();
         let dest = self.data.join(&name);
@@ -748,6 +840,8 @@ impl ObjectStore {
                 checksums,
                 checksum_type,
                 parts_count,
+                tags: write.tags,
+                part_sizes,
             };
             let old: Option<String> = tx
                 .query_row("SELECT blob FROM objects WHERE bucket = ?1 AND key = ?2", [bucket, key], |r| {
@@ -757,8 +851,8 @@ impl ObjectStore {
             stale.extend(old);
             tx.execute(
                 "INSERT OR REPLACE INTO objects (bucket, key, size, etag, last_modified_ms, content_type, metadata, sse,
-                     checksums, checksum_type, parts_count, blob, envelope)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                     checksums, checksum_type, parts_count, blob, envelope, tags, part_sizes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                 params![
                     info.bucket,
                     info.key,
@@ -772,7 +866,9 @@ impl ObjectStore {
                     info.checksum_type.map(ChecksumType::as_str),
                     info.parts_count,
                     name,
-                    to_json(&envelope)
+                    to_json(&envelope),
+                    (!info.tags.is_empty()).then(|| to_json(&info.tags)),
+                    (!info.part_sizes.is_empty()).then(|| to_json(&info.part_sizes))
                 ],
             )?;
             tx.commit()?;
@@ -905,11 +1001,12 @@ impl ObjectStore {
             sse: write.sse.unwrap_or_else(|| default_sse(&bucket_info)),
             checksum_algorithm: checksum.map(|(a, _)| a),
             checksum_type: checksum.map(|(_, t)| t),
+            tags: write.tags,
         };
         conn.execute(
             "INSERT INTO uploads (upload_id, bucket, key, initiated_ms, content_type, metadata, sse, checksum_algorithm,
-                 checksum_type)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 checksum_type, tags)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 upload.upload_id,
                 upload.bucket,
@@ -919,7 +1016,8 @@ impl ObjectStore {
                 to_json(&upload.metadata),
                 to_json(&upload.sse),
                 upload.checksum_algorithm.map(ChecksumAlgorithm::as_str),
-                upload.checksum_type.map(ChecksumType::as_str)
+                upload.checksum_type.map(ChecksumType::as_str),
+                (!upload.tags.is_empty()).then(|| to_json(&upload.tags))
             ],
         )?;
         Ok(upload)
@@ -1111,6 +1209,7 @@ impl ObjectStore {
             content_type: upload.content_type,
             metadata: upload.metadata,
             sse: Some(upload.sse),
+            tags: upload.tags,
         };
         let expected_blobs: BTreeMap<u32, String> =
             chosen.iter().map(|(p, stored)| (p.part_number, stored.blob.clone())).collect();
@@ -1122,6 +1221,7 @@ impl ObjectStore {
             checksums,
             checksum_type: Some(checksum_type),
             parts_count: Some(parts_count),
+            part_sizes: chosen.iter().map(|(part, _)| part.size).collect(),
         };
         self.install(bucket, key, object, Some((upload_id, &expected_blobs)))
     }
@@ -1138,9 +1238,8 @@ impl ObjectStore {
 
 const OBJECT_COLUMNS: &str =
     "bucket, key, size, etag, last_modified_ms, content_type, metadata, sse, checksums,
-    checksum_type, parts_count, blob, envelope";
-const UPLOAD_COLUMNS: &str =
-    "upload_id, bucket, key, initiated_ms, content_type, metadata, sse, checksum_algorithm, checksum_type";
+    checksum_type, parts_count, blob, envelope, tags, part_sizes";
+const UPLOAD_COLUMNS: &str = "upload_id, bucket, key, initiated_ms, content_type, metadata, sse, checksum_algorithm, checksum_type, tags";
 
 fn bucket_in(conn: &Connection, name: &str) -> Result<BucketInfo, StoreError> {
     conn.query_row(
@@ -1242,6 +1341,8 @@ fn row_to_object(row: &Row<'_>) -> rusqlite::Result<(ObjectInfo, Stored)> {
         checksums: json_column(row, 8)?,
         checksum_type: checksum_type.as_deref().and_then(ChecksumType::parse),
         parts_count: row.get(10)?,
+        tags: optional_json(row, 13)?,
+        part_sizes: optional_json(row, 14)?,
     };
     Ok((info, stored(row, 11)?))
 }
@@ -1259,7 +1360,14 @@ fn row_to_upload(row: &Row<'_>) -> rusqlite::Result<UploadInfo> {
         sse: json_column(row, 6)?,
         checksum_algorithm: algorithm.as_deref().and_then(ChecksumAlgorithm::parse),
         checksum_type: checksum_type.as_deref().and_then(ChecksumType::parse),
+        tags: optional_json(row, 9)?,
     })
+}
+
+/// A nullable JSON column: its value, or the default for NULL.
+fn optional_json<T: DeserializeOwned + Default>(row: &Row<'_>, index: usize) -> rusqlite::Result<T> {
+    let text: Option<String> = row.get(index)?;
+    text.map_or_else(|| Ok(T::default()), |t| parse_json(&t, index))
 }
 
 /// The encryption an object gets from its bucket when the writer asks for none.

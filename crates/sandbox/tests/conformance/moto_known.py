@@ -15,4 +15,21 @@ WRONG = {
         "DescribeKey finds a key by an ARN of another Region",
     "kms: GetKeyPolicy gives the default policy; key rotation is off until enabled":
         "PutKeyPolicy stores a policy that is not JSON (KMS answers MalformedPolicyDocumentException)",
+    "s3: a bucket policy is kept, read and deleted, and its Deny is enforced":
+        "a GetObject denied by the bucket policy answers a bare 403 without the AccessDenied error code",
+    "s3: with BlockPublicPolicy a public policy is refused; without it the bucket is public":
+        "PutBucketPolicy accepts a public policy although BlockPublicPolicy is on",
+    "s3: GetBucketAcl names the owner; ACLs other than private are refused under BucketOwnerEnforced":
+        "a new bucket has no ownership controls (S3 gives every bucket BucketOwnerEnforced since April 2023)",
+    "s3: bucket tagging, lifecycle, CORS and logging are kept, read and deleted":
+        "PutBucketLogging demands log-delivery group ACL grants on the target, impossible on a bucket with ACLs "
+        "disabled (BucketOwnerEnforced, S3's default since April 2023)",
+    "s3: HeadObject by part number, GetObjectAttributes, and UploadPartCopy":
+        "GetObjectAttributes leaves out ObjectParts for a multipart object",
+    "s3: a presigned URL valid for more than 7 days is refused":
+        "a SigV4 presigned URL with X-Amz-Expires over 604800 is honoured",
+    "s3: an access key S3 does not know is InvalidAccessKeyId":
+        "any access key is accepted (moto's server does not authenticate by default)",
+    "s3: SSE-KMS without a key id reports the AWS managed aws/s3 key by its ARN":
+        "PutObject with aws:kms and no key id answers no SSEKMSKeyId",
 }

@@ -4,9 +4,8 @@ use http::StatusCode;
 use s3s::dto;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use super::super::store::{BucketEncryption, DefaultSse, PublicAccessBlock};
+use super::super::store::{BucketEncryption, DefaultSse, PublicAccessBlock, StoreError};
 use super::SandboxS3;
-
 use super::errors::*;
 use super::mapping::*;
 
@@ -15,14 +14,26 @@ pub(super) async fn create_bucket(
     req: S3Request<dto::CreateBucketInput>,
 ) -> S3Result<S3Response<dto::CreateBucketOutput>> {
     let input = req.input;
-    let region = input
+    let constraint = input
         .create_bucket_configuration
         .as_ref()
         .and_then(|c| c.location_constraint.as_ref())
-        .map(|c| c.as_str().to_string())
+        .map(|c| c.as_str());
+    // us-east-1 is named by no constraint at all: S3 refuses it spelt out.
+    if constraint == Some("us-east-1") {
+        return Err(s3_error!(InvalidLocationConstraint, "The specified location-constraint is not valid"));
+    }
+    let region = constraint
+        .map(str::to_string)
         .or_else(|| req.region.as_ref().map(|r| r.as_str().to_string()))
         .unwrap_or_else(|| s3.region.clone());
-    s3.store.create_bucket(&input.bucket, &region).map_err(store_error)?;
+    match s3.store.create_bucket(&input.bucket, &region) {
+        Ok(_) => {}
+        // In us-east-1 alone, creating a bucket you already own there succeeds again, for legacy reasons.
+        Err(StoreError::BucketAlreadyOwnedByYou(_))
+            if region == "us-east-1" && s3.store.bucket(&input.bucket).is_ok_and(|b| b.region == region) => {}
+        Err(e) => return Err(store_error(e)),
+    }
     Ok(S3Response::new(dto::CreateBucketOutput { location: Some(format!("/{}", input.bucket)) }))
 }
 

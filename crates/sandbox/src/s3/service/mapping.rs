@@ -61,6 +61,18 @@ pub(super) fn object_out(info: &ObjectInfo) -> dto::Object {
     }
 }
 
+/// S3's limit on one PutObject: 5 GiB.
+pub(super) const MAX_PUT_SIZE: i64 = 5 * 1024 * 1024 * 1024;
+
+/// The `x-amz-tagging` header (`k1=v1&k2=v2`, URL-encoded) as tags, checked as S3 checks object tags.
+pub(super) fn tags_from_header(header: Option<&str>) -> S3Result<BTreeMap<String, String>> {
+    let Some(header) = header.filter(|h| !h.is_empty()) else { return Ok(BTreeMap::new()) };
+    let tags: Vec<dto::Tag> = form_urlencoded::parse(header.as_bytes())
+        .map(|(k, v)| dto::Tag { key: Some(k.into_owned()), value: Some(v.into_owned()) })
+        .collect();
+    super::settings::tag_map(&tags, 10)
+}
+
 /// Who started a multipart upload: the sandbox's one owner.
 pub(super) fn initiator() -> dto::Initiator {
     dto::Initiator { display_name: Some("sandbox".into()), id: Some(OWNER_ID.into()) }

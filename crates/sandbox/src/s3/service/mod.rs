@@ -11,6 +11,7 @@ mod errors;
 mod mapping;
 mod multipart;
 mod objects;
+mod settings;
 
 use errors::kms_error;
 
@@ -62,17 +63,22 @@ impl SandboxS3 {
             Some("AES256") => Ok(Sse::S3),
             Some("aws:kms") => match key_id.or(bucket_kms_key) {
                 Some(key) => self.usable_key(key),
-                None => Ok(Sse::Kms { key_arn: aws_managed_key_arn(&bucket.region) }),
+                None => self.managed_key(bucket),
             },
             Some(other) => Err(s3_error!(InvalidArgument, "The encryption method {other} is not supported")),
             None => match &bucket.encryption.default {
                 DefaultSse::S3 => Ok(Sse::S3),
                 DefaultSse::Kms { key_id: Some(key) } => self.usable_key(key),
-                DefaultSse::Kms { key_id: None } => {
-                    Ok(Sse::Kms { key_arn: aws_managed_key_arn(&bucket.region) })
-                }
+                DefaultSse::Kms { key_id: None } => self.managed_key(bucket),
             },
         }
+    }
+
+    /// SSE-KMS without a key id: the AWS managed `aws/s3` key, reported by its key ARN as S3 does; for a bucket
+    /// of another Region than the sandbox's KMS, the store's own stand-in for that Region's key.
+    fn managed_key(&self, bucket: &BucketInfo) -> S3Result<Sse> {
+        let managed = (bucket.region == self.region).then(|| self.keys.aws_managed_s3_key()).flatten();
+        Ok(Sse::Kms { key_arn: managed.unwrap_or_else(|| aws_managed_key_arn(&bucket.region)) })
     }
 
     fn usable_key(&self, key: &str) -> S3Result<Sse> {
@@ -267,5 +273,193 @@ impl S3 for SandboxS3 {
         req: S3Request<dto::ListMultipartUploadsInput>,
     ) -> S3Result<S3Response<dto::ListMultipartUploadsOutput>> {
         multipart::list_multipart_uploads(self, req).await
+    }
+    async fn put_bucket_policy(
+        &self,
+        req: S3Request<dto::PutBucketPolicyInput>,
+    ) -> S3Result<S3Response<dto::PutBucketPolicyOutput>> {
+        settings::put_bucket_policy(self, req).await
+    }
+
+    async fn get_bucket_policy(
+        &self,
+        req: S3Request<dto::GetBucketPolicyInput>,
+    ) -> S3Result<S3Response<dto::GetBucketPolicyOutput>> {
+        settings::get_bucket_policy(self, req).await
+    }
+
+    async fn delete_bucket_policy(
+        &self,
+        req: S3Request<dto::DeleteBucketPolicyInput>,
+    ) -> S3Result<S3Response<dto::DeleteBucketPolicyOutput>> {
+        settings::delete_bucket_policy(self, req).await
+    }
+
+    async fn get_bucket_policy_status(
+        &self,
+        req: S3Request<dto::GetBucketPolicyStatusInput>,
+    ) -> S3Result<S3Response<dto::GetBucketPolicyStatusOutput>> {
+        settings::get_bucket_policy_status(self, req).await
+    }
+
+    async fn get_bucket_acl(
+        &self,
+        req: S3Request<dto::GetBucketAclInput>,
+    ) -> S3Result<S3Response<dto::GetBucketAclOutput>> {
+        settings::get_bucket_acl(self, req).await
+    }
+
+    async fn put_bucket_acl(
+        &self,
+        req: S3Request<dto::PutBucketAclInput>,
+    ) -> S3Result<S3Response<dto::PutBucketAclOutput>> {
+        settings::put_bucket_acl(self, req).await
+    }
+
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<dto::GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<dto::GetBucketVersioningOutput>> {
+        settings::get_bucket_versioning(self, req).await
+    }
+
+    async fn put_bucket_versioning(
+        &self,
+        req: S3Request<dto::PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<dto::PutBucketVersioningOutput>> {
+        settings::put_bucket_versioning(self, req).await
+    }
+
+    async fn get_bucket_ownership_controls(
+        &self,
+        req: S3Request<dto::GetBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<dto::GetBucketOwnershipControlsOutput>> {
+        settings::get_bucket_ownership_controls(self, req).await
+    }
+
+    async fn put_bucket_ownership_controls(
+        &self,
+        req: S3Request<dto::PutBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<dto::PutBucketOwnershipControlsOutput>> {
+        settings::put_bucket_ownership_controls(self, req).await
+    }
+
+    async fn delete_bucket_ownership_controls(
+        &self,
+        req: S3Request<dto::DeleteBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<dto::DeleteBucketOwnershipControlsOutput>> {
+        settings::delete_bucket_ownership_controls(self, req).await
+    }
+
+    async fn put_bucket_tagging(
+        &self,
+        req: S3Request<dto::PutBucketTaggingInput>,
+    ) -> S3Result<S3Response<dto::PutBucketTaggingOutput>> {
+        settings::put_bucket_tagging(self, req).await
+    }
+
+    async fn get_bucket_tagging(
+        &self,
+        req: S3Request<dto::GetBucketTaggingInput>,
+    ) -> S3Result<S3Response<dto::GetBucketTaggingOutput>> {
+        settings::get_bucket_tagging(self, req).await
+    }
+
+    async fn delete_bucket_tagging(
+        &self,
+        req: S3Request<dto::DeleteBucketTaggingInput>,
+    ) -> S3Result<S3Response<dto::DeleteBucketTaggingOutput>> {
+        settings::delete_bucket_tagging(self, req).await
+    }
+
+    async fn put_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<dto::PutBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<dto::PutBucketLifecycleConfigurationOutput>> {
+        settings::put_bucket_lifecycle_configuration(self, req).await
+    }
+
+    async fn get_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<dto::GetBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<dto::GetBucketLifecycleConfigurationOutput>> {
+        settings::get_bucket_lifecycle_configuration(self, req).await
+    }
+
+    async fn delete_bucket_lifecycle(
+        &self,
+        req: S3Request<dto::DeleteBucketLifecycleInput>,
+    ) -> S3Result<S3Response<dto::DeleteBucketLifecycleOutput>> {
+        settings::delete_bucket_lifecycle(self, req).await
+    }
+
+    async fn put_bucket_cors(
+        &self,
+        req: S3Request<dto::PutBucketCorsInput>,
+    ) -> S3Result<S3Response<dto::PutBucketCorsOutput>> {
+        settings::put_bucket_cors(self, req).await
+    }
+
+    async fn get_bucket_cors(
+        &self,
+        req: S3Request<dto::GetBucketCorsInput>,
+    ) -> S3Result<S3Response<dto::GetBucketCorsOutput>> {
+        settings::get_bucket_cors(self, req).await
+    }
+
+    async fn delete_bucket_cors(
+        &self,
+        req: S3Request<dto::DeleteBucketCorsInput>,
+    ) -> S3Result<S3Response<dto::DeleteBucketCorsOutput>> {
+        settings::delete_bucket_cors(self, req).await
+    }
+
+    async fn put_bucket_logging(
+        &self,
+        req: S3Request<dto::PutBucketLoggingInput>,
+    ) -> S3Result<S3Response<dto::PutBucketLoggingOutput>> {
+        settings::put_bucket_logging(self, req).await
+    }
+
+    async fn get_bucket_logging(
+        &self,
+        req: S3Request<dto::GetBucketLoggingInput>,
+    ) -> S3Result<S3Response<dto::GetBucketLoggingOutput>> {
+        settings::get_bucket_logging(self, req).await
+    }
+
+    async fn put_object_tagging(
+        &self,
+        req: S3Request<dto::PutObjectTaggingInput>,
+    ) -> S3Result<S3Response<dto::PutObjectTaggingOutput>> {
+        objects::put_object_tagging(self, req).await
+    }
+
+    async fn get_object_tagging(
+        &self,
+        req: S3Request<dto::GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<dto::GetObjectTaggingOutput>> {
+        objects::get_object_tagging(self, req).await
+    }
+
+    async fn delete_object_tagging(
+        &self,
+        req: S3Request<dto::DeleteObjectTaggingInput>,
+    ) -> S3Result<S3Response<dto::DeleteObjectTaggingOutput>> {
+        objects::delete_object_tagging(self, req).await
+    }
+
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<dto::GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<dto::GetObjectAttributesOutput>> {
+        objects::get_object_attributes(self, req).await
+    }
+
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<dto::UploadPartCopyInput>,
+    ) -> S3Result<S3Response<dto::UploadPartCopyOutput>> {
+        multipart::upload_part_copy(self, req).await
     }
 }

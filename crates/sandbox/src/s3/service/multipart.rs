@@ -1,14 +1,15 @@
-//! Multipart uploads: create, upload a part, complete, abort, list parts and uploads.
+//! Multipart uploads: create, upload a part (sent, or copied from an object), complete, abort, list parts and
+//! uploads.
 
 use s3s::dto;
-use s3s::{S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 
 use super::super::body::{blocking, receive};
 use super::super::checksum::{ChecksumAlgorithm, ChecksumType, Checksums};
 use super::super::store::{CompletedPart, ObjectWrite};
 use super::SandboxS3;
-
 use super::checksums::*;
+use super::conditions::{Conditions, OnUnchanged};
 use super::errors::*;
 use super::mapping::*;
 
@@ -61,6 +62,7 @@ pub(super) async fn create_multipart_upload(
         content_type: input.content_type,
         metadata: user_metadata(input.metadata),
         sse: Some(sse),
+        tags: tags_from_header(input.tagging.as_deref())?,
     };
     let upload =
         s3.store.create_multipart_upload(&input.bucket, &input.key, write, checksum).map_err(store_error)?;
@@ -117,6 +119,75 @@ pub(super) async fn upload_part(
     };
     set_checksums!(output, &part.checksums);
     Ok(S3Response::new(output))
+}
+
+/// A part copied from (a range of) an existing object, read and sealed under the upload's key on the way.
+pub(super) async fn upload_part_copy(
+    s3: &SandboxS3,
+    req: S3Request<dto::UploadPartCopyInput>,
+) -> S3Result<S3Response<dto::UploadPartCopyOutput>> {
+    let input = req.input;
+    let number = part_number(input.part_number)?;
+    let upload = s3.store.upload(&input.bucket, &input.key, &input.upload_id).map_err(store_error)?;
+    s3.check_key_usable(&upload.sse)?;
+    let dto::CopySource::Bucket { bucket: src_bucket, key: src_key, .. } = &input.copy_source else {
+        return Err(s3_error!(NotImplemented, "Copying from access points is not supported by the sandbox"));
+    };
+    let (source, mut reader) = s3.store.open_object(src_bucket, src_key).map_err(store_error)?;
+    Conditions {
+        if_match: input.copy_source_if_match.as_ref(),
+        if_none_match: input.copy_source_if_none_match.as_ref(),
+        if_modified_since: input.copy_source_if_modified_since.as_ref(),
+        if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
+    }
+    .check(Some(&source), OnUnchanged::PreconditionFailed)?;
+    s3.check_key_usable(&source.sse)?;
+    let span = match &input.copy_source_range {
+        None => 0..source.size,
+        Some(range) => copy_range(range, source.size)?,
+    };
+    let algorithms: Vec<ChecksumAlgorithm> = upload.checksum_algorithm.into_iter().collect();
+    let sse = upload.sse.clone();
+    let (bucket, key, upload_id) = (input.bucket.clone(), input.key.clone(), input.upload_id.clone());
+    let part = blocking(&s3.store, move |store| {
+        use std::io::{Read as _, Seek as _};
+        reader.seek(std::io::SeekFrom::Start(span.start)).map_err(S3Error::internal_error)?;
+        let mut writer = store.blob_writer(&algorithms, &sse).map_err(store_error)?;
+        std::io::copy(&mut reader.take(span.end - span.start), &mut writer)
+            .map_err(S3Error::internal_error)?;
+        let blob = writer.finish().map_err(S3Error::internal_error)?;
+        store.put_part(&bucket, &key, &upload_id, number, blob).map_err(store_error)
+    })
+    .await?;
+    let mut result = dto::CopyPartResult {
+        e_tag: Some(etag(&part.etag)),
+        last_modified: Some(timestamp(part.last_modified)),
+        ..Default::default()
+    };
+    set_checksums!(result, &part.checksums);
+    Ok(S3Response::new(dto::UploadPartCopyOutput {
+        copy_part_result: Some(result),
+        server_side_encryption: sse_algorithm(&upload.sse),
+        ssekms_key_id: sse_key(&upload.sse),
+        ..Default::default()
+    }))
+}
+
+/// `x-amz-copy-source-range: bytes=first-last`, which must lie within the source.
+fn copy_range(range: &str, size: u64) -> S3Result<std::ops::Range<u64>> {
+    let malformed = || {
+        s3_error!(
+            InvalidArgument,
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy"
+        )
+    };
+    let (first, last) = range.strip_prefix("bytes=").and_then(|r| r.split_once('-')).ok_or_else(malformed)?;
+    let (first, last): (u64, u64) =
+        (first.parse().map_err(|_| malformed())?, last.parse().map_err(|_| malformed())?);
+    if first > last || last >= size {
+        return Err(s3_error!(InvalidRange, "The requested range is not satisfiable"));
+    }
+    Ok(first..last + 1)
 }
 
 pub(super) async fn complete_multipart_upload(

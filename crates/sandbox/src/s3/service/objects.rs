@@ -1,4 +1,7 @@
-//! Object operations: put, get, head, delete (one or many), copy, and listings (V1 and V2).
+//! Object operations: put, get, head (by range or part number), delete (one or many), copy, listings (V1 and
+//! V2), object tags and GetObjectAttributes.
+
+use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as TOKEN;
@@ -7,13 +10,13 @@ use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 
 use super::super::body::{blocking, reader_body, receive};
 use super::super::checksum::{ChecksumAlgorithm, ChecksumType, Checksums};
-use super::super::store::{ListQuery, ObjectWrite, Sse, StoreError};
+use super::super::store::{ListQuery, ObjectInfo, ObjectWrite, Sse, StoreError};
 use super::SandboxS3;
-
 use super::checksums::*;
 use super::conditions::*;
 use super::errors::*;
 use super::mapping::*;
+use super::settings::{tag_map, tag_set};
 
 pub(super) async fn put_object(
     s3: &SandboxS3,
@@ -25,6 +28,11 @@ pub(super) async fn put_object(
     if input.sse_customer_algorithm.is_some() {
         return Err(s3_error!(NotImplemented, "SSE-C is not supported by the sandbox"));
     }
+    // S3 refuses a single PUT over 5 GiB before reading it: larger objects are multipart uploads.
+    if input.content_length.is_some_and(|n| n > MAX_PUT_SIZE) {
+        return Err(s3_error!(EntityTooLarge, "Your proposed upload exceeds the maximum allowed size"));
+    }
+    let tags = tags_from_header(input.tagging.as_deref())?;
     let conditions = Conditions {
         if_match: input.if_match.as_ref(),
         if_none_match: input.if_none_match.as_ref(),
@@ -56,6 +64,7 @@ pub(super) async fn put_object(
         content_type: input.content_type,
         metadata: user_metadata(input.metadata),
         sse: Some(sse),
+        tags,
     };
     let info = s3.store.put_blob(&input.bucket, &input.key, blob, write).map_err(store_error)?;
     let mut output = dto::PutObjectOutput {
@@ -74,9 +83,6 @@ pub(super) async fn get_object(
     req: S3Request<dto::GetObjectInput>,
 ) -> S3Result<S3Response<dto::GetObjectOutput>> {
     let input = req.input;
-    if input.part_number.is_some() {
-        return Err(s3_error!(NotImplemented, "GetObject by part number is not supported by the sandbox"));
-    }
     let (info, reader) = s3.store.open_object(&input.bucket, &input.key).map_err(store_error)?;
     Conditions {
         if_match: input.if_match.as_ref(),
@@ -86,11 +92,7 @@ pub(super) async fn get_object(
     }
     .check(Some(&info), OnUnchanged::NotModified)?;
     s3.check_key_usable(&info.sse)?;
-    let range = match &input.range {
-        Some(range) => Some(range.check(info.size)?),
-        None => None,
-    };
-    let span = range.clone().unwrap_or(0..info.size);
+    let Span { range, span, parts_count } = span_of(&info, input.range.as_ref(), input.part_number)?;
     let mut output = dto::GetObjectOutput {
         content_length: Some(i64::try_from(span.end - span.start).unwrap_or(i64::MAX)),
         content_range: range.as_ref().map(|r| format!("bytes {}-{}/{}", r.start, r.end - 1, info.size)),
@@ -102,6 +104,8 @@ pub(super) async fn get_object(
         metadata: metadata_out(&info.metadata),
         server_side_encryption: sse_algorithm(&info.sse),
         ssekms_key_id: sse_key(&info.sse),
+        tag_count: (!info.tags.is_empty()).then(|| i32::try_from(info.tags.len()).unwrap_or(i32::MAX)),
+        parts_count,
         ..Default::default()
     };
     // A checksum covers the whole object, so S3 sends none for a range.
@@ -110,6 +114,54 @@ pub(super) async fn get_object(
         output.checksum_type = checksum_type_out(info.checksum_type);
     }
     Ok(S3Response::new(output))
+}
+
+/// What a GET or HEAD answers with: the bytes it covers, the range it reports, and a multipart object's part
+/// count when a part was asked for.
+struct Span {
+    range: Option<std::ops::Range<u64>>,
+    span: std::ops::Range<u64>,
+    parts_count: Option<i32>,
+}
+
+/// The bytes a `Range` or a `partNumber` selects, as S3 answers them: not both; a part number past the object's
+/// parts is InvalidPartNumber (416), and an object uploaded whole has one part, itself.
+fn span_of(info: &ObjectInfo, range: Option<&dto::Range>, part_number: Option<i32>) -> S3Result<Span> {
+    match (range, part_number) {
+        (Some(_), Some(_)) => {
+            Err(s3_error!(InvalidRequest, "Cannot specify both Range header and partNumber query parameter"))
+        }
+        (Some(range), None) => {
+            let range = range.check(info.size)?;
+            Ok(Span { span: range.clone(), range: Some(range), parts_count: None })
+        }
+        (None, None) => Ok(Span { range: None, span: 0..info.size, parts_count: None }),
+        (None, Some(n)) => {
+            let invalid = || {
+                custom_error(
+                    "InvalidPartNumber",
+                    http::StatusCode::RANGE_NOT_SATISFIABLE,
+                    "The requested partnumber is not satisfiable".into(),
+                )
+            };
+            let n = usize::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(invalid)?;
+            if info.part_sizes.is_empty() {
+                return if n == 1 {
+                    Ok(Span { range: None, span: 0..info.size, parts_count: None })
+                } else {
+                    Err(invalid())
+                };
+            }
+            let size = *info.part_sizes.get(n - 1).ok_or_else(invalid)?;
+            let start: u64 = info.part_sizes[..n - 1].iter().sum();
+            let span = start..start + size;
+            Ok(Span {
+                range: Some(span.clone()),
+                span,
+                parts_count: i32::try_from(info.part_sizes.len()).ok(),
+            })
+        }
+    }
 }
 
 pub(super) async fn head_object(
@@ -125,11 +177,7 @@ pub(super) async fn head_object(
         if_unmodified_since: input.if_unmodified_since.as_ref(),
     }
     .check(Some(&info), OnUnchanged::NotModified)?;
-    let range = match &input.range {
-        Some(range) => Some(range.check(info.size)?),
-        None => None,
-    };
-    let span = range.clone().unwrap_or(0..info.size);
+    let Span { range, span, parts_count } = span_of(&info, input.range.as_ref(), input.part_number)?;
     let mut output = dto::HeadObjectOutput {
         content_length: Some(i64::try_from(span.end - span.start).unwrap_or(i64::MAX)),
         content_range: range.as_ref().map(|r| format!("bytes {}-{}/{}", r.start, r.end - 1, info.size)),
@@ -140,6 +188,7 @@ pub(super) async fn head_object(
         metadata: metadata_out(&info.metadata),
         server_side_encryption: sse_algorithm(&info.sse),
         ssekms_key_id: sse_key(&info.sse),
+        parts_count,
         ..Default::default()
     };
     if checksum_mode_enabled(input.checksum_mode.as_ref()) && range.is_none() {
@@ -217,17 +266,22 @@ pub(super) async fn copy_object(
         ));
     }
     let sse = s3.write_sse(&bucket, input.server_side_encryption.as_ref(), input.ssekms_key_id.as_deref())?;
+    let replace_tags =
+        input.tagging_directive.as_ref().is_some_and(|d| d.as_str() == dto::TaggingDirective::REPLACE);
+    let tags = if replace_tags { tags_from_header(input.tagging.as_deref())? } else { source.tags.clone() };
     let write = if replace {
         ObjectWrite {
             content_type: input.content_type,
             metadata: user_metadata(input.metadata),
             sse: Some(sse),
+            tags,
         }
     } else {
         ObjectWrite {
             content_type: source.content_type.clone(),
             metadata: source.metadata.clone(),
             sse: Some(sse),
+            tags,
         }
     };
     // The copy gets the requested checksum, else the source's full-object ones, else S3's default.
@@ -350,4 +404,90 @@ pub(super) async fn list_objects(
         encoding_type: input.encoding_type,
         request_charged: None,
     }))
+}
+
+pub(super) async fn put_object_tagging(
+    s3: &SandboxS3,
+    req: S3Request<dto::PutObjectTaggingInput>,
+) -> S3Result<S3Response<dto::PutObjectTaggingOutput>> {
+    let input = req.input;
+    let tags = tag_map(&input.tagging.tag_set, 10)?;
+    s3.store.set_object_tags(&input.bucket, &input.key, &tags).map_err(store_error)?;
+    Ok(S3Response::new(dto::PutObjectTaggingOutput::default()))
+}
+
+pub(super) async fn get_object_tagging(
+    s3: &SandboxS3,
+    req: S3Request<dto::GetObjectTaggingInput>,
+) -> S3Result<S3Response<dto::GetObjectTaggingOutput>> {
+    let info = s3.store.head_object(&req.input.bucket, &req.input.key).map_err(store_error)?;
+    Ok(S3Response::new(dto::GetObjectTaggingOutput { tag_set: tag_set(&info.tags), version_id: None }))
+}
+
+pub(super) async fn delete_object_tagging(
+    s3: &SandboxS3,
+    req: S3Request<dto::DeleteObjectTaggingInput>,
+) -> S3Result<S3Response<dto::DeleteObjectTaggingOutput>> {
+    s3.store.set_object_tags(&req.input.bucket, &req.input.key, &BTreeMap::new()).map_err(store_error)?;
+    Ok(S3Response::new(dto::DeleteObjectTaggingOutput::default()))
+}
+
+/// The attributes asked for (ETag, Checksum, ObjectParts, StorageClass, ObjectSize), from the metadata alone.
+pub(super) async fn get_object_attributes(
+    s3: &SandboxS3,
+    req: S3Request<dto::GetObjectAttributesInput>,
+) -> S3Result<S3Response<dto::GetObjectAttributesOutput>> {
+    let input = req.input;
+    let info = s3.store.head_object(&input.bucket, &input.key).map_err(store_error)?;
+    // The header may carry several attributes in one value, comma-separated.
+    let wants = |name: &str| {
+        input.object_attributes.iter().flat_map(|a| a.as_str().split(',')).any(|a| a.trim() == name)
+    };
+    let mut output = dto::GetObjectAttributesOutput {
+        last_modified: Some(timestamp(info.last_modified)),
+        ..Default::default()
+    };
+    if wants(dto::ObjectAttributes::ETAG) {
+        output.e_tag = Some(etag(&info.etag));
+    }
+    if wants(dto::ObjectAttributes::OBJECT_SIZE) {
+        output.object_size = i64::try_from(info.size).ok();
+    }
+    if wants(dto::ObjectAttributes::STORAGE_CLASS) {
+        output.storage_class = Some(dto::StorageClass::from_static(dto::StorageClass::STANDARD));
+    }
+    if wants(dto::ObjectAttributes::CHECKSUM) && !info.checksums.is_empty() {
+        let mut checksum =
+            dto::Checksum { checksum_type: checksum_type_out(info.checksum_type), ..Default::default() };
+        set_checksums!(checksum, &info.checksums);
+        output.checksum = Some(checksum);
+    }
+    if wants(dto::ObjectAttributes::OBJECT_PARTS)
+        && let Some(count) = info.parts_count
+    {
+        let max = page_size(input.max_parts)?;
+        let marker = usize::try_from(input.part_number_marker.unwrap_or(0)).unwrap_or(0);
+        let parts: Vec<dto::ObjectPart> = info
+            .part_sizes
+            .iter()
+            .enumerate()
+            .skip(marker)
+            .take(max)
+            .map(|(i, size)| dto::ObjectPart {
+                part_number: i32::try_from(i + 1).ok(),
+                size: i64::try_from(*size).ok(),
+                ..Default::default()
+            })
+            .collect();
+        let last = marker + parts.len();
+        output.object_parts = Some(dto::GetObjectAttributesParts {
+            total_parts_count: i32::try_from(count).ok(),
+            part_number_marker: input.part_number_marker,
+            next_part_number_marker: i32::try_from(last).ok(),
+            max_parts: i32::try_from(max).ok(),
+            is_truncated: Some(last < info.part_sizes.len()),
+            parts: (!parts.is_empty()).then_some(parts),
+        });
+    }
+    Ok(S3Response::new(output))
 }
