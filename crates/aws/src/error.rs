@@ -317,6 +317,15 @@ pub(crate) fn classify(operation: &'static str, code: &str, message: String) -> 
     {
         return AwsError::ClockSkew { operation };
     }
+    // Signed for a Region the endpoint does not answer for: the JSON services' and STS's wording.
+    if lower.contains("scoped to a valid region") {
+        return AwsError::WrongRegion {
+            operation,
+            message: format!(
+                "{message} The request was signed for a Region this endpoint does not serve: connect with the endpoint's Region (--region, AWS_REGION or the profile's region)"
+            ),
+        };
+    }
     match code {
         "AccessDenied" | "AccessDeniedException" | "AllAccessDisabled" | "Forbidden" => {
             AwsError::AccessDenied { operation, message: access_denied_words(&message) }
@@ -506,6 +515,14 @@ mod tests {
         );
         assert!(matches!(region, AwsError::WrongRegion { .. }), "{region:?}");
         assert!(region.to_string().contains("expecting 'eu-west-1'"), "{region}");
+
+        let scoped = classify(
+            "ListFHIRDatastores",
+            "InvalidSignatureException",
+            "Credential should be scoped to a valid region, not 'ap-south-2'.".into(),
+        );
+        assert!(matches!(scoped, AwsError::WrongRegion { .. }), "{scoped:?}");
+        assert!(scoped.to_string().contains("'ap-south-2'"), "{scoped}");
     }
 
     #[test]

@@ -182,7 +182,8 @@ fn a_missing_profile_or_region_is_named_as_such() {
 fn regions_and_credentials_follow_the_aws_cli_precedence() {
     let data = tempfile::tempdir().expect("data");
     let server = serve(data.path(), &[]);
-    // The profile's Region is not the sandbox's: only the overrides reach its data store.
+    // The profile's Region is not the sandbox's: signed for it, requests are refused as AWS refuses them (which
+    // proves the profile's Region was used); only the overrides reach the data store.
     let home = Home::new(
         &keys_profile("analyst", &server, "")
             .replace(&format!("region = {}", server.region), "region = ap-south-2"),
@@ -194,7 +195,10 @@ fn regions_and_credentials_follow_the_aws_cli_precedence() {
         json["region"].as_str().unwrap_or_default().to_string()
     };
     let list = ["jobs", "list", "--profile", "analyst", "--output", "json"];
-    assert_eq!(listed_in(&home.run(&list, &[])), "ap-south-2");
+    let refused = home.run(&list, &[]);
+    assert!(!refused.status.success(), "signed for ap-south-2, the sandbox in {region} refuses");
+    assert_says(&refused, "not 'ap-south-2'", "the profile's Region");
+    assert_says(&refused, "signed for a Region this endpoint does not serve", "said as a Region problem");
     assert_eq!(listed_in(&home.run(&list, &[("AWS_DEFAULT_REGION", region)])), region);
     let both = [("AWS_DEFAULT_REGION", "eu-west-3"), ("AWS_REGION", region)];
     assert_eq!(listed_in(&home.run(&list, &both)), region);

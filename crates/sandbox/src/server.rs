@@ -133,7 +133,14 @@ impl Router {
                 crate::fhir::serve(&self.healthlake, &self.identities, request).await.map(s3s::Body::from)
             }
             None if is_query_protocol(&request) => self.query(request).await,
-            _ => match self.s3.call(request.map(s3s::Body::from)).await {
+            _ => match self
+                .s3
+                .call(
+                    crate::sigv4::without_multiple_ranges(&self.identities, request, SystemTime::now())
+                        .map(s3s::Body::from),
+                )
+                .await
+            {
                 Ok(response) => response,
                 Err(e) => {
                     tracing::error!(error = ?e, "S3 request failed outside the protocol");

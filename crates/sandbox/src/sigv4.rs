@@ -208,6 +208,94 @@ pub fn verify(
     Ok(key.caller)
 }
 
+/// S3 answers a GET or HEAD that asks for several ranges with the whole object, as if it had asked for none;
+/// `s3s` refuses such a header instead. So a request that asks for several, and whose signature is right, is
+/// signed again by the sandbox without its `Range` header (with the same key and time), and `s3s` then serves
+/// the whole object. Anything else, a wrong signature included, passes unchanged for `s3s` to judge.
+pub fn without_multiple_ranges<B>(
+    identities: &Identities,
+    mut request: http::Request<B>,
+    now: SystemTime,
+) -> http::Request<B> {
+    let several = request
+        .headers()
+        .get(http::header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains(','));
+    if !several || !matches!(*request.method(), http::Method::GET | http::Method::HEAD) {
+        return request;
+    }
+    let resigned = {
+        let headers = request.headers();
+        let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+        s3_signature_without_range(identities, request.method().as_str(), path, headers, now)
+    };
+    if let Some(authorization) = resigned.and_then(|a| http::HeaderValue::from_str(&a).ok()) {
+        request.headers_mut().remove(http::header::RANGE);
+        request.headers_mut().insert(http::header::AUTHORIZATION, authorization);
+    }
+    request
+}
+
+/// The `Authorization` an S3 request would carry without its `Range` header, if its own signature is right.
+fn s3_signature_without_range(
+    identities: &Identities,
+    method: &str,
+    path_and_query: &str,
+    headers: &HeaderMap,
+    now: SystemTime,
+) -> Option<String> {
+    let authorization = headers.get("authorization")?.to_str().ok()?;
+    let parsed = parse_authorization(authorization)?;
+    if parsed.service != "s3" {
+        return None;
+    }
+    let key = identities.lookup(parsed.access_key, now).ok()?;
+    let time = parse_amz_date(headers.get("x-amz-date")?.to_str().ok()?)?;
+    let payload =
+        headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok()).unwrap_or("UNSIGNED-PAYLOAD");
+    let mut settings = SigningSettings::default();
+    settings.percent_encoding_mode = aws_sigv4::http_request::PercentEncodingMode::Single;
+    settings.uri_path_normalization_mode = aws_sigv4::http_request::UriPathNormalizationMode::Disabled;
+    let identity = Credentials::new(parsed.access_key, &key.secret, None, None, "sandbox").into();
+    let params: aws_sigv4::http_request::SigningParams<'_> = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(parsed.region)
+        .name("s3")
+        .time(time)
+        .settings(settings)
+        .build()
+        .ok()?
+        .into();
+    let host = headers.get("host").and_then(|v| v.to_str().ok()).unwrap_or("localhost");
+    let uri = format!("http://{host}{path_and_query}");
+    let signature_over = |names: &[&str]| -> Option<String> {
+        let signed: Vec<(&str, &str)> = names
+            .iter()
+            .map(|name| (*name, headers.get(*name).and_then(|v| v.to_str().ok()).unwrap_or("")))
+            .collect();
+        let request = SignableRequest::new(
+            method,
+            uri.clone(),
+            signed.into_iter(),
+            SignableBody::Precomputed(payload.into()),
+        )
+        .ok()?;
+        Some(sign(request, &params).ok()?.signature().to_string())
+    };
+    let names: Vec<&str> = parsed.signed_headers.split(';').collect();
+    if signature_over(&names)? != parsed.signature {
+        return None;
+    }
+    let kept: Vec<&str> = names.into_iter().filter(|n| *n != "range").collect();
+    let signature = signature_over(&kept)?;
+    let credential = authorization.split("Credential=").nth(1)?.split(',').next()?;
+    Some(format!(
+        "AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders={}, Signature={signature}",
+        kept.join(";")
+    ))
+}
+
 struct Authorization<'a> {
     access_key: &'a str,
     region: &'a str,
