@@ -45,6 +45,25 @@ pub(crate) struct Router {
     region: String,
 }
 
+/// An S3 operation the sandbox does not implement answers `s3s`'s "X is not implemented yet": said instead as
+/// the sandbox's own limit, with the operations it does implement.
+async fn name_the_sandbox(response: Response<s3s::Body>) -> Response<s3s::Body> {
+    let (mut parts, body) = response.into_parts();
+    let Ok(collected) = Limited::new(body, 64 * 1024).collect().await else {
+        return Response::from_parts(parts, s3s::Body::empty());
+    };
+    let text = String::from_utf8_lossy(&collected.to_bytes()).into_owned();
+    let text = text.replace(
+        " is not implemented yet",
+        &format!(
+            " is not implemented by the Lakedrop sandbox, which implements the S3 operations {}",
+            crate::s3::SUPPORTED_OPERATIONS.join(", ")
+        ),
+    );
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, s3s::Body::from(text))
+}
+
 /// The connection is to be dropped without an answer (an injected reset).
 #[derive(Debug)]
 pub(crate) struct DropConnection;
@@ -141,6 +160,9 @@ impl Router {
                 )
                 .await
             {
+                Ok(response) if response.status() == StatusCode::NOT_IMPLEMENTED => {
+                    name_the_sandbox(response).await
+                }
                 Ok(response) => response,
                 Err(e) => {
                     tracing::error!(error = ?e, "S3 request failed outside the protocol");

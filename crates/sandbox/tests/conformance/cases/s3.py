@@ -382,3 +382,28 @@ def _(t):
     head = s3.head_object(Bucket=name, Key="k", Range="bytes=0-1,4-5")
     assert head["ContentLength"] == 10, head["ContentLength"]
     return len(body)
+
+
+@case("s3: an operation the sandbox does not implement is refused naming the sandbox and what it implements")
+def _(t):
+    name = new_bucket(t)
+    try:
+        t.s3.get_bucket_website(Bucket=name)
+    except Exception as e:  # botocore's ClientError
+        err = e.response["Error"]
+        assert err["Code"] == "NotImplemented", err
+        assert "Lakedrop sandbox" in err["Message"] and "PutObject" in err["Message"], err
+        return err["Code"]
+    raise AssertionError("GetBucketWebsite succeeded")
+
+
+@case("s3: ListObjectsV2 through boto3's paginator visits every key once", peer=True)
+def _(t):
+    name = new_bucket(t)
+    keys = [f"p/{i:03d}" for i in range(7)]
+    for k in keys:
+        t.s3.put_object(Bucket=name, Key=k, Body=b"x")
+    seen = [o["Key"] for page in t.s3.get_paginator("list_objects_v2").paginate(
+        Bucket=name, PaginationConfig={"PageSize": 2}) for o in page.get("Contents", [])]
+    assert seen == keys, seen
+    return seen
