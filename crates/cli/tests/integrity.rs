@@ -568,6 +568,23 @@ async fn truncated_empty_or_garbage_state_is_set_aside_and_the_upload_still_land
     }
 }
 
+/// An import job's properties, as DescribeFHIRImportJob answers them.
+async fn import_job(
+    clients: &Clients,
+    datastore: &str,
+    job: &str,
+) -> aws_sdk_healthlake::types::ImportJobProperties {
+    let described = clients
+        .healthlake
+        .describe_fhir_import_job()
+        .datastore_id(datastore)
+        .job_id(job)
+        .send()
+        .await
+        .expect("the job is described");
+    described.import_job_properties.expect("props")
+}
+
 /// The sandbox killed with SIGKILL in the middle of an import, after some batches committed and before others:
 /// restarted on the same data, it resumes the job after the last committed batch, so every resource is written
 /// once (all 201, version 1, none reported as an update) and the job's Message says where it resumed.
@@ -613,15 +630,7 @@ async fn a_sandbox_killed_mid_import_resumes_it_without_writing_any_resource_twi
         .job_id
         .clone();
     let imported_at_kill = loop {
-        let described = clients
-            .healthlake
-            .describe_fhir_import_job()
-            .datastore_id(&server.datastore)
-            .job_id(&job)
-            .send()
-            .await
-            .expect("describe");
-        let props = described.import_job_properties.expect("props");
+        let props = import_job(&clients, &server.datastore, &job).await;
         let imported = props
             .job_progress_report
             .as_ref()
@@ -639,15 +648,7 @@ async fn a_sandbox_killed_mid_import_resumes_it_without_writing_any_resource_twi
     let server = serve(&data, None);
     let clients = server.clients().await;
     let props = loop {
-        let described = clients
-            .healthlake
-            .describe_fhir_import_job()
-            .datastore_id(&server.datastore)
-            .job_id(&job)
-            .send()
-            .await
-            .expect("the job survived the kill");
-        let props = described.import_job_properties.expect("props");
+        let props = import_job(&clients, &server.datastore, &job).await;
         if props.job_status == JobStatus::Completed {
             break props;
         }

@@ -239,10 +239,15 @@ impl HealthLake {
         }
     }
 
-    /// A retried create with the same ClientToken returns the same store; the token with another request is
-    /// a caller error, as with jobs.
-    fn replayed(&self, token: Option<&str>, request: &Value) -> ApiResult<Option<String>> {
-        let Some(token) = token else { return Ok(None) };
+    /// A retried create (or restore) with the same ClientToken returns the same store; the token with another
+    /// request is a caller error, as with jobs. A new request is answered with what to store of it (the request
+    /// without its token).
+    fn replayed(&self, token: Option<&str>, input: &Value) -> ApiResult<Replay> {
+        let mut request = input.clone();
+        if let Some(object) = request.as_object_mut() {
+            object.remove("ClientToken");
+        }
+        let Some(token) = token else { return Ok(Replay::New(request)) };
         let existing: Option<(String, Option<String>)> = self
             .db
             .conn()
@@ -251,13 +256,14 @@ impl HealthLake {
             })
             .optional()?;
         match existing {
-            None => Ok(None),
+            None => Ok(Replay::New(request)),
             Some((id, stored))
                 if stored
                     .as_deref()
-                    .is_none_or(|s| serde_json::from_str::<Value>(s).ok().as_ref() == Some(request)) =>
+                    .is_none_or(|s| serde_json::from_str::<Value>(s).ok().as_ref() == Some(&request)) =>
             {
-                Ok(Some(id))
+                let row = self.datastore(&id)?;
+                Ok(Replay::Again(self.created_response(&id, &row.status)))
             }
             Some(_) => Err(ApiError::validation(
                 "The ClientToken was already used with a different request; use a new ClientToken",
@@ -270,14 +276,10 @@ impl HealthLake {
             return Err(ApiError::validation("Only DatastoreTypeVersion R4 is supported"));
         }
         let token = opt_str(input, "ClientToken");
-        let mut request = input.clone();
-        if let Some(object) = request.as_object_mut() {
-            object.remove("ClientToken");
-        }
-        if let Some(id) = self.replayed(token, &request)? {
-            let row = self.datastore(&id)?;
-            return Ok(self.created_response(&id, &row.status));
-        }
+        let request = match self.replayed(token, input)? {
+            Replay::Again(answer) => return Ok(answer),
+            Replay::New(request) => request,
+        };
         let tags = input.get("Tags").map(super::tags::checked_tags).transpose()?;
         let config = self.requested_config(input, true)?;
         let id = self.insert_datastore(opt_str(input, "DatastoreName"), token, &config, false, now)?;
@@ -427,14 +429,10 @@ impl HealthLake {
             )));
         }
         let token = opt_str(input, "ClientToken");
-        let mut request = input.clone();
-        if let Some(object) = request.as_object_mut() {
-            object.remove("ClientToken");
-        }
-        if let Some(id) = self.replayed(token, &request)? {
-            let row = self.datastore(&id)?;
-            return Ok(self.created_response(&id, &row.status));
-        }
+        let request = match self.replayed(token, input)? {
+            Replay::Again(answer) => return Ok(answer),
+            Replay::New(request) => request,
+        };
         let tags = input.get("Tags").map(super::tags::checked_tags).transpose()?;
         let mut config = source.config.clone();
         config.remove("BackupConfiguration");
@@ -463,6 +461,14 @@ impl HealthLake {
         }
         Ok(self.created_response(&id, "CREATING"))
     }
+}
+
+/// What a create or restore request is, given its ClientToken.
+enum Replay {
+    /// A retry: the answer the first request got.
+    Again(Value),
+    /// A new request, without its token, as the store keeps it.
+    New(Value),
 }
 
 fn backup_enabled(config: &Map<String, Value>) -> bool {
