@@ -22,6 +22,7 @@ bindings:
 bench: bench-data
 	cargo bench -p lakedrop-sandbox --bench import
 	cargo bench -p lakedrop-core --bench results
+	cargo bench -p lakedrop-core --bench repair
 	cargo bench -p lakedrop-validate --bench validate
 	scripts/bench-upload.sh 1024
 	$(MAKE) bench-ui

@@ -6,6 +6,7 @@
 
 mod connection;
 mod fhir;
+mod fix;
 mod import;
 mod jobs;
 mod output;
@@ -46,6 +47,8 @@ enum Command {
     Results(results::Args),
     /// Import only the lines a job rejected (all, or one cause's) as a new job.
     Retry(results::RetryArgs),
+    /// Repair NDJSON files with a repair plan: fixed files and a change record in a folder, then checked again.
+    Fix(fix::Args),
     /// Read a finished job's imported resources back by sample and compare them with the lines sent.
     Verify(verify::Args),
     /// Read resources from the data store's FHIR API (`get Type/id`, `search 'Type?params'`).
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
             Command::Policy(args) => preflight::run_policy(args),
             Command::Results(args) => results::run_results(args).await,
             Command::Retry(args) => results::run_retry(args).await,
+            Command::Fix(args) => fix::run(args).await,
             Command::Verify(args) => verify::run(args).await,
             Command::Fhir(command) => fhir::run(command).await,
             Command::Upload(args) => upload::run(args).await,

@@ -15,6 +15,7 @@ pub mod output;
 pub mod policy;
 pub mod progress;
 pub mod readback;
+pub mod repair;
 pub mod results;
 pub mod settings;
 pub mod state;

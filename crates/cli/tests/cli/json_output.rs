@@ -312,6 +312,27 @@ fn validate_json_is_as_the_guide_says() {
 }
 
 #[test]
+fn fix_json_is_as_the_guide_says() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = dir.path().join("plan.json");
+    std::fs::write(
+        &plan,
+        r#"{"version":1,"rules":[{"resourceType":"Patient","path":"gender","action":"replace-code","map":{"female":"female"}}]}"#,
+    )
+    .expect("plan");
+    let out = lakedrop(&["fix", "--output", "json", "--plan"])
+        .arg(&plan)
+        .arg("--out")
+        .arg(dir.path().join("fixed"))
+        .arg(sample_dir().join("Patient.000.ndjson"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let document = assert_as_the_guide_says("fix", &out);
+    assert_eq!(document["stillInvalid"], 0);
+}
+
+#[test]
 fn policy_json_is_as_the_guide_says() {
     let out =
         lakedrop(&["policy", "--account", "111122223333", "--region", "us-east-1", "--datastore", "abc"])

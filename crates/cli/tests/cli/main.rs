@@ -1,5 +1,6 @@
 //! The `lakedrop` binary as users run it: `sandbox serve` in one process, `import` and `validate` in others.
 
+mod fix;
 mod json_output;
 mod readback;
 
