@@ -153,7 +153,45 @@ pub struct Retry {
     pub lines: u64,
     /// Failures whose original line could not be found, left out.
     pub missing: u64,
+    /// With a repair plan: the lines it changed (and that now pass), which are the ones imported.
+    pub repaired: u64,
+    /// With a repair plan: the failed lines not imported, because the plan did not change them or they would
+    /// still be rejected, the first hundred with why.
+    pub held_back: u64,
+    pub held_back_lines: Vec<HeldBack>,
+    /// Every element the plan changed (values of patient data): for a change record the person saves.
+    #[serde(skip)]
+    #[cfg_attr(feature = "specta", specta(skip))]
+    pub changes: Vec<lakedrop_core::repair::ChangeRecord>,
 }
+
+/// A failed line a repaired retry did not import, and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct HeldBack {
+    pub file: String,
+    pub line_id: u64,
+    /// What is still wrong (the validator's first error), or that no rule of the plan applied.
+    pub reason: String,
+}
+
+/// Which failed lines a retry imports again: every one, or one cause's; with a repair plan, only those it
+/// repaired into lines HealthLake accepts.
+#[derive(Debug, Clone, Default)]
+pub struct RetryLines {
+    pub cause: Option<lakedrop_core::results::Cause>,
+    pub plan: Option<lakedrop_core::repair::RepairPlan>,
+}
+
+impl From<Option<lakedrop_core::results::Cause>> for RetryLines {
+    fn from(cause: Option<lakedrop_core::results::Cause>) -> RetryLines {
+        RetryLines { cause, plan: None }
+    }
+}
+
+/// How many held-back lines a [`Retry`] lists.
+const LISTED_HELD_BACK: usize = 100;
 
 /// Imports only the failed lines again (all of them, or one cause's) as a new batch and job, named after the
 /// first job, at `level` or, without one, at the first job's validation level. The lines go from memory straight
@@ -163,10 +201,11 @@ pub async fn retry(
     state: &State,
     destination: &lakedrop_core::destination::ResolvedDestination,
     job_id: &str,
-    cause: Option<lakedrop_core::results::Cause>,
+    which: &RetryLines,
     level: Option<lakedrop_validate::Level>,
     now_unix: i64,
 ) -> Result<Retry, AwsError> {
+    let cause = which.cause;
     let level = match level {
         Some(level) => level,
         None => first_level(clients, &destination.datastore_id, job_id).await?,
@@ -180,17 +219,75 @@ pub async fn retry(
     let sources = Sources::open(clients, state, &destination.datastore_id, job_id, &selected).await?;
     let mut by_file: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let (mut lines, mut missing) = (0u64, 0u64);
+    let (mut repaired, mut held_back, mut held_back_lines, mut changes) =
+        (0u64, 0u64, Vec::new(), Vec::new());
+    let options = lakedrop_validate::Options { level, list_errors: true, ..Default::default() };
     for failure in selected {
-        // Byte for byte: a line goes back exactly as it came in, whatever its encoding.
-        match sources.original_bytes(&failure) {
-            Some(line) => {
-                let buf = by_file.entry(failure.file).or_default();
-                buf.extend_from_slice(&line);
-                buf.push(b'\n');
-                lines += 1;
+        // Byte for byte: a line goes back exactly as it came in, whatever its encoding, unless a plan repairs it.
+        let Some(line) = sources.original_bytes(&failure) else {
+            missing += 1;
+            continue;
+        };
+        let line = match &which.plan {
+            None => line.to_vec(),
+            Some(plan) => {
+                let reason = match plan.repair(&line) {
+                    lakedrop_core::repair::LineRepair::Unchanged => {
+                        Some("no rule of the plan applies to this line".to_string())
+                    }
+                    lakedrop_core::repair::LineRepair::Changed { line: fixed, changes: changed } => {
+                        let verdict =
+                            lakedrop_validate::check_line(failure.line_id, fixed.as_bytes(), &options);
+                        if verdict.rejected {
+                            let first = verdict
+                                .issues
+                                .iter()
+                                .find(|i| i.severity == lakedrop_validate::Severity::Error);
+                            Some(first.map_or_else(|| "still rejected".to_string(), |i| i.message.clone()))
+                        } else {
+                            for change in changed {
+                                changes.push(lakedrop_core::repair::ChangeRecord {
+                                    file: failure.file.clone(),
+                                    line: failure.line_id,
+                                    resource_type: failure.resource_type.clone(),
+                                    resource_id: failure.resource_id.clone(),
+                                    path: change.path,
+                                    before: change.before,
+                                    after: change.after,
+                                    rule: Some(change.rule),
+                                });
+                            }
+                            repaired += 1;
+                            let buf = by_file.entry(failure.file.clone()).or_default();
+                            buf.extend_from_slice(fixed.as_bytes());
+                            buf.push(b'\n');
+                            lines += 1;
+                            None
+                        }
+                    }
+                };
+                if let Some(reason) = reason {
+                    held_back += 1;
+                    if held_back_lines.len() < LISTED_HELD_BACK {
+                        held_back_lines.push(HeldBack {
+                            file: failure.file.clone(),
+                            line_id: failure.line_id,
+                            reason,
+                        });
+                    }
+                }
+                continue;
             }
-            None => missing += 1,
-        }
+        };
+        let buf = by_file.entry(failure.file).or_default();
+        buf.extend_from_slice(&line);
+        buf.push(b'\n');
+        lines += 1;
+    }
+    if by_file.is_empty() {
+        return Err(AwsError::Input(format!(
+            "the plan repaired none of job {job_id}'s failed lines into lines HealthLake accepts ({held_back} held back): nothing to import"
+        )));
     }
     let id = lakedrop_core::batch::Batch::new_id(now_unix, (now_unix as u32).rotate_left(7) ^ lines as u32);
     let prefix = lakedrop_core::batch::Batch::prefix_for(&id);
@@ -234,7 +331,7 @@ pub async fn retry(
         },
     )
     .await?;
-    Ok(Retry { job_id: new_job, input_uri, lines, missing })
+    Ok(Retry { job_id: new_job, input_uri, lines, missing, repaired, held_back, held_back_lines, changes })
 }
 
 /// The validation level a job ran at; a job that names none ran before HealthLake had levels, and the retry then

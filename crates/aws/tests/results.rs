@@ -177,20 +177,81 @@ async fn a_retry_runs_at_the_first_jobs_level_unless_told_otherwise_and_may_be_s
             .expect("describe");
         out.import_job_properties().and_then(|p| p.validation_level()).map(|l| l.as_str().to_string())
     };
-    let same =
-        retry(&clients, &state, &destination, &job.job_id, None, None, 1_795_336_500).await.expect("retry");
-    assert_eq!(same.lines, 1);
-    assert_eq!(level_of(&same.job_id).await.as_deref(), Some("minimal"));
-    let strict = retry(&clients, &state, &destination, &job.job_id, None, Some(Level::Strict), 1_795_336_501)
+    let same = retry(&clients, &state, &destination, &job.job_id, &None.into(), None, 1_795_336_500)
         .await
         .expect("retry");
+    assert_eq!(same.lines, 1);
+    assert_eq!(level_of(&same.job_id).await.as_deref(), Some("minimal"));
+    let strict =
+        retry(&clients, &state, &destination, &job.job_id, &None.into(), Some(Level::Strict), 1_795_336_501)
+            .await
+            .expect("retry");
     assert_eq!(level_of(&strict.job_id).await.as_deref(), Some("strict"));
     // The same retry sent twice at once (a double click) is one job; sent again later, it is a new one.
-    let twice =
-        retry(&clients, &state, &destination, &job.job_id, None, None, 1_795_336_500).await.expect("retry");
+    let twice = retry(&clients, &state, &destination, &job.job_id, &None.into(), None, 1_795_336_500)
+        .await
+        .expect("retry");
     assert_eq!(twice.job_id, same.job_id);
-    let later =
-        retry(&clients, &state, &destination, &job.job_id, None, None, 1_795_336_900).await.expect("retry");
+    let later = retry(&clients, &state, &destination, &job.job_id, &None.into(), None, 1_795_336_900)
+        .await
+        .expect("retry");
     assert_ne!(later.job_id, same.job_id);
+    sandbox.stop().await;
+}
+
+#[tokio::test]
+async fn a_retry_with_a_plan_imports_only_the_lines_it_repaired_and_holds_back_the_rest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pacing = Pacing { job_start_delay: Duration::from_millis(10), ..Pacing::default() };
+    let (sandbox, clients) = support::start(&dir, pacing).await;
+    let seed = sandbox.seed().clone();
+    let destination = Session::new(clients.clone(), ConnectionKind::Sandbox, "Sandbox")
+        .resolve(&Destination::default())
+        .await
+        .expect("destination");
+    let mut bad_code: serde_json::Value = serde_json::from_str(&sample_line(1)).expect("json");
+    bad_code["gender"] = "M".into();
+    let mut unknown: serde_json::Value = serde_json::from_str(&sample_line(2)).expect("json");
+    unknown["legacyCode"] = "A1".into();
+    let source = dir.path().join("Patient.mixed.ndjson");
+    std::fs::write(
+        &source,
+        format!("{}\n{bad_code}\n{unknown}\n{{\"resourceType\": \"Patient\", broken\n", sample_line(0)),
+    )
+    .expect("write");
+    let state = State::open(&dir.path().join("state.db")).expect("state");
+    let request =
+        ImportRequest { paths: vec![source], job_name: None, level: Level::StructureOnly, again: false };
+    let started =
+        run(&clients, &destination, &state, request, &|_| {}, &CancellationToken::new(), 1_795_336_440)
+            .await
+            .expect("import");
+    let cancel = CancellationToken::new();
+    let wait = async |job_id: &str| {
+        jobs::wait(&clients, &seed.datastore_id, job_id, Duration::from_millis(20), &mut |_| {}, &cancel)
+            .await
+            .expect("job ends")
+    };
+    assert_eq!(wait(&started.job_id).await.status, "COMPLETED_WITH_ERRORS");
+
+    let plan = lakedrop_core::repair::RepairPlan::parse(
+        r#"{"version":1,"rules":[
+          {"resourceType":"Patient","path":"gender","action":"replace-code","map":{"M":"male"}},
+          {"resourceType":"Patient","path":"legacyCode","action":"remove"}]}"#,
+    )
+    .expect("plan");
+    let which = lakedrop_aws::results::RetryLines { cause: None, plan: Some(plan) };
+    let retried = retry(&clients, &state, &destination, &started.job_id, &which, None, 1_795_336_500)
+        .await
+        .expect("retry");
+    assert_eq!((retried.lines, retried.repaired, retried.held_back), (2, 2, 1));
+    assert_eq!(retried.held_back_lines[0].line_id, 4);
+    assert!(retried.held_back_lines[0].reason.contains("no rule"), "{}", retried.held_back_lines[0].reason);
+    let paths: Vec<&str> = retried.changes.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(paths, ["gender", "legacyCode"]);
+    let job = wait(&retried.job_id).await;
+    assert_eq!(job.status, "COMPLETED", "every repaired line is imported");
+    let none = failures(&clients, &seed.datastore_id, &retried.job_id).await.expect("failures");
+    assert!(none.failures.is_empty());
     sandbox.stop().await;
 }

@@ -169,6 +169,14 @@ pub struct RetryArgs {
     /// strict, structure-only or minimal [default: the level the first job ran at]
     #[arg(long, value_parser = parse_level)]
     validation_level: Option<Level>,
+    /// Repair the failed lines with this plan (see `lakedrop fix`) and import only those it repaired into lines
+    /// HealthLake accepts; the others are held back and listed.
+    #[arg(long)]
+    plan: Option<PathBuf>,
+    /// With --plan: write the change record (every changed element, before and after) to this file, readable
+    /// by you alone.
+    #[arg(long, requires = "plan")]
+    changes: Option<PathBuf>,
     /// Wait for the new job and print how it ended.
     #[arg(long)]
     wait: bool,
@@ -177,6 +185,18 @@ pub struct RetryArgs {
 }
 
 pub async fn run_retry(args: RetryArgs) -> anyhow::Result<ExitCode> {
+    let plan = match &args.plan {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the repair plan {}", path.display()))?;
+            Some(
+                lakedrop_core::repair::RepairPlan::parse(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    let lines = lakedrop_aws::results::RetryLines { cause: args.cause, plan };
     let session = crate::connection::open(&args.connect).await?;
     let result = async {
         let destination = session.resolve(&args.destination).await?;
@@ -185,8 +205,17 @@ pub async fn run_retry(args: RetryArgs) -> anyhow::Result<ExitCode> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
         let started =
-            retry(&session.clients, &state, &destination, &args.job, args.cause, args.validation_level, now)
+            retry(&session.clients, &state, &destination, &args.job, &lines, args.validation_level, now)
                 .await?;
+        if let Some(path) = &args.changes {
+            lakedrop_core::files::write_private(path, |w| {
+                for change in &started.changes {
+                    serde_json::to_writer(&mut *w, change)?;
+                    w.write_all(b"\n")?;
+                }
+                Ok(())
+            })?;
+        }
         let mut end = None;
         if args.wait {
             let mut quiet = |_: &lakedrop_core::job::Job| {};
@@ -216,6 +245,16 @@ pub async fn run_retry(args: RetryArgs) -> anyhow::Result<ExitCode> {
                     "job {} retries {} lines of {} ({} not found)",
                     started.job_id, started.lines, args.job, started.missing
                 );
+                if args.plan.is_some() {
+                    println!(
+                        "  {} repaired by the plan; {} held back",
+                        thousands(started.repaired),
+                        thousands(started.held_back)
+                    );
+                    for held in &started.held_back_lines {
+                        println!("  held back: {} line {}: {}", held.file, held.line_id, held.reason);
+                    }
+                }
                 if let Some(end) = &end {
                     println!("job {} {}", end.job.job_id, end.job.status);
                     if let Some(m) = &end.manifest {

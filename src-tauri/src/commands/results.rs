@@ -152,7 +152,7 @@ pub async fn retry_failures(
     let history = state.history().await?;
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    Ok(retry(&session.clients, &history, &destination, &job_id, cause, level, now).await?)
+    Ok(retry(&session.clients, &history, &destination, &job_id, &cause.into(), level, now).await?)
 }
 
 async fn load(state: &AppState, job_id: &str) -> Result<Arc<JobFailures>, IpcError> {

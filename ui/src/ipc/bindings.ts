@@ -330,6 +330,14 @@ export type Group = {
 	diagnostics: string,
 };
 
+/**  A failed line a repaired retry did not import, and why. */
+export type HeldBack = {
+	file: string,
+	lineId: number,
+	/**  What is still wrong (the validator's first error), or that no rule of the plan applied. */
+	reason: string,
+};
+
 export type ImportProgress = 
 /**  The files are checked again before anything is sent: `bytes_done` of `bytes_total`, over the batch. */
 { event: "validating"; bytesDone: number; bytesTotal: number } | 
@@ -572,6 +580,14 @@ export type Retry = {
 	lines: number,
 	/**  Failures whose original line could not be found, left out. */
 	missing: number,
+	/**  With a repair plan: the lines it changed (and that now pass), which are the ones imported. */
+	repaired: number,
+	/**
+	 *  With a repair plan: the failed lines not imported, because the plan did not change them or they would
+	 *  still be rejected, the first hundred with why.
+	 */
+	heldBack: number,
+	heldBackLines: HeldBack[],
 };
 
 /**  A verification by sample, for the window. */

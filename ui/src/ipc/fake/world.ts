@@ -1041,7 +1041,15 @@ export class World {
       .filter((f) => f.invalid > 0)
       .map((f) => ({ ...f, lines, valid: 0, invalid: lines, bytes: lines * 250 }));
     const retried = this.submit(`retry-${jobId.slice(0, 8)}`, sent, "structure-only", again);
-    return { jobId: retried.jobId, inputUri: retried.inputUri ?? "", lines, missing: 0 };
+    return {
+      jobId: retried.jobId,
+      inputUri: retried.inputUri ?? "",
+      lines,
+      missing: 0,
+      repaired: 0,
+      heldBack: 0,
+      heldBackLines: [],
+    };
   }
 
   // Reading back (issue 22): every imported sample resource is there as sent, but the first
