@@ -235,7 +235,7 @@ pub async fn retry(
                     lakedrop_core::repair::LineRepair::Unchanged => {
                         Some("no rule of the plan applies to this line".to_string())
                     }
-                    lakedrop_core::repair::LineRepair::Changed { line: fixed, changes: changed } => {
+                    lakedrop_core::repair::LineRepair::Changed { line: fixed, changes: changed, .. } => {
                         let verdict =
                             lakedrop_validate::check_line(failure.line_id, fixed.as_bytes(), &options);
                         if verdict.rejected {

@@ -19,6 +19,7 @@ use std::io::{BufRead, Write};
 use std::path::Path;
 
 use lakedrop_validate::{Options, check_line, open_lines};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -71,8 +72,8 @@ pub struct Change {
 pub enum LineRepair {
     /// Not touched: write the line as it was.
     Unchanged,
-    /// Changed: the new line (one JSON object, no newline) and every change.
-    Changed { line: String, changes: Vec<Change> },
+    /// Changed: the new line (one JSON object, no newline), every change, and the resource's type and id.
+    Changed { line: String, changes: Vec<Change>, resource_type: Option<String>, resource_id: Option<String> },
 }
 
 /// Why a plan cannot be used, in words for the person who wrote it.
@@ -106,6 +107,7 @@ impl RepairPlan {
             return LineRepair::Unchanged;
         };
         let resource_type = resource.get("resourceType").and_then(Value::as_str).unwrap_or("").to_string();
+        let resource_id = resource.get("id").and_then(Value::as_str).map(str::to_string);
         let mut changes = Vec::new();
         for (index, rule) in self.rules.iter().enumerate() {
             if rule.resource_type != "*" && rule.resource_type != resource_type {
@@ -122,7 +124,12 @@ impl RepairPlan {
             return LineRepair::Unchanged;
         }
         match serde_json::to_string(&Value::Object(resource)) {
-            Ok(line) => LineRepair::Changed { line, changes },
+            Ok(line) => LineRepair::Changed {
+                line,
+                changes,
+                resource_type: (!resource_type.is_empty()).then_some(resource_type),
+                resource_id,
+            },
             Err(_) => LineRepair::Unchanged,
         }
     }
@@ -304,63 +311,100 @@ pub fn repair_file(
     let mut report = FileRepair { by_rule: vec![0; plan.rules.len()], ..FileRepair::default() };
     let mut failure: Option<FilesError> = None;
     write_private(out, |writer| {
-        let mut buf = Vec::new();
+        let mut block: Vec<Vec<u8>> = Vec::with_capacity(BLOCK_LINES);
         loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) => {
-                    failure = Some(read_err(e));
-                    return Err(std::io::Error::other("the source could not be read"));
+            block.clear();
+            while block.len() < BLOCK_LINES {
+                let mut buf = Vec::new();
+                match reader.read_until(b'\n', &mut buf) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => {
+                        failure = Some(read_err(e));
+                        return Err(std::io::Error::other("the source could not be read"));
+                    }
                 }
+                if buf.last() == Some(&b'\n') {
+                    buf.pop();
+                }
+                if buf.last() == Some(&b'\r') {
+                    buf.pop();
+                }
+                block.push(buf);
             }
-            report.lines += 1;
-            let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let written: &[u8] = match plan.repair(line) {
-                LineRepair::Unchanged => line,
-                LineRepair::Changed { line: fixed, changes: changed } => {
-                    report.changed += 1;
-                    let mut rules: Vec<usize> = changed.iter().map(|c| c.rule).collect();
-                    rules.dedup();
-                    for rule in rules {
-                        report.by_rule[rule] += 1;
-                    }
-                    let resource: Value = serde_json::from_str(&fixed).unwrap_or(Value::Null);
-                    for change in changed {
-                        let record = ChangeRecord {
-                            file: label.to_string(),
-                            line: report.lines,
-                            resource_type: resource["resourceType"].as_str().map(str::to_string),
-                            resource_id: resource["id"].as_str().map(str::to_string),
-                            path: change.path,
-                            before: change.before,
-                            after: change.after,
-                            rule: Some(change.rule),
-                        };
-                        serde_json::to_writer(&mut *changes, &record)?;
-                        changes.write_all(b"\n")?;
-                    }
-                    writer.write_all(fixed.as_bytes())?;
-                    writer.write_all(b"\n")?;
-                    if check_line(report.lines, fixed.as_bytes(), options).rejected {
-                        report.note_invalid();
-                    }
-                    continue;
+            if block.is_empty() {
+                break;
+            }
+            // Lines are repaired and checked on every core; written, counted and recorded in order.
+            let first = report.lines + 1;
+            let processed: Vec<Processed> = block
+                .par_iter()
+                .enumerate()
+                .map(|(i, line)| Processed::of(plan, first + i as u64, line, options))
+                .collect();
+            for (line, processed) in block.iter().zip(processed) {
+                report.lines += 1;
+                if processed.rejected {
+                    report.note_invalid();
                 }
-            };
-            writer.write_all(written)?;
-            writer.write_all(b"\n")?;
-            let blank = written.iter().all(u8::is_ascii_whitespace);
-            if !blank && check_line(report.lines, written, options).rejected {
-                report.note_invalid();
+                let LineRepair::Changed { line: fixed, changes: changed, resource_type, resource_id } =
+                    processed.repair
+                else {
+                    writer.write_all(line)?;
+                    writer.write_all(b"\n")?;
+                    continue;
+                };
+                report.changed += 1;
+                let mut rules: Vec<usize> = changed.iter().map(|c| c.rule).collect();
+                rules.dedup();
+                for rule in rules {
+                    report.by_rule[rule] += 1;
+                }
+                for change in changed {
+                    let record = ChangeRecord {
+                        file: label.to_string(),
+                        line: report.lines,
+                        resource_type: resource_type.clone(),
+                        resource_id: resource_id.clone(),
+                        path: change.path,
+                        before: change.before,
+                        after: change.after,
+                        rule: Some(change.rule),
+                    };
+                    serde_json::to_writer(&mut *changes, &record)?;
+                    changes.write_all(b"\n")?;
+                }
+                writer.write_all(fixed.as_bytes())?;
+                writer.write_all(b"\n")?;
             }
         }
         Ok(())
     })
     .map_err(|e| failure.take().unwrap_or(e))?;
     Ok(report)
+}
+
+/// Lines repaired and checked together, on every core.
+const BLOCK_LINES: usize = 4096;
+
+/// One line, repaired and checked.
+struct Processed {
+    repair: LineRepair,
+    /// The written line (repaired or not) would be rejected.
+    rejected: bool,
+}
+
+impl Processed {
+    fn of(plan: &RepairPlan, line_no: u64, line: &[u8], options: &Options) -> Processed {
+        let repair = plan.repair(line);
+        let written = match &repair {
+            LineRepair::Changed { line, .. } => line.as_bytes(),
+            LineRepair::Unchanged => line,
+        };
+        let blank = written.iter().all(u8::is_ascii_whitespace);
+        let rejected = !blank && check_line(line_no, written, options).rejected;
+        Processed { repair, rejected }
+    }
 }
 
 impl FileRepair {
@@ -502,7 +546,9 @@ mod tests {
 
     fn changed(plan: &RepairPlan, line: &Value) -> (Value, Vec<Change>) {
         match plan.repair(line.to_string().as_bytes()) {
-            LineRepair::Changed { line, changes } => (serde_json::from_str(&line).expect("json"), changes),
+            LineRepair::Changed { line, changes, .. } => {
+                (serde_json::from_str(&line).expect("json"), changes)
+            }
             LineRepair::Unchanged => panic!("unchanged: {line}"),
         }
     }
