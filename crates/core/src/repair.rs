@@ -136,28 +136,37 @@ impl RepairPlan {
 }
 
 impl RepairPlan {
-    /// Whether a rule may apply to the line: a plan whose rules all name a type is not parsed for lines that do
-    /// not mention one of its types, which keeps repairing a file near the validator's speed.
+    /// Whether a rule may apply to the line, decided on its bytes before it is parsed: the line must name the
+    /// rule's type (unless `*`), and, but for `set`, hold the member the rule changes (and for `replace-code` one
+    /// of the codes it replaces). Most lines of a file are then never parsed, which keeps repairing a file near
+    /// the validator's speed. A match is only a maybe (the name may stand in a string); no match is a sure no.
     fn may_touch(&self, line: &[u8]) -> bool {
-        if self.rules.iter().any(|rule| rule.resource_type == "*") {
-            return true;
-        }
-        // A nested resource (contained, Bundle entries) also names its type this way, so a match is only a
-        // maybe; no match is a sure no.
+        let has = |needle: &str| memchr::memmem::find(line, needle.as_bytes()).is_some();
+        self.rules.iter().any(|rule| {
+            let typed = rule.resource_type == "*" || self.names_type(line, &rule.resource_type);
+            let member = rule.path.rsplit('.').next().unwrap_or(&rule.path);
+            typed
+                && match &rule.action {
+                    Action::Set { .. } => true,
+                    Action::ReplaceCode { map } => {
+                        has(&format!("\"{member}\"")) && map.keys().any(|code| has(&format!("\"{code}\"")))
+                    }
+                    Action::Remove | Action::ReformatDate { .. } => has(&format!("\"{member}\"")),
+                }
+        })
+    }
+
+    /// Whether the line has `"resourceType": "<name>"` (at any depth).
+    fn names_type(&self, line: &[u8], name: &str) -> bool {
         let needle = b"\"resourceType\"";
-        let mut at = 0;
-        while let Some(found) = line[at..].windows(needle.len()).position(|w| w == needle) {
-            let rest = &line[at + found + needle.len()..];
-            let rest = rest.trim_ascii_start().strip_prefix(b":").unwrap_or(rest).trim_ascii_start();
-            if let Some(value) = rest.strip_prefix(b"\"")
-                && let Some(end) = value.iter().position(|&b| b == b'"')
-                && self.rules.iter().any(|rule| rule.resource_type.as_bytes() == &value[..end])
-            {
-                return true;
-            }
-            at += found + needle.len();
-        }
-        false
+        memchr::memmem::find_iter(line, needle).any(|found| {
+            let rest = &line[found + needle.len()..];
+            let rest = rest.trim_ascii_start();
+            let rest = rest.strip_prefix(b":").unwrap_or(rest).trim_ascii_start();
+            rest.strip_prefix(b"\"")
+                .and_then(|value| value.strip_prefix(name.as_bytes()))
+                .is_some_and(|after| after.first() == Some(&b'"'))
+        })
     }
 }
 
