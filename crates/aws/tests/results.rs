@@ -23,16 +23,24 @@ fn sample_line(n: usize) -> String {
     std::fs::read_to_string(path).expect("sample").lines().nth(n).expect("line").to_string()
 }
 
-#[tokio::test]
-async fn failures_are_grouped_and_joined_to_exactly_the_lines_that_failed() {
-    let dir = tempfile::tempdir().expect("tempdir");
+/// A sandbox whose jobs start at once, its clients, and the seeded destination.
+async fn sandbox_and_destination(
+    dir: &tempfile::TempDir,
+) -> (lakedrop_sandbox::Sandbox, lakedrop_aws::Clients, lakedrop_core::destination::ResolvedDestination) {
     let pacing = Pacing { job_start_delay: Duration::from_millis(10), ..Pacing::default() };
-    let (sandbox, clients) = support::start(&dir, pacing).await;
-    let seed = sandbox.seed().clone();
+    let (sandbox, clients) = support::start(dir, pacing).await;
     let destination = Session::new(clients.clone(), ConnectionKind::Sandbox, "Sandbox")
         .resolve(&Destination::default())
         .await
         .expect("destination");
+    (sandbox, clients, destination)
+}
+
+#[tokio::test]
+async fn failures_are_grouped_and_joined_to_exactly_the_lines_that_failed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (sandbox, clients, destination) = sandbox_and_destination(&dir).await;
+    let seed = sandbox.seed().clone();
 
     // Lines 2, 3 and 5 fail: no id, an unknown type (with an id, so the evidence can place it), broken JSON.
     let mut no_id: serde_json::Value = serde_json::from_str(&sample_line(1)).expect("json");
@@ -135,13 +143,8 @@ async fn failures_are_grouped_and_joined_to_exactly_the_lines_that_failed() {
 #[tokio::test]
 async fn a_retry_runs_at_the_first_jobs_level_unless_told_otherwise_and_may_be_sent_again_later() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let pacing = Pacing { job_start_delay: Duration::from_millis(10), ..Pacing::default() };
-    let (sandbox, clients) = support::start(&dir, pacing).await;
+    let (sandbox, clients, destination) = sandbox_and_destination(&dir).await;
     let seed = sandbox.seed().clone();
-    let destination = Session::new(clients.clone(), ConnectionKind::Sandbox, "Sandbox")
-        .resolve(&Destination::default())
-        .await
-        .expect("destination");
     // Broken JSON fails at every level.
     let source = dir.path().join("Patient.broken.ndjson");
     std::fs::write(&source, format!("{}\n{{\"resourceType\": \"Patient\", broken\n", sample_line(0)))
@@ -202,13 +205,8 @@ async fn a_retry_runs_at_the_first_jobs_level_unless_told_otherwise_and_may_be_s
 #[tokio::test]
 async fn a_retry_with_a_plan_imports_only_the_lines_it_repaired_and_holds_back_the_rest() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let pacing = Pacing { job_start_delay: Duration::from_millis(10), ..Pacing::default() };
-    let (sandbox, clients) = support::start(&dir, pacing).await;
+    let (sandbox, clients, destination) = sandbox_and_destination(&dir).await;
     let seed = sandbox.seed().clone();
-    let destination = Session::new(clients.clone(), ConnectionKind::Sandbox, "Sandbox")
-        .resolve(&Destination::default())
-        .await
-        .expect("destination");
     let mut bad_code: serde_json::Value = serde_json::from_str(&sample_line(1)).expect("json");
     bad_code["gender"] = "M".into();
     let mut unknown: serde_json::Value = serde_json::from_str(&sample_line(2)).expect("json");

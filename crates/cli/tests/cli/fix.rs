@@ -103,6 +103,19 @@ fn a_plan_fixes_every_broken_line_and_records_each_change() {
     }
 }
 
+/// `lakedrop fix INPUT --plan PLAN --out OUT`, in text.
+fn fix(plan: &Path, out: &Path, input: &Path) -> std::process::Output {
+    Command::new(BIN)
+        .arg("fix")
+        .arg("--plan")
+        .arg(plan)
+        .arg("--out")
+        .arg(out)
+        .arg(input)
+        .output()
+        .expect("fix")
+}
+
 #[test]
 fn lines_a_plan_does_not_fix_are_named_and_the_exit_code_says_so() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -111,15 +124,7 @@ fn lines_a_plan_does_not_fix_are_named_and_the_exit_code_says_so() {
     // Only the codes: the removed element and the dates stay wrong.
     std::fs::write(&plan, r#"{"version":1,"rules":[{"resourceType":"Patient","path":"gender","action":"replace-code","map":{"M":"male"}}]}"#)
         .expect("plan");
-    let out = Command::new(BIN)
-        .arg("fix")
-        .arg("--plan")
-        .arg(&plan)
-        .arg("--out")
-        .arg(dir.path().join("o"))
-        .arg(&input)
-        .output()
-        .expect("fix");
+    let out = fix(&plan, &dir.path().join("o"), &input);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("rule 1 (replace-code Patient gender): 50 lines changed"), "{text}");
@@ -128,15 +133,7 @@ fn lines_a_plan_does_not_fix_are_named_and_the_exit_code_says_so() {
 
     std::fs::write(&plan, r#"{"version":1,"rules":[{"resourceType":"Patient","path":"birthDate","action":"reformat-date","from":"MM/DD/YYYY hh:mm"}]}"#)
         .expect("plan");
-    let out = Command::new(BIN)
-        .arg("fix")
-        .arg("--plan")
-        .arg(&plan)
-        .arg("--out")
-        .arg(dir.path().join("o"))
-        .arg(&input)
-        .output()
-        .expect("fix");
+    let out = fix(&plan, &dir.path().join("o"), &input);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("rule 1 (birthDate)") && err.contains("needs `zone`"), "{err}");
