@@ -27,6 +27,9 @@ pub struct Args {
     /// alone: they hold patient data.
     #[arg(long)]
     out: PathBuf,
+    /// Also write the change record as CSV (`changes.csv`), for an audit.
+    #[arg(long)]
+    csv: bool,
     /// The HealthLake validation level the fixed lines are checked at.
     #[arg(long, default_value = "structure-only", value_parser = parse_level)]
     level: Level,
@@ -41,6 +44,8 @@ struct FixOutput {
     files: Vec<FixedFile>,
     rules: Vec<RuleCount>,
     changes_file: PathBuf,
+    /// With --csv.
+    changes_csv: Option<PathBuf>,
     lines_changed: u64,
     still_invalid: u64,
 }
@@ -120,6 +125,17 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
     .await??;
 
+    let changes_csv = if args.csv {
+        let csv = args.out.join("changes.csv");
+        let records = std::io::BufReader::new(
+            std::fs::File::open(&changes_file)
+                .with_context(|| format!("reading {}", changes_file.display()))?,
+        );
+        write_private(&csv, |w| lakedrop_core::repair::changes_to_csv(records, w).map(|_| ()))?;
+        Some(csv)
+    } else {
+        None
+    };
     let rules: Vec<RuleCount> = plan
         .rules
         .iter()
@@ -141,6 +157,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 files: fixed,
                 rules,
                 changes_file,
+                changes_csv,
                 lines_changed,
                 still_invalid,
             };
@@ -179,6 +196,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 thousands(still_invalid),
                 changes_file.display()
             );
+            if let Some(csv) = &changes_csv {
+                println!("change record as CSV: {}", csv.display());
+            }
         }
     }
     Ok(if still_invalid > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })

@@ -286,6 +286,36 @@ pub struct ChangeRecord {
     pub rule: Option<usize>,
 }
 
+/// Writes change records (NDJSON, as [`repair_file`] writes them) as CSV for an audit: a header, then one row per
+/// changed element (`file, line, resourceType, resourceId, path, before, after, rule`, values as JSON text,
+/// `rule` counted from 1 and empty for a repair by hand). Returns the rows written.
+pub fn changes_to_csv(records: impl BufRead, out: &mut dyn Write) -> std::io::Result<u64> {
+    let mut csv = csv::Writer::from_writer(out);
+    csv.write_record(["file", "line", "resourceType", "resourceId", "path", "before", "after", "rule"])?;
+    let mut rows = 0;
+    for line in records.lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: ChangeRecord = serde_json::from_str(&line).map_err(std::io::Error::other)?;
+        let json = |v: &Option<Value>| v.as_ref().map_or_else(String::new, Value::to_string);
+        csv.write_record([
+            record.file,
+            record.line.to_string(),
+            record.resource_type.unwrap_or_default(),
+            record.resource_id.unwrap_or_default(),
+            record.path,
+            json(&record.before),
+            json(&record.after),
+            record.rule.map_or_else(String::new, |r| (r + 1).to_string()),
+        ])?;
+        rows += 1;
+    }
+    csv.flush()?;
+    Ok(rows)
+}
+
 /// What repairing one file did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -692,6 +722,27 @@ mod tests {
             let mode = std::fs::metadata(&out).expect("meta").permissions().mode() & 0o777;
             assert_eq!(mode, 0o600, "{mode:o}");
         }
+    }
+
+    #[test]
+    fn change_records_become_csv_rows_with_json_values() {
+        let record = ChangeRecord {
+            file: "a, b.ndjson".into(),
+            line: 7,
+            resource_type: Some("Patient".into()),
+            resource_id: Some("p1".into()),
+            path: "name[0].family".into(),
+            before: Some(json!("O\"Brien")),
+            after: None,
+            rule: Some(0),
+        };
+        let text = format!("{}\n", serde_json::to_string(&record).expect("json"));
+        let mut out = Vec::new();
+        assert_eq!(changes_to_csv(text.as_bytes(), &mut out).expect("csv"), 1);
+        let csv = String::from_utf8(out).expect("utf-8");
+        let rows: Vec<&str> = csv.lines().collect();
+        assert_eq!(rows[0], "file,line,resourceType,resourceId,path,before,after,rule");
+        assert_eq!(rows[1], r#""a, b.ndjson",7,Patient,p1,name[0].family,"""O\""Brien""",,1"#);
     }
 
     #[test]

@@ -58,7 +58,7 @@ fn a_plan_fixes_every_broken_line_and_records_each_change() {
     std::fs::write(&plan, PLAN).expect("plan");
     let out_dir = dir.path().join("fixed");
     let out = Command::new(BIN)
-        .args(["fix", "--output", "json", "--plan"])
+        .args(["fix", "--csv", "--output", "json", "--plan"])
         .arg(&plan)
         .arg("--out")
         .arg(&out_dir)
@@ -96,7 +96,7 @@ fn a_plan_fixes_every_broken_line_and_records_each_change() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        for file in [&fixed, &out_dir.join("changes.ndjson")] {
+        for file in [&fixed, &out_dir.join("changes.ndjson"), &out_dir.join("changes.csv")] {
             let mode = std::fs::metadata(file).expect("meta").permissions().mode() & 0o777;
             assert_eq!(mode, 0o600, "{}: {mode:o}", file.display());
         }
