@@ -125,8 +125,8 @@ pub fn check_trust(document: &Value, t: &PolicyTarget) -> TrustVerdict {
     let mut allowed_without_conditions = false;
     for statement in &statements {
         let allows = statement["Effect"] == "Allow";
-        let service = one_or_many(&statement["Principal"]["Service"]);
-        let actions = one_or_many(&statement["Action"]);
+        let service = policy_strings(&statement["Principal"]["Service"]);
+        let actions = policy_strings(&statement["Action"]);
         if !allows
             || !service.iter().any(|s| s == "healthlake.amazonaws.com")
             || !actions.iter().any(|a| a == "sts:AssumeRole" || a == "sts:*" || a == "*")
@@ -148,7 +148,7 @@ pub fn check_trust(document: &Value, t: &PolicyTarget) -> TrustVerdict {
             ));
         }
         let arn = t.datastore_arn();
-        if !source_arn.is_empty() && !source_arn.iter().any(|pattern| arn_matches(pattern, &arn)) {
+        if !source_arn.is_empty() && !source_arn.iter().any(|pattern| wildcard_match(pattern, &arn)) {
             return TrustVerdict::NotTrusted(format!("aws:SourceArn does not match {arn}"));
         }
         return TrustVerdict::Trusted;
@@ -162,10 +162,13 @@ pub fn check_trust(document: &Value, t: &PolicyTarget) -> TrustVerdict {
     TrustVerdict::NotTrusted("no statement lets healthlake.amazonaws.com assume the role".into())
 }
 
-fn one_or_many(value: &Value) -> Vec<String> {
+/// A policy element's values as text: one value or a list of them, strings as they are and booleans and numbers
+/// as JSON writes them (`"Bool": {"aws:SecureTransport": false}` is as common as `"false"`).
+pub fn policy_strings(value: &Value) -> Vec<String> {
     match value {
         Value::String(s) => vec![s.clone()],
-        Value::Array(items) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Value::Bool(_) | Value::Number(_) => vec![value.to_string()],
+        Value::Array(items) => items.iter().flat_map(policy_strings).collect(),
         _ => Vec::new(),
     }
 }
@@ -173,11 +176,11 @@ fn one_or_many(value: &Value) -> Vec<String> {
 /// The values a condition key has under any operator (StringEquals, ArnLike, ...).
 fn condition_values(conditions: &Value, key: &str) -> Vec<String> {
     let Value::Object(operators) = conditions else { return Vec::new() };
-    operators.values().flat_map(|op| one_or_many(&op[key])).collect()
+    operators.values().flat_map(|op| policy_strings(&op[key])).collect()
 }
 
-/// IAM's `*` and `?` wildcards (ArnLike); without them, equality.
-fn arn_matches(pattern: &str, arn: &str) -> bool {
+/// IAM's `*` and `?` wildcards (ArnLike, actions, resources); without them, equality.
+pub fn wildcard_match(pattern: &str, arn: &str) -> bool {
     fn go(p: &[u8], s: &[u8]) -> bool {
         match (p.first(), s.first()) {
             (None, None) => true,

@@ -143,7 +143,7 @@ impl RepairPlan {
     fn may_touch(&self, line: &[u8]) -> bool {
         let has = |needle: &str| memchr::memmem::find(line, needle.as_bytes()).is_some();
         self.rules.iter().any(|rule| {
-            let typed = rule.resource_type == "*" || self.names_type(line, &rule.resource_type);
+            let typed = rule.resource_type == "*" || names_type(line, &rule.resource_type);
             let member = rule.path.rsplit('.').next().unwrap_or(&rule.path);
             typed
                 && match &rule.action {
@@ -155,19 +155,19 @@ impl RepairPlan {
                 }
         })
     }
+}
 
-    /// Whether the line has `"resourceType": "<name>"` (at any depth).
-    fn names_type(&self, line: &[u8], name: &str) -> bool {
-        let needle = b"\"resourceType\"";
-        memchr::memmem::find_iter(line, needle).any(|found| {
-            let rest = &line[found + needle.len()..];
-            let rest = rest.trim_ascii_start();
-            let rest = rest.strip_prefix(b":").unwrap_or(rest).trim_ascii_start();
-            rest.strip_prefix(b"\"")
-                .and_then(|value| value.strip_prefix(name.as_bytes()))
-                .is_some_and(|after| after.first() == Some(&b'"'))
-        })
-    }
+/// Whether the line has `"resourceType": "<name>"` (at any depth).
+fn names_type(line: &[u8], name: &str) -> bool {
+    let needle = b"\"resourceType\"";
+    memchr::memmem::find_iter(line, needle).any(|found| {
+        let rest = &line[found + needle.len()..];
+        let rest = rest.trim_ascii_start();
+        let rest = rest.strip_prefix(b":").unwrap_or(rest).trim_ascii_start();
+        rest.strip_prefix(b"\"")
+            .and_then(|value| value.strip_prefix(name.as_bytes()))
+            .is_some_and(|after| after.first() == Some(&b'"'))
+    })
 }
 
 impl Rule {

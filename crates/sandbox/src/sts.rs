@@ -233,12 +233,7 @@ fn trust_allows(policy: &Value, context: &Context<'_>) -> bool {
 
 /// A string or an array of strings (and, in conditions, booleans), as policies write values.
 fn strings(value: Option<&Value>) -> Vec<String> {
-    match value {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Bool(b)) => vec![b.to_string()],
-        Some(Value::Array(items)) => items.iter().flat_map(|v| strings(Some(v))).collect(),
-        _ => Vec::new(),
-    }
+    value.map(lakedrop_core::policy::policy_strings).unwrap_or_default()
 }
 
 fn grants_assume_role(action: Option<&Value>) -> bool {

@@ -7,6 +7,7 @@
 //! makes its statement not apply, and is refused when the policy is put. A key the request lacks makes a
 //! condition false, except for the negated operators and `IfExists`, as IAM documents.
 
+use lakedrop_core::policy::{policy_strings, wildcard_match as wildcard};
 use serde_json::Value;
 
 /// One request as a policy sees it.
@@ -94,25 +95,7 @@ fn statements(policy: &Value) -> Option<Vec<&Value>> {
 }
 
 fn strings(value: Option<&Value>) -> Vec<String> {
-    match value {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).map(str::to_string).collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// IAM's wildcards: `*` any run of characters, `?` any one.
-fn wildcard(pattern: &str, value: &str) -> bool {
-    fn go(p: &[u8], v: &[u8]) -> bool {
-        match (p.first(), v.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], v) || (!v.is_empty() && go(p, &v[1..])),
-            (Some(b'?'), Some(_)) => go(&p[1..], &v[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &v[1..]),
-            _ => false,
-        }
-    }
-    go(pattern.as_bytes(), value.as_bytes())
+    value.map(policy_strings).unwrap_or_default()
 }
 
 fn listed(statement: &Value, field: &str, not_field: &str, value: &str, case_insensitive: bool) -> bool {
