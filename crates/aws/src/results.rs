@@ -153,8 +153,10 @@ pub struct Retry {
     pub lines: u64,
     /// Failures whose original line could not be found, left out.
     pub missing: u64,
-    /// With a repair plan: the lines it changed (and that now pass), which are the ones imported.
+    /// With a repair plan: the lines it changed (and that now pass), which are imported.
     pub repaired: u64,
+    /// Lines repaired by hand (that pass), which are imported.
+    pub by_hand: u64,
     /// With a repair plan: the failed lines not imported, because the plan did not change them or they would
     /// still be rejected, the first hundred with why.
     pub held_back: u64,
@@ -176,26 +178,193 @@ pub struct HeldBack {
     pub reason: String,
 }
 
-/// Which failed lines a retry imports again: every one, or one cause's; with a repair plan, only those it
-/// repaired into lines HealthLake accepts.
+/// Which failed lines a retry imports again: every one, or one cause's; with a repair plan or repairs by hand,
+/// only the lines repaired into lines HealthLake accepts.
 #[derive(Debug, Clone, Default)]
 pub struct RetryLines {
     pub cause: Option<lakedrop_core::results::Cause>,
     pub plan: Option<lakedrop_core::repair::RepairPlan>,
+    /// Lines repaired by hand, by file and `lineId`: each goes in place of its original line (the plan is not
+    /// applied to it), if it passes.
+    pub by_hand: BTreeMap<(String, u64), String>,
 }
 
 impl From<Option<lakedrop_core::results::Cause>> for RetryLines {
     fn from(cause: Option<lakedrop_core::results::Cause>) -> RetryLines {
-        RetryLines { cause, plan: None }
+        RetryLines { cause, ..RetryLines::default() }
     }
 }
 
-/// How many held-back lines a [`Retry`] lists.
-const LISTED_HELD_BACK: usize = 100;
+impl RetryLines {
+    /// Whether only repaired lines are imported (a plan or a repair by hand was given).
+    pub fn repairs(&self) -> bool {
+        self.plan.is_some() || !self.by_hand.is_empty()
+    }
+}
 
-/// Imports only the failed lines again (all of them, or one cause's) as a new batch and job, named after the
-/// first job, at `level` or, without one, at the first job's validation level. The lines go from memory straight
-/// to S3: no temporary copy of patient data is written.
+/// How many held-back lines a [`Retry`] lists, and how many changed lines a [`Prepared`] keeps as a sample.
+const LISTED_HELD_BACK: usize = 100;
+const SAMPLED: usize = 5;
+
+/// The lines a retry would send, per file, and what repairing them did: the whole of a retry but the upload, so
+/// the app can preview a plan on a job's failures before anything is sent.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    /// The NDJSON to send, per input file name.
+    pub by_file: BTreeMap<String, Vec<u8>>,
+    pub lines: u64,
+    pub missing: u64,
+    /// Lines the plan repaired into lines that pass.
+    pub repaired: u64,
+    /// Lines repaired by hand that pass.
+    pub by_hand: u64,
+    pub held_back: u64,
+    pub held_back_lines: Vec<HeldBack>,
+    /// Per rule of the plan, how many of the imported lines it changed.
+    pub by_rule: Vec<u64>,
+    /// Every element changed, with its values: the change record.
+    pub changes: Vec<lakedrop_core::repair::ChangeRecord>,
+    /// The first few lines the plan repaired, before and after.
+    pub samples: Vec<Sample>,
+}
+
+/// A line a plan changed, as it was and as it would go.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub file: String,
+    pub line_id: u64,
+    pub before: String,
+    pub after: String,
+}
+
+/// Selects a job's failed lines (all, or one cause's), applies the repairs, and checks each repaired line at
+/// `level`: what [`retry`] sends, computed from failures and sources already read.
+pub fn prepare<'a>(
+    failures: impl IntoIterator<Item = &'a Failure>,
+    sources: &Sources,
+    which: &RetryLines,
+    level: lakedrop_validate::Level,
+) -> Prepared {
+    use lakedrop_core::repair::{ChangeRecord, LineRepair};
+    let mut out = Prepared {
+        by_rule: vec![0; which.plan.as_ref().map_or(0, |p| p.rules.len())],
+        ..Prepared::default()
+    };
+    let options = lakedrop_validate::Options { level, list_errors: true, ..Default::default() };
+    let still_wrong = |line_id: u64, line: &[u8]| {
+        let verdict = lakedrop_validate::check_line(line_id, line, &options);
+        verdict.rejected.then(|| {
+            let first = verdict.issues.iter().find(|i| i.severity == lakedrop_validate::Severity::Error);
+            first.map_or_else(|| "still rejected".to_string(), |i| i.message.clone())
+        })
+    };
+    for failure in failures.into_iter().filter(|f| which.cause.is_none_or(|c| f.cause == c)) {
+        // Byte for byte: a line goes back exactly as it came in, whatever its encoding, unless it was repaired.
+        let Some(original) = sources.original_bytes(failure) else {
+            out.missing += 1;
+            continue;
+        };
+        let key = (failure.file.clone(), failure.line_id);
+        let record = |path: String, before, after, rule| ChangeRecord {
+            file: failure.file.clone(),
+            line: failure.line_id,
+            resource_type: failure.resource_type.clone(),
+            resource_id: failure.resource_id.clone(),
+            path,
+            before,
+            after,
+            rule,
+        };
+        let (line, reason) = if let Some(edited) = which.by_hand.get(&key) {
+            match still_wrong(failure.line_id, edited.as_bytes()) {
+                Some(reason) => (None, Some(reason)),
+                None => {
+                    let parse = |b: &[u8]| serde_json::from_slice::<serde_json::Value>(b).ok();
+                    match (parse(&original), parse(edited.as_bytes())) {
+                        (Some(before), Some(after)) => {
+                            out.changes.extend(lakedrop_core::quickfix::changes_by_hand(
+                                &failure.file,
+                                failure.line_id,
+                                &before,
+                                &after,
+                            ))
+                        }
+                        // The line was not JSON at all: the whole of it was replaced.
+                        (None, after) => out.changes.push(record(
+                            lakedrop_core::quickfix::WHOLE_LINE.into(),
+                            Some(String::from_utf8_lossy(&original).into_owned().into()),
+                            after,
+                            None,
+                        )),
+                        (Some(_), None) => {}
+                    }
+                    out.by_hand += 1;
+                    (Some(edited.as_bytes().to_vec()), None)
+                }
+            }
+        } else if let Some(plan) = &which.plan {
+            match plan.repair(&original) {
+                LineRepair::Unchanged => (None, Some("no rule of the plan applies to this line".to_string())),
+                LineRepair::Changed { line: fixed, changes, .. } => {
+                    match still_wrong(failure.line_id, fixed.as_bytes()) {
+                        Some(reason) => (None, Some(reason)),
+                        None => {
+                            let mut rules: Vec<usize> = changes.iter().map(|c| c.rule).collect();
+                            rules.dedup();
+                            for rule in rules {
+                                out.by_rule[rule] += 1;
+                            }
+                            for change in changes {
+                                out.changes.push(record(
+                                    change.path,
+                                    change.before,
+                                    change.after,
+                                    Some(change.rule),
+                                ));
+                            }
+                            if out.samples.len() < SAMPLED {
+                                out.samples.push(Sample {
+                                    file: failure.file.clone(),
+                                    line_id: failure.line_id,
+                                    before: String::from_utf8_lossy(&original).into_owned(),
+                                    after: fixed.clone(),
+                                });
+                            }
+                            out.repaired += 1;
+                            (Some(fixed.into_bytes()), None)
+                        }
+                    }
+                }
+            }
+        } else if which.repairs() {
+            (None, Some("not repaired".to_string()))
+        } else {
+            (Some(original), None)
+        };
+        if let Some(reason) = reason {
+            out.held_back += 1;
+            if out.held_back_lines.len() < LISTED_HELD_BACK {
+                out.held_back_lines.push(HeldBack {
+                    file: failure.file.clone(),
+                    line_id: failure.line_id,
+                    reason,
+                });
+            }
+        }
+        if let Some(line) = line {
+            let buf = out.by_file.entry(failure.file.clone()).or_default();
+            buf.extend_from_slice(&line);
+            buf.push(b'\n');
+            out.lines += 1;
+        }
+    }
+    out
+}
+
+/// Imports only the failed lines again (all of them, or one cause's), repaired if asked, as a new batch and job,
+/// named after the first job, at `level` or, without one, at the first job's validation level. The lines go from
+/// memory straight to S3: no temporary copy of patient data is written. The change record's paths (never its
+/// values) are kept in the local state with the new job.
 pub async fn retry(
     clients: &Clients,
     state: &State,
@@ -205,90 +374,27 @@ pub async fn retry(
     level: Option<lakedrop_validate::Level>,
     now_unix: i64,
 ) -> Result<Retry, AwsError> {
-    let cause = which.cause;
     let level = match level {
         Some(level) => level,
         None => first_level(clients, &destination.datastore_id, job_id).await?,
     };
     let found = failures(clients, &destination.datastore_id, job_id).await?;
-    let selected: Vec<Failure> =
-        found.failures.into_iter().filter(|f| cause.is_none_or(|c| f.cause == c)).collect();
+    let selected: Vec<&Failure> =
+        found.failures.iter().filter(|f| which.cause.is_none_or(|c| f.cause == c)).collect();
     if selected.is_empty() {
         return Err(AwsError::Input(format!("job {job_id} has no failed lines to retry")));
     }
-    let sources = Sources::open(clients, state, &destination.datastore_id, job_id, &selected).await?;
-    let mut by_file: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    let (mut lines, mut missing) = (0u64, 0u64);
-    let (mut repaired, mut held_back, mut held_back_lines, mut changes) =
-        (0u64, 0u64, Vec::new(), Vec::new());
-    let options = lakedrop_validate::Options { level, list_errors: true, ..Default::default() };
-    for failure in selected {
-        // Byte for byte: a line goes back exactly as it came in, whatever its encoding, unless a plan repairs it.
-        let Some(line) = sources.original_bytes(&failure) else {
-            missing += 1;
-            continue;
-        };
-        let line = match &which.plan {
-            None => line.to_vec(),
-            Some(plan) => {
-                let reason = match plan.repair(&line) {
-                    lakedrop_core::repair::LineRepair::Unchanged => {
-                        Some("no rule of the plan applies to this line".to_string())
-                    }
-                    lakedrop_core::repair::LineRepair::Changed { line: fixed, changes: changed, .. } => {
-                        let verdict =
-                            lakedrop_validate::check_line(failure.line_id, fixed.as_bytes(), &options);
-                        if verdict.rejected {
-                            let first = verdict
-                                .issues
-                                .iter()
-                                .find(|i| i.severity == lakedrop_validate::Severity::Error);
-                            Some(first.map_or_else(|| "still rejected".to_string(), |i| i.message.clone()))
-                        } else {
-                            for change in changed {
-                                changes.push(lakedrop_core::repair::ChangeRecord {
-                                    file: failure.file.clone(),
-                                    line: failure.line_id,
-                                    resource_type: failure.resource_type.clone(),
-                                    resource_id: failure.resource_id.clone(),
-                                    path: change.path,
-                                    before: change.before,
-                                    after: change.after,
-                                    rule: Some(change.rule),
-                                });
-                            }
-                            repaired += 1;
-                            let buf = by_file.entry(failure.file.clone()).or_default();
-                            buf.extend_from_slice(fixed.as_bytes());
-                            buf.push(b'\n');
-                            lines += 1;
-                            None
-                        }
-                    }
-                };
-                if let Some(reason) = reason {
-                    held_back += 1;
-                    if held_back_lines.len() < LISTED_HELD_BACK {
-                        held_back_lines.push(HeldBack {
-                            file: failure.file.clone(),
-                            line_id: failure.line_id,
-                            reason,
-                        });
-                    }
-                }
-                continue;
-            }
-        };
-        let buf = by_file.entry(failure.file).or_default();
-        buf.extend_from_slice(&line);
-        buf.push(b'\n');
-        lines += 1;
-    }
-    if by_file.is_empty() {
+    let owned: Vec<Failure> = selected.iter().map(|f| (*f).clone()).collect();
+    let sources = Sources::open(clients, state, &destination.datastore_id, job_id, &owned).await?;
+    let prepared = prepare(selected, &sources, which, level);
+    if prepared.by_file.is_empty() {
         return Err(AwsError::Input(format!(
-            "the plan repaired none of job {job_id}'s failed lines into lines HealthLake accepts ({held_back} held back): nothing to import"
+            "the repairs made none of job {job_id}'s failed lines into lines HealthLake accepts ({} held back): nothing to import",
+            prepared.held_back
         )));
     }
+    let Prepared { by_file, lines, missing, repaired, by_hand, held_back, held_back_lines, changes, .. } =
+        prepared;
     let id = lakedrop_core::batch::Batch::new_id(now_unix, (now_unix as u32).rotate_left(7) ^ lines as u32);
     let prefix = lakedrop_core::batch::Batch::prefix_for(&id);
     // The token names this request exactly: the same retry sent twice (a double click) starts one job, and a later
@@ -331,7 +437,18 @@ pub async fn retry(
         },
     )
     .await?;
-    Ok(Retry { job_id: new_job, input_uri, lines, missing, repaired, held_back, held_back_lines, changes })
+    state.record_repairs(&new_job, &changes)?;
+    Ok(Retry {
+        job_id: new_job,
+        input_uri,
+        lines,
+        missing,
+        repaired,
+        by_hand,
+        held_back,
+        held_back_lines,
+        changes,
+    })
 }
 
 /// The validation level a job ran at; a job that names none ran before HealthLake had levels, and the retry then

@@ -238,7 +238,8 @@ async fn a_retry_with_a_plan_imports_only_the_lines_it_repaired_and_holds_back_t
           {"resourceType":"Patient","path":"legacyCode","action":"remove"}]}"#,
     )
     .expect("plan");
-    let which = lakedrop_aws::results::RetryLines { cause: None, plan: Some(plan) };
+    let which =
+        lakedrop_aws::results::RetryLines { cause: None, plan: Some(plan.clone()), ..Default::default() };
     let retried = retry(&clients, &state, &destination, &started.job_id, &which, None, 1_795_336_500)
         .await
         .expect("retry");
@@ -247,6 +248,32 @@ async fn a_retry_with_a_plan_imports_only_the_lines_it_repaired_and_holds_back_t
     assert!(retried.held_back_lines[0].reason.contains("no rule"), "{}", retried.held_back_lines[0].reason);
     let paths: Vec<&str> = retried.changes.iter().map(|c| c.path.as_str()).collect();
     assert_eq!(paths, ["gender", "legacyCode"]);
+    let job = wait(&retried.job_id).await;
+    assert_eq!(job.status, "COMPLETED", "every repaired line is imported");
+
+    // The line that is not JSON, repaired by hand, goes too; one repaired by hand into another wrong line does not.
+    let mut by_hand = std::collections::BTreeMap::new();
+    let fixed = r#"{"resourceType":"Patient","id":"by-hand","gender":"female"}"#;
+    by_hand.insert(("Patient.mixed.ndjson".to_string(), 4), fixed.to_string());
+    by_hand.insert(
+        ("Patient.mixed.ndjson".to_string(), 2),
+        r#"{"resourceType":"Patient","id":"x","gender":"F"}"#.into(),
+    );
+    let which = lakedrop_aws::results::RetryLines { cause: None, plan: Some(plan), by_hand };
+    let retried = retry(&clients, &state, &destination, &started.job_id, &which, None, 1_795_336_600)
+        .await
+        .expect("retry");
+    assert_eq!((retried.lines, retried.repaired, retried.by_hand, retried.held_back), (2, 1, 1, 1));
+    assert_eq!(retried.held_back_lines[0].line_id, 2, "a repair by hand is not overridden by the plan");
+    assert!(retried.held_back_lines[0].reason.contains("gender"), "{}", retried.held_back_lines[0].reason);
+    let whole = retried.changes.last().expect("a change by hand");
+    assert_eq!((whole.path.as_str(), whole.rule), (lakedrop_core::quickfix::WHOLE_LINE, None));
+    assert_eq!(whole.after.as_ref().and_then(|v| v["id"].as_str()), Some("by-hand"));
+    // The local state keeps where the changes were, never what they were.
+    let kept = state.repairs(&retried.job_id).expect("repairs");
+    assert_eq!(kept.len(), retried.changes.len());
+    assert!(kept.iter().all(|c| c.before.is_none() && c.after.is_none()));
+    assert_eq!(kept.iter().map(|c| c.line).collect::<Vec<_>>(), [3, 4]);
     let job = wait(&retried.job_id).await;
     assert_eq!(job.status, "COMPLETED", "every repaired line is imported");
     let none = failures(&clients, &seed.datastore_id, &retried.job_id).await.expect("failures");

@@ -196,7 +196,7 @@ pub async fn run_retry(args: RetryArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let lines = lakedrop_aws::results::RetryLines { cause: args.cause, plan };
+    let lines = lakedrop_aws::results::RetryLines { cause: args.cause, plan, ..Default::default() };
     let session = crate::connection::open(&args.connect).await?;
     let result = async {
         let destination = session.resolve(&args.destination).await?;

@@ -14,6 +14,7 @@ pub mod manifest;
 pub mod output;
 pub mod policy;
 pub mod progress;
+pub mod quickfix;
 pub mod readback;
 pub mod repair;
 pub mod results;

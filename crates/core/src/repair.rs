@@ -573,6 +573,12 @@ impl DatePattern {
     }
 }
 
+/// `value` read with `pattern` (as a `reformat-date` rule reads it) in FHIR's form, when it matches and is a real
+/// date and time; `None` also when the pattern itself is not one.
+pub(crate) fn reformat_date(value: &str, pattern: &str, zone: Option<&str>) -> Option<String> {
+    DatePattern::parse(pattern).ok()?.reformat(value, zone)
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -56,6 +56,16 @@ CREATE TABLE IF NOT EXISTS uploaded_objects (
     crc32c TEXT NOT NULL,
     PRIMARY KEY (bucket, key)
 );
+CREATE TABLE IF NOT EXISTS repairs (
+    job_id TEXT NOT NULL,
+    file TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    resource_type TEXT,
+    resource_id TEXT,
+    path TEXT NOT NULL,
+    rule INTEGER
+);
+CREATE INDEX IF NOT EXISTS repairs_job ON repairs(job_id);
 CREATE TABLE IF NOT EXISTS upload_parts (
     upload_id TEXT NOT NULL,
     part_number INTEGER NOT NULL,
@@ -310,6 +320,58 @@ impl State {
     pub fn set_job(&self, batch_id: &str, job_id: &str) -> Result<(), StateError> {
         self.db().execute("UPDATE batches SET job_id = ?2 WHERE id = ?1", params![batch_id, job_id])?;
         Ok(())
+    }
+
+    /// Keeps the change record of a job that re-imported repaired lines: for each changed element its file, line,
+    /// resource type and id, path and rule, never its values (those are patient data, and go only into a file
+    /// the person saves).
+    pub fn record_repairs(
+        &self,
+        job_id: &str,
+        changes: &[crate::repair::ChangeRecord],
+    ) -> Result<(), StateError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        {
+            let mut insert = tx.prepare(
+                "INSERT INTO repairs (job_id, file, line, resource_type, resource_id, path, rule)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for c in changes {
+                insert.execute(params![
+                    job_id,
+                    c.file,
+                    c.line as i64,
+                    c.resource_type,
+                    c.resource_id,
+                    c.path,
+                    c.rule.map(|r| r as i64)
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The change record kept for a job, without values, in the order it was recorded.
+    pub fn repairs(&self, job_id: &str) -> Result<Vec<crate::repair::ChangeRecord>, StateError> {
+        let db = self.db();
+        let mut query = db.prepare(
+            "SELECT file, line, resource_type, resource_id, path, rule FROM repairs WHERE job_id = ?1 ORDER BY rowid",
+        )?;
+        let rows = query.query_map(params![job_id], |r| {
+            Ok(crate::repair::ChangeRecord {
+                file: r.get(0)?,
+                line: r.get::<_, i64>(1)? as u64,
+                resource_type: r.get(2)?,
+                resource_id: r.get(3)?,
+                path: r.get(4)?,
+                before: None,
+                after: None,
+                rule: r.get::<_, Option<i64>>(5)?.map(|r| r as usize),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The batch a job was started from, with the files left out of it, if this machine started it.

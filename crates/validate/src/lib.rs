@@ -14,7 +14,7 @@ mod report;
 
 pub use code::{Code, Level, Severity};
 pub use line::{LineVerdict, check_line};
-pub use r4::is_r4_resource_type;
+pub use r4::{ElementInfo, element_at, is_r4_resource_type};
 pub use reader::{
     BatchProgress, BatchReport, MAX_FILES_PER_IMPORT, Progress, ReadError, open_lines, validate_batch,
     validate_path, validate_reader,

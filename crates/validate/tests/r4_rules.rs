@@ -431,3 +431,24 @@ fn clinical_status_rules_that_test_codings_con_4_con_5_ait_2() {
     let message = the_error(&a, Code::Invariant, "AllergyIntolerance");
     assert!(message.contains("ait-2"), "{message}");
 }
+
+#[test]
+fn element_at_names_an_elements_type_cardinality_and_allowed_codes() {
+    use lakedrop_validate::element_at;
+    let gender = element_at("Patient.gender").expect("Patient.gender");
+    assert_eq!((gender.type_name, gender.primitive, gender.required), ("code", true, false));
+    assert_eq!(gender.codes, ["female", "male", "other", "unknown"]);
+    let status = element_at("Encounter.status").expect("Encounter.status");
+    assert!(status.required);
+    assert!(status.codes.contains(&"finished"));
+    let given = element_at("Patient.name[0].given").expect("through an array");
+    assert_eq!((given.type_name, given.many), ("string", true));
+    let start = element_at("Encounter.period.start").expect("into a data type");
+    assert_eq!(start.type_name, "dateTime");
+    let clinical = element_at("Condition.clinicalStatus").expect("a CodeableConcept");
+    assert!(!clinical.primitive);
+    assert!(clinical.codings.iter().any(|(_, code)| *code == "active"));
+    assert_eq!(element_at("Patient.nickname"), None);
+    assert_eq!(element_at("Patient.gender.value"), None, "a primitive has no members");
+    assert_eq!(element_at("Nothing.gender"), None);
+}

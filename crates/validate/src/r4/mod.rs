@@ -8,5 +8,5 @@ mod primitive;
 mod schema;
 mod walk;
 
-pub use schema::is_r4_resource_type;
+pub use schema::{ElementInfo, element_at, is_r4_resource_type};
 pub(crate) use walk::{Root, RootId, truncate, walk};

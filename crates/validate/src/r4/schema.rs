@@ -192,3 +192,51 @@ pub(crate) fn code_set(index: u16) -> (&'static str, &'static [&'static str]) {
 pub(crate) fn coding_set(index: u16) -> (&'static str, &'static [(&'static str, &'static str)]) {
     CODING_SETS[index as usize]
 }
+
+/// What R4 says about one element, for tools that help fix a resource (the app's quick fixes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElementInfo {
+    /// The element's type: a primitive (`code`, `dateTime`), a data type (`CodeableConcept`), an inline element
+    /// (`Patient.contact`), or `Resource`.
+    pub type_name: &'static str,
+    pub primitive: bool,
+    pub required: bool,
+    pub many: bool,
+    /// For a `code` with a required binding: the codes allowed.
+    pub codes: &'static [&'static str],
+    /// For a Coding or CodeableConcept with a required binding: the (system, code) pairs allowed.
+    pub codings: &'static [(&'static str, &'static str)],
+}
+
+/// The element at a FHIR path as the validator reports it (`Patient.gender`, `Patient.name[0].use`), when the
+/// path names one of R4's elements. Paths into a contained resource or a Bundle entry's resource, which R4 types
+/// by their own `resourceType`, are not followed.
+pub fn element_at(path: &str) -> Option<ElementInfo> {
+    let mut steps = path.split('.').map(|s| s.split_once('[').map_or(s, |(name, _)| name));
+    let mut ty = resource(steps.next()?)?;
+    let mut found: Option<&'static Element> = None;
+    for step in steps {
+        if let Some(element) = found {
+            match element.kind {
+                Kind::Complex(index) => ty = type_at(index),
+                Kind::Prim(_) | Kind::Resource => return None,
+            }
+        }
+        found = Some(ty.member(step)?.1);
+    }
+    let element = found?;
+    let (type_name, primitive) = match element.kind {
+        Kind::Prim(prim) => (prim.name(), true),
+        Kind::Complex(index) => (type_at(index).name, false),
+        Kind::Resource => ("Resource", false),
+    };
+    let (mut codes, mut codings): (&[&str], &[(&str, &str)]) = (&[], &[]);
+    if element.codes > 0 {
+        if primitive {
+            codes = code_set(element.codes).1;
+        } else {
+            codings = coding_set(element.codes).1;
+        }
+    }
+    Some(ElementInfo { type_name, primitive, required: element.min > 0, many: element.many, codes, codings })
+}
