@@ -41,6 +41,13 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
         commands::results::failure_rows,
         commands::results::export_failures,
         commands::results::retry_failures,
+        commands::repair::check_resource,
+        commands::repair::keep_repair,
+        commands::repair::preview_repair,
+        commands::repair::change_record,
+        commands::repair::save_change_record,
+        commands::repair::save_repair_plan,
+        commands::repair::open_repair_plan,
         commands::readback::fhir_lookup,
         commands::readback::fhir_page,
         commands::readback::verify_sample,
@@ -168,11 +175,16 @@ pub fn run() {
             let handle = app.handle().clone();
             state.set_save_dialog(std::sync::Arc::new(move |name: &str| {
                 use tauri_plugin_dialog::DialogExt;
+                let (label, extension) = match name.rsplit('.').next() {
+                    Some("csv") => ("CSV", "csv"),
+                    Some("json") => ("Repair plan (JSON)", "json"),
+                    _ => ("NDJSON", "ndjson"),
+                };
                 let picked = handle
                     .dialog()
                     .file()
                     .set_file_name(name)
-                    .add_filter("NDJSON", &["ndjson"])
+                    .add_filter(label, &[extension])
                     .blocking_save_file();
                 picked.and_then(|p| p.into_path().ok())
             }));
@@ -188,16 +200,20 @@ pub fn run() {
                 Err(e) => tracing::warn!(error = %e, "no resource folder: the bundled sample is not offered"),
             }
             let handle = app.handle().clone();
-            state.set_pick_dialog(std::sync::Arc::new(move |folder: bool| {
+            state.set_pick_dialog(std::sync::Arc::new(move |pick: session::Pick| {
                 use tauri_plugin_dialog::DialogExt;
                 let dialog = handle.dialog().file();
-                let picked = if folder {
-                    dialog.blocking_pick_folder().into_iter().collect()
-                } else {
-                    dialog
+                let picked = match pick {
+                    session::Pick::Folder => dialog.blocking_pick_folder().into_iter().collect(),
+                    session::Pick::Files => dialog
                         .add_filter("FHIR NDJSON", &["ndjson", "gz"])
                         .blocking_pick_files()
-                        .unwrap_or_default()
+                        .unwrap_or_default(),
+                    session::Pick::Plan => dialog
+                        .add_filter("Repair plan (JSON)", &["json"])
+                        .blocking_pick_file()
+                        .into_iter()
+                        .collect(),
                 };
                 picked.into_iter().filter_map(|p| p.into_path().ok()).collect()
             }));

@@ -47,6 +47,12 @@ struct Inner {
     operations: Mutex<HashMap<String, CancellationToken>>,
     /// Failures of finished jobs, by job id: a finished job's output never changes.
     failures: Mutex<HashMap<String, Arc<JobFailures>>>,
+    /// Lines repaired by hand and kept (the person saved them), by job, then file and lineId: re-imported with
+    /// that job's fixed lines. In memory only: they hold patient data.
+    by_hand: Mutex<HashMap<String, ByHand>>,
+    /// The change records, with values, of the retries this run started, by the new job's id: what "Save the
+    /// change record" writes. In memory only; the local state keeps their paths without values.
+    change_records: Mutex<HashMap<String, Arc<Vec<lakedrop_core::repair::ChangeRecord>>>>,
     /// The native save dialog, installed by the real app (tests have none).
     save_dialog: Mutex<Option<SaveDialog>>,
     /// The native open dialog (files, or a folder when `true`), installed by the real app.
@@ -60,13 +66,28 @@ struct Inner {
     picks: Mutex<Vec<PathBuf>>,
 }
 
+/// A job's lines repaired by hand, by file and lineId.
+pub type ByHand = std::collections::BTreeMap<(String, u64), String>;
+
+/// What an open dialog asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    /// NDJSON files to validate and import.
+    Files,
+    /// A folder of them.
+    Folder,
+    /// A repair plan (JSON).
+    Plan,
+}
+
 /// Opens a web page in the person's browser (IAM Identity Center's sign-in page), installed by the real app.
 pub type Browser = Arc<dyn Fn(&str) + Send + Sync>;
 
-/// Asks which files (or, with `true`, which folder) to open; empty when cancelled.
-pub type PickDialog = Arc<dyn Fn(bool) -> Vec<PathBuf> + Send + Sync>;
+/// Asks which files, folder or plan to open; empty when cancelled.
+pub type PickDialog = Arc<dyn Fn(Pick) -> Vec<PathBuf> + Send + Sync>;
 
-/// Asks where to save a file with this default name; `None` when cancelled.
+/// Asks where to save a file with this default name (its extension says which kind of file); `None` when
+/// cancelled.
 pub type SaveDialog = Arc<dyn Fn(&str) -> Option<PathBuf> + Send + Sync>;
 
 impl AppState {
@@ -80,6 +101,8 @@ impl AppState {
                 history: OnceCell::new(),
                 operations: Mutex::new(HashMap::new()),
                 failures: Mutex::new(HashMap::new()),
+                by_hand: Mutex::new(HashMap::new()),
+                change_records: Mutex::new(HashMap::new()),
                 save_dialog: Mutex::new(None),
                 pick_dialog: Mutex::new(None),
                 browser: Mutex::new(None),
@@ -271,6 +294,47 @@ impl AppState {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(job_id.to_string(), failures);
+    }
+
+    /// A job's lines repaired by hand and kept.
+    pub fn by_hand(&self, job_id: &str) -> ByHand {
+        self.inner
+            .by_hand
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(job_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Keeps a line repaired by hand (`Some`), or forgets it (`None`); returns how many the job now has.
+    pub fn set_by_hand(&self, job_id: &str, file: &str, line_id: u64, line: Option<String>) -> usize {
+        let mut all = self.inner.by_hand.lock().unwrap_or_else(PoisonError::into_inner);
+        let lines = all.entry(job_id.to_string()).or_default();
+        let key = (file.to_string(), line_id);
+        match line {
+            Some(line) => lines.insert(key, line),
+            None => lines.remove(&key),
+        };
+        lines.len()
+    }
+
+    /// Forgets a job's repairs by hand (once they went into a retry).
+    pub fn clear_by_hand(&self, job_id: &str) {
+        self.inner.by_hand.lock().unwrap_or_else(PoisonError::into_inner).remove(job_id);
+    }
+
+    pub fn keep_change_record(&self, job_id: &str, records: Vec<lakedrop_core::repair::ChangeRecord>) {
+        self.inner
+            .change_records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(job_id.to_string(), Arc::new(records));
+    }
+
+    /// The change record with values of a retry this run started.
+    pub fn change_record(&self, job_id: &str) -> Option<Arc<Vec<lakedrop_core::repair::ChangeRecord>>> {
+        self.inner.change_records.lock().unwrap_or_else(PoisonError::into_inner).get(job_id).cloned()
     }
 
     fn operations(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {

@@ -106,6 +106,28 @@ fn the_destination_commands_list_pick_check_and_remember() {
     assert_eq!(status["remembered"]["roleArn"], role);
 }
 
+/// Imports a dropped file; the job's id.
+fn imported(window: &tauri::WebviewWindow<MockRuntime>, file: &std::path::Path) -> String {
+    let request =
+        json!({"opId": "op-1", "request": {"paths": [file], "jobName": null}, "onProgress": "__CHANNEL__:1"});
+    let started = invoke(window, "start_import", request).expect("import starts");
+    started["jobId"].as_str().expect("job id").to_string()
+}
+
+/// Waits (10 s at most) for a job to end; its status.
+fn job_status(window: &tauri::WebviewWindow<MockRuntime>, job_id: &str) -> String {
+    let mut status = String::new();
+    for _ in 0..200 {
+        let result = invoke(window, "job_result", json!({"jobId": job_id})).expect("result");
+        status = result["job"]["status"].as_str().unwrap_or_default().to_string();
+        if status.starts_with("COMPLETED") || status == "FAILED" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    status
+}
+
 #[test]
 fn failures_of_a_finished_job_are_summarized_paged_joined_and_retried() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -119,20 +141,8 @@ fn failures_of_a_finished_job_are_summarized_paged_joined_and_retried() {
     std::fs::write(&file, format!("{}\n{no_id}\n{}\n{{broken\n", good[0], good[2])).expect("write");
     dropped(&window, &file);
 
-    let request =
-        json!({"opId": "op-1", "request": {"paths": [file], "jobName": null}, "onProgress": "__CHANNEL__:1"});
-    let started = invoke(&window, "start_import", request).expect("import starts");
-    let job_id = started["jobId"].as_str().expect("job id").to_string();
-    let mut status = String::new();
-    for _ in 0..200 {
-        let result = invoke(&window, "job_result", json!({"jobId": job_id})).expect("result");
-        status = result["job"]["status"].as_str().unwrap_or_default().to_string();
-        if status.starts_with("COMPLETED") || status == "FAILED" {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    assert_eq!(status, "COMPLETED_WITH_ERRORS");
+    let job_id = imported(&window, &file);
+    assert_eq!(job_status(&window, &job_id), "COMPLETED_WITH_ERRORS");
 
     let summary = invoke(&window, "failure_summary", json!({"jobId": job_id})).expect("summary");
     assert_eq!(summary["total"], 2);
@@ -160,6 +170,130 @@ fn failures_of_a_finished_job_are_summarized_paged_joined_and_retried() {
             .expect("retry");
     assert_eq!(retried["lines"], 1);
     assert!(retried["jobId"].as_str().is_some_and(|id| id != job_id));
+}
+
+#[test]
+fn failed_lines_are_repaired_by_hand_and_by_plan_previewed_reimported_and_recorded() {
+    use std::os::unix::fs::PermissionsExt;
+    use tauri::Manager;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let window = app(dir.path());
+    let sample =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../samples/synthea-10-patients/Patient.000.ndjson");
+    let patients = std::fs::read_to_string(sample).expect("sample");
+    let lines: Vec<Value> =
+        patients.lines().take(4).map(|l| serde_json::from_str(l).expect("json")).collect();
+    let (mut coded, mut unknown, mut by_hand) = (lines[1].clone(), lines[2].clone(), lines[3].clone());
+    coded["gender"] = "M".into();
+    unknown["legacyCode"] = "A1".into();
+    by_hand["birthDate"] = "03/07/1965".into();
+    let file = dir.path().join("Patient.repairs.ndjson");
+    std::fs::write(&file, format!("{}\n{coded}\n{unknown}\n{by_hand}\n", lines[0])).expect("write");
+    dropped(&window, &file);
+    let job_id = imported(&window, &file);
+    assert_eq!(job_status(&window, &job_id), "COMPLETED_WITH_ERRORS");
+
+    // The editor's check: issues at their element, each with its quick fix.
+    let pretty = serde_json::to_string_pretty(&by_hand).expect("json");
+    let checked = invoke(&window, "check_resource", json!({"text": pretty, "level": null})).expect("check");
+    assert_eq!(checked["rejected"], true);
+    let issue =
+        checked["issues"].as_array().expect("issues").iter().find(|i| i["path"] == "Patient.birthDate");
+    let fix = &issue.expect("the date's issue")["fix"];
+    assert_eq!(fix["kind"], "reformat-date");
+    assert_eq!(fix["candidates"][0]["value"], "1965-03-07");
+    let broken =
+        invoke(&window, "check_resource", json!({"text": "{\n  \"resourceType\": \"Patient\",\n  oops\n}"}))
+            .expect("check");
+    assert_eq!(broken["syntax"]["line"], 3, "{broken}");
+
+    // A repair by hand is kept in memory with what it changed.
+    let mut fixed = by_hand.clone();
+    fixed["birthDate"] = "1965-03-07".into();
+    let kept = invoke(
+        &window,
+        "keep_repair",
+        json!({"jobId": job_id, "file": "Patient.repairs.ndjson", "lineId": 4, "text": serde_json::to_string_pretty(&fixed).expect("json")}),
+    )
+    .expect("kept");
+    assert_eq!((kept["kept"].as_u64(), kept["rejected"].as_bool()), (Some(1), Some(false)), "{kept}");
+    assert_eq!(kept["changes"][0]["path"], "birthDate");
+    assert_eq!(kept["changes"][0]["before"], "\"03/07/1965\"");
+
+    // The plan's preview: what would go, what would not, a sample.
+    let plan = json!({"version": 1, "rules": [
+        {"resourceType": "Patient", "path": "gender", "action": "replace-code", "map": {"M": "male"}},
+        {"resourceType": "Patient", "path": "legacyCode", "action": "remove"}]})
+    .to_string();
+    let preview = invoke(
+        &window,
+        "preview_repair",
+        json!({"jobId": job_id, "cause": null, "plan": plan, "level": null}),
+    )
+    .expect("preview");
+    assert_eq!(
+        (
+            &preview["failed"],
+            &preview["lines"],
+            &preview["repaired"],
+            &preview["byHand"],
+            &preview["heldBack"]
+        ),
+        (&json!(3), &json!(3), &json!(2), &json!(1), &json!(0)),
+        "{preview}"
+    );
+    assert_eq!(preview["byRule"], json!([1, 1]));
+    assert_eq!(preview["samples"][0]["changes"][0]["after"], "\"male\"");
+    let bad_plan = invoke(
+        &window,
+        "preview_repair",
+        json!({"jobId": job_id, "plan": "{\"version\": 2, \"rules\": []}"}),
+    )
+    .expect_err("a plan of another version");
+    assert!(bad_plan["message"].as_str().is_some_and(|m| m.contains("version 2")), "{bad_plan}");
+
+    // The re-import sends the three, and keeps the change record.
+    let retried = invoke(
+        &window,
+        "retry_failures",
+        json!({"jobId": job_id, "cause": null, "level": null, "plan": plan}),
+    )
+    .expect("retry");
+    assert_eq!((retried["lines"].as_u64(), retried["byHand"].as_u64()), (Some(3), Some(1)));
+    let retry_id = retried["jobId"].as_str().expect("job").to_string();
+    assert_eq!(job_status(&window, &retry_id), "COMPLETED", "every repaired line is imported");
+    let record = invoke(&window, "change_record", json!({"jobId": retry_id})).expect("record");
+    assert_eq!((record["lines"].as_u64(), record["withValues"].as_bool()), (Some(3), Some(true)), "{record}");
+    let rules: Vec<Value> =
+        record["rows"].as_array().expect("rows").iter().map(|r| r["rule"].clone()).collect();
+    assert_eq!(rules, [json!(1), json!(2), Value::Null], "by rule, then by hand");
+
+    let saved = dir.path().join("changes.csv");
+    let target = saved.clone();
+    window.state::<AppState>().set_save_dialog(std::sync::Arc::new(move |name: &str| {
+        assert!(name.starts_with("changes-") && name.ends_with(".csv"), "{name}");
+        Some(target.clone())
+    }));
+    let written =
+        invoke(&window, "save_change_record", json!({"jobId": retry_id, "csv": true})).expect("saved");
+    assert_eq!(written, 3);
+    let csv = std::fs::read_to_string(&saved).expect("csv");
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert!(csv.contains("birthDate,\"\"\"03/07/1965\"\"\",\"\"\"1965-03-07\"\"\","), "{csv}");
+    assert_eq!(std::fs::metadata(&saved).expect("meta").permissions().mode() & 0o777, 0o600);
+
+    // The plan saves for the CLI and opens again.
+    let plan_file = dir.path().join("plan.json");
+    let target = plan_file.clone();
+    window.state::<AppState>().set_save_dialog(std::sync::Arc::new(move |_: &str| Some(target.clone())));
+    assert_eq!(invoke(&window, "save_repair_plan", json!({"plan": plan})).expect("saved"), "plan.json");
+    lakedrop_core::repair::RepairPlan::parse(&std::fs::read_to_string(&plan_file).expect("plan"))
+        .expect("the CLI reads what the app saved");
+    let opened = plan_file.clone();
+    window.state::<AppState>().set_pick_dialog(std::sync::Arc::new(move |_| vec![opened.clone()]));
+    let reopened = invoke(&window, "open_repair_plan", json!({})).expect("opened");
+    let reopened: Value = serde_json::from_str(reopened.as_str().expect("text")).expect("json");
+    assert_eq!(reopened["rules"][1]["action"], "remove");
 }
 
 #[test]

@@ -235,6 +235,7 @@ pub struct Sample {
     pub line_id: u64,
     pub before: String,
     pub after: String,
+    pub changes: Vec<lakedrop_core::repair::Change>,
 }
 
 /// Selects a job's failed lines (all, or one cause's), applies the repairs, and checks each repaired line at
@@ -314,6 +315,15 @@ pub fn prepare<'a>(
                             for rule in rules {
                                 out.by_rule[rule] += 1;
                             }
+                            if out.samples.len() < SAMPLED {
+                                out.samples.push(Sample {
+                                    file: failure.file.clone(),
+                                    line_id: failure.line_id,
+                                    before: String::from_utf8_lossy(&original).into_owned(),
+                                    after: fixed.clone(),
+                                    changes: changes.clone(),
+                                });
+                            }
                             for change in changes {
                                 out.changes.push(record(
                                     change.path,
@@ -321,14 +331,6 @@ pub fn prepare<'a>(
                                     change.after,
                                     Some(change.rule),
                                 ));
-                            }
-                            if out.samples.len() < SAMPLED {
-                                out.samples.push(Sample {
-                                    file: failure.file.clone(),
-                                    line_id: failure.line_id,
-                                    before: String::from_utf8_lossy(&original).into_owned(),
-                                    after: fixed.clone(),
-                                });
                             }
                             out.repaired += 1;
                             (Some(fixed.into_bytes()), None)
@@ -453,7 +455,7 @@ pub async fn retry(
 
 /// The validation level a job ran at; a job that names none ran before HealthLake had levels, and the retry then
 /// takes Lakedrop's default.
-async fn first_level(
+pub async fn first_level(
     clients: &Clients,
     datastore_id: &str,
     job_id: &str,

@@ -159,6 +159,30 @@ pub fn changes_by_hand(file: &str, line: u64, before: &Value, after: &Value) -> 
         .collect()
 }
 
+/// JSON text (a resource as an editor holds it, over many lines) as one NDJSON line: white space outside strings
+/// removed, members and their order kept as written.
+pub fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            out.push(c);
+        }
+    }
+    out
+}
+
 type Edit = (String, Option<Value>, Option<Value>);
 
 fn diff(before: &Value, after: &Value, path: &str, edits: &mut Vec<Edit>) {
@@ -269,6 +293,12 @@ mod tests {
             records.iter().all(|r| r.rule.is_none() && r.resource_id.as_deref() == Some("p") && r.line == 7)
         );
         assert!(changes_by_hand("f", 1, &before, &before).is_empty());
+    }
+
+    #[test]
+    fn an_edited_resource_becomes_one_line_with_its_strings_and_order_kept() {
+        let text = "{\n  \"resourceType\": \"Patient\",\n  \"name\": [ { \"text\": \"A  \\\" B\" } ],\n  \"id\": \"x\"\r\n}\n";
+        assert_eq!(one_line(text), r#"{"resourceType":"Patient","name":[{"text":"A  \" B"}],"id":"x"}"#);
     }
 
     #[test]

@@ -22,7 +22,8 @@ pub async fn pick_files(state: tauri::State<'_, AppState>, folder: bool) -> Resu
     let dialog = state
         .pick_dialog()
         .ok_or_else(|| IpcError::new(ErrorCode::Internal, "no open dialog in this window"))?;
-    let picked = tauri::async_runtime::spawn_blocking(move || dialog(folder)).await.unwrap_or_default();
+    let pick = if folder { crate::session::Pick::Folder } else { crate::session::Pick::Files };
+    let picked = tauri::async_runtime::spawn_blocking(move || dialog(pick)).await.unwrap_or_default();
     state.allow_paths(&picked);
     Ok(picked.into_iter().map(|p| p.display().to_string()).collect())
 }

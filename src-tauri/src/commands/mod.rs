@@ -8,5 +8,6 @@ pub mod jobs;
 pub mod notify;
 pub mod preflight;
 pub mod readback;
+pub mod repair;
 pub mod results;
 pub mod uploads;

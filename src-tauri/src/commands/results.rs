@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
-use lakedrop_aws::results::{JoinSource, Joined, Retry, Sources, failures, retry};
+use lakedrop_aws::results::{JoinSource, Joined, Retry, RetryLines, Sources, failures, retry};
+use lakedrop_core::repair::RepairPlan;
 use lakedrop_core::results::{Cause, Failure, Group, Unreadable};
 use lakedrop_validate::Level;
 use serde::Serialize;
@@ -137,7 +138,8 @@ pub async fn export_failures(
 }
 
 /// Imports only the failed lines again (all, or one cause's) as a new job named after this one, at `level` or, by
-/// default, at the level this job ran at.
+/// default, at the level this job ran at. With a repair plan (JSON, as saved) or lines repaired by hand (kept
+/// with `keep_repair`), only the repaired lines that pass go; the change record stays with the new job.
 #[tauri::command]
 #[specta::specta]
 pub async fn retry_failures(
@@ -145,17 +147,34 @@ pub async fn retry_failures(
     job_id: String,
     cause: Option<Cause>,
     level: Option<Level>,
+    plan: Option<String>,
 ) -> Result<Retry, IpcError> {
     super::bounds::id("the job id", &job_id, 64)?;
+    let plan = match plan {
+        Some(text) => {
+            super::bounds::text("the repair plan", &text, 1024 * 1024)?;
+            Some(
+                RepairPlan::parse(&text)
+                    .map_err(|e| IpcError::new(ErrorCode::InvalidInput, e.to_string()))?,
+            )
+        }
+        None => None,
+    };
     let session = state.session().await?;
     let destination = crate::session::chosen(&session)?;
     let history = state.history().await?;
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    Ok(retry(&session.clients, &history, &destination, &job_id, &cause.into(), level, now).await?)
+    let which = RetryLines { cause, plan, by_hand: state.by_hand(&job_id) };
+    let started = retry(&session.clients, &history, &destination, &job_id, &which, level, now).await?;
+    if which.repairs() {
+        state.clear_by_hand(&job_id);
+        state.keep_change_record(&started.job_id, started.changes.clone());
+    }
+    Ok(started)
 }
 
-async fn load(state: &AppState, job_id: &str) -> Result<Arc<JobFailures>, IpcError> {
+pub(crate) async fn load(state: &AppState, job_id: &str) -> Result<Arc<JobFailures>, IpcError> {
     if let Some(cached) = state.cached_failures(job_id) {
         return Ok(cached);
     }

@@ -76,9 +76,39 @@ export const commands = {
 	exportFailures: (jobId: string, cause: Cause | null) => typedError<number | null, IpcError>(__TAURI_INVOKE("export_failures", { jobId, cause })),
 	/**
 	 *  Imports only the failed lines again (all, or one cause's) as a new job named after this one, at `level` or, by
-	 *  default, at the level this job ran at.
+	 *  default, at the level this job ran at. With a repair plan (JSON, as saved) or lines repaired by hand (kept
+	 *  with `keep_repair`), only the repaired lines that pass go; the change record stays with the new job.
 	 */
-	retryFailures: (jobId: string, cause: Cause | null, level: Level | null) => typedError<Retry, IpcError>(__TAURI_INVOKE("retry_failures", { jobId, cause, level })),
+	retryFailures: (jobId: string, cause: Cause | null, level: Level | null, plan: string | null) => typedError<Retry, IpcError>(__TAURI_INVOKE("retry_failures", { jobId, cause, level, plan })),
+	/**
+	 *  Checks one resource as the editor holds it (JSON over many lines) as HealthLake would check it at `level`
+	 *  (Lakedrop's default without one), with a quick fix for each issue whose cause allows one.
+	 */
+	checkResource: (text: string, level: Level | null) => typedError<ResourceCheck, IpcError>(__TAURI_INVOKE("check_resource", { text, level })),
+	/**
+	 *  Keeps a failed line as repaired by hand (`text`), to be re-imported with the job's fixed lines, or forgets
+	 *  the repair (`text` null). Nothing is written to disk.
+	 */
+	keepRepair: (jobId: string, file: string, lineId: number, text: string | null, level: Level | null) => typedError<KeptRepair, IpcError>(__TAURI_INVOKE("keep_repair", { jobId, file, lineId, text, level })),
+	/**
+	 *  Applies a plan (JSON, as saved) with the repairs kept by hand to a job's failed lines, all or one cause's,
+	 *  and says what a re-import would send: counts, a sample, and the lines it would not fix.
+	 */
+	previewRepair: (jobId: string, cause: Cause | null, plan: string, level: Level | null) => typedError<RepairPreview, IpcError>(__TAURI_INVOKE("preview_repair", { jobId, cause, plan, level })),
+	/**  The change record of a job that re-imported repaired lines (empty for any other job). */
+	changeRecord: (jobId: string) => typedError<ChangeRecordView, IpcError>(__TAURI_INVOKE("change_record", { jobId })),
+	/**
+	 *  Asks where to save, then writes a retry job's change record there, as CSV (for an audit) or NDJSON, readable
+	 *  by the person alone. `None` when the dialog was cancelled, else how many changes were written.
+	 */
+	saveChangeRecord: (jobId: string, csv: boolean) => typedError<number | null, IpcError>(__TAURI_INVOKE("save_change_record", { jobId, csv })),
+	/**
+	 *  Checks a plan and saves it where the person picks, for the CLI (`lakedrop fix --plan`, `lakedrop retry
+	 *  --plan`) or next month's export. `None` when cancelled, else the file's name.
+	 */
+	saveRepairPlan: (plan: string) => typedError<string | null, IpcError>(__TAURI_INVOKE("save_repair_plan", { plan })),
+	/**  Opens a plan the person picks, checked; `None` when cancelled. The plan comes back as JSON text. */
+	openRepairPlan: () => typedError<string | null, IpcError>(__TAURI_INVOKE("open_repair_plan")),
 	/**  Answers `Patient/123` or `Observation?subject=Patient/123` on the chosen data store (or `datastore_id`). */
 	fhirLookup: (text: string, datastoreId: string | null) => typedError<LookupAnswer, IpcError>(__TAURI_INVOKE("fhir_lookup", { text, datastoreId })),
 	/**  The next page of a look-up's search, by the link the last page gave. */
@@ -119,6 +149,31 @@ export type CauseGroup = {
 	group: Group,
 	explanation: string,
 	fix: string,
+};
+
+/**  A retry job's change record. */
+export type ChangeRecordView = {
+	/**  Lines changed (a line with several changed elements counts once). */
+	lines: number,
+	/**  Elements changed. */
+	elements: number,
+	/**  The values are known (the retry was started in this run); otherwise only where the changes were. */
+	withValues: boolean,
+	/**  The first thousand changes. */
+	rows: ChangeView[],
+};
+
+/**  A changed element, values as JSON text. */
+export type ChangeView = {
+	file: string,
+	line: number,
+	resourceType: string | null,
+	resourceId: string | null,
+	path: string,
+	before: string | null,
+	after: string | null,
+	/**  The plan's rule, counted from 1; `None` for a repair by hand. */
+	rule: number | null,
 };
 
 /**  One check's outcome. */
@@ -173,6 +228,16 @@ export type DatastoreChoice = {
 	selectable: boolean,
 };
 
+/**  One way of reading a date written in another format. */
+export type DateReading = {
+	/**  The pattern it was read with, as a repair plan's `reformat-date` takes it (`MM/DD/YYYY`). */
+	pattern: string,
+	/**  The zone assumed, when the value has a time and no zone. */
+	zone: string | null,
+	/**  The value in FHIR's form. */
+	value: string,
+};
+
 /**
  *  The destination as chosen: each part given, or left to be looked up (the only ACTIVE data store) or, on a
  *  sandbox, taken from its seed.
@@ -195,6 +260,16 @@ export type DifferenceText = {
 	path: string,
 	expected: string | null,
 	found: string | null,
+};
+
+/**  One issue in the resource being edited, with the repair the app can offer for it. */
+export type EditorIssue = {
+	code: Code,
+	severity: Severity,
+	/**  The validator's path of the element (`Patient.name[0].use`). */
+	path: string | null,
+	message: string,
+	fix: QuickFix | null,
 };
 
 /**
@@ -459,6 +534,15 @@ export type Joined = {
 	mismatch: boolean,
 };
 
+export type KeptRepair = {
+	/**  Lines of this job repaired by hand and kept, this one included. */
+	kept: number,
+	/**  The kept line would still be rejected (the re-import will hold it back). */
+	rejected: boolean,
+	/**  What the repair changed, element by element. */
+	changes: ChangeView[],
+};
+
 export type KeyChoice = {
 	keyId: string,
 	arn: string,
@@ -550,6 +634,47 @@ export type ProfileChoice = {
 /**  How a profile gets its credentials; shown so the analyst knows whether to run `aws sso login`. */
 export type ProfileKind = "sso" | "credential-process" | "assume-role" | "access-keys" | "other";
 
+/**  A repair the app can apply to the element an issue is about. */
+export type QuickFix = 
+/**  Replace the value by one of the codes the element's required binding allows, likeliest first. */
+{ kind: "choose-code"; choices: string[] } | 
+/**  Remove the element: R4 has no such element here. */
+{ kind: "remove" } | 
+/**  Rewrite the value in FHIR's form: each way of reading it that gives a real date, with its pattern. */
+{ kind: "reformat-date"; candidates: DateReading[] } | 
+/**
+ *  Add the missing element `name`, of type `typeName` (a primitive, or a data type given as JSON), for a
+ *  code from `choices` when its binding is a closed list.
+ */
+{ kind: "add"; name: string; typeName: string; primitive: boolean; choices: string[] };
+
+/**  What a plan (and the repairs by hand kept) would do to a job's failed lines, nothing sent. */
+export type RepairPreview = {
+	/**  Failed lines in scope (all, or the cause's). */
+	failed: number,
+	/**  Lines that would be re-imported: repaired by the plan or by hand, and passing. */
+	lines: number,
+	repaired: number,
+	byHand: number,
+	/**  Lines not fixed: no rule applies, or they would still be rejected; the first hundred with why. */
+	heldBack: number,
+	heldBackLines: HeldBack[],
+	/**  Failed lines whose original could not be found. */
+	missing: number,
+	/**  Per rule, how many of the lines re-imported it changed. */
+	byRule: number[],
+	samples: RepairSample[],
+};
+
+/**  A line the plan repaired, before and after, for a preview. */
+export type RepairSample = {
+	file: string,
+	lineId: number,
+	before: string,
+	after: string,
+	changes: ChangeView[],
+};
+
 /**
  *  The active destination, resolved on its connection (the key's ARN, the data store's name), as shown in the
  *  app's header and used by every import.
@@ -573,6 +698,13 @@ export type ResolvedDestination = {
 	roleArn: string,
 };
 
+export type ResourceCheck = {
+	/**  HealthLake would reject the resource at the level checked. */
+	rejected: boolean,
+	issues: EditorIssue[],
+	syntax: SyntaxError | null,
+};
+
 /**  What a retry started. */
 export type Retry = {
 	jobId: string,
@@ -580,8 +712,10 @@ export type Retry = {
 	lines: number,
 	/**  Failures whose original line could not be found, left out. */
 	missing: number,
-	/**  With a repair plan: the lines it changed (and that now pass), which are the ones imported. */
+	/**  With a repair plan: the lines it changed (and that now pass), which are imported. */
 	repaired: number,
+	/**  Lines repaired by hand (that pass), which are imported. */
+	byHand: number,
 	/**
 	 *  With a repair plan: the failed lines not imported, because the plan did not change them or they would
 	 *  still be rejected, the first hundred with why.
@@ -624,6 +758,13 @@ export type SkippedFile = {
 };
 
 export type Status = "pass" | "warn" | "fail";
+
+/**  Where the JSON itself breaks, 1-based. */
+export type SyntaxError = {
+	line: number,
+	column: number,
+	message: string,
+};
 
 export type TypeCounts = {
 	resourceType: string,
