@@ -37,7 +37,7 @@ pub struct EditorIssue {
 /// Where the JSON itself breaks, 1-based.
 #[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
-pub struct SyntaxError {
+pub struct JsonSyntax {
     pub line: u32,
     pub column: u32,
     pub message: String,
@@ -49,7 +49,7 @@ pub struct ResourceCheck {
     /// HealthLake would reject the resource at the level checked.
     pub rejected: bool,
     pub issues: Vec<EditorIssue>,
-    pub syntax: Option<SyntaxError>,
+    pub syntax: Option<JsonSyntax>,
 }
 
 fn resource_text(text: &str) -> Result<(), IpcError> {
@@ -70,7 +70,7 @@ fn check(text: &str, level: Level) -> ResourceCheck {
         Ok(value) => (Some(value), None),
         Err(e) => (
             None,
-            Some(SyntaxError {
+            Some(JsonSyntax {
                 line: u32::try_from(e.line()).unwrap_or(u32::MAX),
                 column: u32::try_from(e.column()).unwrap_or(u32::MAX),
                 message: e.to_string(),

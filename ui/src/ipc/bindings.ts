@@ -534,6 +534,13 @@ export type Joined = {
 	mismatch: boolean,
 };
 
+/**  Where the JSON itself breaks, 1-based. */
+export type JsonSyntax = {
+	line: number,
+	column: number,
+	message: string,
+};
+
 export type KeptRepair = {
 	/**  Lines of this job repaired by hand and kept, this one included. */
 	kept: number,
@@ -702,7 +709,7 @@ export type ResourceCheck = {
 	/**  HealthLake would reject the resource at the level checked. */
 	rejected: boolean,
 	issues: EditorIssue[],
-	syntax: SyntaxError | null,
+	syntax: JsonSyntax | null,
 };
 
 /**  What a retry started. */
@@ -758,13 +765,6 @@ export type SkippedFile = {
 };
 
 export type Status = "pass" | "warn" | "fail";
-
-/**  Where the JSON itself breaks, 1-based. */
-export type SyntaxError = {
-	line: number,
-	column: number,
-	message: string,
-};
 
 export type TypeCounts = {
 	resourceType: string,

@@ -239,13 +239,67 @@ export function exportFailures(jobId: string, cause: Cause | null): Promise<numb
   return unwrap(() => commands.exportFailures(jobId, cause));
 }
 
-/** Imports only the failed lines again (all, or one cause's) as a new job linked to this one. */
+/**
+ * Imports only the failed lines again (all, or one cause's) as a new job linked to this one; with
+ * a repair plan (its JSON text) or lines kept with `keepRepair`, only the repaired lines that pass.
+ */
 export function retryFailures(
   jobId: string,
   cause: Cause | null,
   level: Level | null = null,
+  plan: string | null = null,
 ): Promise<Retry> {
-  return unwrap(() => commands.retryFailures(jobId, cause, level));
+  return unwrap(() => commands.retryFailures(jobId, cause, level, plan));
+}
+
+// Fixing rejected lines (issue 18).
+import type { ChangeRecordView, KeptRepair, RepairPreview, ResourceCheck } from "./bindings";
+
+/** Checks a resource as the editor holds it, as HealthLake would at `level`, with quick fixes. */
+export function checkResource(text: string, level: Level | null = null): Promise<ResourceCheck> {
+  return unwrap(() => commands.checkResource(text, level));
+}
+
+/**
+ * Keeps a failed line repaired by hand (in memory, for the job's re-import of fixed lines), or
+ * forgets the repair when `text` is null.
+ */
+export function keepRepair(
+  jobId: string,
+  file: string,
+  lineId: number,
+  text: string | null,
+): Promise<KeptRepair> {
+  return unwrap(() => commands.keepRepair(jobId, file, lineId, text, null));
+}
+
+/** What a plan (with the repairs kept by hand) would do to a job's failed lines; nothing is sent. */
+export function previewRepair(
+  jobId: string,
+  cause: Cause | null,
+  plan: string,
+): Promise<RepairPreview> {
+  return unwrap(() => commands.previewRepair(jobId, cause, plan, null));
+}
+
+/** The change record of a job that re-imported repaired lines. */
+export function changeRecord(jobId: string): Promise<ChangeRecordView> {
+  return unwrap(() => commands.changeRecord(jobId));
+}
+
+/** Saves a job's change record where the person picks (CSV, or NDJSON); null when cancelled. */
+export function saveChangeRecord(jobId: string, csv: boolean): Promise<number | null> {
+  return unwrap(() => commands.saveChangeRecord(jobId, csv));
+}
+
+/** Saves a repair plan where the person picks, for the CLI; the file's name, null when cancelled. */
+export function saveRepairPlan(plan: string): Promise<string | null> {
+  return unwrap(() => commands.saveRepairPlan(plan));
+}
+
+/** Opens a repair plan the person picks; its JSON text, null when cancelled. */
+export function openRepairPlan(): Promise<string | null> {
+  return unwrap(() => commands.openRepairPlan());
 }
 
 // Reading imported resources back from the data store's FHIR API (issue 22).

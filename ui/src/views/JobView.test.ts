@@ -464,7 +464,9 @@ describe("JobView", () => {
     click(root.querySelector('[data-cause="bad-date"] [data-testid="cause-filter"]'));
     click(root.querySelector('[data-testid="retry-failures"]'));
     await waitFor(() => nav.view.name === "job" && nav.view.jobId === "job-2");
-    expect(backend.calls.retries).toEqual([{ jobId: "job-1", cause: "bad-date", level: null }]);
+    expect(backend.calls.retries).toEqual([
+      { jobId: "job-1", cause: "bad-date", level: null, plan: null },
+    ]);
   });
 
   it("renders a window of rows, not a million, and fetches the page scrolled to", async () => {

@@ -60,7 +60,15 @@ export const commands: typeof generated = {
   failureRows: (jobId, offset, limit, cause, resourceType, file) =>
     typed(() => world.failureRows(jobId, offset, limit, cause, resourceType, file)),
   exportFailures: (jobId) => typed(() => world.exportFailures(jobId)),
-  retryFailures: (jobId, cause) => typed(() => world.retryFailures(jobId, cause)),
+  retryFailures: (jobId, cause, _level, plan) =>
+    typed(() => world.retryFailures(jobId, cause, plan)),
+  checkResource: (text) => typed(() => world.checkResource(text)),
+  keepRepair: (jobId, _file, _lineId, text) => typed(() => world.keepRepair(jobId, text)),
+  previewRepair: (jobId, cause, plan) => typed(() => world.previewRepair(jobId, cause, plan)),
+  changeRecord: () => typed(() => world.changeRecord()),
+  saveChangeRecord: () => typed(() => 0),
+  saveRepairPlan: () => typed(() => "repair-plan.json"),
+  openRepairPlan: () => typed(() => null),
   cleanUploads: () => typed(() => world.cleanUploads()),
   fhirLookup: (text) => typed(() => world.fhirLookup(text)),
   fhirPage: (url) => typed(() => world.fhirPage(url)),

@@ -44,6 +44,23 @@ import type {
   TypeCounts,
   UnmatchedSample,
 } from "../bindings";
+import type {
+  ChangeRecordView,
+  EditorIssue,
+  KeptRepair,
+  RepairPreview,
+  ResourceCheck,
+} from "../bindings";
+
+/** How many rules a plan's JSON text holds (0 when it is not a plan). */
+function planRuleCount(plan: string): number {
+  try {
+    const rules = (JSON.parse(plan) as { rules?: unknown }).rules;
+    return Array.isArray(rules) ? rules.length : 0;
+  } catch {
+    return 0;
+  }
+}
 
 export interface Settings {
   files: number | null;
@@ -1029,12 +1046,13 @@ export class World {
     return this.find(jobId).failing.total;
   }
 
-  retryFailures(jobId: string, cause: Cause | null): Retry {
+  retryFailures(jobId: string, cause: Cause | null, plan: string | null = null): Retry {
     const j = this.find(jobId);
     const { total: lines } = this.failureRows(jobId, 0, 0, cause, null, null);
-    // Only the failed lines go again, and, unchanged, they fail again.
+    // Only the failed lines go again: unchanged, they fail again; repaired by a plan, they pass.
+    const repaired = plan !== null && planRuleCount(plan) > 0;
     const again: Failing = {
-      total: lines,
+      total: repaired ? 0 : lines,
       at: (i) => nth(this.failureRows(jobId, i, 1, cause, null, null).rows, 0),
     };
     const sent = j.files
@@ -1046,10 +1064,71 @@ export class World {
       inputUri: retried.inputUri ?? "",
       lines,
       missing: 0,
-      repaired: 0,
+      repaired: repaired ? lines : 0,
+      byHand: 0,
       heldBack: 0,
       heldBackLines: [],
     };
+  }
+
+  // Fixing rejected lines (issue 18): a stand-in for the validator that knows one rule (gender's
+  // codes), and plans that repair every failed line.
+  private readonly kept = new Map<string, number>();
+
+  checkResource(text: string): ResourceCheck {
+    let resource: Record<string, unknown>;
+    try {
+      resource = JSON.parse(text) as Record<string, unknown>;
+    } catch (e) {
+      return {
+        rejected: true,
+        issues: [],
+        syntax: { line: 1, column: 1, message: String(e) },
+      };
+    }
+    const codes = ["male", "female", "other", "unknown"];
+    const gender = resource.gender;
+    const issues: EditorIssue[] =
+      typeof gender === "string" && !codes.includes(gender)
+        ? [
+            {
+              code: "invalid-value",
+              severity: "error",
+              path: `${String(resource.resourceType)}.gender`,
+              message: `"${gender}" is not an allowed code for gender (use one of ${codes.join(", ")})`,
+              fix: { kind: "choose-code", choices: codes },
+            },
+          ]
+        : [];
+    return { rejected: issues.length > 0, issues, syntax: null };
+  }
+
+  keepRepair(jobId: string, text: string | null): KeptRepair {
+    const kept = Math.max(0, (this.kept.get(jobId) ?? 0) + (text === null ? -1 : 1));
+    this.kept.set(jobId, kept);
+    return { kept, rejected: false, changes: [] };
+  }
+
+  previewRepair(jobId: string, cause: Cause | null, plan: string): RepairPreview {
+    const { total } = this.failureRows(jobId, 0, 0, cause, null, null);
+    const rules = planRuleCount(plan);
+    const byHand = Math.min(total, this.kept.get(jobId) ?? 0);
+    const repaired = rules > 0 ? total - byHand : 0;
+    return {
+      failed: total,
+      lines: repaired + byHand,
+      repaired,
+      byHand,
+      heldBack: total - repaired - byHand,
+      heldBackLines: [],
+      missing: 0,
+      byRule: Array.from({ length: rules }, () => repaired),
+      samples: [],
+    };
+  }
+
+  changeRecord(): ChangeRecordView {
+    return { lines: 0, elements: 0, withValues: false, rows: [] };
   }
 
   // Reading back (issue 22): every imported sample resource is there as sent, but the first
