@@ -12,6 +12,10 @@ rm -rf artifacts
 LAKEDROP_E2E_THEME=light xvfb-run -a -s "-screen 0 1280x800x24" timeout 480 node --test --test-reporter=spec app.test.mjs
 GTK_THEME=Adwaita:dark LAKEDROP_E2E_THEME=dark \
   xvfb-run -a -s "-screen 0 1280x800x24" timeout 480 node --test --test-reporter=spec app.test.mjs
+# Fixing rejected lines: repairs by cause and by hand, re-imported, recorded (light, then dark for the screenshots).
+LAKEDROP_E2E_THEME=light xvfb-run -a -s "-screen 0 1280x800x24" timeout 300 node --test --test-reporter=spec repair.test.mjs
+GTK_THEME=Adwaita:dark LAKEDROP_E2E_THEME=dark \
+  xvfb-run -a -s "-screen 0 1280x800x24" timeout 300 node --test --test-reporter=spec repair.test.mjs
 # ui/dist-fake is built by the caller (scripts/test.sh, make e2e) with npm run build:fake; the .deb smoke test
 # (scripts/smoke-deb.sh) sets LAKEDROP_E2E_APP_ONLY, since it is about the installed app.
 if [[ -z "${LAKEDROP_E2E_APP_ONLY:-}" ]]; then

@@ -18,13 +18,11 @@
 //   DISPLAY             used when set; otherwise the test starts its own Xvfb
 
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import {
   accessSync,
   constants,
-  createWriteStream,
   existsSync,
-  mkdirSync,
   mkdtempSync,
   readFileSync,
   rmSync,
@@ -35,6 +33,7 @@ import { dirname, join, resolve } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { DRIVER, openApp, startDriver, waitForDriver } from "./driver.mjs";
+import { Harness, byTestId, withTimeout } from "./harness.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, "../..");
@@ -62,120 +61,15 @@ const TERMINAL = [
   "CANCEL_FAILED",
 ];
 
-/** @type {import("node:child_process").ChildProcess[]} */
-const started = [];
-/** @type {WebdriverIO.Browser | null} */
-let browser = null;
+const h = new Harness(ARTIFACTS, WATCHDOG);
 let flawedDir = "";
 let flawed = "";
 let extra = "";
 let dataDir = "";
 let missing = "";
 
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Kills a process we started, and its process group (WebKitWebDriver's app child). */
-function kill(child, signal = "SIGTERM") {
-  if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    try {
-      child.kill(signal);
-    } catch {
-      // already gone
-    }
-  }
-}
-
-function killAll(signal) {
-  for (const child of started) kill(child, signal);
-}
-
-function logTo(child, name) {
-  const log = createWriteStream(join(ARTIFACTS, name));
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
-}
-
-/** Starts Xvfb on a display it picks itself; resolves to ":N". */
-function startXvfb() {
-  return withTimeout(
-    new Promise((res, rej) => {
-      const xvfb = spawn(
-        "Xvfb",
-        ["-displayfd", "3", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        {
-          stdio: ["ignore", "ignore", "pipe", "pipe"],
-          detached: true,
-        },
-      );
-      started.push(xvfb);
-      xvfb.on("error", (e) =>
-        rej(new Error(`cannot start Xvfb (apt-get install xvfb): ${e.message}`)),
-      );
-      xvfb.on("exit", (code) => rej(new Error(`Xvfb exited with ${code}`)));
-      let out = "";
-      xvfb.stdio[3].on("data", (chunk) => {
-        out += chunk.toString();
-        if (out.includes("\n")) res(`:${out.trim()}`);
-      });
-    }),
-    10_000,
-    "Xvfb",
-  );
-}
-
-async function screenshot(name) {
-  if (!browser) return;
-  try {
-    await withTimeout(browser.saveScreenshot(join(ARTIFACTS, `${name}.png`)), 10_000, "screenshot");
-  } catch (e) {
-    console.error(`screenshot ${name} failed: ${e.message}`);
-  }
-}
-
-const byTestId = (id) => `[data-testid="${id}"]`;
-
-const AXE_SOURCE = readFileSync(join(HERE, "node_modules/axe-core/axe.min.js"), "utf8");
-
-/**
- * Runs axe-core (WCAG 2.1 A and AA rules) on the view as it is now, inside the real webview,
- * and fails on any violation, naming the rule and the elements.
- */
-async function axeCheck(view) {
-  if (!browser) return;
-  await browser.execute(AXE_SOURCE);
-  const violations = await browser.executeAsync((done) => {
-    /** @type {any} */ (window).axe
-      .run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] })
-      .then(
-        (r) =>
-          done(
-            r.violations.map((v) => ({
-              id: v.id,
-              help: v.help,
-              nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")),
-            })),
-          ),
-        (e) => done([{ id: "axe-failed", help: String(e), nodes: [] }]),
-      );
-  });
-  assert.deepEqual(violations, [], `accessibility violations in the ${view} view`);
-}
-
-const watchdog = setTimeout(() => {
-  console.error(`e2e watchdog: still running after ${WATCHDOG / 1000} s; killing everything`);
-  killAll("SIGKILL");
-  process.exit(1);
-}, WATCHDOG);
-watchdog.unref();
+const screenshot = (name) => h.screenshot(name);
+const axeCheck = (view) => h.axeCheck(view);
 
 /**
  * Sends one SigV4-signed request to the embedded sandbox's FHIR API with botocore (from the AWS CLI's
@@ -210,7 +104,6 @@ function signedRequest(method, url, body) {
 }
 
 before(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
   try {
     accessSync(APP, constants.X_OK);
   } catch {
@@ -234,18 +127,18 @@ before(async () => {
   extra = join(flawedDir, "Basic.extra.ndjson");
   writeFileSync(extra, JSON.stringify({ resourceType: "Basic", id: "extra-1", code: { text: "x" } }) + "\n");
 
-  const display = process.env.DISPLAY || (await startXvfb());
+  const display = process.env.DISPLAY || (await h.startXvfb());
   dataDir = mkdtempSync(join(tmpdir(), "lakedrop-e2e-"));
   // The app is started by WebKitWebDriver, so it inherits this environment.
   const { child: driver, port } = await startDriver(
     { DISPLAY: display, LAKEDROP_DATA_DIR: dataDir },
     ["ignore", "pipe", "pipe"],
   );
-  started.push(driver);
-  logTo(driver, "webkitwebdriver.log");
+  h.started.push(driver);
+  h.logTo(driver, "webkitwebdriver.log");
   await waitForDriver(port);
 
-  browser = await withTimeout(
+  h.browser = await withTimeout(
     openApp(port, APP, [SAMPLE, flawed, extra], {
       logLevel: "warn",
       connectionRetryTimeout: SESSION_TIMEOUT,
@@ -255,22 +148,14 @@ before(async () => {
     SESSION_TIMEOUT + 5_000,
     "creating the WebDriver session (is TAURI_WEBVIEW_AUTOMATION reaching the app?)",
   );
-  await browser.setTimeout({ script: 15_000, pageLoad: 30_000 });
+  await h.browser.setTimeout({ script: 15_000, pageLoad: 30_000 });
 });
 
 after(async () => {
-  try {
-    if (browser) await withTimeout(browser.deleteSession(), 10_000, "closing the session");
-  } catch (e) {
-    console.error(e.message);
-  }
-  killAll("SIGTERM");
-  await new Promise((r) => setTimeout(r, 1500));
-  killAll("SIGKILL");
+  await h.close();
   if (flawedDir) rmSync(flawedDir, { recursive: true, force: true });
   if (dataDir && process.env.LAKEDROP_E2E_KEEP !== "1")
     rmSync(dataDir, { recursive: true, force: true });
-  clearTimeout(watchdog);
 });
 
 test("drop the sample, import it, read the manifest", { timeout: 380_000 }, async (t) => {
@@ -278,52 +163,11 @@ test("drop the sample, import it, read the manifest", { timeout: 380_000 }, asyn
     t.skip(missing);
     return;
   }
-  assert.ok(browser);
-  const b = browser;
-
-  // Steps run in order; after a failure the rest are skipped rather than each waiting
-  // out its own timeout, and the screen at the failure is saved.
-  let failed = "";
-  let n = 0;
-  const step = (name, fn) => {
-    n += 1;
-    const shot = `${String(n).padStart(2, "0")}-failed`;
-    return t.test(name, { skip: failed ? `skipped: "${failed}" failed` : false }, async () => {
-      try {
-        await fn();
-      } catch (e) {
-        failed = name;
-        await screenshot(shot);
-        throw e;
-      }
-    });
-  };
-
-  /**
-   * Presses Tab until the element matching `selector` has the focus (it must be reachable by
-   * keyboard) and checks the focus is visible.
-   */
-  const tabTo = async (selector) => {
-    for (let i = 0; i < 120; i++) {
-      await b.keys("Tab");
-      const focus = await b.execute((sel) => {
-        const el = document.activeElement;
-        if (!el || !el.matches(sel)) return null;
-        const style = getComputedStyle(el);
-        return { outline: style.outlineStyle, shadow: style.boxShadow };
-      }, selector);
-      if (focus) {
-        assert.ok(focus.outline !== "none" || focus.shadow !== "none", `no visible focus on ${selector}`);
-        return;
-      }
-    }
-    assert.fail(`${selector} cannot be reached with Tab`);
-  };
-  /** Tabs to the element matching `selector`, then presses Enter on it. */
-  const tabToAndPress = async (selector) => {
-    await tabTo(selector);
-    await b.keys("Enter");
-  };
+  assert.ok(h.browser);
+  const b = h.browser;
+  const step = h.steps(t);
+  const tabTo = (selector) => h.tabTo(selector);
+  const tabToAndPress = (selector) => h.tabToAndPress(selector);
 
   await step("the app starts and listens for drops", async () => {
     const zone = await b.$(byTestId("drop-zone"));

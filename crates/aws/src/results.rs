@@ -202,7 +202,8 @@ impl RetryLines {
     }
 }
 
-/// How many held-back lines a [`Retry`] lists, and how many changed lines a [`Prepared`] keeps as a sample.
+/// How many held-back lines a [`Retry`] lists, and how many changed lines a [`Prepared`] keeps as a sample (more
+/// when the plan has more rules: one line for each).
 const LISTED_HELD_BACK: usize = 100;
 const SAMPLED: usize = 5;
 
@@ -224,7 +225,7 @@ pub struct Prepared {
     pub by_rule: Vec<u64>,
     /// Every element changed, with its values: the change record.
     pub changes: Vec<lakedrop_core::repair::ChangeRecord>,
-    /// The first few lines the plan repaired, before and after.
+    /// A few lines the plan repaired, before and after: one for each rule, and the first ones.
     pub samples: Vec<Sample>,
 }
 
@@ -305,7 +306,11 @@ pub fn prepare<'a>(
             }
         } else if let Some(plan) = &which.plan {
             match plan.repair(&original) {
-                LineRepair::Unchanged => (None, Some("no rule of the plan applies to this line".to_string())),
+                LineRepair::Unchanged => {
+                    let why = still_wrong(failure.line_id, &original)
+                        .unwrap_or_else(|| "it passes as it is".into());
+                    (None, Some(format!("no rule of the plan applies to this line ({why})")))
+                }
                 LineRepair::Changed { line: fixed, changes, .. } => {
                     match still_wrong(failure.line_id, fixed.as_bytes()) {
                         Some(reason) => (None, Some(reason)),
@@ -315,7 +320,16 @@ pub fn prepare<'a>(
                             for rule in rules {
                                 out.by_rule[rule] += 1;
                             }
-                            if out.samples.len() < SAMPLED {
+                            // A sample shows each rule at work: a line joins it when it shows a rule not yet
+                            // shown, the first lines fill what is left.
+                            let shown = |rule: usize| {
+                                out.samples.iter().any(|s| s.changes.iter().any(|c| c.rule == rule))
+                            };
+                            let new_rule = changes.iter().any(|c| !shown(c.rule));
+                            let room = out.by_rule.len().max(SAMPLED);
+                            if out.samples.len() < room
+                                && (new_rule || out.samples.len() + out.by_rule.len() < SAMPLED)
+                            {
                                 out.samples.push(Sample {
                                     file: failure.file.clone(),
                                     line_id: failure.line_id,
