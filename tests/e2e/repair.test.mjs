@@ -143,6 +143,11 @@ test("rejected lines are repaired by cause and by hand, re-imported, and recorde
     assert.match(await summary.getText(), /^10 resources in 2 files ready to import · 101 lines will be rejected/);
     await b.$(byTestId("import-button")).click();
     await b.$(byTestId("run-checks")).waitForDisplayed({ timeout: 15_000 });
+    // The checks are about the destination: once the sandbox's is filled in.
+    await b.waitUntil(async () => (await b.$(byTestId("datastore")).getValue()) !== "", {
+      timeout: 15_000,
+      timeoutMsg: "no data store was offered",
+    });
     await b.$(byTestId("run-checks")).click();
     const start = await b.$(byTestId("start-import"));
     await start.waitForEnabled({ timeout: 30_000, timeoutMsg: "the sandbox's checks did not pass" });
