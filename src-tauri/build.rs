@@ -35,6 +35,7 @@ const COMMANDS: &[&str] = &[
     "save_change_record",
     "save_repair_plan",
     "open_repair_plan",
+    "fix_file",
     "clean_uploads",
     "fhir_lookup",
     "fhir_page",

@@ -48,6 +48,7 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
         commands::repair::save_change_record,
         commands::repair::save_repair_plan,
         commands::repair::open_repair_plan,
+        commands::repair::fix_file,
         commands::readback::fhir_lookup,
         commands::readback::fhir_page,
         commands::readback::verify_sample,

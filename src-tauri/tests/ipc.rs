@@ -297,6 +297,61 @@ fn failed_lines_are_repaired_by_hand_and_by_plan_previewed_reimported_and_record
 }
 
 #[test]
+fn a_local_file_is_repaired_before_import_previewed_then_saved_as_a_fixed_copy() {
+    use std::os::unix::fs::PermissionsExt;
+    use tauri::Manager;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let window = app(dir.path());
+    let coded = r#"{"resourceType":"Patient","id":"a","gender":"M"}"#;
+    let dude = r#"{"resourceType":"Patient","id":"b","gender":"dude"}"#;
+    let file = dir.path().join("Patient.local.ndjson");
+    std::fs::write(&file, format!("{coded}\n{dude}\n")).expect("write");
+    let plan = json!({"version": 1, "rules": [
+        {"resourceType": "Patient", "path": "gender", "action": "replace-code", "map": {"M": "male"}}]})
+    .to_string();
+    let hand = json!([{"line": 2, "text": "{\n  \"resourceType\": \"Patient\",\n  \"id\": \"b\",\n  \"gender\": \"other\"\n}"}]);
+    let args = |save: bool| json!({"path": file, "plan": plan, "byHand": hand, "save": save, "level": null});
+    let refused = invoke(&window, "fix_file", args(false)).expect_err("not dropped yet");
+    assert_eq!(refused["code"], "invalid-input");
+    dropped(&window, &file);
+
+    let preview = invoke(&window, "fix_file", args(false)).expect("preview");
+    assert_eq!(
+        (&preview["changed"], &preview["byHand"], &preview["stillInvalid"]),
+        (&json!(1), &json!(1), &json!(0))
+    );
+    let paths: Vec<&str> =
+        preview["changes"].as_array().expect("changes").iter().filter_map(|c| c["path"].as_str()).collect();
+    assert_eq!(paths, ["gender", "gender"]);
+    assert_eq!(preview["changes"][1]["rule"], Value::Null, "the second is by hand");
+    assert_eq!(preview["savedAs"], Value::Null);
+
+    let target = dir.path().join("Patient.local.fixed.ndjson");
+    let picked = target.clone();
+    window.state::<AppState>().set_save_dialog(std::sync::Arc::new(move |name: &str| {
+        assert_eq!(name, "Patient.local.fixed.ndjson");
+        Some(picked.clone())
+    }));
+    let saved = invoke(&window, "fix_file", args(true)).expect("saved");
+    assert_eq!(saved["savedAs"], target.display().to_string());
+    let fixed = std::fs::read_to_string(&target).expect("fixed copy");
+    assert_eq!(
+        fixed,
+        "{\"gender\":\"male\",\"id\":\"a\",\"resourceType\":\"Patient\"}\n{\"resourceType\":\"Patient\",\"id\":\"b\",\"gender\":\"other\"}\n"
+    );
+    let record = dir.path().join("Patient.local.fixed.changes.ndjson");
+    assert_eq!(std::fs::read_to_string(&record).expect("record").lines().count(), 2);
+    for written in [&target, &record] {
+        assert_eq!(std::fs::metadata(written).expect("meta").permissions().mode() & 0o777, 0o600);
+    }
+    // The fixed copy counts as picked: it can be read, validated and imported.
+    assert_eq!(
+        invoke(&window, "line_text", json!({"path": target, "line": 2})).expect("line"),
+        fixed.lines().nth(1).expect("2")
+    );
+}
+
+#[test]
 fn a_line_reads_back_and_rejected_lines_save_where_the_dialog_says() {
     use tauri::Manager;
     let dir = tempfile::tempdir().expect("tempdir");

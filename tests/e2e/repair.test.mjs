@@ -137,10 +137,35 @@ test("rejected lines are repaired by cause and by hand, re-imported, and recorde
     await field.setValue(value);
   };
 
-  await step("the broken lines are imported and rejected, 101 of them in three causes", async () => {
+  await step("before upload, a rejected line opens in the editor from its issue and is repaired there", async () => {
     const summary = await b.$(byTestId("validation-summary"));
     await summary.waitForExist({ timeout: 60_000, timeoutMsg: "the files were not checked" });
     assert.match(await summary.getText(), /^10 resources in 2 files ready to import · 101 lines will be rejected/);
+    const row = await b.$(`[data-testid="file-row"][data-path="${files[0]}"]`);
+    await row.$("button*=Show").click();
+    const group = await row.$(`${byTestId("issue-group")}[data-code="invalid-value"]`);
+    await group.waitForDisplayed({ timeout: 5_000 });
+    await group.$(byTestId("issue-example")).click();
+    await row.$(byTestId("issue-repair")).waitForDisplayed({ timeout: 10_000 });
+    await row.$(byTestId("issue-repair")).click();
+    const issue = await row.$(`${byTestId("repair-issue")}[data-path="Patient.gender"]`);
+    await issue.waitForDisplayed({ timeout: 15_000, timeoutMsg: "the editor's check named no issue at gender" });
+    assert.equal(await issue.$(byTestId("fix-code")).getValue(), "male", "M: male is the likeliest code");
+    await issue.$(byTestId("fix-apply")).click();
+    await row.$(byTestId("repair-valid")).waitForDisplayed({ timeout: 15_000 });
+    await row.$(byTestId("repair-keep")).click();
+    const kept = await row.$(byTestId("repair-kept"));
+    await kept.waitForDisplayed({ timeout: 10_000, timeoutMsg: "the repair was not kept" });
+    assert.match(await kept.getText(), /gender: "M" → "male"/);
+    assert.match(await row.$(byTestId("local-repairs")).getText(), /^1 line repaired by hand\./);
+    assert.equal(await row.$(byTestId("local-fix-save")).isEnabled(), true);
+    await kept.scrollIntoView({ block: "center" });
+    await b.pause(300);
+    await h.screenshot("r0-repaired-before-upload");
+    await h.axeCheck("files, a line repaired before upload");
+  });
+
+  await step("the broken lines are imported and rejected, 101 of them in three causes", async () => {
     await b.$(byTestId("import-button")).click();
     await b.$(byTestId("run-checks")).waitForDisplayed({ timeout: 15_000 });
     // The checks are about the destination: once the sandbox's is filled in.

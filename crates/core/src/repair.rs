@@ -329,7 +329,13 @@ pub struct FileRepair {
     pub still_invalid: u64,
     /// The first of those (line numbers), for a look.
     pub still_invalid_lines: Vec<u64>,
+    /// Lines replaced by a repair made by hand (the app's; the CLI makes none).
+    #[serde(skip)]
+    pub by_hand: u64,
 }
+
+/// Lines repaired by hand, by 1-based line number: each is written in place of its line, whole.
+pub type ByHand = BTreeMap<u64, String>;
 
 /// How many still-invalid line numbers a [`FileRepair`] lists.
 const LISTED_INVALID: usize = 100;
@@ -345,11 +351,39 @@ pub fn repair_file(
     options: &Options,
     changes: &mut dyn Write,
 ) -> Result<FileRepair, FilesError> {
+    let mut failure: Option<FilesError> = None;
+    let mut report = FileRepair::default();
+    write_private(out, |writer| {
+        report = repair_into(plan, &ByHand::new(), input, label, writer, options, changes)
+            .map_err(|e| std::io::Error::other(store(&mut failure, e)))?;
+        Ok(())
+    })
+    .map_err(|e| failure.take().unwrap_or(e))?;
+    Ok(report)
+}
+
+fn store(slot: &mut Option<FilesError>, e: FilesError) -> String {
+    let text = e.to_string();
+    *slot = Some(e);
+    text
+}
+
+/// [`repair_file`] with lines repaired by hand (written in their place, recorded with `rule` `None`), into any
+/// writer: the app's fixed copy, or nothing at all for a preview of what a plan would do.
+pub fn repair_into(
+    plan: &RepairPlan,
+    by_hand: &ByHand,
+    input: &Path,
+    label: &str,
+    writer: &mut dyn Write,
+    options: &Options,
+    changes: &mut dyn Write,
+) -> Result<FileRepair, FilesError> {
     let read_err = |source| FilesError::Io { path: input.to_path_buf(), source };
     let mut reader = open_lines(input).map_err(read_err)?;
     let mut report = FileRepair { by_rule: vec![0; plan.rules.len()], ..FileRepair::default() };
-    let mut failure: Option<FilesError> = None;
-    write_private(out, |writer| {
+    let write_err = |source| FilesError::Io { path: input.to_path_buf(), source };
+    let mut run = || -> Result<(), FilesError> {
         let mut block: Vec<Vec<u8>> = Vec::with_capacity(BLOCK_LINES);
         loop {
             block.clear();
@@ -358,10 +392,7 @@ pub fn repair_file(
                 match reader.read_until(b'\n', &mut buf) {
                     Ok(0) => break,
                     Ok(_) => {}
-                    Err(e) => {
-                        failure = Some(read_err(e));
-                        return Err(std::io::Error::other("the source could not be read"));
-                    }
+                    Err(e) => return Err(read_err(e)),
                 }
                 if buf.last() == Some(&b'\n') {
                     buf.pop();
@@ -379,18 +410,48 @@ pub fn repair_file(
             let processed: Vec<Processed> = block
                 .par_iter()
                 .enumerate()
-                .map(|(i, line)| Processed::of(plan, first + i as u64, line, options))
+                .map(|(i, line)| Processed::of(plan, by_hand, first + i as u64, line, options))
                 .collect();
             for (line, processed) in block.iter().zip(processed) {
                 report.lines += 1;
                 if processed.rejected {
                     report.note_invalid();
                 }
+                if let Some(edited) = by_hand.get(&report.lines) {
+                    report.by_hand += 1;
+                    let parse = |b: &[u8]| serde_json::from_slice::<Value>(b).ok();
+                    let records = match (parse(line), parse(edited.as_bytes())) {
+                        (Some(before), Some(after)) => {
+                            crate::quickfix::changes_by_hand(label, report.lines, &before, &after)
+                        }
+                        (before, after) => vec![ChangeRecord {
+                            file: label.to_string(),
+                            line: report.lines,
+                            resource_type: None,
+                            resource_id: None,
+                            path: crate::quickfix::WHOLE_LINE.into(),
+                            before: Some(
+                                before.unwrap_or_else(|| String::from_utf8_lossy(line).into_owned().into()),
+                            ),
+                            after,
+                            rule: None,
+                        }],
+                    };
+                    for record in records {
+                        serde_json::to_writer(&mut *changes, &record)
+                            .map_err(std::io::Error::from)
+                            .map_err(write_err)?;
+                        changes.write_all(b"\n").map_err(write_err)?;
+                    }
+                    writer.write_all(edited.as_bytes()).map_err(write_err)?;
+                    writer.write_all(b"\n").map_err(write_err)?;
+                    continue;
+                }
                 let LineRepair::Changed { line: fixed, changes: changed, resource_type, resource_id } =
                     processed.repair
                 else {
-                    writer.write_all(line)?;
-                    writer.write_all(b"\n")?;
+                    writer.write_all(line).map_err(write_err)?;
+                    writer.write_all(b"\n").map_err(write_err)?;
                     continue;
                 };
                 report.changed += 1;
@@ -410,16 +471,18 @@ pub fn repair_file(
                         after: change.after,
                         rule: Some(change.rule),
                     };
-                    serde_json::to_writer(&mut *changes, &record)?;
-                    changes.write_all(b"\n")?;
+                    serde_json::to_writer(&mut *changes, &record)
+                        .map_err(std::io::Error::from)
+                        .map_err(write_err)?;
+                    changes.write_all(b"\n").map_err(write_err)?;
                 }
-                writer.write_all(fixed.as_bytes())?;
-                writer.write_all(b"\n")?;
+                writer.write_all(fixed.as_bytes()).map_err(write_err)?;
+                writer.write_all(b"\n").map_err(write_err)?;
             }
         }
         Ok(())
-    })
-    .map_err(|e| failure.take().unwrap_or(e))?;
+    };
+    run()?;
     Ok(report)
 }
 
@@ -434,11 +497,13 @@ struct Processed {
 }
 
 impl Processed {
-    fn of(plan: &RepairPlan, line_no: u64, line: &[u8], options: &Options) -> Processed {
-        let repair = plan.repair(line);
-        let written = match &repair {
-            LineRepair::Changed { line, .. } => line.as_bytes(),
-            LineRepair::Unchanged => line,
+    fn of(plan: &RepairPlan, by_hand: &ByHand, line_no: u64, line: &[u8], options: &Options) -> Processed {
+        let edited = by_hand.get(&line_no);
+        let repair = if edited.is_some() { LineRepair::Unchanged } else { plan.repair(line) };
+        let written = match (&repair, edited) {
+            (_, Some(edited)) => edited.as_bytes(),
+            (LineRepair::Changed { line, .. }, None) => line.as_bytes(),
+            (LineRepair::Unchanged, None) => line,
         };
         let blank = written.iter().all(u8::is_ascii_whitespace);
         let rejected = !blank && check_line(line_no, written, options).rejected;

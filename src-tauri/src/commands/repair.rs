@@ -425,3 +425,160 @@ pub async fn open_repair_plan(state: tauri::State<'_, AppState>) -> Result<Optio
         .map_err(|e| IpcError::new(ErrorCode::InvalidInput, format!("{}: {}", path.display(), e.message)))?;
     Ok(Some(serde_json::to_string(&plan).map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))?))
 }
+
+/// A line of a local file repaired by hand (1-based), as the editor holds it.
+#[derive(Debug, Clone, serde::Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct HandLine {
+    pub line: u64,
+    pub text: String,
+}
+
+/// What repairing a local file does (or did): counts, the lines still rejected, and the changes.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct FileFix {
+    pub lines: u64,
+    /// Lines a rule of the plan changed.
+    pub changed: u64,
+    pub by_hand: u64,
+    pub by_rule: Vec<u64>,
+    pub still_invalid: u64,
+    /// The first hundred of those, 1-based.
+    pub still_invalid_lines: Vec<u64>,
+    /// The first thousand changes.
+    pub changes: Vec<ChangeView>,
+    /// Where the fixed copy was saved (and may now be read: it counts as picked); `None` for a preview, or when
+    /// the dialog was cancelled.
+    pub saved_as: Option<String>,
+}
+
+/// Repairs a dropped or picked file before it is imported, with a plan (JSON, as saved) and lines repaired by
+/// hand: a preview that writes nothing (`save` false), or a fixed copy saved where the person picks, 0600, with
+/// its change record beside it (`<name>.changes.ndjson`, also 0600). No temporary copy is made.
+#[tauri::command]
+#[specta::specta]
+pub async fn fix_file(
+    state: tauri::State<'_, AppState>,
+    path: String,
+    plan: Option<String>,
+    by_hand: Vec<HandLine>,
+    save: bool,
+    level: Option<Level>,
+) -> Result<FileFix, IpcError> {
+    super::bounds::text("the path", &path, super::bounds::MAX_PATH)?;
+    if by_hand.len() > 100_000 {
+        return Err(IpcError::new(ErrorCode::InvalidInput, "more than 100,000 lines repaired by hand"));
+    }
+    let input = state.checked_path(&path)?;
+    let plan = match plan {
+        Some(text) => parse_plan(&text)?,
+        None => RepairPlan { version: lakedrop_core::repair::PLAN_VERSION, rules: Vec::new() },
+    };
+    let mut hand = lakedrop_core::repair::ByHand::new();
+    for line in by_hand {
+        resource_text(&line.text)?;
+        hand.insert(line.line, one_line(&line.text));
+    }
+    let label = input.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let target = if save {
+        let stem = label.strip_suffix(".ndjson").unwrap_or(&label);
+        match save_dialog(&state, format!("{stem}.fixed.ndjson")).await? {
+            Some(target) => Some(target),
+            None => return Ok(FileFix::cancelled()),
+        }
+    } else {
+        None
+    };
+    let options = Options { level: level.unwrap_or_default(), ..Options::default() };
+    let fixed = tauri::async_runtime::spawn_blocking(
+        move || -> Result<(FileFix, Option<std::path::PathBuf>), IpcError> {
+            let mut changes = Vec::new();
+            let report =
+                match &target {
+                    None => lakedrop_core::repair::repair_into(
+                        &plan,
+                        &hand,
+                        &input,
+                        &label,
+                        &mut std::io::sink(),
+                        &options,
+                        &mut changes,
+                    )?,
+                    Some(out) => {
+                        let mut report = None;
+                        let mut failure = None;
+                        let written = lakedrop_core::files::write_private(out, |w| {
+                            match lakedrop_core::repair::repair_into(
+                                &plan,
+                                &hand,
+                                &input,
+                                &label,
+                                w,
+                                &options,
+                                &mut changes,
+                            ) {
+                                Ok(r) => {
+                                    report = Some(r);
+                                    Ok(())
+                                }
+                                Err(e) => {
+                                    let text = e.to_string();
+                                    failure = Some(e);
+                                    Err(std::io::Error::other(text))
+                                }
+                            }
+                        });
+                        if let Some(e) = failure {
+                            return Err(e.into());
+                        }
+                        written?;
+                        let record = out.with_extension("changes.ndjson");
+                        lakedrop_core::files::write_private(&record, |w| w.write_all(&changes))?;
+                        report.unwrap_or_default()
+                    }
+                };
+            let records: Vec<ChangeRecord> = changes
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .take(LISTED_CHANGES)
+                .filter_map(|l| serde_json::from_slice(l).ok())
+                .collect();
+            Ok((
+                FileFix {
+                    lines: report.lines,
+                    changed: report.changed,
+                    by_hand: report.by_hand,
+                    by_rule: report.by_rule,
+                    still_invalid: report.still_invalid,
+                    still_invalid_lines: report.still_invalid_lines,
+                    changes: records.iter().map(ChangeView::from).collect(),
+                    saved_as: target.as_ref().map(|p| p.display().to_string()),
+                },
+                target,
+            ))
+        },
+    )
+    .await
+    .map_err(|e| IpcError::new(ErrorCode::Internal, format!("the repair stopped: {e}")))??;
+    let (fix, target) = fixed;
+    if let Some(target) = target {
+        state.allow_paths(&[target]);
+    }
+    Ok(fix)
+}
+
+impl FileFix {
+    fn cancelled() -> FileFix {
+        FileFix {
+            lines: 0,
+            changed: 0,
+            by_hand: 0,
+            by_rule: Vec::new(),
+            still_invalid: 0,
+            still_invalid_lines: Vec::new(),
+            changes: Vec::new(),
+            saved_as: None,
+        }
+    }
+}

@@ -109,6 +109,12 @@ export const commands = {
 	saveRepairPlan: (plan: string) => typedError<string | null, IpcError>(__TAURI_INVOKE("save_repair_plan", { plan })),
 	/**  Opens a plan the person picks, checked; `None` when cancelled. The plan comes back as JSON text. */
 	openRepairPlan: () => typedError<string | null, IpcError>(__TAURI_INVOKE("open_repair_plan")),
+	/**
+	 *  Repairs a dropped or picked file before it is imported, with a plan (JSON, as saved) and lines repaired by
+	 *  hand: a preview that writes nothing (`save` false), or a fixed copy saved where the person picks, 0600, with
+	 *  its change record beside it (`<name>.changes.ndjson`, also 0600). No temporary copy is made.
+	 */
+	fixFile: (path: string, plan: string | null, byHand: HandLine[], save: boolean, level: Level | null) => typedError<FileFix, IpcError>(__TAURI_INVOKE("fix_file", { path, plan, byHand, save, level })),
 	/**  Answers `Patient/123` or `Observation?subject=Patient/123` on the chosen data store (or `datastore_id`). */
 	fhirLookup: (text: string, datastoreId: string | null) => typedError<LookupAnswer, IpcError>(__TAURI_INVOKE("fhir_lookup", { text, datastoreId })),
 	/**  The next page of a look-up's search, by the link the last page gave. */
@@ -351,6 +357,25 @@ export type FailureSummary = {
 	sources: JoinSource[],
 };
 
+/**  What repairing a local file does (or did): counts, the lines still rejected, and the changes. */
+export type FileFix = {
+	lines: number,
+	/**  Lines a rule of the plan changed. */
+	changed: number,
+	byHand: number,
+	byRule: number[],
+	stillInvalid: number,
+	/**  The first hundred of those, 1-based. */
+	stillInvalidLines: number[],
+	/**  The first thousand changes. */
+	changes: ChangeView[],
+	/**
+	 *  Where the fixed copy was saved (and may now be read: it counts as picked); `None` for a preview, or when
+	 *  the dialog was cancelled.
+	 */
+	savedAs: string | null,
+};
+
 /**  Everything validation found in one file. */
 export type FileReport = {
 	path: string,
@@ -403,6 +428,12 @@ export type Group = {
 	exampleLineIds: number[],
 	/**  A representative diagnostics text. */
 	diagnostics: string,
+};
+
+/**  A line of a local file repaired by hand (1-based), as the editor holds it. */
+export type HandLine = {
+	line: number,
+	text: string,
 };
 
 /**  A failed line a repaired retry did not import, and why. */

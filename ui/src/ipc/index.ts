@@ -253,7 +253,13 @@ export function retryFailures(
 }
 
 // Fixing rejected lines (issue 18).
-import type { ChangeRecordView, KeptRepair, RepairPreview, ResourceCheck } from "./bindings";
+import type {
+  ChangeRecordView,
+  FileFix,
+  KeptRepair,
+  RepairPreview,
+  ResourceCheck,
+} from "./bindings";
 
 /** Checks a resource as the editor holds it, as HealthLake would at `level`, with quick fixes. */
 export function checkResource(text: string, level: Level | null = null): Promise<ResourceCheck> {
@@ -295,6 +301,19 @@ export function saveChangeRecord(jobId: string, csv: boolean): Promise<number | 
 /** Saves a repair plan where the person picks, for the CLI; the file's name, null when cancelled. */
 export function saveRepairPlan(plan: string): Promise<string | null> {
   return unwrap(() => commands.saveRepairPlan(plan));
+}
+
+/**
+ * Repairs a dropped or picked file before import, with a plan (JSON text, or null) and lines
+ * repaired by hand: a preview (`save` false) or a fixed copy saved where the person picks.
+ */
+export function fixFile(
+  path: string,
+  plan: string | null,
+  byHand: { line: number; text: string }[],
+  save: boolean,
+): Promise<FileFix> {
+  return unwrap(() => commands.fixFile(path, plan, byHand, save, null));
 }
 
 /** Opens a repair plan the person picks; its JSON text, null when cancelled. */

@@ -69,6 +69,7 @@ export const commands: typeof generated = {
   saveChangeRecord: () => typed(() => 0),
   saveRepairPlan: () => typed(() => "repair-plan.json"),
   openRepairPlan: () => typed(() => null),
+  fixFile: (_path, plan, byHand, save) => typed(() => world.fixFile(plan, byHand.length, save)),
   cleanUploads: () => typed(() => world.cleanUploads()),
   fhirLookup: (text) => typed(() => world.fhirLookup(text)),
   fhirPage: (url) => typed(() => world.fhirPage(url)),

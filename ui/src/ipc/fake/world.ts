@@ -47,6 +47,7 @@ import type {
 import type {
   ChangeRecordView,
   EditorIssue,
+  FileFix,
   KeptRepair,
   RepairPreview,
   ResourceCheck,
@@ -1124,6 +1125,20 @@ export class World {
       missing: 0,
       byRule: Array.from({ length: rules }, () => repaired),
       samples: [],
+    };
+  }
+
+  fixFile(plan: string | null, byHand: number, save: boolean): FileFix {
+    const rules = plan === null ? 0 : planRuleCount(plan);
+    return {
+      lines: 0,
+      changed: 0,
+      byHand,
+      byRule: Array.from({ length: rules }, () => 0),
+      stillInvalid: 0,
+      stillInvalidLines: [],
+      changes: [],
+      savedAs: save ? "/fake/fixed.ndjson" : null,
     };
   }
 
