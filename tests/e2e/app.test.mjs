@@ -32,8 +32,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { DRIVER, openApp, startDriver, waitForDriver } from "./driver.mjs";
-import { Harness, byTestId, withTimeout } from "./harness.mjs";
+import { DRIVER } from "./driver.mjs";
+import { Harness, byTestId } from "./harness.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, "../..");
@@ -127,28 +127,8 @@ before(async () => {
   extra = join(flawedDir, "Basic.extra.ndjson");
   writeFileSync(extra, JSON.stringify({ resourceType: "Basic", id: "extra-1", code: { text: "x" } }) + "\n");
 
-  const display = process.env.DISPLAY || (await h.startXvfb());
   dataDir = mkdtempSync(join(tmpdir(), "lakedrop-e2e-"));
-  // The app is started by WebKitWebDriver, so it inherits this environment.
-  const { child: driver, port } = await startDriver(
-    { DISPLAY: display, LAKEDROP_DATA_DIR: dataDir },
-    ["ignore", "pipe", "pipe"],
-  );
-  h.started.push(driver);
-  h.logTo(driver, "webkitwebdriver.log");
-  await waitForDriver(port);
-
-  h.browser = await withTimeout(
-    openApp(port, APP, [SAMPLE, flawed, extra], {
-      logLevel: "warn",
-      connectionRetryTimeout: SESSION_TIMEOUT,
-      connectionRetryCount: 0,
-      waitforTimeout: 10_000,
-    }),
-    SESSION_TIMEOUT + 5_000,
-    "creating the WebDriver session (is TAURI_WEBVIEW_AUTOMATION reaching the app?)",
-  );
-  await h.browser.setTimeout({ script: 15_000, pageLoad: 30_000 });
+  await h.launch(APP, [SAMPLE, flawed, extra], dataDir, SESSION_TIMEOUT);
 });
 
 after(async () => {

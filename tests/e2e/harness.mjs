@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { openApp, startDriver, waitForDriver } from "./driver.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const AXE_SOURCE = readFileSync(join(HERE, "node_modules/axe-core/axe.min.js"), "utf8");
@@ -94,6 +95,33 @@ export class Harness {
       10_000,
       "Xvfb",
     );
+  }
+
+  /**
+   * Starts the app `binary` with `args` on its command line (as "Open with" does) under WebKitWebDriver, on
+   * `DISPLAY` or an Xvfb of its own, with its data in `dataDir`, and opens the session (`this.browser`).
+   */
+  async launch(binary, args, dataDir, sessionTimeout = 60_000) {
+    const display = process.env.DISPLAY || (await this.startXvfb());
+    // The app is started by WebKitWebDriver, so it inherits this environment.
+    const { child: driver, port } = await startDriver(
+      { DISPLAY: display, LAKEDROP_DATA_DIR: dataDir },
+      ["ignore", "pipe", "pipe"],
+    );
+    this.started.push(driver);
+    this.logTo(driver, "webkitwebdriver.log");
+    await waitForDriver(port);
+    this.browser = await withTimeout(
+      openApp(port, binary, args, {
+        logLevel: "warn",
+        connectionRetryTimeout: sessionTimeout,
+        connectionRetryCount: 0,
+        waitforTimeout: 10_000,
+      }),
+      sessionTimeout + 5_000,
+      "creating the WebDriver session (is TAURI_WEBVIEW_AUTOMATION reaching the app?)",
+    );
+    await this.browser.setTimeout({ script: 15_000, pageLoad: 30_000 });
   }
 
   async screenshot(name) {

@@ -13,8 +13,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { DRIVER, openApp, startDriver, waitForDriver } from "./driver.mjs";
-import { Harness, byTestId, withTimeout } from "./harness.mjs";
+import { DRIVER } from "./driver.mjs";
+import { Harness, byTestId } from "./harness.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, "../..");
@@ -80,26 +80,8 @@ before(async () => {
     files.push(path);
   }
 
-  const display = process.env.DISPLAY || (await h.startXvfb());
   dataDir = mkdtempSync(join(tmpdir(), "lakedrop-e2e-repair-data-"));
-  const { child: driver, port } = await startDriver(
-    { DISPLAY: display, LAKEDROP_DATA_DIR: dataDir },
-    ["ignore", "pipe", "pipe"],
-  );
-  h.started.push(driver);
-  h.logTo(driver, "webkitwebdriver.log");
-  await waitForDriver(port);
-  h.browser = await withTimeout(
-    openApp(port, APP, files, {
-      logLevel: "warn",
-      connectionRetryTimeout: SESSION_TIMEOUT,
-      connectionRetryCount: 0,
-      waitforTimeout: 10_000,
-    }),
-    SESSION_TIMEOUT + 5_000,
-    "creating the WebDriver session",
-  );
-  await h.browser.setTimeout({ script: 15_000, pageLoad: 30_000 });
+  await h.launch(APP, files, dataDir, SESSION_TIMEOUT);
 });
 
 after(async () => {
