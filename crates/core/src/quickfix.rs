@@ -18,6 +18,10 @@ pub enum QuickFix {
     /// Replace the value by one of the codes the element's required binding allows, likeliest first.
     #[serde(rename_all = "camelCase")]
     ChooseCode { choices: Vec<String> },
+    /// Replace the codings of a CodeableConcept (or a Coding) by one of the (system, code) pairs its required
+    /// binding allows; a CodeableConcept keeps its `text`.
+    #[serde(rename_all = "camelCase")]
+    ChooseCoding { choices: Vec<CodingChoice>, concept: bool },
     /// Remove the element: R4 has no such element here.
     Remove,
     /// Rewrite the value in FHIR's form: each way of reading it that gives a real date, with its pattern.
@@ -27,6 +31,15 @@ pub enum QuickFix {
     /// code from `choices` when its binding is a closed list.
     #[serde(rename_all = "camelCase")]
     Add { name: String, type_name: String, primitive: bool, choices: Vec<String> },
+}
+
+/// A coding a required binding allows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct CodingChoice {
+    pub system: String,
+    pub code: String,
 }
 
 /// One way of reading a date written in another format.
@@ -77,6 +90,21 @@ pub fn suggest(resource: &Value, issue: &Issue) -> Option<QuickFix> {
         }
         Code::InvalidValue => {
             let info = element_at(path)?;
+            if !info.codings.is_empty() {
+                let written = value_at(resource, path)?;
+                let code = written.get("code").or_else(|| written.pointer("/coding/0/code"));
+                let codes: Vec<&str> = info.codings.iter().map(|(_, c)| *c).collect();
+                let order = likeliest_first(code.and_then(Value::as_str).unwrap_or(""), &codes);
+                let choices = order
+                    .iter()
+                    .filter_map(|code| info.codings.iter().find(|(_, c)| c == code))
+                    .map(|(system, code)| CodingChoice { system: (*system).into(), code: (*code).into() })
+                    .collect();
+                return Some(QuickFix::ChooseCoding {
+                    choices,
+                    concept: info.type_name == "CodeableConcept",
+                });
+            }
             let value = value_at(resource, path)?.as_str()?;
             if !info.codes.is_empty() && !info.codes.contains(&value) {
                 return Some(QuickFix::ChooseCode { choices: likeliest_first(value, info.codes) });
@@ -233,6 +261,22 @@ mod tests {
         let [(path, Some(QuickFix::ChooseCode { choices }))] = found.as_slice() else { panic!("{found:?}") };
         assert_eq!(path, "Patient.gender");
         assert_eq!(choices, &["male", "female", "other", "unknown"]);
+    }
+
+    #[test]
+    fn a_coding_outside_its_binding_offers_the_allowed_codings() {
+        let found = fixes(
+            &json!({"resourceType": "Condition", "id": "c", "subject": {"reference": "Patient/p"},
+            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                                           "code": "bogus"}], "text": "x"}}),
+        );
+        let fix = found.iter().find(|(p, _)| p == "Condition.clinicalStatus").and_then(|(_, f)| f.clone());
+        let Some(QuickFix::ChooseCoding { choices, concept: true }) = fix else { panic!("{found:?}") };
+        assert!(
+            choices.iter().any(|c| c.code == "active"
+                && c.system == "http://terminology.hl7.org/CodeSystem/condition-clinical"),
+            "{choices:?}"
+        );
     }
 
     #[test]

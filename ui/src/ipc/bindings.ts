@@ -206,6 +206,12 @@ export type Code = "invalid-json" | "not-an-object" | "blank-line" | "byte-order
 /**  An R4 invariant (a FHIRPath constraint of the definitions, such as `ext-1`) does not hold. */
 "invariant";
 
+/**  A coding a required binding allows. */
+export type CodingChoice = {
+	system: string,
+	code: string,
+};
+
 /**  Where a session talks to: the sandbox (or another AWS-compatible stand-in) or an AWS account. */
 export type ConnectionKind = "sandbox" | "aws";
 
@@ -676,6 +682,11 @@ export type ProfileKind = "sso" | "credential-process" | "assume-role" | "access
 export type QuickFix = 
 /**  Replace the value by one of the codes the element's required binding allows, likeliest first. */
 { kind: "choose-code"; choices: string[] } | 
+/**
+ *  Replace the codings of a CodeableConcept (or a Coding) by one of the (system, code) pairs its required
+ *  binding allows; a CodeableConcept keeps its `text`.
+ */
+{ kind: "choose-coding"; choices: CodingChoice[]; concept: boolean } | 
 /**  Remove the element: R4 has no such element here. */
 { kind: "remove" } | 
 /**  Rewrite the value in FHIR's form: each way of reading it that gives a real date, with its pattern. */

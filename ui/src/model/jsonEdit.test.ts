@@ -68,3 +68,22 @@ describe("JSON edits at a validator path", () => {
     expect(parentPath("Patient.contact[0].name")).toBe("Patient.contact[0]");
   });
 });
+
+describe("a CodeableConcept's codings replaced", () => {
+  it("keeps its text", () => {
+    const s = state(
+      JSON.stringify({
+        resourceType: "Condition",
+        clinicalStatus: { coding: [{ code: "bogus" }], text: "x" },
+      }),
+    );
+    const coding = {
+      system: "http://terminology.hl7.org/CodeSystem/condition-clinical",
+      code: "active",
+    };
+    expect(applied(s, replaceValue(s, "Condition.clinicalStatus.coding", [coding]))).toEqual({
+      resourceType: "Condition",
+      clinicalStatus: { coding: [coding], text: "x" },
+    });
+  });
+});
