@@ -6,6 +6,7 @@
 //! the app (which reads them) share one definition of each format.
 
 pub mod batch;
+pub mod bundle;
 pub mod destination;
 pub mod files;
 pub mod job;
