@@ -281,25 +281,13 @@ pub fn prepare<'a>(
             match still_wrong(failure.line_id, edited.as_bytes()) {
                 Some(reason) => (None, Some(reason)),
                 None => {
-                    let parse = |b: &[u8]| serde_json::from_slice::<serde_json::Value>(b).ok();
-                    match (parse(&original), parse(edited.as_bytes())) {
-                        (Some(before), Some(after)) => {
-                            out.changes.extend(lakedrop_core::quickfix::changes_by_hand(
-                                &failure.file,
-                                failure.line_id,
-                                &before,
-                                &after,
-                            ))
-                        }
-                        // The line was not JSON at all: the whole of it was replaced.
-                        (None, after) => out.changes.push(record(
-                            lakedrop_core::quickfix::WHOLE_LINE.into(),
-                            Some(String::from_utf8_lossy(&original).into_owned().into()),
-                            after,
-                            None,
-                        )),
-                        (Some(_), None) => {}
-                    }
+                    out.changes.extend(lakedrop_core::quickfix::record_line_by_hand(
+                        &failure.file,
+                        failure.line_id,
+                        &original,
+                        edited.as_bytes(),
+                        (failure.resource_type.clone(), failure.resource_id.clone()),
+                    ));
                     out.by_hand += 1;
                     (Some(edited.as_bytes().to_vec()), None)
                 }

@@ -211,6 +211,33 @@ pub fn one_line(text: &str) -> String {
     out
 }
 
+/// The change record of a line replaced by hand, from its bytes before and after: element by element when both
+/// are JSON ([`changes_by_hand`]); one record of the whole line ([`WHOLE_LINE`], its text the value before, the
+/// type and id given) when the original was not JSON at all.
+pub fn record_line_by_hand(
+    file: &str,
+    line: u64,
+    original: &[u8],
+    edited: &[u8],
+    named: (Option<String>, Option<String>),
+) -> Vec<ChangeRecord> {
+    let parse = |b: &[u8]| serde_json::from_slice::<Value>(b).ok();
+    match (parse(original), parse(edited)) {
+        (Some(before), Some(after)) => changes_by_hand(file, line, &before, &after),
+        (None, after) => vec![ChangeRecord {
+            file: file.to_string(),
+            line,
+            resource_type: named.0,
+            resource_id: named.1,
+            path: WHOLE_LINE.into(),
+            before: Some(Value::String(String::from_utf8_lossy(original).into_owned())),
+            after,
+            rule: None,
+        }],
+        (Some(_), None) => Vec::new(),
+    }
+}
+
 type Edit = (String, Option<Value>, Option<Value>);
 
 fn diff(before: &Value, after: &Value, path: &str, edits: &mut Vec<Edit>) {

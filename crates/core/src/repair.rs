@@ -419,24 +419,13 @@ pub fn repair_into(
                 }
                 if let Some(edited) = by_hand.get(&report.lines) {
                     report.by_hand += 1;
-                    let parse = |b: &[u8]| serde_json::from_slice::<Value>(b).ok();
-                    let records = match (parse(line), parse(edited.as_bytes())) {
-                        (Some(before), Some(after)) => {
-                            crate::quickfix::changes_by_hand(label, report.lines, &before, &after)
-                        }
-                        (before, after) => vec![ChangeRecord {
-                            file: label.to_string(),
-                            line: report.lines,
-                            resource_type: None,
-                            resource_id: None,
-                            path: crate::quickfix::WHOLE_LINE.into(),
-                            before: Some(
-                                before.unwrap_or_else(|| String::from_utf8_lossy(line).into_owned().into()),
-                            ),
-                            after,
-                            rule: None,
-                        }],
-                    };
+                    let records = crate::quickfix::record_line_by_hand(
+                        label,
+                        report.lines,
+                        line,
+                        edited.as_bytes(),
+                        (None, None),
+                    );
                     for record in records {
                         serde_json::to_writer(&mut *changes, &record)
                             .map_err(std::io::Error::from)

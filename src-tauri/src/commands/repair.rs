@@ -5,7 +5,7 @@
 //! person saves them, and the local state keeps their paths alone.
 
 use lakedrop_aws::results::{HeldBack, RetryLines, first_level, prepare};
-use lakedrop_core::quickfix::{QuickFix, changes_by_hand, one_line, suggest};
+use lakedrop_core::quickfix::{QuickFix, one_line, record_line_by_hand, suggest};
 use lakedrop_core::repair::{ChangeRecord, RepairPlan};
 use lakedrop_core::results::Cause;
 use lakedrop_validate::{Code, Level, Options, Severity, check_line};
@@ -160,7 +160,8 @@ pub async fn keep_repair(
         return Ok(KeptRepair { kept: kept as u32, rejected: false, changes: Vec::new() });
     };
     resource_text(&text)?;
-    let after: Value = serde_json::from_str(&text).map_err(|e| {
+    // Checked for a clear message: what is kept must at least be JSON.
+    serde_json::from_str::<Value>(&text).map_err(|e| {
         IpcError::new(
             ErrorCode::InvalidInput,
             format!(
@@ -184,16 +185,15 @@ pub async fn keep_repair(
             format!("the original line {line_id} of {file} cannot be found"),
         )
     })?;
-    let changes = match serde_json::from_slice::<Value>(&original) {
-        Ok(before) => changes_by_hand(&file, line_id, &before, &after),
-        Err(_) => Vec::new(),
-    };
+    let named = (failure.resource_type.clone(), failure.resource_id.clone());
+    let line = one_line(&text);
+    let changes = record_line_by_hand(&file, line_id, &original, line.as_bytes(), named);
     let level = match level {
         Some(level) => level,
         None => job_level(&state, &job_id).await?,
     };
     let rejected = check(&text, level).rejected;
-    let kept = state.set_by_hand(&job_id, &file, line_id, Some(one_line(&text)));
+    let kept = state.set_by_hand(&job_id, &file, line_id, Some(line));
     Ok(KeptRepair { kept: kept as u32, rejected, changes: changes.iter().map(ChangeView::from).collect() })
 }
 
