@@ -61,6 +61,9 @@ struct Inner {
     browser: Mutex<Option<Browser>>,
     /// Where the bundled sample is installed, when it is.
     sample_dir: Mutex<Option<PathBuf>>,
+    /// The CRC32C of each file's bytes as the Files step last checked them: the import's one pass proves it
+    /// uploads those very bytes.
+    checked: Mutex<std::collections::BTreeMap<PathBuf, u32>>,
     /// What the person dropped, picked or named on the command line, canonicalized: the only places commands
     /// may read from. The webview can ask for any path; only these are honoured.
     picks: Mutex<Vec<PathBuf>>,
@@ -107,6 +110,7 @@ impl AppState {
                 pick_dialog: Mutex::new(None),
                 browser: Mutex::new(None),
                 sample_dir: Mutex::new(None),
+                checked: Mutex::new(std::collections::BTreeMap::new()),
                 picks: Mutex::new(Vec::new()),
             }),
         }
@@ -119,6 +123,23 @@ impl AppState {
     }
 
     /// Records paths the person dropped or picked through the OS (never what the webview claims).
+    /// Notes the bytes each file's check read (its CRC32C), replacing what an earlier check noted.
+    pub fn note_checked(&self, files: &[lakedrop_validate::FileReport]) {
+        let mut checked = self.inner.checked.lock().unwrap_or_else(PoisonError::into_inner);
+        for file in files {
+            if let Some(crc) = file.crc32c {
+                checked.insert(PathBuf::from(&file.path), crc);
+            }
+        }
+    }
+
+    /// What the Files step's checks read of these files, for the import to prove against.
+    pub fn checked_of(&self, paths: &[PathBuf]) -> std::collections::BTreeMap<PathBuf, u32> {
+        let checked = self.inner.checked.lock().unwrap_or_else(PoisonError::into_inner);
+        let files = lakedrop_core::files::expand_paths(paths).unwrap_or_default();
+        files.into_iter().filter_map(|p| checked.get(&p).map(|&crc| (p, crc))).collect()
+    }
+
     pub fn allow_paths(&self, paths: &[PathBuf]) {
         let mut picks = self.inner.picks.lock().unwrap_or_else(PoisonError::into_inner);
         for path in paths {

@@ -1,26 +1,30 @@
-//! The import pipeline: validate what the analyst chose, upload the files worth importing to a fresh prefix,
-//! and start one import job whose `ClientToken` is derived from the batch, recording it all in local state.
+//! The import pipeline: each file the analyst chose checked and uploaded in one pass (as NDJSON: decompressed,
+//! unbundled) to a fresh prefix, and one import job per batch of at most 10,000 files started, its
+//! `ClientToken` derived from the batch, recording it all in local state.
 
 use std::path::PathBuf;
 
+use std::collections::BTreeMap;
+
 use lakedrop_core::batch::{Batch, BatchFile, unique_key_names};
-use lakedrop_core::files::{expand_paths, fingerprint_file, validate_files};
-use lakedrop_core::progress::{ImportProgress, ImportStarted, SkipReason, SkippedFile, ValidationReport};
+use lakedrop_core::files::expand_paths;
+use lakedrop_core::progress::{ImportJob, ImportProgress, ImportStarted, SkipReason, SkippedFile};
+use lakedrop_core::source::{Input, sniff};
 use lakedrop_core::state::State;
 use lakedrop_core::{CancellationToken, destination::ResolvedDestination};
-use lakedrop_validate::{FileReport, Level, Options};
+use lakedrop_validate::{FileReport, Level, MAX_FILES_PER_IMPORT, Options};
 
 use crate::jobs::{StartImport, start};
 use crate::transfer::{
-    Encryption, ObjectTarget, TransferOptions, TransferProgress, clean_batch_prefix, clean_orphans,
-    upload_checked,
+    CheckedUpload, Encryption, ObjectTarget, TransferOptions, TransferProgress, clean_batch_prefix,
+    clean_orphans, upload_checking,
 };
 use crate::{AwsError, Clients};
 
 /// An interrupted upload of an unchanged file older than this is abandoned: its parts are aborted.
 pub const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ImportRequest {
     pub paths: Vec<PathBuf>,
     pub job_name: Option<String>,
@@ -28,14 +32,19 @@ pub struct ImportRequest {
     /// Import these files again even if they were already imported to this data store; otherwise the job that
     /// imported them is found and followed instead of a second one started.
     pub again: bool,
+    /// The CRC32C of each file's own bytes when it was first checked (the app's Files step): a file whose bytes
+    /// differ when it is uploaded changed since, and is not imported.
+    pub checked: BTreeMap<PathBuf, u32>,
 }
 
-/// Why a validated file is left out of the upload, if it is.
+/// HealthLake's documented limit on one job's input (the 2021 quota table's 50 GB): a batch larger than this is
+/// split into more jobs, as one of more than 10,000 files is.
+pub const MAX_JOB_BYTES: u64 = 50 * 1000 * 1000 * 1000;
+
+/// Why a checked file is left out of the upload, if it is.
 pub fn skip_reason(file: &FileReport) -> Option<SkipReason> {
     if file.not_fhir {
         Some(SkipReason::NotFhir)
-    } else if file.compressed {
-        Some(SkipReason::Compressed)
     } else if file.valid == 0 {
         Some(SkipReason::NoValidLines)
     } else {
@@ -43,40 +52,39 @@ pub fn skip_reason(file: &FileReport) -> Option<SkipReason> {
     }
 }
 
-/// Validates every file (off the async threads), reporting where it has come as `Validating` ten times a second.
-pub async fn validate(
-    paths: Vec<PathBuf>,
-    level: Level,
-    cancel: CancellationToken,
-    progress: &(dyn Fn(ImportProgress) + Sync),
-) -> Result<ValidationReport, AwsError> {
-    let (tell, mut heard) = tokio::sync::watch::channel((0u64, 0u64));
-    let mut checking = tokio::task::spawn_blocking(move || {
-        let files = expand_paths(&paths)?;
-        let mut on_progress = |p| {
-            if let lakedrop_core::progress::ValidateProgress::Progress { bytes_done, bytes_total, .. } = p {
-                tell.send_replace((bytes_done, bytes_total));
-            }
-        };
-        // The import needs each file's counts and groups, not a list of its issues.
-        let options = Options { level, list_errors: false, max_warnings_per_file: 0, ..Options::default() };
-        Ok(validate_files(&files, &options, &mut on_progress, &cancel)?)
-    });
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
-    let finished = loop {
-        tokio::select! {
-            finished = &mut checking => break finished,
-            _ = tick.tick() => {
-                if heard.has_changed().unwrap_or(false) {
-                    let (bytes_done, bytes_total) = *heard.borrow_and_update();
-                    progress(ImportProgress::Validating { bytes_done, bytes_total });
-                }
-            }
-        }
-    };
-    finished.map_err(|e| AwsError::Input(format!("validation stopped: {e}")))?
+/// A file found for the import: what it holds, its size and its modification time.
+#[derive(Debug, Clone)]
+struct Found1 {
+    input: Input,
+    bytes: u64,
+    mtime_ns: i64,
 }
 
+/// Cuts the files, in order, into the batches of one job each: at most 10,000 files and `MAX_JOB_BYTES` (a
+/// single larger file is a batch by itself).
+fn split(files: Vec<Found1>) -> Vec<Vec<Found1>> {
+    let mut batches: Vec<Vec<Found1>> = Vec::new();
+    let mut bytes = 0u64;
+    for file in files {
+        let full = batches.last().is_none_or(|last| {
+            last.len() >= MAX_FILES_PER_IMPORT || (bytes + file.bytes > MAX_JOB_BYTES && !last.is_empty())
+        });
+        if full {
+            batches.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += file.bytes;
+        if let Some(last) = batches.last_mut() {
+            last.push(file);
+        }
+    }
+    batches
+}
+
+/// Checks and uploads the files in one pass each, and starts the import: one job for up to 10,000 files, more
+/// jobs for more, each started as soon as its files are in, in order (HealthLake runs them one after the
+/// other). A file is checked as it is sent; a file the check keeps out (not FHIR, no line HealthLake would
+/// accept) leaves nothing in S3, and a job starts only when all of its files are in.
 pub async fn run(
     clients: &Clients,
     destination: &ResolvedDestination,
@@ -86,84 +94,138 @@ pub async fn run(
     cancel: &CancellationToken,
     now_unix: i64,
 ) -> Result<ImportStarted, AwsError> {
-    progress(ImportProgress::Validating { bytes_done: 0, bytes_total: 0 });
-    let report = validate(request.paths.clone(), request.level, cancel.clone(), progress).await?;
-    if let Some(issue) = report.issues.iter().find(|i| i.severity == lakedrop_validate::Severity::Error) {
-        return Err(AwsError::Input(issue.message.clone()));
+    let paths = request.paths.clone();
+    let found = tokio::task::spawn_blocking(move || -> Result<Vec<Found1>, AwsError> {
+        let files = expand_paths(&paths)?;
+        files
+            .into_iter()
+            .map(|path| {
+                let io = |source| AwsError::Io { path: path.clone(), source };
+                let meta = std::fs::metadata(&path).map_err(io)?;
+                let mtime_ns = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos() as i64);
+                let input = sniff(&path).map_err(io)?;
+                Ok(Found1 { input, bytes: meta.len(), mtime_ns })
+            })
+            .collect()
+    })
+    .await
+    .map_err(|e| AwsError::Input(format!("the files could not be listed: {e}")))??;
+    let bytes_total: u64 = found.iter().map(|f| f.bytes).sum();
+    let batches = split(found);
+    let mut jobs: Vec<ImportStarted> = Vec::with_capacity(batches.len());
+    let mut skipped: Vec<SkippedFile> = Vec::new();
+    let mut bytes_before = 0u64;
+    for files in batches {
+        let batch_bytes: u64 = files.iter().map(|f| f.bytes).sum();
+        let at = Upload { bytes_before, bytes_total };
+        let one = import_batch(clients, destination, state, &request, files, at, progress, cancel, now_unix)
+            .await?;
+        bytes_before += batch_bytes;
+        skipped.extend(one.files_skipped.iter().cloned());
+        if !one.job_id.is_empty() {
+            jobs.push(one);
+        }
     }
-    let (upload, skipped): (Vec<&FileReport>, Vec<&FileReport>) =
-        report.files.iter().partition(|f| skip_reason(f).is_none());
-    let skipped: Vec<SkippedFile> = skipped
-        .iter()
-        .filter_map(|f| {
-            skip_reason(f).map(|reason| SkippedFile { path: f.path.clone(), name: f.name.clone(), reason })
-        })
-        .collect();
-    if upload.is_empty() {
+    let Some(first) = jobs.first() else {
         let why: Vec<String> = skipped.iter().map(SkippedFile::describe).collect();
         return Err(AwsError::Input(format!("nothing to import: {}", why.join("; "))));
-    }
+    };
+    Ok(ImportStarted {
+        files_uploaded: jobs.iter().map(|j| j.files_uploaded).sum(),
+        files_skipped: skipped,
+        already_started: jobs.iter().all(|j| j.already_started),
+        jobs: jobs
+            .iter()
+            .map(|j| ImportJob {
+                job_id: j.job_id.clone(),
+                batch_id: j.batch_id.clone(),
+                input_uri: j.input_uri.clone(),
+                files: j.files_uploaded,
+                already_started: j.already_started,
+            })
+            .collect(),
+        ..first.clone()
+    })
+}
 
-    let names = unique_key_names(upload.iter().map(|f| f.name.as_str()));
-    let mut files = Vec::with_capacity(upload.len());
-    for (file, key_name) in upload.iter().zip(names) {
-        let path = PathBuf::from(&file.path);
-        let print = tokio::task::spawn_blocking(move || fingerprint_file(&path))
-            .await
-            .map_err(|e| AwsError::Input(e.to_string()))??;
-        // The batch records (and the upload proves) the bytes that were checked, never a version written since.
-        if file.crc32c.is_some_and(|checked| checked != print.crc32c) {
-            return Err(AwsError::FileChanged {
-                path: PathBuf::from(&file.path),
-                message:
-                    "the file changed after it was checked, so it was not uploaded; check it again, then \
-                          import it"
-                        .into(),
-            });
-        }
-        files.push(BatchFile {
-            local_path: file.path.clone(),
-            key_name,
-            bytes: file.bytes,
-            sha256: print.sha256,
-            crc32c: Some(print.crc32c),
-        });
-    }
-    let batch = match find_batch(clients, destination, state, &files, request.again).await? {
+/// Where a batch's bytes sit in the whole import's, for one progress over every job.
+#[derive(Debug, Clone, Copy)]
+struct Upload {
+    bytes_before: u64,
+    bytes_total: u64,
+}
+
+/// One job's batch: checked and uploaded file by file, then started. Returns an `ImportStarted` with an empty
+/// `job_id` when every file was kept out.
+#[allow(clippy::too_many_arguments)]
+async fn import_batch(
+    clients: &Clients,
+    destination: &ResolvedDestination,
+    state: &State,
+    request: &ImportRequest,
+    found: Vec<Found1>,
+    at: Upload,
+    progress: &(dyn Fn(ImportProgress) + Sync),
+    cancel: &CancellationToken,
+    now_unix: i64,
+) -> Result<ImportStarted, AwsError> {
+    let names = unique_key_names(
+        found.iter().map(|f| f.input.path.file_name().and_then(|n| n.to_str()).unwrap_or("input.ndjson")),
+    );
+    let listed: Vec<BatchFile> = found
+        .iter()
+        .zip(names)
+        .map(|(f, name)| BatchFile {
+            local_path: f.input.path.display().to_string(),
+            key_name: ndjson_key(&name, &f.input),
+            bytes: f.bytes,
+            sha256: String::new(),
+            crc32c: None,
+            mtime_ns: Some(f.mtime_ns),
+            derived: !f.input.as_is(),
+            skipped: false,
+        })
+        .collect();
+    let mut batch = match find_batch(clients, destination, state, &listed, request.again).await? {
         Found::Started(started) => {
             progress(ImportProgress::Submitted { job_id: started.job_id.clone() });
-            return Ok(ImportStarted { files_skipped: skipped, ..started });
+            return Ok(started);
         }
         // An import of the same files to the same place that was interrupted before its job started is
-        // continued: same prefix, parts already in S3 kept, files already there skipped. The checksums are the
-        // ones just read (older records have none).
-        Found::Unfinished(batch) => Batch { files, ..batch },
+        // continued: same prefix, parts already in S3 kept, files already there proven and not sent again.
+        Found::Unfinished(batch) => Batch { files: listed, ..batch },
         Found::Nothing => {
             let id = Batch::new_id(now_unix, rand_u32());
-            let batch = Batch {
+            Batch {
                 prefix: Batch::prefix_for(&id),
                 id,
                 datastore_id: destination.datastore_id.clone(),
                 input_bucket: destination.input_bucket.clone(),
-                files,
-            };
-            state.record_batch(&batch, &skipped, now_unix)?;
-            batch
+                files: listed,
+            }
         }
     };
+    state.record_batch(&batch, &[], now_unix)?;
 
     let encryption = Encryption::Kms(destination.kms_key_id.clone());
-    let bytes_total: u64 = batch.files.iter().map(|f| f.bytes).sum();
-    let mut bytes_before = 0;
+    let options =
+        Options { level: request.level, list_errors: false, max_warnings_per_file: 0, ..Options::default() };
+    let keep = |report: &FileReport| skip_reason(report).is_none();
+    let mut bytes_before = at.bytes_before;
     let mut stored_encryption = None;
-    for file in &batch.files {
+    let mut skipped = Vec::new();
+    for (file, f) in batch.files.iter_mut().zip(&found) {
         if cancel.is_cancelled() {
             return Err(AwsError::Cancelled);
         }
         progress(ImportProgress::Uploading {
             file: file.key_name.clone(),
             bytes_done: bytes_before,
-            bytes_total,
+            bytes_total: at.bytes_total,
             parts_done: 0,
             parts_total: 0,
         });
@@ -173,28 +235,58 @@ pub async fn run(
             progress(ImportProgress::Uploading {
                 file: file.key_name.clone(),
                 bytes_done: bytes_before + p.bytes_done,
-                bytes_total,
+                bytes_total: at.bytes_total,
                 parts_done: p.parts_done,
                 parts_total: p.parts_total,
             });
         };
-        let checked = file.crc32c.map(crate::transfer::crc_base64);
-        let stored = upload_checked(
-            &clients.s3,
-            state,
-            &target,
-            file.local_path.as_ref(),
-            checked.as_deref(),
-            &TransferOptions::default(),
-            &on_part,
-            cancel,
-        )
-        .await?;
-        stored_encryption = stored.server_side_encryption.map(|sse| match stored.kms_key_id {
-            Some(key) => format!("{sse} ({key})"),
-            None => sse,
+        let job = CheckedUpload {
+            input: &f.input,
+            options: &options,
+            expected_crc32c: request.checked.get(&f.input.path).copied(),
+            keep: &keep,
+        };
+        let checked =
+            upload_checking(&clients.s3, state, &target, &job, &TransferOptions::default(), &on_part, cancel)
+                .await?;
+        file.sha256 = checked.print.sha256;
+        file.crc32c = Some(checked.print.crc32c);
+        match checked.transferred {
+            Some(stored) => {
+                stored_encryption = stored.server_side_encryption.map(|sse| match stored.kms_key_id {
+                    Some(key) => format!("{sse} ({key})"),
+                    None => sse,
+                });
+            }
+            None => {
+                file.skipped = true;
+                if let Some(reason) = skip_reason(&checked.report) {
+                    skipped.push(SkippedFile {
+                        path: file.local_path.clone(),
+                        name: checked.report.name.clone(),
+                        reason,
+                    });
+                }
+            }
+        }
+        bytes_before += f.bytes;
+    }
+    state.record_batch(&batch, &skipped, now_unix)?;
+    let uploaded = batch.files.iter().filter(|f| !f.skipped).count() as u64;
+    if uploaded == 0 {
+        state.forget_batch(&batch.id)?;
+        return Ok(ImportStarted {
+            job_id: String::new(),
+            datastore_id: batch.datastore_id.clone(),
+            batch_id: batch.id.clone(),
+            input_uri: batch.input_uri(),
+            output_uri: destination.output_uri.clone(),
+            files_uploaded: 0,
+            files_skipped: skipped,
+            encryption: None,
+            already_started: false,
+            jobs: Vec::new(),
         });
-        bytes_before += file.bytes;
     }
 
     progress(ImportProgress::Submitting);
@@ -236,11 +328,26 @@ pub async fn run(
         batch_id: batch.id.clone(),
         input_uri: batch.input_uri(),
         output_uri: destination.output_uri.clone(),
-        files_uploaded: batch.files.len() as u64,
+        files_uploaded: uploaded,
         files_skipped: skipped,
         encryption: stored_encryption,
         already_started: false,
+        jobs: Vec::new(),
     })
+}
+
+/// The object key of a file: its (unique) name, as NDJSON: `a.json` → `a.ndjson`, `a.ndjson.gz` → `a.ndjson`,
+/// since what is uploaded is NDJSON, decompressed and unbundled.
+fn ndjson_key(name: &str, input: &Input) -> String {
+    if input.as_is() {
+        return name.to_string();
+    }
+    let lower = name.to_ascii_lowercase();
+    let stem = [".ndjson.gz", ".json.gz", ".ndjson", ".json", ".gz"]
+        .iter()
+        .find(|ext| lower.ends_with(*ext))
+        .map_or(name, |ext| &name[..name.len() - ext.len()]);
+    format!("{stem}.ndjson")
 }
 
 /// What local state knows of a batch of these very files bound for this destination.
@@ -292,6 +399,7 @@ async fn find_batch(
         files_skipped: Vec::new(),
         encryption: None,
         already_started: true,
+        jobs: Vec::new(),
     }))
 }
 

@@ -505,7 +505,8 @@ impl Sources {
         let mut files = BTreeMap::new();
         for (file, file_failures) in by_file {
             let local =
-                batch.as_ref().and_then(|b| b.files.iter().find(|f| f.key_name == file)).and_then(|f| {
+                // A file uploaded as NDJSON made from it (decompressed, unbundled) is read from S3, where its lines are.
+                batch.as_ref().and_then(|b| b.files.iter().find(|f| f.key_name == file && !f.derived)).and_then(|f| {
                     let bytes = std::fs::read(&f.local_path).ok()?;
                     (hex_sha256(&bytes) == f.sha256).then_some(bytes)
                 });

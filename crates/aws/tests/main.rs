@@ -49,7 +49,13 @@ fn sample_dir() -> PathBuf {
 
 async fn import(f: &Fixture, paths: Vec<PathBuf>) -> lakedrop_core::progress::ImportStarted {
     let state = State::open_in_memory().expect("state");
-    let request = ImportRequest { paths, job_name: None, level: Level::StructureOnly, again: false };
+    let request = ImportRequest {
+        paths,
+        job_name: None,
+        level: Level::StructureOnly,
+        again: false,
+        checked: Default::default(),
+    };
     run(&f.clients, &f.destination, &state, request, &|_| {}, &CancellationToken::new(), 1_795_336_440)
         .await
         .expect("import starts")
@@ -282,6 +288,7 @@ async fn an_import_interrupted_during_upload_continues_its_batch() {
         job_name: None,
         level: Level::StructureOnly,
         again: false,
+        checked: Default::default(),
     };
     let cancel = CancellationToken::new();
     let files_started = std::sync::Mutex::new(Vec::new());
@@ -322,25 +329,116 @@ async fn an_import_interrupted_during_upload_continues_its_batch() {
     assert!(started.input_uri.contains(prefixes.iter().next().expect("prefix")));
 }
 
+/// The NDJSON files of the sample (not its bulk-export log).
+fn sample_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(sample_dir())
+        .expect("sample")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ndjson") && !p.ends_with("log.ndjson"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Every object under an S3 URI's prefix: key and bytes.
+async fn objects_under(f: &Fixture, uri: &str) -> Vec<(String, Vec<u8>)> {
+    let (bucket, prefix) = uri.trim_start_matches("s3://").split_once('/').expect("an s3 uri");
+    let listed = f.clients.s3.list_objects_v2().bucket(bucket).prefix(prefix).send().await.expect("list");
+    let mut out = Vec::new();
+    for object in listed.contents() {
+        let key = object.key().expect("key").to_string();
+        let got = f.clients.s3.get_object().bucket(bucket).key(&key).send().await.expect("get");
+        out.push((key, got.body.collect().await.expect("body").into_bytes().to_vec()));
+    }
+    out
+}
+
+async fn manifest_of(f: &Fixture, job_id: &str) -> lakedrop_core::manifest::ManifestSummary {
+    let job = wait(f, job_id).await;
+    assert_eq!(job.status, "COMPLETED", "{job:?}");
+    jobs::result(&f.clients, &f.destination.datastore_id, job_id)
+        .await
+        .expect("result")
+        .manifest
+        .expect("manifest")
+}
+
 #[tokio::test]
-async fn a_gzip_file_is_checked_but_not_uploaded_because_healthlake_reads_plain_ndjson() {
+async fn a_folder_of_gzip_files_is_uploaded_decompressed_and_imports_the_sample() {
     use std::io::Write;
     let f = fixture().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("Patient.ndjson.gz");
-    let sample = std::fs::read(sample_dir().join("Patient.000.ndjson")).expect("sample");
-    let mut gz = flate2_writer(&path);
-    gz.write_all(&sample).expect("write");
-    gz.finish().expect("finish");
-    let state = State::open_in_memory().expect("state");
-    let request =
-        ImportRequest { paths: vec![path], job_name: None, level: Level::StructureOnly, again: false };
-    let err =
-        run(&f.clients, &f.destination, &state, request, &|_| {}, &CancellationToken::new(), 1_795_336_440)
-            .await
-            .expect_err("nothing to import");
-    assert!(err.to_string().contains("gzip-compressed"), "{err}");
-    assert!(err.to_string().contains("gunzip -k"), "{err}");
+    for file in sample_files() {
+        let name = format!("{}.gz", file.file_name().and_then(|n| n.to_str()).expect("name"));
+        let mut gz = flate2_writer(&dir.path().join(name));
+        gz.write_all(&std::fs::read(&file).expect("sample")).expect("write");
+        gz.finish().expect("finish");
+    }
+    let started = import(&f, vec![dir.path().to_path_buf()]).await;
+    assert_eq!(started.files_uploaded, 13, "{started:?}");
+    assert_eq!(started.jobs.len(), 1);
+    let m = manifest_of(&f, &started.job_id).await;
+    assert_eq!((m.resources_imported, m.resources_with_customer_error), (7160, 0));
+    // What S3 holds is the NDJSON itself, byte for byte the sample's files, under `.ndjson` names.
+    let objects = objects_under(&f, &started.input_uri).await;
+    assert_eq!(objects.len(), 13);
+    for (key, bytes) in objects {
+        let name = key.rsplit('/').next().expect("name");
+        assert!(name.ends_with(".ndjson"), "{key}");
+        assert_eq!(bytes, std::fs::read(sample_dir().join(name)).expect("sample"), "{key}");
+    }
+}
+
+#[path = "../../core/tests/support/synthea_bundles.rs"]
+mod synthea_bundles;
+
+#[tokio::test]
+async fn per_patient_bundles_import_as_the_sample_and_an_encounters_subject_resolves() {
+    let f = fixture().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert_eq!(synthea_bundles::write_bundles(dir.path()).len(), 14);
+    let started = import(&f, vec![dir.path().to_path_buf()]).await;
+    assert_eq!(started.files_uploaded, 14, "{started:?}");
+    let m = manifest_of(&f, &started.job_id).await;
+    assert_eq!((m.resources_scanned, m.resources_imported, m.resources_with_customer_error), (7160, 7160, 0));
+
+    let encounters = std::fs::read_to_string(sample_dir().join("Encounter.000.ndjson")).expect("sample");
+    let encounter: serde_json::Value =
+        serde_json::from_str(encounters.lines().next().expect("a line")).expect("json");
+    let id = encounter["id"].as_str().expect("id");
+    let fhir = lakedrop_aws::fhir::Fhir::open(&f.clients, &f.destination.datastore_id).await.expect("fhir");
+    let read = fhir.read("Encounter", id).await.expect("read").expect("the encounter is there");
+    let subject = read["subject"]["reference"].as_str().expect("a subject reference");
+    assert_eq!(subject, encounter["subject"]["reference"].as_str().expect("sample's"), "rewritten back");
+    let (ty, patient_id) = subject.split_once('/').expect("Type/id");
+    assert_eq!(ty, "Patient");
+    let patient =
+        fhir.read(ty, patient_id).await.expect("read").expect("the subject resolves to its Patient");
+    assert_eq!(patient["id"], patient_id);
+}
+
+#[tokio::test]
+async fn more_than_ten_thousand_files_become_two_jobs_that_import_every_resource() {
+    let f = fixture().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let patients = std::fs::read_to_string(sample_dir().join("Patient.000.ndjson")).expect("sample");
+    let template: serde_json::Value =
+        serde_json::from_str(patients.lines().next().expect("line")).expect("json");
+    for n in 0..10_050 {
+        let mut patient = template.clone();
+        patient["id"] = serde_json::Value::String(format!("split-{n:05}"));
+        std::fs::write(dir.path().join(format!("p{n:05}.ndjson")), format!("{patient}\n")).expect("write");
+    }
+    let started = import(&f, vec![dir.path().to_path_buf()]).await;
+    assert_eq!(started.files_uploaded, 10_050);
+    let sizes: Vec<u64> = started.jobs.iter().map(|j| j.files).collect();
+    assert_eq!(sizes, vec![10_000, 50], "{:?}", started.jobs);
+    assert_ne!(started.jobs[0].input_uri, started.jobs[1].input_uri, "each job its own prefix");
+    let mut imported = 0;
+    for job in &started.jobs {
+        imported += manifest_of(&f, &job.job_id).await.resources_imported;
+    }
+    assert_eq!(imported, 10_050);
 }
 
 fn flate2_writer(path: &Path) -> flate2::write::GzEncoder<std::fs::File> {

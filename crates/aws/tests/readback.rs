@@ -33,7 +33,13 @@ async fn a_look_up_answers_while_an_import_runs() {
     let datastore = destination.datastore_id.clone();
     let state = State::open_in_memory().expect("state");
     let import = |paths: Vec<PathBuf>, at: i64| {
-        let request = ImportRequest { paths, job_name: None, level: Level::StructureOnly, again: false };
+        let request = ImportRequest {
+            paths,
+            job_name: None,
+            level: Level::StructureOnly,
+            again: false,
+            checked: Default::default(),
+        };
         let (clients, destination, state) = (&clients, &destination, &state);
         async move {
             run(clients, destination, state, request, &|_| {}, &CancellationToken::new(), at)

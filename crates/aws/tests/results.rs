@@ -63,6 +63,7 @@ async fn failures_are_grouped_and_joined_to_exactly_the_lines_that_failed() {
     let state = State::open(&dir.path().join("state.db")).expect("state");
     let request = ImportRequest {
         again: false,
+        checked: Default::default(),
         paths: vec![source.clone(), good.clone()],
         job_name: None,
         level: Level::StructureOnly,
@@ -119,8 +120,13 @@ async fn failures_are_grouped_and_joined_to_exactly_the_lines_that_failed() {
     );
 
     // A job where nothing failed has no FAILURE folder at all, and that is fine.
-    let request =
-        ImportRequest { paths: vec![good], job_name: None, level: Level::StructureOnly, again: false };
+    let request = ImportRequest {
+        paths: vec![good],
+        job_name: None,
+        level: Level::StructureOnly,
+        again: false,
+        checked: Default::default(),
+    };
     let clean =
         run(&clients, &destination, &state, request, &|_| {}, &CancellationToken::new(), 1_795_336_441)
             .await
@@ -150,7 +156,13 @@ async fn a_retry_runs_at_the_first_jobs_level_unless_told_otherwise_and_may_be_s
     std::fs::write(&source, format!("{}\n{{\"resourceType\": \"Patient\", broken\n", sample_line(0)))
         .expect("write");
     let state = State::open(&dir.path().join("state.db")).expect("state");
-    let request = ImportRequest { paths: vec![source], job_name: None, level: Level::Minimal, again: false };
+    let request = ImportRequest {
+        paths: vec![source],
+        job_name: None,
+        level: Level::Minimal,
+        again: false,
+        checked: Default::default(),
+    };
     let started =
         run(&clients, &destination, &state, request, &|_| {}, &CancellationToken::new(), 1_795_336_440)
             .await
@@ -218,8 +230,13 @@ async fn a_retry_with_a_plan_imports_only_the_lines_it_repaired_and_holds_back_t
     )
     .expect("write");
     let state = State::open(&dir.path().join("state.db")).expect("state");
-    let request =
-        ImportRequest { paths: vec![source], job_name: None, level: Level::StructureOnly, again: false };
+    let request = ImportRequest {
+        paths: vec![source],
+        job_name: None,
+        level: Level::StructureOnly,
+        again: false,
+        checked: Default::default(),
+    };
     let started =
         run(&clients, &destination, &state, request, &|_| {}, &CancellationToken::new(), 1_795_336_440)
             .await

@@ -14,10 +14,11 @@ use lakedrop_validate::Level;
 
 use crate::connection::ConnectArgs;
 use crate::output::{Format, print_document, thousands};
-use crate::schema::ImportOutput;
+use crate::schema::{ImportOutput, JobOutcome};
 use crate::validate::parse_level;
 use lakedrop_aws::Session;
 use lakedrop_core::destination::Destination;
+use lakedrop_core::manifest::ManifestSummary;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -63,11 +64,10 @@ async fn import(args: &Args, session: &Session) -> anyhow::Result<ExitCode> {
         }
         match event {
             // The first event, before any file is read, has no total yet; the ones that follow say how far.
-            ImportProgress::Validating { bytes_total: 0, .. } => eprintln!("validating…"),
             ImportProgress::Validating { .. } => {}
             ImportProgress::Uploading { file, bytes_done, bytes_total, .. } if bytes_done < bytes_total => {
                 eprintln!(
-                    "uploading {file} ({} of {} bytes done)",
+                    "checking and uploading {file} ({} of {} bytes done)",
                     thousands(bytes_done),
                     thousands(bytes_total)
                 );
@@ -79,6 +79,7 @@ async fn import(args: &Args, session: &Session) -> anyhow::Result<ExitCode> {
     };
     let cancel = CancellationToken::new();
     let request = ImportRequest {
+        checked: Default::default(),
         paths: args.paths.clone(),
         job_name: args.job_name.clone(),
         level: args.validation_level,
@@ -100,7 +101,10 @@ async fn import(args: &Args, session: &Session) -> anyhow::Result<ExitCode> {
         if text {
             println!("job {} started on data store {}", started.job_id, started.datastore_id);
         } else {
-            print_document("import", &ImportOutput { import: &started, job: None, manifest: None })?;
+            print_document(
+                "import",
+                &ImportOutput { import: &started, job: None, manifest: None, jobs: Vec::new() },
+            )?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -110,26 +114,43 @@ async fn import(args: &Args, session: &Session) -> anyhow::Result<ExitCode> {
             eprintln!("job {}: {}", job.job_id, job.status);
         }
     };
-    let job = jobs::wait(
-        clients,
-        &started.datastore_id,
-        &started.job_id,
-        Duration::from_millis(500),
-        &mut on_update,
-        &cancel,
-    )
-    .await?;
-    let result = jobs::result(clients, &started.datastore_id, &job.job_id).await?;
-    let code = if result.job.status == "COMPLETED" { ExitCode::SUCCESS } else { ExitCode::from(1) };
+    // An import of more than 10,000 files is several jobs, run one after the other: each is waited for in turn,
+    // and the counts are summed.
+    let job_ids: Vec<String> = if started.jobs.is_empty() {
+        vec![started.job_id.clone()]
+    } else {
+        started.jobs.iter().map(|j| j.job_id.clone()).collect()
+    };
+    let mut results = Vec::with_capacity(job_ids.len());
+    for job_id in &job_ids {
+        let job = jobs::wait(
+            clients,
+            &started.datastore_id,
+            job_id,
+            Duration::from_millis(500),
+            &mut on_update,
+            &cancel,
+        )
+        .await?;
+        results.push(jobs::result(clients, &started.datastore_id, &job.job_id).await?);
+    }
+    let combined = combine(&results);
+    let all_completed = results.iter().all(|r| r.job.status == "COMPLETED");
+    let code = if all_completed { ExitCode::SUCCESS } else { ExitCode::from(1) };
     if text {
-        println!("job {} {}", result.job.job_id, result.job.status);
-        if let Some(message) = &result.job.message {
-            println!("  {message}");
+        for result in &results {
+            println!("job {} {}", result.job.job_id, result.job.status);
+            if let Some(message) = &result.job.message {
+                println!("  {message}");
+            }
+            if let Some(advice) = &result.job.advice {
+                println!("  what to do: {advice}");
+            }
         }
-        if let Some(advice) = &result.job.advice {
-            println!("  what to do: {advice}");
-        }
-        if let Some(m) = &result.manifest {
+        if let Some(m) = &combined {
+            if results.len() > 1 {
+                println!("all {} jobs together:", results.len());
+            }
             println!("  files scanned            {}", thousands(m.scanned_files));
             println!("  resources scanned        {}", thousands(m.resources_scanned));
             println!("  resources imported       {}", thousands(m.resources_imported));
@@ -140,11 +161,34 @@ async fn import(args: &Args, session: &Session) -> anyhow::Result<ExitCode> {
             println!("  skipped {}", skipped.describe());
         }
     } else {
-        let output =
-            ImportOutput { import: &started, job: Some(&result.job), manifest: result.manifest.as_ref() };
+        let last = results.last().map(|r| &r.job);
+        let output = ImportOutput {
+            import: &started,
+            job: last,
+            manifest: combined.as_ref(),
+            jobs: results.iter().map(|r| JobOutcome { job: &r.job, manifest: r.manifest.as_ref() }).collect(),
+        };
         print_document("import", &output)?;
     }
     Ok(code)
+}
+
+/// The manifests of every job summed; `None` unless every job has one.
+fn combine(results: &[lakedrop_core::job::JobResult]) -> Option<ManifestSummary> {
+    let manifests: Option<Vec<&ManifestSummary>> = results.iter().map(|r| r.manifest.as_ref()).collect();
+    let manifests = manifests?;
+    let first = manifests.first()?;
+    Some(manifests.iter().skip(1).fold((*first).clone(), |mut sum, m| {
+        sum.scanned_files += m.scanned_files;
+        sum.files_imported += m.files_imported;
+        sum.scanned_mb += m.scanned_mb;
+        sum.imported_mb += m.imported_mb;
+        sum.resources_scanned += m.resources_scanned;
+        sum.resources_imported += m.resources_imported;
+        sum.resources_with_customer_error += m.resources_with_customer_error;
+        sum.resources_with_server_error += m.resources_with_server_error;
+        sum
+    }))
 }
 
 fn now_unix() -> i64 {

@@ -59,6 +59,17 @@ pub struct ImportOutput<'a> {
     pub import: &'a ImportStarted,
     /// The job as it ended (`--wait`), else `null`.
     pub job: Option<&'a Job>,
+    /// With `--wait`, the counts of every job together.
+    pub manifest: Option<&'a ManifestSummary>,
+    /// With `--wait`, each job as it ended, in the order they ran (more than one for more than 10,000 files).
+    pub jobs: Vec<JobOutcome<'a>>,
+}
+
+/// One job of an import, as it ended.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobOutcome<'a> {
+    pub job: &'a Job,
     pub manifest: Option<&'a ManifestSummary>,
 }
 

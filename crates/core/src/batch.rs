@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// A file that goes into a batch, identified by what it is, not only where it is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchFile {
     pub local_path: String,
     /// The object key under the batch prefix (the file name, made unique within the batch).
@@ -19,6 +19,18 @@ pub struct BatchFile {
     /// batches recorded by older versions.
     #[serde(default)]
     pub crc32c: Option<u32>,
+    /// The file's modification time (ns since the epoch) when it was listed for the batch: with its path and
+    /// size, what finds the batch again before the file is read (absent in older records, which then match
+    /// nothing).
+    #[serde(default)]
+    pub mtime_ns: Option<i64>,
+    /// The object is NDJSON made from the file (decompressed, unbundled), not the file's bytes.
+    #[serde(default)]
+    pub derived: bool,
+    /// The file's check kept it out of the import (not FHIR, no line HealthLake would accept): nothing of it is
+    /// in S3.
+    #[serde(default)]
+    pub skipped: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,7 +66,7 @@ impl Batch {
         hash.update(self.datastore_id.as_bytes());
         hash.update([0]);
         hash.update(self.input_uri().as_bytes());
-        for file in &self.files {
+        for file in self.files.iter().filter(|f| !f.skipped) {
             hash.update([0]);
             hash.update(file.key_name.as_bytes());
             hash.update([0]);
@@ -121,7 +133,7 @@ mod tests {
                 key_name: "a.ndjson".into(),
                 bytes: 1,
                 sha256: sha.into(),
-                crc32c: None,
+                ..BatchFile::default()
             }],
         }
     }

@@ -84,6 +84,32 @@ pub fn looks_like_bundle(head: &[u8]) -> bool {
     compact.starts_with('{') && compact.contains("\"resourceType\":\"Bundle\"")
 }
 
+/// The `resourceType` of the JSON object `reader` holds, read streaming (every other member skipped, never
+/// held): for a file whose first bytes do not say, as when its members are in alphabetical order and a long
+/// `entry` comes first. `None` when it is not a JSON object with a string `resourceType`.
+pub fn resource_type_of(reader: impl Read) -> Option<String> {
+    struct TypeOnly;
+    impl<'de> Visitor<'de> for TypeOnly {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut found = None;
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if key == "resourceType" && found.is_none() {
+                    found = map.next_value::<Option<String>>().ok().flatten();
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(256 * 1024, reader));
+    de.deserialize_map(TypeOnly).ok().flatten()
+}
+
 /// Unbundles the Bundle `open` reads (opened twice: once to learn the entries' ids, once to write), calling
 /// `emit` with each resource in entry order.
 pub fn unbundle<R: Read>(
@@ -355,5 +381,9 @@ mod tests {
         assert!(err.to_string().starts_with("not a FHIR Bundle"), "{err}");
         assert!(looks_like_bundle(b"{\n  \"resourceType\" : \"Bundle\", \"type\": \"collection\""));
         assert!(!looks_like_bundle(b"{\"resourceType\":\"Patient\"}"));
+        let late = json!({"entry": [{"resource": {"resourceType": "Patient"}}], "resourceType": "Bundle"});
+        assert_eq!(resource_type_of(late.to_string().as_bytes()).as_deref(), Some("Bundle"));
+        assert_eq!(resource_type_of(&b"[1, 2]"[..]), None);
+        assert_eq!(resource_type_of(&b"{\"resourceType\": 7}"[..]), None);
     }
 }

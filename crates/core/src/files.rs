@@ -4,11 +4,14 @@
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 
-use lakedrop_validate::{Options, open_lines, validate_batch};
+use std::cell::RefCell;
+
+use lakedrop_validate::{Options, open_lines, validate_batch_with};
 use sha2::{Digest, Sha256};
 
 use crate::CancellationToken;
 use crate::progress::{ValidateProgress, ValidationReport};
+use crate::source::{Input, Tally, open_ndjson, sniff};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FilesError {
@@ -20,7 +23,9 @@ pub enum FilesError {
     #[error("{}: {what}, not a regular file; Lakedrop reads only regular files: remove it, or copy what it holds into a file and choose that", path.display())]
     NotRegular { path: PathBuf, what: &'static str },
     /// Nothing importable was found in what was given.
-    #[error("no .ndjson files in {0}; drop .ndjson or .ndjson.gz files, or folders holding them")]
+    #[error(
+        "no .ndjson files or Bundles in {0}; drop .ndjson or .ndjson.gz files, Bundle .json or .json.gz files, or folders holding them"
+    )]
     NothingFound(String),
     /// The work was cancelled.
     #[error("cancelled")]
@@ -103,6 +108,15 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), FilesError> {
         } else if is_ndjson_name(&entry.file_name().to_string_lossy()) {
             regular_file(&path)?;
             out.push(path);
+        } else if crate::source::is_json_name(&entry.file_name().to_string_lossy()) {
+            // Other JSON in a folder (a `package.json`, a settings file) is not the analyst's data: only Bundles
+            // are taken.
+            regular_file(&path)?;
+            if crate::source::sniff(&path)
+                .is_ok_and(|input| input.content == lakedrop_validate::Content::Bundle)
+            {
+                out.push(path);
+            }
         }
     }
     Ok(())
@@ -116,11 +130,23 @@ pub fn validate_files(
     progress: &mut dyn FnMut(ValidateProgress),
     cancel: &CancellationToken,
 ) -> Result<ValidationReport, FilesError> {
+    let inputs: Vec<Input> = files
+        .iter()
+        .map(|path| sniff(path).map_err(|source| FilesError::Io { path: path.clone(), source }))
+        .collect::<Result<_, _>>()?;
+    // Plain NDJSON is read by the validator itself; everything else through the NDJSON it is imported as.
+    let derived: Vec<bool> = inputs.iter().map(|i| !i.as_is()).collect();
+    let tallies: RefCell<Vec<Option<Tally>>> = RefCell::new(vec![None; files.len()]);
     let sizes: Vec<u64> = files.iter().map(|p| std::fs::metadata(p).map_or(0, |m| m.len())).collect();
     let bytes_total: u64 = sizes.iter().sum();
     let mut current: Option<usize> = None;
     let mut bytes_before = 0u64;
-    let result = validate_batch(files, options, &mut |p| {
+    let mut open_derived = |i: usize| -> std::io::Result<Box<dyn BufRead + Send>> {
+        let (reader, tally) = open_ndjson(&inputs[i])?;
+        tallies.borrow_mut()[i] = Some(tally);
+        Ok(reader)
+    };
+    let result = validate_batch_with(files, options, &derived, &mut open_derived, &mut |p| {
         if current != Some(p.file) {
             if let Some(done) = current {
                 progress(ValidateProgress::FileDone { path: files[done].display().to_string() });
@@ -129,20 +155,30 @@ pub fn validate_files(
             current = Some(p.file);
             progress(ValidateProgress::FileStarted { path: files[p.file].display().to_string() });
         }
+        // A derived file's progress is how far into the file itself the reading has come.
+        let done = match &tallies.borrow()[p.file] {
+            Some(tally) => tally.raw_bytes(),
+            None => p.progress.bytes_done,
+        };
         progress(ValidateProgress::Progress {
-            bytes_done: bytes_before + p.progress.bytes_done,
+            bytes_done: bytes_before + done.min(sizes[p.file]),
             bytes_total,
             lines_done: p.progress.lines_done,
         });
         !cancel.is_cancelled()
     });
-    let batch = match result {
+    let mut batch = match result {
         Ok(batch) => batch,
         Err(e) if e.source.kind() == std::io::ErrorKind::Interrupted => return Err(FilesError::Cancelled),
         Err(e) => return Err(FilesError::Io { path: e.path, source: e.source }),
     };
     if let Some(done) = current {
         progress(ValidateProgress::FileDone { path: files[done].display().to_string() });
+    }
+    for ((report, input), tally) in batch.files.iter_mut().zip(&inputs).zip(tallies.into_inner()) {
+        if let Some(tally) = tally {
+            tally.complete_report(input, report);
+        }
     }
     Ok(ValidationReport {
         valid: batch.files.iter().map(|f| f.valid).sum(),
@@ -156,6 +192,22 @@ pub fn validate_files(
 /// For showing an issue beside its line: the text goes to the window, never to a log.
 pub fn read_line(path: &Path, line: u64, max_chars: usize) -> Result<Option<String>, FilesError> {
     let io = |source| FilesError::Io { path: path.to_path_buf(), source };
+    let input = sniff(path).map_err(io)?;
+    if input.content == lakedrop_validate::Content::Bundle {
+        // A Bundle's issues point at entries: the entry's resource, as the NDJSON line it is imported as.
+        let (mut reader, tally) = open_ndjson(&input).map_err(io)?;
+        let mut buf = Vec::new();
+        for k in 0.. {
+            buf.clear();
+            if reader.read_until(b'\n', &mut buf).map_err(io)? == 0 {
+                return Ok(None);
+            }
+            if tally.origin(k) == Some(line) {
+                let text = String::from_utf8_lossy(&buf);
+                return Ok(Some(text.trim_end_matches(['\n', '\r']).chars().take(max_chars).collect()));
+            }
+        }
+    }
     let mut reader = open_lines(path).map_err(io)?;
     let mut buf = Vec::new();
     for n in 1..=line {

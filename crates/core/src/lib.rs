@@ -20,6 +20,7 @@ pub mod readback;
 pub mod repair;
 pub mod results;
 pub mod settings;
+pub mod source;
 pub mod state;
 pub mod text;
 

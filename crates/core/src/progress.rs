@@ -103,4 +103,21 @@ pub struct ImportStarted {
     /// is an explicit choice (`again`).
     #[serde(default)]
     pub already_started: bool,
+    /// Every job the import started (or found already started), in the order HealthLake runs them: one per
+    /// 10,000 files. The fields above are the first's.
+    #[serde(default)]
+    pub jobs: Vec<ImportJob>,
+}
+
+/// One job of an import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct ImportJob {
+    pub job_id: String,
+    pub batch_id: String,
+    pub input_uri: String,
+    /// Files uploaded for this job.
+    pub files: u64,
+    pub already_started: bool,
 }

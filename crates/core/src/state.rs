@@ -317,6 +317,12 @@ impl State {
         Ok(())
     }
 
+    /// Forgets a batch that never got a job (every file was kept out).
+    pub fn forget_batch(&self, batch_id: &str) -> Result<(), StateError> {
+        self.db().execute("DELETE FROM batches WHERE id = ?1 AND job_id IS NULL", params![batch_id])?;
+        Ok(())
+    }
+
     pub fn set_job(&self, batch_id: &str, job_id: &str) -> Result<(), StateError> {
         self.db().execute("UPDATE batches SET job_id = ?2 WHERE id = ?1", params![batch_id, job_id])?;
         Ok(())
@@ -399,9 +405,10 @@ impl State {
         Ok(Some((Batch { id, datastore_id, input_bucket, prefix, files }, skipped)))
     }
 
-    /// The newest batch for this data store and bucket that holds exactly these files (same paths, same
-    /// contents), with its job if one was started: a batch is identified by its content and destination, so
-    /// importing the same files again continues an interrupted upload, or finds the job already started.
+    /// The newest batch for this data store and bucket that holds exactly these files (same paths, sizes and
+    /// modification times, known before a file is read), with its job if one was started: importing the same
+    /// files again continues an interrupted upload, or finds the job already started. The one pass that reads
+    /// each file then proves its bytes against what S3 holds.
     pub fn same_batch(
         &self,
         datastore_id: &str,
@@ -425,10 +432,12 @@ impl State {
             let (id, prefix, stored, job_id) = row?;
             let stored: Vec<BatchFile> = serde_json::from_str(&stored)?;
             let same = stored.len() == files.len()
-                && stored
-                    .iter()
-                    .zip(files)
-                    .all(|(a, b)| a.local_path == b.local_path && a.sha256 == b.sha256);
+                && stored.iter().zip(files).all(|(a, b)| {
+                    a.local_path == b.local_path
+                        && a.bytes == b.bytes
+                        && a.mtime_ns.is_some()
+                        && a.mtime_ns == b.mtime_ns
+                });
             if same {
                 let batch = Batch {
                     id,
@@ -522,6 +531,7 @@ mod tests {
                 bytes: 10,
                 sha256: "ab".into(),
                 crc32c: Some(7),
+                ..BatchFile::default()
             }],
         };
         {
@@ -544,28 +554,36 @@ mod tests {
     #[test]
     fn a_batch_is_found_by_its_files_whether_or_not_its_job_started() {
         let state = State::open_in_memory().expect("state");
-        let file = |sha: &str| BatchFile {
+        let file = |mtime: &str| BatchFile {
             local_path: "/data/Patient.ndjson".into(),
             key_name: "Patient.ndjson".into(),
             bytes: 10,
-            sha256: sha.into(),
-            crc32c: None,
+            mtime_ns: mtime.parse().ok(),
+            ..BatchFile::default()
         };
         let batch = Batch {
             id: "b1".into(),
             datastore_id: "ds".into(),
             input_bucket: "in".into(),
             prefix: "lakedrop/b1/".into(),
-            files: vec![file("ab")],
+            files: vec![file("1")],
         };
         state.record_batch(&batch, &[], 0).expect("record");
-        let found = state.same_batch("ds", "in", &[file("ab")]).expect("query");
+        let found = state.same_batch("ds", "in", &[file("1")]).expect("query");
         assert_eq!(found, Some((batch.clone(), None)));
         state.set_job("b1", "job1").expect("job");
-        let found = state.same_batch("ds", "in", &[file("ab")]).expect("query");
+        let found = state.same_batch("ds", "in", &[file("1")]).expect("query");
         assert_eq!(found.map(|(b, job)| (b.id, job)), Some(("b1".into(), Some("job1".into()))));
-        assert_eq!(state.same_batch("ds", "in", &[file("cd")]).expect("query"), None, "other contents");
-        assert_eq!(state.same_batch("other", "in", &[file("ab")]).expect("query"), None, "other data store");
+        assert_eq!(state.same_batch("ds", "in", &[file("2")]).expect("query"), None, "modified since");
+        assert_eq!(state.same_batch("other", "in", &[file("1")]).expect("query"), None, "other data store");
+        // An older record, without a modification time, matches nothing: its files are read and sent again.
+        let old = Batch { id: "b0".into(), files: vec![file("none")], ..batch.clone() };
+        state.record_batch(&old, &[], 1).expect("record");
+        assert_eq!(
+            state.same_batch("ds", "in", &[file("none")]).expect("query"),
+            None,
+            "no modification time"
+        );
     }
 
     // Regression (issue 16): a zero-byte state file silently reset history and resume records; a corrupt one

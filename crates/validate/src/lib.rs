@@ -17,9 +17,9 @@ pub use line::{LineVerdict, check_line};
 pub use r4::{ElementInfo, element_at, is_r4_resource_type};
 pub use reader::{
     BatchProgress, BatchReport, MAX_FILES_PER_IMPORT, Progress, ReadError, open_lines, validate_batch,
-    validate_path, validate_reader,
+    validate_batch_with, validate_path, validate_reader,
 };
-pub use report::{FileReport, Issue, IssueGroup};
+pub use report::{BundleSummary, Content, FileReport, Issue, IssueGroup, UnresolvedReference};
 
 /// How a validation run behaves; the defaults are what the app and the CLI use.
 #[derive(Debug, Clone)]

@@ -59,16 +59,32 @@ pub fn validate_batch(
     options: &Options,
     progress: &mut dyn FnMut(BatchProgress) -> bool,
 ) -> Result<BatchReport, ReadError> {
+    validate_batch_with(paths, options, &[], &mut |_| Err(io::Error::other("no derived input")), progress)
+}
+
+/// [`validate_batch`] where some files are read through a reader the caller opens: `derived[i]` says file `i`
+/// is (a Bundle unbundled into NDJSON, say), and `open_derived(i)` opens its NDJSON. Such a file is checked from
+/// that reader, its name is not taken for a resource type, and its `bytes` are the NDJSON's (the caller knows
+/// the file's own size).
+pub fn validate_batch_with(
+    paths: &[PathBuf],
+    options: &Options,
+    derived: &[bool],
+    open_derived: &mut dyn FnMut(usize) -> io::Result<Box<dyn BufRead + Send>>,
+    progress: &mut dyn FnMut(BatchProgress) -> bool,
+) -> Result<BatchReport, ReadError> {
+    let is_derived = |i: usize| derived.get(i).copied().unwrap_or(false);
     let mut report = BatchReport::default();
     if paths.len() > MAX_FILES_PER_IMPORT {
         report.issues.push(Issue {
             line: 0,
             code: Code::TooManyFiles,
-            severity: Severity::Error,
+            severity: Severity::Warning,
             path: None,
             message: format!(
-                "{} files in one import; HealthLake takes at most {MAX_FILES_PER_IMPORT}: concatenate files or import in several batches",
-                paths.len()
+                "{} files in one import; HealthLake takes at most {MAX_FILES_PER_IMPORT} a job, so Lakedrop imports them as {} jobs, one after the other",
+                paths.len(),
+                paths.len().div_ceil(MAX_FILES_PER_IMPORT)
             ),
         });
     }
@@ -79,7 +95,12 @@ pub fn validate_batch(
     while index < paths.len() {
         // A run of small files is read and checked in parallel, one file per task, then merged in order, so a
         // folder of many small files uses every core too; a larger file uses every core by itself.
-        let run = paths[index..].iter().take(run_length).take_while(|p| small(p)).count();
+        let run = paths[index..]
+            .iter()
+            .enumerate()
+            .take(run_length)
+            .take_while(|(i, p)| !is_derived(index + i) && small(p))
+            .count();
         if !progress(BatchProgress { file: index, progress: Progress { bytes_done: 0, lines_done: 0 } }) {
             return Err(ReadError { path: paths[index].clone(), source: cancelled() });
         }
@@ -96,6 +117,7 @@ pub fn validate_batch(
                     file.absorb(n as u64 + 1, verdict, options, &mut ids, (index + i) as u32);
                 }
                 let mut file = file.finish();
+                file.ndjson_bytes = file.bytes;
                 file.bytes = bytes;
                 file.compressed = crc32c.is_none();
                 file.crc32c = crc32c;
@@ -109,9 +131,16 @@ pub fn validate_batch(
             continue;
         }
         let path = &paths[index];
-        let file = open(path, options, &mut ids, index as u32, &mut |p| {
-            progress(BatchProgress { file: index, progress: p })
-        })
+        let mut on_progress = |p| progress(BatchProgress { file: index, progress: p });
+        let file = if is_derived(index) {
+            open_derived(index).and_then(|mut reader| {
+                let mut file = FileState::new(&path.display().to_string(), &mut ids, index as u32);
+                file.expected_type = None;
+                check_reader(file, &mut *reader, options, &mut ids, index as u32, &mut on_progress)
+            })
+        } else {
+            open(path, options, &mut ids, index as u32, &mut on_progress)
+        }
         .map_err(|source| ReadError { path: path.clone(), source })?;
         report.files.push(file);
         index += 1;
@@ -319,7 +348,18 @@ fn validate(
     file_index: u32,
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> io::Result<FileReport> {
-    let mut file = FileState::new(path, ids, file_index);
+    let file = FileState::new(path, ids, file_index);
+    check_reader(file, reader, options, ids, file_index, progress)
+}
+
+fn check_reader(
+    mut file: FileState,
+    reader: &mut (dyn BufRead + Send),
+    options: &Options,
+    ids: &mut IdIndex,
+    file_index: u32,
+    progress: &mut dyn FnMut(Progress) -> bool,
+) -> io::Result<FileReport> {
     let pool = match options.threads {
         0 => None,
         n => Some(rayon::ThreadPoolBuilder::new().num_threads(n).build().map_err(io::Error::other)?),
@@ -369,6 +409,7 @@ fn validate(
     }
     let mut report = file.finish();
     report.bytes = bytes_done;
+    report.ndjson_bytes = bytes_done;
     Ok(report)
 }
 

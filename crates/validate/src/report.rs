@@ -58,6 +58,63 @@ pub struct FileReport {
     #[serde(skip)]
     #[cfg_attr(feature = "specta", specta(skip))]
     pub crc32c: Option<u32>,
+    /// Bytes of NDJSON the file's lines took: after decompressing a `.gz`, after unbundling a Bundle. What an
+    /// upload sends.
+    #[serde(default)]
+    pub ndjson_bytes: u64,
+    /// What the file holds: NDJSON lines, or a Bundle read as the NDJSON lines of its entries.
+    #[serde(default)]
+    pub content: Content,
+    /// What unbundling did, for a Bundle file or NDJSON lines holding Bundles.
+    #[serde(default)]
+    pub unbundled: Option<BundleSummary>,
+}
+
+/// What a file holds, as Lakedrop reads it (whether it is gzip is `FileReport::compressed`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub enum Content {
+    /// One resource per line; imported as it is.
+    #[default]
+    Ndjson,
+    /// One Bundle (a `.json` file): imported as its entries, one line each; an issue's `line` is the entry's
+    /// number (1-based).
+    Bundle,
+    /// NDJSON whose lines hold Bundles: each Bundle line is imported as its entries; an issue's `line` is the
+    /// line of the file it came from.
+    BundleLines,
+}
+
+/// What unbundling a file did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct BundleSummary {
+    /// Bundles read (1 for a Bundle file).
+    pub bundles: u64,
+    /// `Bundle.type` of the first Bundle (`transaction`, `batch`, `collection`, `searchset`, ...).
+    pub bundle_type: Option<String>,
+    /// Entries read, and the resources they held (each one NDJSON line).
+    pub entries: u64,
+    pub resources: u64,
+    /// References between entries rewritten to `Type/id`.
+    pub rewritten: u64,
+    /// `urn:` references that name no entry of their Bundle, counted; the first are in `unresolved_examples`.
+    pub unresolved: u64,
+    pub unresolved_examples: Vec<UnresolvedReference>,
+}
+
+/// A reference to a `urn:` no entry of its Bundle is known by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct UnresolvedReference {
+    /// The entry's number (1-based), or for NDJSON lines holding Bundles the line's.
+    pub line: u64,
+    /// Where in the resource, e.g. `Encounter.subject.reference`.
+    pub path: String,
+    pub reference: String,
 }
 
 /// Issues of one kind in one file: same code, severity and resource type.
@@ -78,6 +135,18 @@ impl FileReport {
     /// Whether any line would be rejected, or the file is not FHIR.
     pub fn blocks_anything(&self) -> bool {
         self.invalid > 0 || self.not_fhir
+    }
+
+    /// Marks the file as one that cannot be imported at all (a Bundle that breaks off, say), with one file-level
+    /// issue in place of whatever its lines said.
+    pub fn refuse(&mut self, line: u64, message: String) {
+        self.not_fhir = true;
+        self.by_code.clear();
+        self.issues.clear();
+        self.groups.clear();
+        self.issues_truncated = false;
+        let issue = Issue { line, code: Code::NotFhir, severity: Severity::Error, path: None, message };
+        self.record(issue, None, &Options::default());
     }
 
     pub(crate) fn record(&mut self, issue: Issue, resource_type: Option<&str>, options: &Options) {

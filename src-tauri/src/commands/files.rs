@@ -57,6 +57,9 @@ pub async fn validate_files(
     .await
     .map_err(|e| IpcError::new(ErrorCode::Internal, format!("validation stopped: {e}")))?;
     state.finish(&op_id);
+    if let Ok(report) = &result {
+        state.note_checked(&report.files);
+    }
     result
 }
 

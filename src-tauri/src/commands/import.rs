@@ -46,7 +46,9 @@ pub async fn start_import(
     if let Err(e) = state.settings().update(|s| s.level = Some(level)) {
         tracing::warn!(error = %e, "could not remember the validation level");
     }
+    let checked = state.checked_of(&paths);
     let request = ImportRequest {
+        checked,
         paths,
         job_name: request.job_name.filter(|n| !n.trim().is_empty()),
         level,

@@ -32,10 +32,12 @@ mod orphans;
 mod plan;
 mod prove;
 mod send;
+mod stream;
 
 pub use orphans::{Orphan, Orphans, clean_batch_prefix, clean_orphans};
 pub use plan::{Plan, crc_base64};
 pub use send::send_part;
+pub use stream::{Checked, CheckedUpload, upload_checking};
 
 /// How objects are encrypted at rest.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,7 +14,10 @@ use crate::AwsError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     pub path: PathBuf,
+    /// The bytes the object holds: the file's, or the NDJSON made from it (decompressed, unbundled).
     pub size: u64,
+    /// The file's own size on disk, which `unchanged` checks (`size` for a file sent as it is).
+    pub file_size: u64,
     /// Modification time in nanoseconds since the epoch (0 where the file system does not say).
     pub mtime_ns: i64,
     /// Bytes per part; the last part may be shorter. A file sent in one PUT is one part.
@@ -27,7 +30,7 @@ pub struct Plan {
 
 /// Size and modification time: what a rewrite of the file changes (a rewrite that restores both is caught by the
 /// parts' checksums instead).
-fn stamp(path: &Path) -> Result<(u64, i64), AwsError> {
+pub(super) fn stamp(path: &Path) -> Result<(u64, i64), AwsError> {
     let meta = std::fs::metadata(path).map_err(|source| AwsError::Io { path: path.into(), source })?;
     if !meta.is_file() {
         return Err(AwsError::Input(format!(
@@ -81,6 +84,7 @@ impl Plan {
         let plan = Plan {
             path: path.into(),
             size: read_total,
+            file_size: read_total,
             mtime_ns,
             part_size,
             part_crcs,
@@ -94,8 +98,8 @@ impl Plan {
     /// Fails when the file's size or modification time is no longer what the plan saw.
     pub fn unchanged(&self) -> Result<(), AwsError> {
         let (size, mtime_ns) = stamp(&self.path)?;
-        if size != self.size {
-            return Err(changed(&self.path, &format!("it was {} bytes and is now {size}", self.size)));
+        if size != self.file_size {
+            return Err(changed(&self.path, &format!("it was {} bytes and is now {size}", self.file_size)));
         }
         if mtime_ns != self.mtime_ns {
             return Err(changed(&self.path, "it was modified"));

@@ -226,6 +226,7 @@ mod tests {
         Plan {
             path: "f".into(),
             size: data.len() as u64,
+            file_size: data.len() as u64,
             mtime_ns: 0,
             part_size: parts[0].len() as u64,
             part_crcs: parts.iter().map(|p| crc_fast::crc32_iscsi(p)).collect(),
