@@ -102,15 +102,27 @@ pub async fn run(clients: &Clients, plan: &Plan) -> Vec<Check> {
     if let Some(input_uri) = &plan.input_uri {
         checks.push(input_prefix(clients, input_uri, &plan.batch_keys).await);
     }
-    checks.push(if plan.file_count > MAX_FILES_PER_JOB {
+    let jobs = plan.file_count.div_ceil(MAX_FILES_PER_JOB);
+    checks.push(if plan.file_count > MAX_FILES_PER_JOB && plan.input_uri.is_some() {
+        // A prefix already in S3 is imported whole, by one job: it cannot be split here.
         Check::fail(
             "file-count",
             format!(
-                "{} files; HealthLake imports at most {} per job",
+                "{} files under the input prefix; HealthLake imports at most {} per job",
                 thousands(plan.file_count as u64),
                 thousands(MAX_FILES_PER_JOB as u64)
             ),
-            "split the files into several imports",
+            "move the files into several prefixes, one import each, or let Lakedrop upload them (it splits them)",
+        )
+    } else if plan.file_count > MAX_FILES_PER_JOB {
+        Check::warn(
+            "file-count",
+            format!(
+                "{} files: more than HealthLake's {} per job, so they are imported as {jobs} jobs, one after the other",
+                thousands(plan.file_count as u64),
+                thousands(MAX_FILES_PER_JOB as u64)
+            ),
+            "nothing to do; the jobs are followed as one import",
         )
     } else {
         Check::pass(

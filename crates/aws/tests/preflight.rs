@@ -161,12 +161,20 @@ async fn a_missing_output_bucket_fails() {
 }
 
 #[tokio::test]
-async fn more_than_ten_thousand_files_fail() {
+async fn more_than_ten_thousand_files_are_split_into_jobs_unless_they_are_one_prefix_already() {
     let (sandbox, clients, _dir) = fixture().await;
     let detail = |checks: &[Check]| checks.iter().find(|c| c.id == "file-count").map(|c| c.detail.clone());
     let checks = run(&clients, &Plan { file_count: 10_001, ..plan(sandbox.seed()) }).await;
+    assert_eq!(status(&checks, "file-count"), Status::Warn);
+    assert_eq!(
+        detail(&checks).as_deref(),
+        Some(
+            "10,001 files: more than HealthLake's 10,000 per job, so they are imported as 2 jobs, one after the other"
+        )
+    );
+    let prefix = Some(format!("s3://{}/somewhere/", sandbox.seed().input_bucket));
+    let checks = run(&clients, &Plan { file_count: 10_001, input_uri: prefix, ..plan(sandbox.seed()) }).await;
     assert_eq!(status(&checks, "file-count"), Status::Fail);
-    assert_eq!(detail(&checks).as_deref(), Some("10,001 files; HealthLake imports at most 10,000 per job"));
     let checks = run(&clients, &Plan { file_count: 10_000, ..plan(sandbox.seed()) }).await;
     assert_eq!(status(&checks, "file-count"), Status::Pass);
     assert_eq!(detail(&checks).as_deref(), Some("10,000 files, within HealthLake's 10,000 per job"));

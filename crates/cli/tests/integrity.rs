@@ -195,6 +195,13 @@ fn kill_once(
     child.wait().expect("reaped");
 }
 
+/// The bytes done a progress line says: `… (25,427,968 of 41,945,116 bytes done)`.
+fn bytes_done(line: &str) -> u64 {
+    let done =
+        line.split_once('(').and_then(|(_, rest)| rest.split_once(" of ")).map_or("", |(done, _)| done);
+    done.replace(',', "").parse().unwrap_or(0)
+}
+
 /// `len` bytes that depend on `seed`, so that two files differ everywhere.
 fn bytes(len: usize, seed: u32) -> Vec<u8> {
     let mut out = Vec::with_capacity(len + 4);
@@ -315,15 +322,21 @@ async fn kill_9_anywhere_then_rerun_gives_the_files_bytes_and_one_job_per_batch(
     assert!(started.elapsed() < Duration::from_secs(20), "recognised at once: {:?}", started.elapsed());
     tally.same(&server, "kills/completing.bin", &file).await;
 
-    // Imports: killed while validating, while uploading, while the job is being started (HealthLake has created
-    // it: held after), and while following the started job. Every rerun is the same command.
+    // Imports: killed while checking and uploading (at its start, early, past 16 MiB), while the job is being
+    // started (HealthLake has created it: held after), and while following the started job. Every rerun is the
+    // same command.
     let export = dir.path().join("export");
     std::fs::create_dir(&export).expect("mkdir");
     let patients_file = patients(&export.join("Patient.ndjson"), 40 * MIB, 3);
     let import = || server.lakedrop(&client, &["import", export.to_str().expect("utf-8"), "--wait"]);
-    kill_when(import(), |l| l.starts_with("validating"), Duration::from_millis(50));
-    kill_when(import(), |l| l.starts_with("uploading Patient.ndjson"), Duration::from_millis(200));
-    kill_when(import(), |l| l.starts_with("uploading Patient.ndjson (16"), Duration::ZERO);
+    let uploading = "checking and uploading Patient.ndjson (";
+    kill_when(import(), move |l| l.starts_with(uploading), Duration::from_millis(50));
+    kill_when(import(), move |l| l.starts_with(uploading), Duration::from_millis(200));
+    kill_when(
+        import(),
+        move |l| l.starts_with(uploading) && bytes_done(l) >= 16 * MIB as u64,
+        Duration::ZERO,
+    );
     // Killed once HealthLake has the job, while the sandbox still holds the answer.
     kill_once(import(), |l| l.starts_with("starting the import job"), || !blocking(server.jobs()).is_empty());
     kill_when(import(), |l| l.contains("submitted") || l.contains("already imported"), Duration::ZERO);

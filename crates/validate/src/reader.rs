@@ -109,7 +109,7 @@ pub fn validate_batch_with(
                 paths[index..index + run].par_iter().map(|path| check_small_file(path, options)).collect();
             for (i, result) in checked.into_iter().enumerate() {
                 let path = &paths[index + i];
-                let (bytes, crc32c, verdicts) =
+                let (bytes, crc32c, ndjson_bytes, verdicts) =
                     result.map_err(|source| ReadError { path: path.clone(), source })?;
                 let mut file = FileState::new(&path.display().to_string(), &mut ids, (index + i) as u32);
                 let lines = verdicts.len() as u64;
@@ -117,7 +117,7 @@ pub fn validate_batch_with(
                     file.absorb(n as u64 + 1, verdict, options, &mut ids, (index + i) as u32);
                 }
                 let mut file = file.finish();
-                file.ndjson_bytes = file.bytes;
+                file.ndjson_bytes = ndjson_bytes;
                 file.bytes = bytes;
                 file.compressed = crc32c.is_none();
                 file.crc32c = crc32c;
@@ -158,8 +158,9 @@ const SMALL_FILE_BYTES: u64 = 1024 * 1024;
 
 /// Reads a small file whole (decompressing it if it is gzip) and checks every line; returns its size on disk and
 /// whether it is compressed.
-/// A small file read whole and checked: its size, the CRC32C of its bytes (plain files only), each line's verdict.
-type SmallFile = (u64, Option<u32>, Vec<LineVerdict>);
+/// A small file read whole and checked: its size, the CRC32C of its bytes (plain files only), the bytes of its
+/// lines (decompressed), each line's verdict.
+type SmallFile = (u64, Option<u32>, u64, Vec<LineVerdict>);
 
 fn check_small_file(path: &Path, options: &Options) -> io::Result<SmallFile> {
     let whole = std::fs::read(path)?;
@@ -187,7 +188,8 @@ fn check_small_file(path: &Path, options: &Options) -> io::Result<SmallFile> {
         .enumerate()
         .map(|(i, span)| check_span(&block, span, i as u64 + 1, options))
         .collect();
-    Ok((bytes, crc, verdicts))
+    let ndjson_bytes = block.lines.iter().map(|l| l.consumed as u64).sum();
+    Ok((bytes, crc, ndjson_bytes, verdicts))
 }
 
 /// Validates one file (`.ndjson`, or gzip-compressed `.ndjson.gz`). `progress` is called now and then;

@@ -145,6 +145,22 @@ export type BucketChoice = {
 	region: string | null,
 };
 
+/**  What unbundling a file did. */
+export type BundleSummary = {
+	/**  Bundles read (1 for a Bundle file). */
+	bundles: number,
+	/**  `Bundle.type` of the first Bundle (`transaction`, `batch`, `collection`, `searchset`, ...). */
+	bundleType: string | null,
+	/**  Entries read, and the resources they held (each one NDJSON line). */
+	entries: number,
+	resources: number,
+	/**  References between entries rewritten to `Type/id`. */
+	rewritten: number,
+	/**  `urn:` references that name no entry of their Bundle, counted; the first are in `unresolved_examples`. */
+	unresolved: number,
+	unresolvedExamples: UnresolvedReference[],
+};
+
 /**  Why resources failed, normalized from HealthLake's diagnostics text. */
 export type Cause = "invalid-json" | "invalid-resource-type" | "missing-id" | "invalid-id" | "unknown-property" | "missing-required" | "wrong-type" | "bad-date" | 
 /**  A code outside the closed list its element requires (`gender: "dude"`). */
@@ -230,6 +246,21 @@ export type ConnectionStatus = {
 	/**  The validation level of the last import started. */
 	level: Level | null,
 };
+
+/**  What a file holds, as Lakedrop reads it (whether it is gzip is `FileReport::compressed`). */
+export type Content = 
+/**  One resource per line; imported as it is. */
+"ndjson" | 
+/**
+ *  One Bundle (a `.json` file): imported as its entries, one line each; an issue's `line` is the entry's
+ *  number (1-based).
+ */
+"bundle" | 
+/**
+ *  NDJSON whose lines hold Bundles: each Bundle line is imported as its entries; an issue's `line` is the
+ *  line of the file it came from.
+ */
+"bundleLines";
 
 export type DatastoreChoice = {
 	id: string,
@@ -411,6 +442,15 @@ export type FileReport = {
 	resourceTypes: { [key in string]: number },
 	/**  Every issue grouped by code, severity and resource type, most frequent first, with the first examples. */
 	groups: IssueGroup[],
+	/**
+	 *  Bytes of NDJSON the file's lines took: after decompressing a `.gz`, after unbundling a Bundle. What an
+	 *  upload sends.
+	 */
+	ndjsonBytes?: number,
+	/**  What the file holds: NDJSON lines, or a Bundle read as the NDJSON lines of its entries. */
+	content?: Content,
+	/**  What unbundling did, for a Bundle file or NDJSON lines holding Bundles. */
+	unbundled?: BundleSummary | null,
 };
 
 /**
@@ -450,6 +490,16 @@ export type HeldBack = {
 	reason: string,
 };
 
+/**  One job of an import. */
+export type ImportJob = {
+	jobId: string,
+	batchId: string,
+	inputUri: string,
+	/**  Files uploaded for this job. */
+	files: number,
+	alreadyStarted: boolean,
+};
+
 export type ImportProgress = 
 /**  The files are checked again before anything is sent: `bytes_done` of `bytes_total`, over the batch. */
 { event: "validating"; bytesDone: number; bytesTotal: number } | 
@@ -484,6 +534,11 @@ export type ImportStarted = {
 	 *  is an explicit choice (`again`).
 	 */
 	alreadyStarted?: boolean,
+	/**
+	 *  Every job the import started (or found already started), in the order HealthLake runs them: one per
+	 *  10,000 files. The fields above are the first's.
+	 */
+	jobs?: ImportJob[],
 };
 
 export type IpcError = {
@@ -837,6 +892,15 @@ export type Unreadable = {
 	lines: number,
 	/**  The first few, as `file:line: reason`. */
 	examples: string[],
+};
+
+/**  A reference to a `urn:` no entry of its Bundle is known by. */
+export type UnresolvedReference = {
+	/**  The entry's number (1-based), or for NDJSON lines holding Bundles the line's. */
+	line: number,
+	/**  Where in the resource, e.g. `Encounter.subject.reference`. */
+	path: string,
+	reference: string,
 };
 
 /**  What `clean_uploads` did, counted over every bucket it looked in. */
