@@ -207,7 +207,7 @@ pub fn run() {
                 let picked = match pick {
                     session::Pick::Folder => dialog.blocking_pick_folder().into_iter().collect(),
                     session::Pick::Files => dialog
-                        .add_filter("FHIR NDJSON", &["ndjson", "gz"])
+                        .add_filter("FHIR NDJSON or Bundles", &["ndjson", "json", "gz"])
                         .blocking_pick_files()
                         .unwrap_or_default(),
                     session::Pick::Plan => dialog

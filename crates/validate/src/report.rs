@@ -60,13 +60,10 @@ pub struct FileReport {
     pub crc32c: Option<u32>,
     /// Bytes of NDJSON the file's lines took: after decompressing a `.gz`, after unbundling a Bundle. What an
     /// upload sends.
-    #[serde(default)]
     pub ndjson_bytes: u64,
     /// What the file holds: NDJSON lines, or a Bundle read as the NDJSON lines of its entries.
-    #[serde(default)]
     pub content: Content,
     /// What unbundling did, for a Bundle file or NDJSON lines holding Bundles.
-    #[serde(default)]
     pub unbundled: Option<BundleSummary>,
 }
 

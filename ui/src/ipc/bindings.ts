@@ -446,11 +446,11 @@ export type FileReport = {
 	 *  Bytes of NDJSON the file's lines took: after decompressing a `.gz`, after unbundling a Bundle. What an
 	 *  upload sends.
 	 */
-	ndjsonBytes?: number,
+	ndjsonBytes: number,
 	/**  What the file holds: NDJSON lines, or a Bundle read as the NDJSON lines of its entries. */
-	content?: Content,
+	content: Content,
 	/**  What unbundling did, for a Bundle file or NDJSON lines holding Bundles. */
-	unbundled?: BundleSummary | null,
+	unbundled: BundleSummary | null,
 };
 
 /**

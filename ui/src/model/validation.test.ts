@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { fileReport, sampleReport } from "../test/fixtures";
 import {
   fileVerdict,
+  inputNote,
+  placeNoun,
   importBlocker,
   mergeReports,
   issueCountText,
@@ -106,13 +108,44 @@ describe("skipReason", () => {
   });
 });
 
-describe("compressed files", () => {
-  it("are checked, then left out of the upload with what to do", () => {
-    const gz = fileReport({ name: "Patient.ndjson.gz", compressed: true });
-    expect(verdictLabel(fileVerdict(gz))).toBe("Compressed — decompress to import");
-    expect(willUpload(gz)).toBe(false);
-    expect(summaryText([fileReport({ name: "a.ndjson" }), gz])).toBe(
-      "10 resources in 1 file ready to import · 1 file skipped (1 compressed: decompress to import)",
+describe("compressed files and Bundles", () => {
+  it("are ready to import, with what is done to them and their sizes both ways", () => {
+    const gz = fileReport({
+      name: "Patient.ndjson.gz",
+      compressed: true,
+      bytes: 1_200_000,
+      ndjsonBytes: 10_400_000,
+    });
+    expect(verdictLabel(fileVerdict(gz))).toBe("Ready");
+    expect(willUpload(gz)).toBe(true);
+    expect(inputNote(gz)).toBe(
+      "gzip: 1.2 MB on disk, 10.4 MB of NDJSON, decompressed as it is uploaded",
     );
+    expect(summaryText([fileReport({ name: "a.ndjson" }), gz])).toBe(
+      "20 resources in 2 files ready to import",
+    );
+    const bundle = fileReport({
+      name: "patient.json",
+      content: "bundle",
+      bytes: 2_000_000,
+      ndjsonBytes: 1_500_000,
+      unbundled: {
+        bundles: 1,
+        bundleType: "transaction",
+        entries: 812,
+        resources: 812,
+        rewritten: 1204,
+        unresolved: 1,
+        unresolvedExamples: [],
+      },
+    });
+    expect(inputNote(bundle)).toBe(
+      "transaction Bundle: 812 entries unbundled into 812 resources, 1,204 references between them " +
+        "rewritten to Type/id; 1 reference to no entry of the Bundle · 2 MB on disk, 1.5 MB of NDJSON, " +
+        "made as it is uploaded",
+    );
+    expect(placeNoun(bundle)).toBe("Entry");
+    expect(placeNoun(gz)).toBe("Line");
+    expect(inputNote(fileReport({ name: "a.ndjson" }))).toBeNull();
   });
 });

@@ -1,7 +1,7 @@
 // What a validation report means for the import: which files go, which are skipped,
 // and the one-line summary the Files view shows.
 import type { Code, FileReport, IssueGroup, SkipReason, ValidationReport } from "../ipc";
-import { formatCount, plural } from "./format";
+import { formatBytes, formatCount, plural } from "./format";
 
 export type FileVerdict =
   /** Every line is a valid resource. */
@@ -11,13 +11,10 @@ export type FileVerdict =
   /** Not a FHIR file at all (e.g. a bulk-export log): skipped. */
   | { kind: "not-fhir" }
   /** FHIR, but no line is valid: skipped. */
-  | { kind: "no-valid" }
-  /** gzip-compressed: checked, but HealthLake imports only plain NDJSON, so skipped. */
-  | { kind: "compressed" };
+  | { kind: "no-valid" };
 
 export function fileVerdict(file: FileReport): FileVerdict {
   if (file.notFhir) return { kind: "not-fhir" };
-  if (file.compressed) return { kind: "compressed" };
   if (file.valid === 0) return { kind: "no-valid" };
   if (file.invalid > 0) return { kind: "partial", rejected: file.invalid };
   return { kind: "ready" };
@@ -33,9 +30,39 @@ export function verdictLabel(verdict: FileVerdict): string {
       return "Not FHIR — will be skipped";
     case "no-valid":
       return "No valid resources — will be skipped";
-    case "compressed":
-      return "Compressed — decompress to import";
   }
+}
+
+/** What a file's issues point at: an entry of a Bundle file, else a line. */
+export function placeNoun(file: FileReport): "Entry" | "Line" {
+  return file.content === "bundle" ? "Entry" : "Line";
+}
+
+/**
+ * What Lakedrop does to the file to import it, or null for plain NDJSON, which goes as it is:
+ * "gzip: 1.2 MB on disk, 10.4 MB of NDJSON, decompressed as it is uploaded".
+ */
+export function inputNote(file: FileReport): string | null {
+  const sizes = `${formatBytes(file.bytes)} on disk, ${formatBytes(file.ndjsonBytes)} of NDJSON`;
+  const u = file.unbundled;
+  if (file.content === "bundle" && u) {
+    const kind = u.bundleType ? `${u.bundleType} Bundle` : "Bundle";
+    const unresolved =
+      u.unresolved > 0 ? `; ${plural(u.unresolved, "reference")} to no entry of the Bundle` : "";
+    return (
+      `${file.compressed ? "gzip " : ""}${kind}: ${plural(u.entries, "entry", "entries")} unbundled into ` +
+      `${plural(u.resources, "resource")}, ${plural(u.rewritten, "reference")} between them ` +
+      `rewritten to Type/id${unresolved} · ${sizes}, made as it is uploaded`
+    );
+  }
+  if (file.content === "bundleLines" && u) {
+    return (
+      `${plural(u.bundles, "line")} ${u.bundles === 1 ? "holds a Bundle" : "hold Bundles"}, ` +
+      `each imported as its entries (${plural(u.resources, "resource")}) · ${sizes}`
+    );
+  }
+  if (file.compressed) return `gzip: ${sizes}, decompressed as it is uploaded`;
+  return null;
 }
 
 /** The file will not go in whole: lines will be rejected, or it will be skipped. */
@@ -54,7 +81,6 @@ export interface ValidationTotals {
   rejectedLines: number;
   notFhirFiles: number;
   noValidFiles: number;
-  compressedFiles: number;
 }
 
 export function totals(files: readonly FileReport[]): ValidationTotals {
@@ -64,7 +90,6 @@ export function totals(files: readonly FileReport[]): ValidationTotals {
     rejectedLines: 0,
     notFhirFiles: 0,
     noValidFiles: 0,
-    compressedFiles: 0,
   };
   for (const file of files) {
     const verdict = fileVerdict(file);
@@ -80,9 +105,6 @@ export function totals(files: readonly FileReport[]): ValidationTotals {
         break;
       case "no-valid":
         t.noValidFiles += 1;
-        break;
-      case "compressed":
-        t.compressedFiles += 1;
         break;
     }
   }
@@ -101,7 +123,7 @@ export function summaryText(files: readonly FileReport[]): string {
   if (t.rejectedLines > 0) {
     parts.push(`${plural(t.rejectedLines, "line")} will be rejected`);
   }
-  const skipped = t.notFhirFiles + t.noValidFiles + t.compressedFiles;
+  const skipped = t.notFhirFiles + t.noValidFiles;
   if (skipped > 0) {
     const reasons: string[] = [];
     if (t.notFhirFiles > 0) {
@@ -113,9 +135,6 @@ export function summaryText(files: readonly FileReport[]): string {
           ? `${formatCount(t.noValidFiles)} without valid resources`
           : "no valid resources",
       );
-    }
-    if (t.compressedFiles > 0) {
-      reasons.push(`${formatCount(t.compressedFiles)} compressed: decompress to import`);
     }
     parts.push(`${plural(skipped, "file")} skipped (${reasons.join(", ")})`);
   }
@@ -166,7 +185,7 @@ export function skipReason(reason: SkipReason): string {
     case "no-valid-lines":
       return "no valid resources, not uploaded";
     case "compressed":
-      return "gzip-compressed, not uploaded (HealthLake reads plain NDJSON: decompress it first)";
+      return "gzip-compressed, not uploaded (by a version of Lakedrop that did not decompress files)";
   }
 }
 

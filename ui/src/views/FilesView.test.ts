@@ -72,7 +72,7 @@ describe("FilesView", () => {
   it("shows a drop zone and no import button before any file is added", () => {
     const root = render();
     expect(root.querySelector('[data-testid="drop-zone"]')?.textContent).toContain(
-      "Drop .ndjson files or folders here",
+      "Drop .ndjson files, Bundles or folders here",
     );
     expect(root.querySelector('[data-testid="import-button"]')).toBeNull();
   });

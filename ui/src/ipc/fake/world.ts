@@ -218,6 +218,8 @@ function report(path: string): FileReport {
     path,
     name,
     compressed: false,
+    content: "ndjson" as const,
+    unbundled: null,
     issues: [] as Issue[],
     issuesTruncated: false,
     byCode: {},
@@ -234,6 +236,7 @@ function report(path: string): FileReport {
     return {
       ...empty,
       bytes: 813,
+      ndjsonBytes: 813,
       lines: 4,
       valid: 0,
       invalid: 0,
@@ -249,6 +252,7 @@ function report(path: string): FileReport {
     return {
       ...empty,
       bytes: 9_840,
+      ndjsonBytes: 9_840,
       lines: FLAWED_LINES,
       valid: FLAWED_LINES - issues.length,
       invalid: issues.length,
@@ -264,6 +268,7 @@ function report(path: string): FileReport {
   return {
     ...empty,
     bytes,
+    ndjsonBytes: bytes,
     lines,
     valid: lines,
     invalid: 0,
