@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use std::collections::BTreeMap;
 
+use futures::StreamExt;
+
 use lakedrop_core::batch::{Batch, BatchFile, unique_key_names};
 use lakedrop_core::files::expand_paths;
 use lakedrop_core::progress::{ImportJob, ImportProgress, ImportStarted, SkipReason, SkippedFile};
@@ -40,6 +42,10 @@ pub struct ImportRequest {
 /// HealthLake's documented limit on one job's input (the 2021 quota table's 50 GB): a batch larger than this is
 /// split into more jobs, as one of more than 10,000 files is.
 pub const MAX_JOB_BYTES: u64 = 50 * 1000 * 1000 * 1000;
+
+/// Files up to this size are one PUT each, and go `FILES_AT_ONCE` at a time.
+const SMALL_FILE: u64 = 16 * 1024 * 1024;
+const FILES_AT_ONCE: usize = 6;
 
 /// Why a checked file is left out of the upload, if it is.
 pub fn skip_reason(file: &FileReport) -> Option<SkipReason> {
@@ -215,40 +221,67 @@ async fn import_batch(
     let options =
         Options { level: request.level, list_errors: false, max_warnings_per_file: 0, ..Options::default() };
     let keep = |report: &FileReport| skip_reason(report).is_none();
-    let mut bytes_before = at.bytes_before;
+    // Small files go several at a time (each one PUT: the round trips, not the bytes, are what takes long), a
+    // larger file alone with its parts in parallel, so memory stays at one file's parts in flight.
+    let done_bytes = std::sync::atomic::AtomicU64::new(at.bytes_before);
+    let prefix = batch.prefix.clone();
+    let bucket = batch.input_bucket.clone();
+    let names: Vec<String> = batch.files.iter().map(|f| f.key_name.clone()).collect();
+    let (keep, options, encryption, done_bytes) = (&keep, &options, &encryption, &done_bytes);
+    let (prefix, bucket) = (&prefix, &bucket);
+    let one = |i: usize| {
+        let f = &found[i];
+        let name = names[i].clone();
+        async move {
+            if cancel.is_cancelled() {
+                return Err(AwsError::Cancelled);
+            }
+            let key = format!("{prefix}{name}");
+            let target = ObjectTarget { bucket, key: &key, encryption };
+            let before = done_bytes.load(std::sync::atomic::Ordering::Relaxed);
+            let on_part = |p: TransferProgress| {
+                progress(ImportProgress::Uploading {
+                    file: name.clone(),
+                    bytes_done: (before + p.bytes_done).min(at.bytes_total),
+                    bytes_total: at.bytes_total,
+                    parts_done: p.parts_done,
+                    parts_total: p.parts_total,
+                });
+            };
+            on_part(TransferProgress { bytes_done: 0, bytes_total: f.bytes, parts_done: 0, parts_total: 0 });
+            let job = CheckedUpload {
+                input: &f.input,
+                options,
+                expected_crc32c: request.checked.get(&f.input.path).copied(),
+                keep,
+            };
+            let checked =
+                upload_checking(&clients.s3, state, &target, &job, &TransferOptions::default(), &on_part, cancel)
+                    .await?;
+            done_bytes.fetch_add(f.bytes, std::sync::atomic::Ordering::Relaxed);
+            Ok::<_, AwsError>((i, checked))
+        }
+    };
+    let mut results = Vec::with_capacity(found.len());
+    let mut i = 0;
+    while i < found.len() {
+        let run = found[i..].iter().take_while(|f| f.bytes <= SMALL_FILE).count();
+        if run == 0 {
+            results.push(one(i).await?);
+            i += 1;
+            continue;
+        }
+        let mut sends = futures::stream::iter((i..i + run).map(one)).buffer_unordered(FILES_AT_ONCE);
+        while let Some(sent) = sends.next().await {
+            results.push(sent?);
+        }
+        i += run;
+    }
+    results.sort_by_key(|(i, _)| *i);
     let mut stored_encryption = None;
     let mut skipped = Vec::new();
-    for (file, f) in batch.files.iter_mut().zip(&found) {
-        if cancel.is_cancelled() {
-            return Err(AwsError::Cancelled);
-        }
-        progress(ImportProgress::Uploading {
-            file: file.key_name.clone(),
-            bytes_done: bytes_before,
-            bytes_total: at.bytes_total,
-            parts_done: 0,
-            parts_total: 0,
-        });
-        let key = format!("{}{}", batch.prefix, file.key_name);
-        let target = ObjectTarget { bucket: &batch.input_bucket, key: &key, encryption: &encryption };
-        let on_part = |p: TransferProgress| {
-            progress(ImportProgress::Uploading {
-                file: file.key_name.clone(),
-                bytes_done: bytes_before + p.bytes_done,
-                bytes_total: at.bytes_total,
-                parts_done: p.parts_done,
-                parts_total: p.parts_total,
-            });
-        };
-        let job = CheckedUpload {
-            input: &f.input,
-            options: &options,
-            expected_crc32c: request.checked.get(&f.input.path).copied(),
-            keep: &keep,
-        };
-        let checked =
-            upload_checking(&clients.s3, state, &target, &job, &TransferOptions::default(), &on_part, cancel)
-                .await?;
+    for (i, checked) in results {
+        let file = &mut batch.files[i];
         file.sha256 = checked.print.sha256;
         file.crc32c = Some(checked.print.crc32c);
         match checked.transferred {
@@ -269,7 +302,6 @@ async fn import_batch(
                 }
             }
         }
-        bytes_before += f.bytes;
     }
     state.record_batch(&batch, &skipped, now_unix)?;
     let uploaded = batch.files.iter().filter(|f| !f.skipped).count() as u64;
