@@ -25,6 +25,7 @@ bench: bench-data
 	cargo bench -p lakedrop-core --bench repair
 	cargo bench -p lakedrop-validate --bench validate
 	scripts/bench-upload.sh 1024
+	scripts/bench-import.sh
 	$(MAKE) bench-ui
 
 # Larger Synthea sets for the validator's benchmark, under target/bench-data/synthea (tests use only samples/).

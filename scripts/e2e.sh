@@ -16,6 +16,12 @@ GTK_THEME=Adwaita:dark LAKEDROP_E2E_THEME=dark \
 LAKEDROP_E2E_THEME=light xvfb-run -a -s "-screen 0 1280x800x24" timeout 300 node --test --test-reporter=spec repair.test.mjs
 GTK_THEME=Adwaita:dark LAKEDROP_E2E_THEME=dark \
   xvfb-run -a -s "-screen 0 1280x800x24" timeout 300 node --test --test-reporter=spec repair.test.mjs
+# Bringing an export as it is: a folder of per-patient transaction Bundles made from the sample.
+bundles=$(mktemp -d)
+trap 'rm -rf "$bundles"' EXIT
+(cd ../.. && cargo run -q --locked -p lakedrop-core --example synthea-bundles -- "$bundles" >/dev/null)
+LAKEDROP_E2E_BUNDLES=$bundles LAKEDROP_E2E_THEME=light \
+  xvfb-run -a -s "-screen 0 1280x800x24" timeout 240 node --test --test-reporter=spec inputs.test.mjs
 # ui/dist-fake is built by the caller (scripts/test.sh, make e2e) with npm run build:fake; the .deb smoke test
 # (scripts/smoke-deb.sh) sets LAKEDROP_E2E_APP_ONLY, since it is about the installed app.
 if [[ -z "${LAKEDROP_E2E_APP_ONLY:-}" ]]; then

@@ -255,9 +255,16 @@ async fn import_batch(
                 expected_crc32c: request.checked.get(&f.input.path).copied(),
                 keep,
             };
-            let checked =
-                upload_checking(&clients.s3, state, &target, &job, &TransferOptions::default(), &on_part, cancel)
-                    .await?;
+            let checked = upload_checking(
+                &clients.s3,
+                state,
+                &target,
+                &job,
+                &TransferOptions::default(),
+                &on_part,
+                cancel,
+            )
+            .await?;
             done_bytes.fetch_add(f.bytes, std::sync::atomic::Ordering::Relaxed);
             Ok::<_, AwsError>((i, checked))
         }

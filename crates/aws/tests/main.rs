@@ -417,30 +417,6 @@ async fn per_patient_bundles_import_as_the_sample_and_an_encounters_subject_reso
     assert_eq!(patient["id"], patient_id);
 }
 
-#[tokio::test]
-async fn more_than_ten_thousand_files_become_two_jobs_that_import_every_resource() {
-    let f = fixture().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let patients = std::fs::read_to_string(sample_dir().join("Patient.000.ndjson")).expect("sample");
-    let template: serde_json::Value =
-        serde_json::from_str(patients.lines().next().expect("line")).expect("json");
-    for n in 0..10_050 {
-        let mut patient = template.clone();
-        patient["id"] = serde_json::Value::String(format!("split-{n:05}"));
-        std::fs::write(dir.path().join(format!("p{n:05}.ndjson")), format!("{patient}\n")).expect("write");
-    }
-    let started = import(&f, vec![dir.path().to_path_buf()]).await;
-    assert_eq!(started.files_uploaded, 10_050);
-    let sizes: Vec<u64> = started.jobs.iter().map(|j| j.files).collect();
-    assert_eq!(sizes, vec![10_000, 50], "{:?}", started.jobs);
-    assert_ne!(started.jobs[0].input_uri, started.jobs[1].input_uri, "each job its own prefix");
-    let mut imported = 0;
-    for job in &started.jobs {
-        imported += manifest_of(&f, &job.job_id).await.resources_imported;
-    }
-    assert_eq!(imported, 10_050);
-}
-
 fn flate2_writer(path: &Path) -> flate2::write::GzEncoder<std::fs::File> {
     flate2::write::GzEncoder::new(
         std::fs::File::create(path).expect("create"),

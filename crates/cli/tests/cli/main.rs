@@ -1,6 +1,7 @@
 //! The `lakedrop` binary as users run it: `sandbox serve` in one process, `import` and `validate` in others.
 
 mod fix;
+mod inputs;
 mod json_output;
 mod readback;
 
