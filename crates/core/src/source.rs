@@ -71,8 +71,10 @@ pub fn sniff(path: &Path) -> io::Result<Input> {
     let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
     let ndjson_name = name.ends_with(".ndjson") || name.ends_with(".ndjson.gz");
     let content = if ndjson_name {
-        let first_line = body.split(|&b| b == b'\n').next().unwrap_or_default();
-        if bundle::looks_like_bundle(first_line) { Content::BundleLines } else { Content::Ndjson }
+        let mut first_line = Vec::new();
+        BufReader::new(open_raw(path, compressed, None)?.take(MAX_SNIFFED_LINE))
+            .read_until(b'\n', &mut first_line)?;
+        if is_bundle_line(&first_line) { Content::BundleLines } else { Content::Ndjson }
     } else if bundle::looks_like_bundle(body) {
         Content::Bundle
     } else if is_json_name(&name) && body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
@@ -83,6 +85,17 @@ pub fn sniff(path: &Path) -> io::Result<Input> {
         Content::Ndjson
     };
     Ok(Input { path: path.to_path_buf(), compressed, content })
+}
+
+/// The longest first line read to tell whether an NDJSON file holds Bundle lines.
+const MAX_SNIFFED_LINE: u64 = 256 * 1024 * 1024;
+
+/// Whether one NDJSON line is a Bundle: a quick look for `"Bundle"`, then its top-level `resourceType` read
+/// (members may come in any order, a long `entry` first).
+fn is_bundle_line(line: &[u8]) -> bool {
+    memchr::memmem::find(line, b"\"Bundle\"").is_some()
+        && (bundle::looks_like_bundle(&line[..line.len().min(512)])
+            || bundle::resource_type_of(line).as_deref() == Some("Bundle"))
 }
 
 fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -195,9 +208,12 @@ impl Tally {
         }
         if let Some((at, why)) = &seen.broken {
             let noun = if input.content == Content::Bundle { "entry" } else { "line" };
+            let place = if *at > 0 { format!(" (at {noun} {at})") } else { String::new() };
             report.refuse(
-                *at,
-                format!("{why} (at {noun} {at}); nothing of this file is imported: fix or replace it, then check it again"),
+                (*at).max(1),
+                format!(
+                    "{why}{place}; nothing of this file is imported: fix or replace it, then check it again"
+                ),
             );
         }
     }
@@ -349,7 +365,8 @@ fn unbundle_file(input: &Input, tally: &Tally) -> io::Result<Chunks> {
             Ok(report) => summarize(&tally, &report, |entry| entry + 1),
             Err(BundleError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {}
             Err(e) => {
-                let at = tally.seen().origins.last().map_or(1, |last| last + 1);
+                // Where it broke: after the last entry written, or (0) while the entries were first read.
+                let at = tally.seen().origins.last().map_or(0, |last| last + 1);
                 tally.seen().broken = Some((at, e.to_string()));
             }
         }
@@ -378,7 +395,7 @@ fn unbundle_lines(input: &Input, tally: &Tally) -> io::Result<Chunks> {
             number += 1;
             let text = line.strip_suffix(b"\n").unwrap_or(&line);
             let text = text.strip_suffix(b"\r").unwrap_or(text);
-            let sent = if bundle::looks_like_bundle(&text[..text.len().min(512)]) {
+            let sent = if is_bundle_line(text) {
                 match bundle::unbundle(|| Ok(text), |u| sink.line(number, u.line.as_bytes())) {
                     Ok(report) => {
                         summarize(&tally, &report, |_| number);
