@@ -12,6 +12,8 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const AXE_SOURCE = readFileSync(join(HERE, "node_modules/axe-core/axe.min.js"), "utf8");
 
 export const byTestId = (id) => `[data-testid="${id}"]`;
+/** A job's statuses once it has ended. */
+export const TERMINAL = ["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "CANCEL_COMPLETED", "CANCEL_FAILED"];
 
 export function withTimeout(promise, ms, what) {
   let timer;
@@ -157,6 +159,42 @@ export class Harness {
         );
     });
     assert.deepEqual(violations, [], `accessibility violations in the ${view} view`);
+  }
+
+  /**
+   * From the Files step, on to the destination (the sandbox's, once it is filled in), its checks passed, and
+   * the import started.
+   */
+  async startImport() {
+    const b = this.browser;
+    assert.ok(b);
+    await b.$(byTestId("import-button")).click();
+    await b.$(byTestId("run-checks")).waitForDisplayed({ timeout: 15_000 });
+    await b.waitUntil(async () => (await b.$(byTestId("datastore")).getValue()) !== "", {
+      timeout: 15_000,
+      timeoutMsg: "no data store was offered",
+    });
+    await b.$(byTestId("run-checks")).click();
+    const start = await b.$(byTestId("start-import"));
+    await start.waitForEnabled({ timeout: 30_000, timeoutMsg: "the sandbox's checks did not pass" });
+    await start.click();
+  }
+
+  /** Waits, up to `timeout` ms, for the job in view to end; its status. */
+  async jobEnded(timeout) {
+    const b = this.browser;
+    assert.ok(b);
+    const status = await b.$(byTestId("job-status"));
+    await status.waitForExist({ timeout: 90_000, timeoutMsg: "never reached the job view" });
+    let last = "";
+    await b.waitUntil(
+      async () => {
+        last = (await status.getAttribute("data-status")) ?? "";
+        return TERMINAL.includes(last);
+      },
+      { timeout, interval: 1000, timeoutMsg: `the job did not end (status ${last})` },
+    );
+    return last;
   }
 
   /**

@@ -28,7 +28,6 @@ const WATCHDOG = 240_000;
 const SESSION_TIMEOUT = 60_000;
 const JOB_TIMEOUT = 120_000;
 const RESULT_TIMEOUT = 30_000;
-const TERMINAL = ["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "CANCEL_COMPLETED", "CANCEL_FAILED"];
 
 const h = new Harness(ARTIFACTS, WATCHDOG);
 let dataDir = "";
@@ -88,27 +87,8 @@ test("a folder of transaction Bundles imports as the sample, references resolved
   });
 
   await step("the import brings in the sample's 7,160 resources", async () => {
-    await b.$(byTestId("import-button")).click();
-    await b.$(byTestId("run-checks")).waitForDisplayed({ timeout: 15_000 });
-    await b.waitUntil(async () => (await b.$(byTestId("datastore")).getValue()) !== "", {
-      timeout: 15_000,
-      timeoutMsg: "no data store was offered",
-    });
-    await b.$(byTestId("run-checks")).click();
-    const start = await b.$(byTestId("start-import"));
-    await start.waitForEnabled({ timeout: 30_000, timeoutMsg: "the sandbox's checks did not pass" });
-    await start.click();
-    const status = await b.$(byTestId("job-status"));
-    await status.waitForExist({ timeout: 90_000, timeoutMsg: "never reached the job view" });
-    let last = "";
-    await b.waitUntil(
-      async () => {
-        last = (await status.getAttribute("data-status")) ?? "";
-        return TERMINAL.includes(last);
-      },
-      { timeout: JOB_TIMEOUT, interval: 1000, timeoutMsg: `the job did not end (status ${last})` },
-    );
-    assert.equal(last, "COMPLETED");
+    await h.startImport();
+    assert.equal(await h.jobEnded(JOB_TIMEOUT), "COMPLETED");
     const imported = await b.$(`${byTestId("manifest-table")} ${byTestId("count-resourcesImported")} td`);
     await imported.waitForExist({ timeout: RESULT_TIMEOUT, timeoutMsg: "no manifest table" });
     assert.equal(await imported.getText(), "7,160");

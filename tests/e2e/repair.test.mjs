@@ -26,7 +26,6 @@ const WATCHDOG = 300_000;
 const SESSION_TIMEOUT = 60_000;
 const JOB_TIMEOUT = 120_000;
 const RESULT_TIMEOUT = 30_000;
-const TERMINAL = ["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "CANCEL_COMPLETED", "CANCEL_FAILED"];
 
 const h = new Harness(ARTIFACTS, WATCHDOG);
 let dir = "";
@@ -99,20 +98,7 @@ test("rejected lines are repaired by cause and by hand, re-imported, and recorde
   assert.ok(b);
   const step = h.steps(t);
 
-  /** Waits for the job in view to end; its status. */
-  const ended = async () => {
-    const status = await b.$(byTestId("job-status"));
-    await status.waitForExist({ timeout: 60_000, timeoutMsg: "never reached the job view" });
-    let last = "";
-    await b.waitUntil(
-      async () => {
-        last = (await status.getAttribute("data-status")) ?? "";
-        return TERMINAL.includes(last);
-      },
-      { timeout: JOB_TIMEOUT, interval: 1000, timeoutMsg: `the job did not end (status ${last})` },
-    );
-    return last;
-  };
+  const ended = () => h.jobEnded(JOB_TIMEOUT);
   const setField = async (testid, value) => {
     const field = await b.$(`${byTestId("repair-planner")} ${byTestId(testid)}`);
     await field.waitForDisplayed({ timeout: 10_000 });
@@ -148,17 +134,7 @@ test("rejected lines are repaired by cause and by hand, re-imported, and recorde
   });
 
   await step("the broken lines are imported and rejected, 101 of them in three causes", async () => {
-    await b.$(byTestId("import-button")).click();
-    await b.$(byTestId("run-checks")).waitForDisplayed({ timeout: 15_000 });
-    // The checks are about the destination: once the sandbox's is filled in.
-    await b.waitUntil(async () => (await b.$(byTestId("datastore")).getValue()) !== "", {
-      timeout: 15_000,
-      timeoutMsg: "no data store was offered",
-    });
-    await b.$(byTestId("run-checks")).click();
-    const start = await b.$(byTestId("start-import"));
-    await start.waitForEnabled({ timeout: 30_000, timeoutMsg: "the sandbox's checks did not pass" });
-    await start.click();
+    await h.startImport();
     assert.equal(await ended(), "COMPLETED_WITH_ERRORS");
     const lead = await b.$(byTestId("failures-lead"));
     await lead.waitForDisplayed({ timeout: RESULT_TIMEOUT, timeoutMsg: "no failures shown" });
