@@ -306,6 +306,45 @@ describe("JobView", () => {
     );
   });
 
+  it("names every job of an import of more than 10,000 files, each one click away", async () => {
+    const job = (jobId: string, files: number) => ({
+      jobId,
+      batchId: `b-${jobId}`,
+      inputUri: `s3://in/${jobId}/`,
+      files,
+      alreadyStarted: false,
+    });
+    importer.last = {
+      started: {
+        jobId: "job-1",
+        batchId: "b-job-1",
+        datastoreId: "ds-1",
+        inputUri: "s3://in/job-1/",
+        outputUri: "s3://out/x/",
+        filesUploaded: 10_050,
+        filesSkipped: [],
+        encryption: null,
+        alreadyStarted: false,
+        jobs: [job("job-1", 10_000), job("job-2", 50)],
+      },
+      files: sampleReport().files,
+      options: { jobName: null, level: "structure-only" },
+    };
+    fakeBackend(() => completedJob());
+    const root = render();
+    await waitFor(() => root.querySelector('[data-testid="import-jobs"]') !== null);
+    const section = root.querySelector('[data-testid="import-jobs"]');
+    expect(section?.querySelector("h2")?.textContent?.trim()).toBe(
+      "This import is 2 jobs, run one after the other",
+    );
+    const items = [...(section?.querySelectorAll("li") ?? [])].map((li) =>
+      li.textContent?.replace(/\s+/g, " ").trim(),
+    );
+    expect(items).toEqual(["Job 1: job-1 · 10,000 files", "Job 2: job-2 · 50 files"]);
+    expect(section?.querySelector('[aria-current="page"]')?.textContent).toBe("Job 1: job-1");
+    expect(section?.querySelector("button")?.textContent?.trim()).toBe("Job 2: job-2");
+  });
+
   it("says when the files were already imported by this job, and imports them again on request", async () => {
     const files = sampleReport().files.slice(0, 3);
     importer.last = {
