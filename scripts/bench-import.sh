@@ -46,10 +46,12 @@ seconds() {
     exit 1
   }
   awk -v t0="$t0" -v t1="$(date +%s.%N)" 'BEGIN { printf "%.3f", t1 - t0 }'
-  # `times` in this subshell: its children's user and system time, "0m1.234s 0m0.567s" on the second line.
-  times | awk -v s0="$s0" -v s1="$(server_cpu)" 'NR == 2 {
+  # `times` in this subshell (not in a pipeline, which would be a subshell of its own with no children): its
+  # children's user and system time, "0m1.234s 0m0.567s" on the second line.
+  times >"$work/$label.times"
+  awk -v s0="$s0" -v s1="$(server_cpu)" 'NR == 2 {
     split($1, u, /[ms]/); split($2, k, /[ms]/); printf "%.3f", u[1] * 60 + u[2] + k[1] * 60 + k[2] + s1 - s0 }' \
-    >"$work/$label.cpu"
+    "$work/$label.times" >"$work/$label.cpu"
 }
 
 # Validate exits 1 when a line would be rejected; the 2 GB set is all valid.

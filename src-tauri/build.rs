@@ -23,6 +23,7 @@ const COMMANDS: &[&str] = &[
     "cancel",
     "list_jobs",
     "job_result",
+    "import_result",
     "notify_finished",
     "failure_summary",
     "failure_rows",

@@ -36,6 +36,7 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
         commands::import::cancel,
         commands::jobs::list_jobs,
         commands::jobs::job_result,
+        commands::jobs::import_result,
         commands::notify::notify_finished,
         commands::results::failure_summary,
         commands::results::failure_rows,

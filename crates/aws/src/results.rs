@@ -27,13 +27,70 @@ pub struct Failures {
 
 /// Reads every FAILURE file of a job (none when the folder is absent: nothing failed).
 pub async fn failures(clients: &Clients, datastore_id: &str, job_id: &str) -> Result<Failures, AwsError> {
+    let mut out = Failures::default();
+    read_failures(clients, datastore_id, job_id, &mut out).await?;
+    out.groups = regroup(&out.failures);
+    Ok(out)
+}
+
+/// The failures of several jobs (the jobs one import was split into) as one: in job order, grouped by cause
+/// together, with the source lines of each job's files. The jobs' input files have distinct names, as the jobs of
+/// one import do; jobs that share a file name are refused (review them one at a time).
+pub async fn failures_together(
+    clients: &Clients,
+    state: &State,
+    datastore_id: &str,
+    job_ids: &[String],
+) -> Result<(Failures, Sources), AwsError> {
+    let mut out = Failures::default();
+    let mut sources = Sources { files: BTreeMap::new() };
+    for job_id in job_ids {
+        let first = out.failures.len();
+        read_failures(clients, datastore_id, job_id, &mut out).await?;
+        let opened = Sources::open(clients, state, datastore_id, job_id, &out.failures[first..]).await?;
+        for (file, source) in opened.files {
+            if sources.files.contains_key(&file) {
+                return Err(AwsError::Input(format!(
+                    "two of the jobs {} have a file named {file}; review their failures one job at a time",
+                    job_ids.join(", ")
+                )));
+            }
+            sources.files.insert(file, source);
+        }
+    }
+    out.groups = regroup(&out.failures);
+    Ok((out, sources))
+}
+
+/// The failures grouped by cause × resource type × file, largest first, with up to 20 example lines each.
+fn regroup(failures: &[Failure]) -> Vec<Group> {
+    let mut grouper = Grouper::new(20);
+    for failure in failures {
+        grouper.add(failure);
+    }
+    grouper.finish()
+}
+
+/// "job X", or "the N jobs X, Y": the jobs a message is about.
+fn named(job_ids: &[String]) -> String {
+    match job_ids {
+        [one] => format!("job {one}"),
+        many => format!("the {} jobs {}", many.len(), many.join(", ")),
+    }
+}
+
+/// Adds one job's FAILURE lines (and those it could not read) to `out`.
+async fn read_failures(
+    clients: &Clients,
+    datastore_id: &str,
+    job_id: &str,
+    out: &mut Failures,
+) -> Result<(), AwsError> {
     let job = describe(clients, datastore_id, job_id).await?;
     let folder =
         job.output_uri.ok_or_else(|| AwsError::Input(format!("job {job_id} has no output location yet")))?;
     let (bucket, prefix) = split_s3_uri(&folder)?;
     let failure_prefix = format!("{}FAILURE/", normalize(prefix));
-    let mut out = Failures::default();
-    let mut grouper = Grouper::new(20);
     let mut pages =
         clients.s3.list_objects_v2().bucket(bucket).prefix(&failure_prefix).into_paginator().send();
     while let Some(page) = pages.next().await {
@@ -42,16 +99,12 @@ pub async fn failures(clients: &Clients, datastore_id: &str, job_id: &str) -> Re
             let Some(key) = object.key() else { continue };
             let file = key.strip_prefix(&failure_prefix).unwrap_or(key).to_string();
             let bytes = get_bytes(clients, bucket, key).await?;
-            let mut add = |failure: Failure| {
-                grouper.add(&failure);
-                out.failures.push(failure);
-            };
+            let mut add = |failure: Failure| out.failures.push(failure);
             parse_failures(&file, &mut Cursor::new(bytes), &mut add, &mut out.unreadable)
                 .map_err(|e| AwsError::Input(format!("{key}: {e}")))?;
         }
     }
-    out.groups = grouper.finish();
-    Ok(out)
+    Ok(())
 }
 
 /// A failure beside its original line.
@@ -365,35 +418,37 @@ pub fn prepare<'a>(
     out
 }
 
-/// Imports only the failed lines again (all of them, or one cause's), repaired if asked, as a new batch and job,
-/// named after the first job, at `level` or, without one, at the first job's validation level. The lines go from
+/// Imports only the failed lines of a job, or of the jobs of one import together, again (all of them, or one
+/// cause's), repaired if asked, as one new batch and job, named after the first job, at `level` or, without one, at the first job's validation level. The lines go from
 /// memory straight to S3: no temporary copy of patient data is written. The change record's paths (never its
 /// values) are kept in the local state with the new job.
 pub async fn retry(
     clients: &Clients,
     state: &State,
     destination: &lakedrop_core::destination::ResolvedDestination,
-    job_id: &str,
+    job_ids: &[String],
     which: &RetryLines,
     level: Option<lakedrop_validate::Level>,
     now_unix: i64,
 ) -> Result<Retry, AwsError> {
+    let Some(job_id) = job_ids.first() else {
+        return Err(AwsError::Input("no job named: name the job whose failed lines to import again".into()));
+    };
     let level = match level {
         Some(level) => level,
         None => first_level(clients, &destination.datastore_id, job_id).await?,
     };
-    let found = failures(clients, &destination.datastore_id, job_id).await?;
+    let (found, sources) = failures_together(clients, state, &destination.datastore_id, job_ids).await?;
     let selected: Vec<&Failure> =
         found.failures.iter().filter(|f| which.cause.is_none_or(|c| f.cause == c)).collect();
     if selected.is_empty() {
-        return Err(AwsError::Input(format!("job {job_id} has no failed lines to retry")));
+        return Err(AwsError::Input(format!("{} has no failed lines to retry", named(job_ids))));
     }
-    let owned: Vec<Failure> = selected.iter().map(|f| (*f).clone()).collect();
-    let sources = Sources::open(clients, state, &destination.datastore_id, job_id, &owned).await?;
     let prepared = prepare(selected, &sources, which, level);
     if prepared.by_file.is_empty() {
         return Err(AwsError::Input(format!(
-            "the repairs made none of job {job_id}'s failed lines into lines HealthLake accepts ({} held back): nothing to import",
+            "the repairs made none of the failed lines of {} into lines HealthLake accepts ({} held back): nothing to import",
+            named(job_ids),
             prepared.held_back
         )));
     }
@@ -404,7 +459,9 @@ pub async fn retry(
     // The token names this request exactly: the same retry sent twice (a double click) starts one job, and a later
     // retry, with its own prefix or level, is a new request rather than a token HealthLake refuses as reused.
     let mut hash = Sha256::new();
-    hash.update(job_id.as_bytes());
+    for job_id in job_ids {
+        hash.update(job_id.as_bytes());
+    }
     hash.update(prefix.as_bytes());
     hash.update(level.as_str().as_bytes());
     for (file, bytes) in &by_file {

@@ -18,7 +18,6 @@ use crate::schema::{ImportOutput, JobOutcome};
 use crate::validate::parse_level;
 use lakedrop_aws::Session;
 use lakedrop_core::destination::Destination;
-use lakedrop_core::manifest::ManifestSummary;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -134,7 +133,7 @@ async fn import(args: &Args, session: &Session) -> anyhow::Result<ExitCode> {
         .await?;
         results.push(jobs::result(clients, &started.datastore_id, &job.job_id).await?);
     }
-    let combined = combine(&results);
+    let combined = lakedrop_core::job::combined_manifest(&results);
     let all_completed = results.iter().all(|r| r.job.status == "COMPLETED");
     let code = if all_completed { ExitCode::SUCCESS } else { ExitCode::from(1) };
     if text {
@@ -171,24 +170,6 @@ async fn import(args: &Args, session: &Session) -> anyhow::Result<ExitCode> {
         print_document("import", &output)?;
     }
     Ok(code)
-}
-
-/// The manifests of every job summed; `None` unless every job has one.
-fn combine(results: &[lakedrop_core::job::JobResult]) -> Option<ManifestSummary> {
-    let manifests: Option<Vec<&ManifestSummary>> = results.iter().map(|r| r.manifest.as_ref()).collect();
-    let manifests = manifests?;
-    let first = manifests.first()?;
-    Some(manifests.iter().skip(1).fold((*first).clone(), |mut sum, m| {
-        sum.scanned_files += m.scanned_files;
-        sum.files_imported += m.files_imported;
-        sum.scanned_mb += m.scanned_mb;
-        sum.imported_mb += m.imported_mb;
-        sum.resources_scanned += m.resources_scanned;
-        sum.resources_imported += m.resources_imported;
-        sum.resources_with_customer_error += m.resources_with_customer_error;
-        sum.resources_with_server_error += m.resources_with_server_error;
-        sum
-    }))
 }
 
 fn now_unix() -> i64 {

@@ -61,6 +61,32 @@ pub struct JobResult {
     pub manifest: Option<ManifestSummary>,
 }
 
+/// The manifests of the jobs of one import summed: what they did together. `None` until every job that completed
+/// (fully or with errors) has its manifest and every other job has ended; a job that failed or was cancelled
+/// imported nothing and adds nothing.
+pub fn combined_manifest(results: &[JobResult]) -> Option<ManifestSummary> {
+    let mut manifests: Vec<&ManifestSummary> = Vec::with_capacity(results.len());
+    for r in results {
+        match &r.manifest {
+            Some(m) => manifests.push(m),
+            None if is_terminal(&r.job.status) && !r.job.status.starts_with("COMPLETED") => {}
+            None => return None,
+        }
+    }
+    let (first, rest) = manifests.split_first()?;
+    Some(rest.iter().fold((*first).clone(), |mut sum, m| {
+        sum.scanned_files += m.scanned_files;
+        sum.files_imported += m.files_imported;
+        sum.scanned_mb += m.scanned_mb;
+        sum.imported_mb += m.imported_mb;
+        sum.resources_scanned += m.resources_scanned;
+        sum.resources_imported += m.resources_imported;
+        sum.resources_with_customer_error += m.resources_with_customer_error;
+        sum.resources_with_server_error += m.resources_with_server_error;
+        sum
+    }))
+}
+
 /// What the analyst can do about a job that `FAILED`, read from its `Message`; `None` for any other status.
 /// HealthLake does not document its failure messages, so this knows the causes its documentation names (input
 /// missing, more than 10,000 files, the KMS key, the buckets, the role) by the words they are written in, and
@@ -250,5 +276,34 @@ mod tests {
         assert_eq!(jobs[2].eta, Some(1_000_000 + 7_000));
         assert_eq!(jobs[3].eta, None, "a job of unknown size gets no estimate");
         assert_eq!(jobs[0].eta, None, "finished jobs need none");
+    }
+
+    #[test]
+    fn the_jobs_of_one_import_are_summed_once_every_one_has_a_manifest() {
+        let manifest = |files: u64, imported: u64, errors: u64| ManifestSummary {
+            input_uri: Some(format!("s3://in/b{files}/")),
+            scanned_files: files,
+            files_imported: files,
+            scanned_mb: files as f64 / 2.0,
+            resources_scanned: imported + errors,
+            resources_imported: imported,
+            resources_with_customer_error: errors,
+            ..ManifestSummary::default()
+        };
+        let result = |m: Option<ManifestSummary>| JobResult { job: job("j", "s", "COMPLETED", 1), manifest: m };
+        let both = [result(Some(manifest(10_000, 7_000, 3))), result(Some(manifest(50, 40, 0)))];
+        let sum = combined_manifest(&both).expect("both ended");
+        assert_eq!((sum.scanned_files, sum.resources_imported), (10_050, 7_040));
+        assert_eq!((sum.resources_scanned, sum.resources_with_customer_error), (7_043, 3));
+        assert!((sum.scanned_mb - 5_025.0).abs() < 1e-9);
+        let waiting = [result(Some(manifest(10_000, 7_000, 3))), result(None)];
+        assert_eq!(combined_manifest(&waiting), None, "a completed job without its manifest yet");
+        let failed = JobResult { job: job("f", "s", "FAILED", 2), manifest: None };
+        let with_failed = [result(Some(manifest(10_000, 7_000, 3))), failed.clone()];
+        assert_eq!(combined_manifest(&with_failed).map(|m| m.resources_imported), Some(7_000));
+        let running = JobResult { job: job("r", "s", "IN_PROGRESS", 3), manifest: None };
+        assert_eq!(combined_manifest(&[result(Some(manifest(1, 1, 0))), running]), None);
+        assert_eq!(combined_manifest(&[failed]), None, "nothing imported, nothing to sum");
+        assert_eq!(combined_manifest(&[]), None);
     }
 }

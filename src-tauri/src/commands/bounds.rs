@@ -25,6 +25,21 @@ pub fn id(what: &str, value: &str, max: usize) -> Result<(), IpcError> {
     chars(what, value, max, b"-_")
 }
 
+/// Most jobs reviewed together: the jobs of one import of a million files.
+pub const MAX_JOBS: usize = 100;
+
+/// The jobs an answer is about (one, or the jobs of one import), each a valid job id; returns the key their
+/// failures are kept under in memory.
+pub fn jobs(job_ids: &[String]) -> Result<String, IpcError> {
+    if job_ids.is_empty() || job_ids.len() > MAX_JOBS {
+        return Err(refuse("the request", format!("names {} jobs; name 1 to {MAX_JOBS}", job_ids.len())));
+    }
+    for job_id in job_ids {
+        id("the job id", job_id, 64)?;
+    }
+    Ok(job_ids.join(","))
+}
+
 /// A name or ARN (bucket, key id, alias or ARN, role ARN): letters, digits and `-_.:/+=@`, 1 to `max` long.
 pub fn name(what: &str, value: &str, max: usize) -> Result<(), IpcError> {
     chars(what, value, max, b"-_.:/+=@")

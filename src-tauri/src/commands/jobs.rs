@@ -1,5 +1,7 @@
 use lakedrop_aws::jobs;
-use lakedrop_core::job::{Job, JobResult};
+use lakedrop_core::job::{Job, JobResult, combined_manifest};
+use lakedrop_core::manifest::ManifestSummary;
+use serde::Serialize;
 
 use crate::{AppState, IpcError};
 
@@ -31,4 +33,32 @@ pub async fn job_result(state: tauri::State<'_, AppState>, job_id: String) -> Re
     super::bounds::id("the job id", &job_id, 64)?;
     let session = state.session().await?;
     Ok(jobs::result(&session.clients, &crate::session::chosen(&session)?.datastore_id, &job_id).await?)
+}
+
+/// The jobs of one import (more than 10,000 files is several jobs, run one after the other) followed as one.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportResult {
+    /// Each job with its manifest once it has one, in the order they were started.
+    pub jobs: Vec<JobResult>,
+    /// Every job's manifest summed, once every job has one.
+    pub manifest: Option<ManifestSummary>,
+}
+
+/// Every job of one import with what they did together.
+#[tauri::command]
+#[specta::specta]
+pub async fn import_result(
+    state: tauri::State<'_, AppState>,
+    job_ids: Vec<String>,
+) -> Result<ImportResult, IpcError> {
+    super::bounds::jobs(&job_ids)?;
+    let session = state.session().await?;
+    let datastore = crate::session::chosen(&session)?.datastore_id;
+    let mut jobs = Vec::with_capacity(job_ids.len());
+    for job_id in &job_ids {
+        jobs.push(jobs::result(&session.clients, &datastore, job_id).await?);
+    }
+    let manifest = combined_manifest(&jobs);
+    Ok(ImportResult { jobs, manifest })
 }

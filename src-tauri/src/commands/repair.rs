@@ -147,16 +147,16 @@ pub struct KeptRepair {
 #[specta::specta]
 pub async fn keep_repair(
     state: tauri::State<'_, AppState>,
-    job_id: String,
+    job_ids: Vec<String>,
     file: String,
     line_id: u64,
     text: Option<String>,
     level: Option<Level>,
 ) -> Result<KeptRepair, IpcError> {
-    super::bounds::id("the job id", &job_id, 64)?;
+    let key = super::bounds::jobs(&job_ids)?;
     super::bounds::text("the file name", &file, 1024)?;
     let Some(text) = text else {
-        let kept = state.set_by_hand(&job_id, &file, line_id, None);
+        let kept = state.set_by_hand(&key, &file, line_id, None);
         return Ok(KeptRepair { kept: kept as u32, rejected: false, changes: Vec::new() });
     };
     resource_text(&text)?;
@@ -171,12 +171,12 @@ pub async fn keep_repair(
             ),
         )
     })?;
-    let loaded = load(&state, &job_id).await?;
+    let loaded = load(&state, &job_ids).await?;
     let failure =
         loaded.failures.iter().find(|f| f.file == file && f.line_id == line_id).ok_or_else(|| {
             IpcError::new(
                 ErrorCode::InvalidInput,
-                format!("job {job_id} has no failure at line {line_id} of {file}"),
+                format!("job {} has no failure at line {line_id} of {file}", job_ids.join(", ")),
             )
         })?;
     let original = loaded.sources.original_bytes(failure).ok_or_else(|| {
@@ -190,10 +190,10 @@ pub async fn keep_repair(
     let changes = record_line_by_hand(&file, line_id, &original, line.as_bytes(), named);
     let level = match level {
         Some(level) => level,
-        None => job_level(&state, &job_id).await?,
+        None => job_level(&state, &job_ids[0]).await?,
     };
     let rejected = check(&text, level).rejected;
-    let kept = state.set_by_hand(&job_id, &file, line_id, Some(line));
+    let kept = state.set_by_hand(&key, &file, line_id, Some(line));
     Ok(KeptRepair { kept: kept as u32, rejected, changes: changes.iter().map(ChangeView::from).collect() })
 }
 
@@ -247,19 +247,19 @@ pub struct RepairPreview {
 #[specta::specta]
 pub async fn preview_repair(
     state: tauri::State<'_, AppState>,
-    job_id: String,
+    job_ids: Vec<String>,
     cause: Option<Cause>,
     plan: String,
     level: Option<Level>,
 ) -> Result<RepairPreview, IpcError> {
-    super::bounds::id("the job id", &job_id, 64)?;
+    let key = super::bounds::jobs(&job_ids)?;
     let plan = parse_plan(&plan)?;
-    let loaded = load(&state, &job_id).await?;
+    let loaded = load(&state, &job_ids).await?;
     let level = match level {
         Some(level) => level,
-        None => job_level(&state, &job_id).await?,
+        None => job_level(&state, &job_ids[0]).await?,
     };
-    let which = RetryLines { cause, plan: Some(plan), by_hand: state.by_hand(&job_id) };
+    let which = RetryLines { cause, plan: Some(plan), by_hand: state.by_hand(&key) };
     let failed = loaded.failures.iter().filter(|f| cause.is_none_or(|c| f.cause == c)).count() as u64;
     let prepared = tauri::async_runtime::spawn_blocking(move || {
         prepare(loaded.failures.iter(), &loaded.sources, &which, level)

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use lakedrop_aws::results::{JoinSource, Joined, Retry, RetryLines, Sources, failures, retry};
+use lakedrop_aws::results::{JoinSource, Joined, Retry, RetryLines, failures_together, retry};
 use lakedrop_core::repair::RepairPlan;
 use lakedrop_core::results::{Cause, Failure, Group, Unreadable};
 use lakedrop_validate::Level;
@@ -28,15 +28,15 @@ pub struct FailureSummary {
     pub sources: Vec<JoinSource>,
 }
 
-/// Loads a finished job's failures (once; later calls answer from memory), grouped by cause.
+/// Loads the failures of a finished job, or of the jobs of one import together (once; later calls answer from
+/// memory), grouped by cause.
 #[tauri::command]
 #[specta::specta]
 pub async fn failure_summary(
     state: tauri::State<'_, AppState>,
-    job_id: String,
+    job_ids: Vec<String>,
 ) -> Result<FailureSummary, IpcError> {
-    super::bounds::id("the job id", &job_id, 64)?;
-    let loaded = load(&state, &job_id).await?;
+    let loaded = load(&state, &job_ids).await?;
     let groups = loaded
         .groups
         .iter()
@@ -69,21 +69,21 @@ pub struct FailurePage {
 #[allow(clippy::too_many_arguments)]
 pub async fn failure_rows(
     state: tauri::State<'_, AppState>,
-    job_id: String,
+    job_ids: Vec<String>,
     offset: u32,
     limit: u32,
     cause: Option<Cause>,
     resource_type: Option<String>,
     file: Option<String>,
 ) -> Result<FailurePage, IpcError> {
-    super::bounds::id("the job id", &job_id, 64)?;
+    super::bounds::jobs(&job_ids)?;
     if let Some(resource_type) = &resource_type {
         super::bounds::id("the resource type", resource_type, 64)?;
     }
     if let Some(file) = &file {
         super::bounds::text("the file name", file, 1024)?;
     }
-    let loaded = load(&state, &job_id).await?;
+    let loaded = load(&state, &job_ids).await?;
     let keep = |f: &&Failure| {
         cause.is_none_or(|c| f.cause == c)
             && resource_type.as_deref().is_none_or(|t| f.resource_type.as_deref() == Some(t))
@@ -105,11 +105,10 @@ pub async fn failure_rows(
 #[specta::specta]
 pub async fn export_failures(
     state: tauri::State<'_, AppState>,
-    job_id: String,
+    job_ids: Vec<String>,
     cause: Option<Cause>,
 ) -> Result<Option<u32>, IpcError> {
-    super::bounds::id("the job id", &job_id, 64)?;
-    let loaded = load(&state, &job_id).await?;
+    let loaded = load(&state, &job_ids).await?;
     // Byte for byte: the lines go out exactly as they came in, whatever their encoding.
     let lines: Vec<Vec<u8>> = loaded
         .failures
@@ -118,8 +117,9 @@ pub async fn export_failures(
         .filter_map(|f| loaded.sources.original_bytes(f))
         .collect();
     let name = format!(
-        "failed-{}{}.ndjson",
-        &job_id.chars().take(12).collect::<String>(),
+        "failed-{}{}{}.ndjson",
+        &job_ids[0].chars().take(12).collect::<String>(),
+        if job_ids.len() > 1 { format!("-and-{}-more", job_ids.len() - 1) } else { String::new() },
         cause.map(|c| format!("-{}", c.as_str())).unwrap_or_default()
     );
     let dialog = state
@@ -137,19 +137,20 @@ pub async fn export_failures(
     Ok(Some(u32::try_from(lines.len()).unwrap_or(u32::MAX)))
 }
 
-/// Imports only the failed lines again (all, or one cause's) as a new job named after this one, at `level` or, by
+/// Imports only the failed lines of a job, or of the jobs of one import together, again (all, or one cause's) as
+/// one new job named after the first, at `level` or, by
 /// default, at the level this job ran at. With a repair plan (JSON, as saved) or lines repaired by hand (kept
 /// with `keep_repair`), only the repaired lines that pass go; the change record stays with the new job.
 #[tauri::command]
 #[specta::specta]
 pub async fn retry_failures(
     state: tauri::State<'_, AppState>,
-    job_id: String,
+    job_ids: Vec<String>,
     cause: Option<Cause>,
     level: Option<Level>,
     plan: Option<String>,
 ) -> Result<Retry, IpcError> {
-    super::bounds::id("the job id", &job_id, 64)?;
+    let key = super::bounds::jobs(&job_ids)?;
     let plan = match plan {
         Some(text) => {
             super::bounds::text("the repair plan", &text, 1024 * 1024)?;
@@ -165,30 +166,31 @@ pub async fn retry_failures(
     let history = state.history().await?;
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    let which = RetryLines { cause, plan, by_hand: state.by_hand(&job_id) };
-    let started = retry(&session.clients, &history, &destination, &job_id, &which, level, now).await?;
+    let which = RetryLines { cause, plan, by_hand: state.by_hand(&key) };
+    let started = retry(&session.clients, &history, &destination, &job_ids, &which, level, now).await?;
     if which.repairs() {
-        state.clear_by_hand(&job_id);
+        state.clear_by_hand(&key);
         state.keep_change_record(&started.job_id, started.changes.clone());
     }
     Ok(started)
 }
 
-pub(crate) async fn load(state: &AppState, job_id: &str) -> Result<Arc<JobFailures>, IpcError> {
-    if let Some(cached) = state.cached_failures(job_id) {
+/// The failures of the jobs named (one, or the jobs of one import), from memory once read.
+pub(crate) async fn load(state: &AppState, job_ids: &[String]) -> Result<Arc<JobFailures>, IpcError> {
+    let key = super::bounds::jobs(job_ids)?;
+    if let Some(cached) = state.cached_failures(&key) {
         return Ok(cached);
     }
     let session = state.session().await?;
     let datastore = crate::session::chosen(&session)?.datastore_id;
-    let found = failures(&session.clients, &datastore, job_id).await?;
     let history = state.history().await?;
-    let sources = Sources::open(&session.clients, &history, &datastore, job_id, &found.failures).await?;
+    let (found, sources) = failures_together(&session.clients, &history, &datastore, job_ids).await?;
     let loaded = Arc::new(JobFailures {
         failures: found.failures,
         groups: found.groups,
         unreadable: found.unreadable,
         sources,
     });
-    state.cache_failures(job_id, loaded.clone());
+    state.cache_failures(&key, loaded.clone());
     Ok(loaded)
 }

@@ -15,6 +15,7 @@ import type {
   ImportRequest,
   ImportStarted,
   Job,
+  ImportResult,
   JobResult,
   KeyChoice,
   Policies,
@@ -196,6 +197,11 @@ export function jobResult(jobId: string): Promise<JobResult> {
   return unwrap(() => commands.jobResult(jobId));
 }
 
+/** The jobs of one import (more than 10,000 files), each with its manifest, and their sum. */
+export function importResult(jobIds: string[]): Promise<ImportResult> {
+  return unwrap(() => commands.importResult(jobIds));
+}
+
 /**
  * Aborts the multipart uploads Lakedrop started and abandoned (file changed or gone, or older than
  * a week), keeps interrupted uploads of unchanged files for their rerun and leaves others alone.
@@ -207,21 +213,24 @@ export function cleanUploads(): Promise<UploadsCleaned> {
 // Results of a finished job: its failures joined back to the source lines (issue 7).
 import type { Cause, FailurePage, FailureSummary, Level, Retry } from "./bindings";
 
-/** A finished job's failures grouped by cause (loaded once by the backend, then from memory). */
-export function failureSummary(jobId: string): Promise<FailureSummary> {
-  return unwrap(() => commands.failureSummary(jobId));
+/**
+ * The failures of a finished job, or of the jobs of one import together, grouped by cause (loaded
+ * once by the backend, then from memory).
+ */
+export function failureSummary(jobIds: string[]): Promise<FailureSummary> {
+  return unwrap(() => commands.failureSummary(jobIds));
 }
 
 /** One page of a job's failures (`limit` at most 500), filtered, each beside its original line. */
 export function failureRows(
-  jobId: string,
+  jobIds: string[],
   offset: number,
   limit: number,
   filter: { cause?: Cause | null; resourceType?: string | null; file?: string | null } = {},
 ): Promise<FailurePage> {
   return unwrap(() =>
     commands.failureRows(
-      jobId,
+      jobIds,
       offset,
       Math.min(limit, 500),
       filter.cause ?? null,
@@ -235,8 +244,8 @@ export function failureRows(
  * Saves the failed original lines (all, or one cause's) as NDJSON where the person picks in the
  * native save dialog; null when the dialog was cancelled, else how many lines were saved.
  */
-export function exportFailures(jobId: string, cause: Cause | null): Promise<number | null> {
-  return unwrap(() => commands.exportFailures(jobId, cause));
+export function exportFailures(jobIds: string[], cause: Cause | null): Promise<number | null> {
+  return unwrap(() => commands.exportFailures(jobIds, cause));
 }
 
 /**
@@ -244,12 +253,12 @@ export function exportFailures(jobId: string, cause: Cause | null): Promise<numb
  * a repair plan (its JSON text) or lines kept with `keepRepair`, only the repaired lines that pass.
  */
 export function retryFailures(
-  jobId: string,
+  jobIds: string[],
   cause: Cause | null,
   level: Level | null = null,
   plan: string | null = null,
 ): Promise<Retry> {
-  return unwrap(() => commands.retryFailures(jobId, cause, level, plan));
+  return unwrap(() => commands.retryFailures(jobIds, cause, level, plan));
 }
 
 // Fixing rejected lines (issue 18).
@@ -271,21 +280,21 @@ export function checkResource(text: string, level: Level | null = null): Promise
  * forgets the repair when `text` is null.
  */
 export function keepRepair(
-  jobId: string,
+  jobIds: string[],
   file: string,
   lineId: number,
   text: string | null,
 ): Promise<KeptRepair> {
-  return unwrap(() => commands.keepRepair(jobId, file, lineId, text, null));
+  return unwrap(() => commands.keepRepair(jobIds, file, lineId, text, null));
 }
 
 /** What a plan (with the repairs kept by hand) would do to a job's failed lines; nothing is sent. */
 export function previewRepair(
-  jobId: string,
+  jobIds: string[],
   cause: Cause | null,
   plan: string,
 ): Promise<RepairPreview> {
-  return unwrap(() => commands.previewRepair(jobId, cause, plan, null));
+  return unwrap(() => commands.previewRepair(jobIds, cause, plan, null));
 }
 
 /** The change record of a job that re-imported repaired lines. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { completedJob } from "../test/fixtures";
 import {
+  importStatus,
   backgroundActivity,
   isSuccess,
   isTerminal,
@@ -41,6 +42,17 @@ describe("job status", () => {
     const done = timeline("COMPLETED_WITH_ERRORS");
     expect(done.map((s) => s.state)).toEqual(["done", "done", "done", "current"]);
     expect(done[3]?.label).toBe("Completed with errors");
+  });
+});
+
+describe("the status of an import of several jobs", () => {
+  it("is the running job's until all end, then what they did together", () => {
+    expect(importStatus(["COMPLETED", "IN_PROGRESS", "SUBMITTED"])).toBe("IN_PROGRESS");
+    expect(importStatus(["COMPLETED", "QUEUED"])).toBe("QUEUED");
+    expect(importStatus(["COMPLETED", "COMPLETED"])).toBe("COMPLETED");
+    expect(importStatus(["COMPLETED", "COMPLETED_WITH_ERRORS"])).toBe("COMPLETED_WITH_ERRORS");
+    expect(importStatus(["COMPLETED", "FAILED"])).toBe("COMPLETED_WITH_ERRORS");
+    expect(importStatus(["FAILED", "FAILED"])).toBe("FAILED");
   });
 });
 

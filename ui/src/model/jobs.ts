@@ -49,6 +49,19 @@ export function isSuccess(status: string): boolean {
   return kind === "succeeded" || kind === "partial";
 }
 
+/**
+ * One status for the jobs of one import, run one after the other: the first unfinished job's while
+ * any runs; once all have ended, completed only if every one completed, failed only if every one
+ * failed, and otherwise completed with errors (some resources, not all, were imported).
+ */
+export function importStatus(statuses: readonly string[]): string {
+  const running = statuses.find((s) => !isTerminal(s));
+  if (running !== undefined) return running;
+  if (statuses.every((s) => s === "COMPLETED")) return "COMPLETED";
+  if (statuses.every((s) => !isSuccess(s))) return statuses[0] ?? "COMPLETED";
+  return "COMPLETED_WITH_ERRORS";
+}
+
 export interface TimelineStep {
   label: string;
   state: "done" | "current" | "upcoming";

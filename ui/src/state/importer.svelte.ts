@@ -135,6 +135,7 @@ export async function startImport(
     );
     importer.phase = "submitted";
     importer.last = { started, files, options };
+    const jobIds = (started.jobs ?? []).map((j) => j.jobId);
     if (started.alreadyStarted) {
       // Nothing was uploaded and no job started, so there is no upload to notify about, and the
       // job is an old one the watcher lists already: it is followed like any other.
@@ -142,13 +143,19 @@ export async function startImport(
         `These files were already imported by job ${started.jobId}, so nothing was uploaded again.`,
       );
     } else {
-      announce(`Import job ${started.jobId} started.`);
+      announce(
+        jobIds.length > 1
+          ? `Import started as ${jobIds.length} jobs, run one after the other.`
+          : `Import job ${started.jobId} started.`,
+      );
       notifyIfAway({ kind: "upload", files: started.filesUploaded, jobStarted: true }, startedAt);
-      jobSubmitted(started.jobId);
+      for (const job of started.jobs ?? []) if (!job.alreadyStarted) jobSubmitted(job.jobId);
+      if (!started.jobs?.length) jobSubmitted(started.jobId);
     }
-    // The job's view follows the upload's; a person who went to look elsewhere stays there, and finds
-    // the job in the status area.
-    if (nav.view.name === "import") go({ name: "job", jobId: started.jobId });
+    // The job's view follows the upload's (an import of several jobs is followed as one); a person
+    // who went to look elsewhere stays there, and finds the job in the status area.
+    if (nav.view.name === "import")
+      go(jobIds.length > 1 ? { name: "jobGroup", jobIds } : { name: "job", jobId: started.jobId });
   } catch (e) {
     const error = ipc.toLakedropError(e);
     importer.phase = error.code === "cancelled" ? "cancelled" : "failed";

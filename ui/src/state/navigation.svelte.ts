@@ -5,7 +5,9 @@ export type View =
   | { name: "destination" }
   | { name: "import" }
   | { name: "jobs" }
-  | { name: "job"; jobId: string };
+  | { name: "job"; jobId: string }
+  /** The jobs of one import of more than 10,000 files, followed as one. */
+  | { name: "jobGroup"; jobIds: string[] };
 
 export const STEPS = ["Files", "Destination", "Upload", "Job", "Results"];
 
@@ -29,6 +31,7 @@ export function currentStep(view: View, resultsShown: boolean): number {
     case "import":
       return 2;
     case "job":
+    case "jobGroup":
       return resultsShown ? 4 : 3;
     case "jobs":
       return -1;

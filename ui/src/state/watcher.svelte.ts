@@ -66,7 +66,11 @@ export async function refresh(): Promise<number> {
 
 /** Whether the window shows this job's view now. */
 function inView(jobId: string): boolean {
-  return nav.view.name === "job" && nav.view.jobId === jobId;
+  const view = nav.view;
+  return (
+    (view.name === "job" && view.jobId === jobId) ||
+    (view.name === "jobGroup" && view.jobIds.includes(jobId))
+  );
 }
 
 function schedule(delay: number): void {

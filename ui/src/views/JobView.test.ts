@@ -125,7 +125,7 @@ function failures(total = 6): {
       case "job_result":
         return completedJob("COMPLETED_WITH_ERRORS");
       case "failure_summary":
-        expect(args.jobId).toBe("job-1");
+        expect(args.jobIds).toEqual(["job-1"]);
         return summary;
       case "failure_rows": {
         calls.rows.push(args);
@@ -424,7 +424,7 @@ describe("JobView", () => {
     fakeBackend(backend.handler);
     const root = render();
     await waitFor(() => rows(root).length === 6);
-    expect(backend.calls.rows[0]).toMatchObject({ jobId: "job-1", offset: 0, cause: null });
+    expect(backend.calls.rows[0]).toMatchObject({ jobIds: ["job-1"], offset: 0, cause: null });
 
     click(root.querySelector('[data-cause="bad-date"] [data-testid="cause-filter"]'));
     await waitFor(() => backend.calls.rows.some((a) => a.cause === "bad-date"));
@@ -482,7 +482,7 @@ describe("JobView", () => {
     await waitFor(() => root.querySelector('[data-testid="export-failures"]') !== null);
     click(root.querySelector('[data-testid="export-failures"]'));
     await waitFor(() => backend.calls.exports.length === 1);
-    expect(backend.calls.exports[0]).toEqual({ jobId: "job-1", cause: null });
+    expect(backend.calls.exports[0]).toEqual({ jobIds: ["job-1"], cause: null });
     await waitFor(
       () =>
         root.querySelector('[data-testid="failure-action-message"]')?.textContent ===
@@ -492,7 +492,7 @@ describe("JobView", () => {
     click(root.querySelector('[data-cause="wrong-type"] [data-testid="cause-filter"]'));
     click(root.querySelector('[data-testid="export-failures"]'));
     await waitFor(() => backend.calls.exports.length === 2);
-    expect(backend.calls.exports[1]).toEqual({ jobId: "job-1", cause: "wrong-type" });
+    expect(backend.calls.exports[1]).toEqual({ jobIds: ["job-1"], cause: "wrong-type" });
   });
 
   it("re-imports the chosen cause's failed lines and opens the new job", async () => {
@@ -504,7 +504,7 @@ describe("JobView", () => {
     click(root.querySelector('[data-testid="retry-failures"]'));
     await waitFor(() => nav.view.name === "job" && nav.view.jobId === "job-2");
     expect(backend.calls.retries).toEqual([
-      { jobId: "job-1", cause: "bad-date", level: null, plan: null },
+      { jobIds: ["job-1"], cause: "bad-date", level: null, plan: null },
     ]);
   });
 

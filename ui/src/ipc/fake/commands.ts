@@ -56,15 +56,16 @@ export const commands: typeof generated = {
   listJobs: () => typed(() => world.listJobs()),
   jobResult: (jobId) => typed(() => world.jobResult(jobId)),
   notifyFinished: () => typed(() => false),
-  failureSummary: (jobId) => typed(() => world.failureSummary(jobId)),
-  failureRows: (jobId, offset, limit, cause, resourceType, file) =>
-    typed(() => world.failureRows(jobId, offset, limit, cause, resourceType, file)),
-  exportFailures: (jobId) => typed(() => world.exportFailures(jobId)),
-  retryFailures: (jobId, cause, _level, plan) =>
-    typed(() => world.retryFailures(jobId, cause, plan)),
+  importResult: (jobIds) => typed(() => world.importResult(jobIds)),
+  failureSummary: (jobIds) => typed(() => world.failureSummaryOf(jobIds)),
+  failureRows: (jobIds, offset, limit, cause, resourceType, file) =>
+    typed(() => world.failureRowsOf(jobIds, offset, limit, cause, resourceType, file)),
+  exportFailures: (jobIds) => typed(() => world.exportFailures(jobIds)),
+  retryFailures: (jobIds, cause, _level, plan) =>
+    typed(() => world.retryFailures(jobIds, cause, plan)),
   checkResource: (text) => typed(() => world.checkResource(text)),
-  keepRepair: (jobId, _file, _lineId, text) => typed(() => world.keepRepair(jobId, text)),
-  previewRepair: (jobId, cause, plan) => typed(() => world.previewRepair(jobId, cause, plan)),
+  keepRepair: (jobIds, _file, _lineId, text) => typed(() => world.keepRepair(jobIds.join(), text)),
+  previewRepair: (jobIds, cause, plan) => typed(() => world.previewRepair(jobIds, cause, plan)),
   changeRecord: () => typed(() => world.changeRecord()),
   saveChangeRecord: () => typed(() => 0),
   saveRepairPlan: () => typed(() => "repair-plan.json"),

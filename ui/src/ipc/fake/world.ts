@@ -8,6 +8,7 @@
 //   failures=N   the finished job has N failures (generated on demand, so a million is cheap)
 //   pace=K       multiply every delay by K (0 answers at once; the default 1 feels like a real run)
 //   running=N    N jobs submitted elsewhere are unfinished (one in progress, the rest queued) and stay so
+//   split=N      a job takes at most N files (HealthLake's 10,000), so an import of more is several jobs
 import type {
   BucketChoice,
   Cause,
@@ -22,6 +23,8 @@ import type {
   FileReport,
   ImportProgress,
   ImportRequest,
+  ImportJob,
+  ImportResult,
   ImportStarted,
   Issue,
   IssueGroup,
@@ -68,6 +71,8 @@ export interface Settings {
   failures: number | null;
   pace: number;
   running: number;
+  /** Most files a job takes. */
+  split: number;
 }
 
 export function settingsFrom(search: string): Settings {
@@ -82,6 +87,7 @@ export function settingsFrom(search: string): Settings {
     failures: int("failures"),
     pace: Number.isFinite(pace) ? pace : 1,
     running: int("running") ?? 0,
+    split: Math.max(1, int("split") ?? 10_000),
   };
 }
 
@@ -844,12 +850,26 @@ export class World {
     onProgress({ event: "submitting" });
     await this.wait(300);
     this.level = request.validationLevel ?? "structure-only";
-    const job = this.submit(request.jobName, sent, this.level);
+    // As the backend does: at most `split` files a job, the jobs submitted in order.
+    const jobs: ImportJob[] = [];
+    for (let first = 0; first < sent.length; first += this.settings.split) {
+      const files = sent.slice(first, first + this.settings.split);
+      const submitted = this.submit(request.jobName, files, this.level);
+      jobs.push({
+        jobId: submitted.jobId,
+        batchId: submitted.jobId.slice(0, 8),
+        inputUri: submitted.inputUri ?? "",
+        files: files.length,
+        alreadyStarted: false,
+      });
+      onProgress({ event: "submitted", jobId: submitted.jobId });
+    }
+    const job = this.find(nth(jobs, 0).jobId).job;
     this.imported.set(batchKey, job.jobId);
     // This upload resumed whatever an interrupted one of the same files had left.
     this.uploads.interrupted = 0;
-    onProgress({ event: "submitted", jobId: job.jobId });
     return {
+      jobs,
       jobId: job.jobId,
       datastoreId: d.datastoreId,
       batchId: job.jobId.slice(0, 8),
@@ -983,6 +1003,66 @@ export class World {
     };
   }
 
+  /** The jobs of one import, each with its manifest, and their sum once every one has it. */
+  importResult(jobIds: string[]): ImportResult {
+    const jobs = jobIds.map((id) => this.jobResult(id));
+    // As the backend sums them: a job that failed imported nothing and adds nothing.
+    const waiting = jobs.some(
+      (r) => r.manifest === null && (r.job.endTime === null || r.job.status.startsWith("COMPLETED")),
+    );
+    const manifests = jobs.flatMap((r) => (r.manifest ? [r.manifest] : []));
+    const manifest = !waiting && manifests.length > 0
+      ? manifests.reduce((sum, m) => ({
+          ...sum,
+          scannedFiles: sum.scannedFiles + m.scannedFiles,
+          filesImported: sum.filesImported + m.filesImported,
+          scannedMb: sum.scannedMb + m.scannedMb,
+          importedMb: sum.importedMb + m.importedMb,
+          resourcesScanned: sum.resourcesScanned + m.resourcesScanned,
+          resourcesImported: sum.resourcesImported + m.resourcesImported,
+          resourcesWithCustomerError: sum.resourcesWithCustomerError + m.resourcesWithCustomerError,
+          resourcesWithServerError: sum.resourcesWithServerError + m.resourcesWithServerError,
+        }))
+      : null;
+    return { jobs, manifest };
+  }
+
+  /** The failures of several jobs (one import's) grouped together, as the backend reads them. */
+  failureSummaryOf(jobIds: string[]): FailureSummary {
+    const parts = jobIds.map((id) => this.failureSummary(id));
+    return {
+      total: parts.reduce((s, p) => s + p.total, 0),
+      groups: parts.flatMap((p) => p.groups).sort((a, b) => b.group.count - a.group.count),
+      unreadable: {
+        lines: parts.reduce((s, p) => s + p.unreadable.lines, 0),
+        examples: parts.flatMap((p) => p.unreadable.examples),
+      },
+      sources: parts.flatMap((p) => p.sources),
+    };
+  }
+
+  /** One page of several jobs' failures, in job order. */
+  failureRowsOf(
+    jobIds: string[],
+    offset: number,
+    limit: number,
+    cause: Cause | null,
+    resourceType: string | null,
+    file: string | null,
+  ): FailurePage {
+    let total = 0;
+    const rows: Joined[] = [];
+    for (const id of jobIds) {
+      const here = this.failureRows(id, 0, 0, cause, resourceType, file).total;
+      const from = Math.max(0, offset - total);
+      const wanted = limit - rows.length;
+      if (wanted > 0 && from < here)
+        rows.push(...this.failureRows(id, from, wanted, cause, resourceType, file).rows);
+      total += here;
+    }
+    return { total, rows };
+  }
+
   failureSummary(jobId: string): FailureSummary {
     const { failing } = this.find(jobId);
     const groups = new Map<string, CauseGroup>();
@@ -1048,23 +1128,25 @@ export class World {
     return { total, rows };
   }
 
-  exportFailures(jobId: string): number | null {
-    return this.find(jobId).failing.total;
+  exportFailures(jobIds: string[]): number | null {
+    return jobIds.reduce((s, id) => s + this.find(id).failing.total, 0);
   }
 
-  retryFailures(jobId: string, cause: Cause | null, plan: string | null = null): Retry {
-    const j = this.find(jobId);
-    const { total: lines } = this.failureRows(jobId, 0, 0, cause, null, null);
-    // Only the failed lines go again: unchanged, they fail again; repaired by a plan, they pass.
+  retryFailures(jobIds: string[], cause: Cause | null, plan: string | null = null): Retry {
+    const { total: lines } = this.failureRowsOf(jobIds, 0, 0, cause, null, null);
+    // Only the failed lines go again, in one job: unchanged, they fail again; repaired by a plan,
+    // they pass.
     const repaired = plan !== null && planRuleCount(plan) > 0;
     const again: Failing = {
       total: repaired ? 0 : lines,
-      at: (i) => nth(this.failureRows(jobId, i, 1, cause, null, null).rows, 0),
+      at: (i) => nth(this.failureRowsOf(jobIds, i, 1, cause, null, null).rows, 0),
     };
-    const sent = j.files
+    const sent = jobIds
+      .flatMap((id) => this.find(id).files)
       .filter((f) => f.invalid > 0)
       .map((f) => ({ ...f, lines, valid: 0, invalid: lines, bytes: lines * 250 }));
-    const retried = this.submit(`retry-${jobId.slice(0, 8)}`, sent, "structure-only", again);
+    const first = nth(jobIds, 0);
+    const retried = this.submit(`retry-${first.slice(0, 8)}`, sent, "structure-only", again);
     return {
       jobId: retried.jobId,
       inputUri: retried.inputUri ?? "",
@@ -1115,10 +1197,10 @@ export class World {
     return { kept, rejected: false, changes: [] };
   }
 
-  previewRepair(jobId: string, cause: Cause | null, plan: string): RepairPreview {
-    const { total } = this.failureRows(jobId, 0, 0, cause, null, null);
+  previewRepair(jobIds: string[], cause: Cause | null, plan: string): RepairPreview {
+    const { total } = this.failureRowsOf(jobIds, 0, 0, cause, null, null);
     const rules = planRuleCount(plan);
-    const byHand = Math.min(total, this.kept.get(jobId) ?? 0);
+    const byHand = Math.min(total, this.kept.get(jobIds.join()) ?? 0);
     const repaired = rules > 0 ? total - byHand : 0;
     return {
       failed: total,
