@@ -144,7 +144,7 @@ fn failures_of_a_finished_job_are_summarized_paged_joined_and_retried() {
     let job_id = imported(&window, &file);
     assert_eq!(job_status(&window, &job_id), "COMPLETED_WITH_ERRORS");
 
-    let summary = invoke(&window, "failure_summary", json!({"jobId": job_id})).expect("summary");
+    let summary = invoke(&window, "failure_summary", json!({"jobIds": [job_id]})).expect("summary");
     assert_eq!(summary["total"], 2);
     assert_eq!(summary["sources"][0]["origin"], "local");
     let causes: Vec<&str> = summary["groups"]
@@ -156,20 +156,90 @@ fn failures_of_a_finished_job_are_summarized_paged_joined_and_retried() {
     assert!(causes.contains(&"missing-id") && causes.contains(&"invalid-json"), "{causes:?}");
     assert!(summary["groups"][0]["fix"].as_str().is_some_and(|f| !f.is_empty()));
 
-    let page = invoke(&window, "failure_rows", json!({"jobId": job_id, "offset": 0, "limit": 1, "cause": "missing-id", "resourceType": null, "file": null})).expect("page");
+    let page = invoke(&window, "failure_rows", json!({"jobIds": [job_id], "offset": 0, "limit": 1, "cause": "missing-id", "resourceType": null, "file": null})).expect("page");
     assert_eq!(page["total"], 1);
     assert_eq!(page["rows"][0]["original"], no_id.as_str());
     assert_eq!(page["rows"][0]["failure"]["lineId"], 2);
 
-    let err = invoke(&window, "export_failures", json!({"jobId": job_id, "cause": null}))
+    let err = invoke(&window, "export_failures", json!({"jobIds": [job_id], "cause": null}))
         .expect_err("no dialog here");
     assert_eq!(err["code"], "internal");
 
     let retried =
-        invoke(&window, "retry_failures", json!({"jobId": job_id, "cause": "missing-id", "level": null}))
+        invoke(&window, "retry_failures", json!({"jobIds": [job_id], "cause": "missing-id", "level": null}))
             .expect("retry");
     assert_eq!(retried["lines"], 1);
     assert!(retried["jobId"].as_str().is_some_and(|id| id != job_id));
+}
+
+#[test]
+fn the_jobs_of_one_import_are_followed_summed_and_their_failures_reviewed_and_retried_together() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let window = app(dir.path());
+    let sample =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../samples/synthea-10-patients/Patient.000.ndjson");
+    let patients = std::fs::read_to_string(sample).expect("sample");
+    let good: Vec<&str> = patients.lines().take(4).collect();
+    // Two jobs, as an import of more than 10,000 files is: each with its own files and one failed line.
+    let first = dir.path().join("Patient.first.ndjson");
+    std::fs::write(&first, format!("{}\n{{broken\n", good[0])).expect("write");
+    let second = dir.path().join("Patient.second.ndjson");
+    let no_id = good[2].replacen("\"id\":", "\"x-id\":", 1);
+    std::fs::write(&second, format!("{}\n{no_id}\n{}\n", good[1], good[3])).expect("write");
+    dropped(&window, &first);
+    dropped(&window, &second);
+    let jobs = [imported(&window, &first), imported(&window, &second)];
+    assert_eq!(job_status(&window, &jobs[1]), "COMPLETED_WITH_ERRORS");
+    assert_eq!(job_status(&window, &jobs[0]), "COMPLETED_WITH_ERRORS");
+
+    let together = invoke(&window, "import_result", json!({"jobIds": jobs})).expect("import result");
+    assert_eq!(together["jobs"].as_array().map(Vec::len), Some(2));
+    assert_eq!(together["jobs"][1]["job"]["jobId"], jobs[1].as_str());
+    assert_eq!(together["manifest"]["resourcesImported"], 3, "{together}");
+    assert_eq!(together["manifest"]["resourcesWithCustomerError"], 2, "{together}");
+    assert_eq!(together["manifest"]["scannedFiles"], 2, "{together}");
+
+    let summary = invoke(&window, "failure_summary", json!({"jobIds": jobs})).expect("summary");
+    assert_eq!(summary["total"], 2, "{summary}");
+    let files: Vec<&str> = summary["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .filter_map(|g| g["group"]["file"].as_str())
+        .collect();
+    assert!(files.contains(&"Patient.first.ndjson") && files.contains(&"Patient.second.ndjson"), "{files:?}");
+    let page = invoke(
+        &window,
+        "failure_rows",
+        json!({"jobIds": jobs, "offset": 0, "limit": 10, "cause": null, "resourceType": null, "file": null}),
+    )
+    .expect("page");
+    let originals: Vec<&str> =
+        page["rows"].as_array().expect("rows").iter().filter_map(|r| r["original"].as_str()).collect();
+    assert_eq!(originals, ["{broken", no_id.as_str()], "each beside its own job's line, in job order");
+
+    let retried = invoke(&window, "retry_failures", json!({"jobIds": jobs, "cause": null, "level": null}))
+        .expect("retry");
+    assert_eq!(retried["lines"], 2, "one job takes both jobs' failed lines: {retried}");
+    let retry_id = retried["jobId"].as_str().expect("job").to_string();
+    assert!(!jobs.contains(&retry_id));
+    assert_eq!(job_status(&window, &retry_id), "COMPLETED_WITH_ERRORS", "the same lines fail again");
+    let again = invoke(&window, "failure_summary", json!({"jobIds": [retry_id]})).expect("summary");
+    assert_eq!(again["total"], 2);
+
+    // Jobs whose files share a name cannot be told apart by their failures: refused, with what to do.
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).expect("dir");
+    let same_name = elsewhere.join("Patient.first.ndjson");
+    std::fs::write(&same_name, format!("{}\n{{broken too\n", good[1])).expect("write");
+    dropped(&window, &same_name);
+    let third = imported(&window, &same_name);
+    assert_eq!(job_status(&window, &third), "COMPLETED_WITH_ERRORS");
+    let refused = invoke(&window, "failure_summary", json!({"jobIds": [jobs[0].clone(), third]}))
+        .expect_err("two files of one name");
+    assert!(refused["message"].as_str().is_some_and(|m| m.contains("one job at a time")), "{refused}");
+    let none = invoke(&window, "failure_summary", json!({"jobIds": []})).expect_err("no job");
+    assert_eq!(none["code"], "invalid-input");
 }
 
 #[test]
@@ -213,7 +283,7 @@ fn failed_lines_are_repaired_by_hand_and_by_plan_previewed_reimported_and_record
     let kept = invoke(
         &window,
         "keep_repair",
-        json!({"jobId": job_id, "file": "Patient.repairs.ndjson", "lineId": 4, "text": serde_json::to_string_pretty(&fixed).expect("json")}),
+        json!({"jobIds": [job_id], "file": "Patient.repairs.ndjson", "lineId": 4, "text": serde_json::to_string_pretty(&fixed).expect("json")}),
     )
     .expect("kept");
     assert_eq!((kept["kept"].as_u64(), kept["rejected"].as_bool()), (Some(1), Some(false)), "{kept}");
@@ -228,7 +298,7 @@ fn failed_lines_are_repaired_by_hand_and_by_plan_previewed_reimported_and_record
     let preview = invoke(
         &window,
         "preview_repair",
-        json!({"jobId": job_id, "cause": null, "plan": plan, "level": null}),
+        json!({"jobIds": [job_id], "cause": null, "plan": plan, "level": null}),
     )
     .expect("preview");
     assert_eq!(
@@ -247,7 +317,7 @@ fn failed_lines_are_repaired_by_hand_and_by_plan_previewed_reimported_and_record
     let bad_plan = invoke(
         &window,
         "preview_repair",
-        json!({"jobId": job_id, "plan": "{\"version\": 2, \"rules\": []}"}),
+        json!({"jobIds": [job_id], "plan": "{\"version\": 2, \"rules\": []}"}),
     )
     .expect_err("a plan of another version");
     assert!(bad_plan["message"].as_str().is_some_and(|m| m.contains("version 2")), "{bad_plan}");
@@ -256,7 +326,7 @@ fn failed_lines_are_repaired_by_hand_and_by_plan_previewed_reimported_and_record
     let retried = invoke(
         &window,
         "retry_failures",
-        json!({"jobId": job_id, "cause": null, "level": null, "plan": plan}),
+        json!({"jobIds": [job_id], "cause": null, "level": null, "plan": plan}),
     )
     .expect("retry");
     assert_eq!((retried["lines"].as_u64(), retried["byHand"].as_u64()), (Some(3), Some(1)));

@@ -192,24 +192,55 @@ async fn a_retry_runs_at_the_first_jobs_level_unless_told_otherwise_and_may_be_s
             .expect("describe");
         out.import_job_properties().and_then(|p| p.validation_level()).map(|l| l.as_str().to_string())
     };
-    let same = retry(&clients, &state, &destination, std::slice::from_ref(&job.job_id), &None.into(), None, 1_795_336_500)
-        .await
-        .expect("retry");
+    let same = retry(
+        &clients,
+        &state,
+        &destination,
+        std::slice::from_ref(&job.job_id),
+        &None.into(),
+        None,
+        1_795_336_500,
+    )
+    .await
+    .expect("retry");
     assert_eq!(same.lines, 1);
     assert_eq!(level_of(&same.job_id).await.as_deref(), Some("minimal"));
-    let strict =
-        retry(&clients, &state, &destination, std::slice::from_ref(&job.job_id), &None.into(), Some(Level::Strict), 1_795_336_501)
-            .await
-            .expect("retry");
+    let strict = retry(
+        &clients,
+        &state,
+        &destination,
+        std::slice::from_ref(&job.job_id),
+        &None.into(),
+        Some(Level::Strict),
+        1_795_336_501,
+    )
+    .await
+    .expect("retry");
     assert_eq!(level_of(&strict.job_id).await.as_deref(), Some("strict"));
     // The same retry sent twice at once (a double click) is one job; sent again later, it is a new one.
-    let twice = retry(&clients, &state, &destination, std::slice::from_ref(&job.job_id), &None.into(), None, 1_795_336_500)
-        .await
-        .expect("retry");
+    let twice = retry(
+        &clients,
+        &state,
+        &destination,
+        std::slice::from_ref(&job.job_id),
+        &None.into(),
+        None,
+        1_795_336_500,
+    )
+    .await
+    .expect("retry");
     assert_eq!(twice.job_id, same.job_id);
-    let later = retry(&clients, &state, &destination, std::slice::from_ref(&job.job_id), &None.into(), None, 1_795_336_900)
-        .await
-        .expect("retry");
+    let later = retry(
+        &clients,
+        &state,
+        &destination,
+        std::slice::from_ref(&job.job_id),
+        &None.into(),
+        None,
+        1_795_336_900,
+    )
+    .await
+    .expect("retry");
     assert_ne!(later.job_id, same.job_id);
     sandbox.stop().await;
 }
@@ -257,9 +288,17 @@ async fn a_retry_with_a_plan_imports_only_the_lines_it_repaired_and_holds_back_t
     .expect("plan");
     let which =
         lakedrop_aws::results::RetryLines { cause: None, plan: Some(plan.clone()), ..Default::default() };
-    let retried = retry(&clients, &state, &destination, std::slice::from_ref(&started.job_id), &which, None, 1_795_336_500)
-        .await
-        .expect("retry");
+    let retried = retry(
+        &clients,
+        &state,
+        &destination,
+        std::slice::from_ref(&started.job_id),
+        &which,
+        None,
+        1_795_336_500,
+    )
+    .await
+    .expect("retry");
     assert_eq!((retried.lines, retried.repaired, retried.held_back), (2, 2, 1));
     assert_eq!(retried.held_back_lines[0].line_id, 4);
     assert!(retried.held_back_lines[0].reason.contains("no rule"), "{}", retried.held_back_lines[0].reason);
@@ -277,9 +316,17 @@ async fn a_retry_with_a_plan_imports_only_the_lines_it_repaired_and_holds_back_t
         r#"{"resourceType":"Patient","id":"x","gender":"F"}"#.into(),
     );
     let which = lakedrop_aws::results::RetryLines { cause: None, plan: Some(plan), by_hand };
-    let retried = retry(&clients, &state, &destination, std::slice::from_ref(&started.job_id), &which, None, 1_795_336_600)
-        .await
-        .expect("retry");
+    let retried = retry(
+        &clients,
+        &state,
+        &destination,
+        std::slice::from_ref(&started.job_id),
+        &which,
+        None,
+        1_795_336_600,
+    )
+    .await
+    .expect("retry");
     assert_eq!((retried.lines, retried.repaired, retried.by_hand, retried.held_back), (2, 1, 1, 1));
     assert_eq!(retried.held_back_lines[0].line_id, 2, "a repair by hand is not overridden by the plan");
     assert!(retried.held_back_lines[0].reason.contains("gender"), "{}", retried.held_back_lines[0].reason);

@@ -204,9 +204,16 @@ pub async fn run_retry(args: RetryArgs) -> anyhow::Result<ExitCode> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        let started =
-            retry(&session.clients, &state, &destination, std::slice::from_ref(&args.job), &lines, args.validation_level, now)
-                .await?;
+        let started = retry(
+            &session.clients,
+            &state,
+            &destination,
+            std::slice::from_ref(&args.job),
+            &lines,
+            args.validation_level,
+            now,
+        )
+        .await?;
         if let Some(path) = &args.changes {
             lakedrop_core::files::write_private(path, |w| {
                 for change in &started.changes {

@@ -290,7 +290,8 @@ mod tests {
             resources_with_customer_error: errors,
             ..ManifestSummary::default()
         };
-        let result = |m: Option<ManifestSummary>| JobResult { job: job("j", "s", "COMPLETED", 1), manifest: m };
+        let result =
+            |m: Option<ManifestSummary>| JobResult { job: job("j", "s", "COMPLETED", 1), manifest: m };
         let both = [result(Some(manifest(10_000, 7_000, 3))), result(Some(manifest(50, 40, 0)))];
         let sum = combined_manifest(&both).expect("both ended");
         assert_eq!((sum.scanned_files, sum.resources_imported), (10_050, 7_040));

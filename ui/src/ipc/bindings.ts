@@ -60,26 +60,32 @@ export const commands = {
 	listJobs: () => typedError<Job[], IpcError>(__TAURI_INVOKE("list_jobs")),
 	/**  One job with its manifest once it has ended. */
 	jobResult: (jobId: string) => typedError<JobResult, IpcError>(__TAURI_INVOKE("job_result", { jobId })),
+	/**  Every job of one import with what they did together. */
+	importResult: (jobIds: string[]) => typedError<ImportResult, IpcError>(__TAURI_INVOKE("import_result", { jobIds })),
 	/**
 	 *  Tells the desktop that long work ended (the window may be in the background). A desktop without a
 	 *  notification service is not an error: the window shows the outcome anyway; `false` says none was shown.
 	 */
 	notifyFinished: (finished: Finished) => typedError<boolean, IpcError>(__TAURI_INVOKE("notify_finished", { finished })),
-	/**  Loads a finished job's failures (once; later calls answer from memory), grouped by cause. */
-	failureSummary: (jobId: string) => typedError<FailureSummary, IpcError>(__TAURI_INVOKE("failure_summary", { jobId })),
+	/**
+	 *  Loads the failures of a finished job, or of the jobs of one import together (once; later calls answer from
+	 *  memory), grouped by cause.
+	 */
+	failureSummary: (jobIds: string[]) => typedError<FailureSummary, IpcError>(__TAURI_INVOKE("failure_summary", { jobIds })),
 	/**  One page of failures (at most 500), filtered, each beside its original line. */
-	failureRows: (jobId: string, offset: number, limit: number, cause: Cause | null, resourceType: string | null, file: string | null) => typedError<FailurePage, IpcError>(__TAURI_INVOKE("failure_rows", { jobId, offset, limit, cause, resourceType, file })),
+	failureRows: (jobIds: string[], offset: number, limit: number, cause: Cause | null, resourceType: string | null, file: string | null) => typedError<FailurePage, IpcError>(__TAURI_INVOKE("failure_rows", { jobIds, offset, limit, cause, resourceType, file })),
 	/**
 	 *  Asks where to save, then writes the failed original lines (all, or one cause's) there as NDJSON. The path
 	 *  comes from the native dialog opened here, never from the webview. `None` when the analyst cancelled.
 	 */
-	exportFailures: (jobId: string, cause: Cause | null) => typedError<number | null, IpcError>(__TAURI_INVOKE("export_failures", { jobId, cause })),
+	exportFailures: (jobIds: string[], cause: Cause | null) => typedError<number | null, IpcError>(__TAURI_INVOKE("export_failures", { jobIds, cause })),
 	/**
-	 *  Imports only the failed lines again (all, or one cause's) as a new job named after this one, at `level` or, by
+	 *  Imports only the failed lines of a job, or of the jobs of one import together, again (all, or one cause's) as
+	 *  one new job named after the first, at `level` or, by
 	 *  default, at the level this job ran at. With a repair plan (JSON, as saved) or lines repaired by hand (kept
 	 *  with `keep_repair`), only the repaired lines that pass go; the change record stays with the new job.
 	 */
-	retryFailures: (jobId: string, cause: Cause | null, level: Level | null, plan: string | null) => typedError<Retry, IpcError>(__TAURI_INVOKE("retry_failures", { jobId, cause, level, plan })),
+	retryFailures: (jobIds: string[], cause: Cause | null, level: Level | null, plan: string | null) => typedError<Retry, IpcError>(__TAURI_INVOKE("retry_failures", { jobIds, cause, level, plan })),
 	/**
 	 *  Checks one resource as the editor holds it (JSON over many lines) as HealthLake would check it at `level`
 	 *  (Lakedrop's default without one), with a quick fix for each issue whose cause allows one.
@@ -89,12 +95,12 @@ export const commands = {
 	 *  Keeps a failed line as repaired by hand (`text`), to be re-imported with the job's fixed lines, or forgets
 	 *  the repair (`text` null). Nothing is written to disk.
 	 */
-	keepRepair: (jobId: string, file: string, lineId: number, text: string | null, level: Level | null) => typedError<KeptRepair, IpcError>(__TAURI_INVOKE("keep_repair", { jobId, file, lineId, text, level })),
+	keepRepair: (jobIds: string[], file: string, lineId: number, text: string | null, level: Level | null) => typedError<KeptRepair, IpcError>(__TAURI_INVOKE("keep_repair", { jobIds, file, lineId, text, level })),
 	/**
 	 *  Applies a plan (JSON, as saved) with the repairs kept by hand to a job's failed lines, all or one cause's,
 	 *  and says what a re-import would send: counts, a sample, and the lines it would not fix.
 	 */
-	previewRepair: (jobId: string, cause: Cause | null, plan: string, level: Level | null) => typedError<RepairPreview, IpcError>(__TAURI_INVOKE("preview_repair", { jobId, cause, plan, level })),
+	previewRepair: (jobIds: string[], cause: Cause | null, plan: string, level: Level | null) => typedError<RepairPreview, IpcError>(__TAURI_INVOKE("preview_repair", { jobIds, cause, plan, level })),
 	/**  The change record of a job that re-imported repaired lines (empty for any other job). */
 	changeRecord: (jobId: string) => typedError<ChangeRecordView, IpcError>(__TAURI_INVOKE("change_record", { jobId })),
 	/**
@@ -514,6 +520,14 @@ export type ImportRequest = {
 	validationLevel?: Level | null,
 	/**  Import again files already imported to this data store (otherwise their job is followed instead). */
 	again?: boolean,
+};
+
+/**  The jobs of one import (more than 10,000 files is several jobs, run one after the other) followed as one. */
+export type ImportResult = {
+	/**  Each job with its manifest once it has one, in the order they were started. */
+	jobs: JobResult[],
+	/**  Every job's manifest summed, once every job has one. */
+	manifest: ManifestSummary | null,
 };
 
 /**  What `start import` did. */

@@ -75,7 +75,10 @@ describe("JobGroupView", () => {
   it("follows the jobs of one import as one: one progress, their sum, their failures together", async () => {
     const answers: ImportResult[] = [
       {
-        jobs: [job("job-1", "COMPLETED_WITH_ERRORS", 7_000, 6_990), job("job-2", "IN_PROGRESS", 20, 18)],
+        jobs: [
+          job("job-1", "COMPLETED_WITH_ERRORS", 7_000, 6_990),
+          job("job-2", "IN_PROGRESS", 20, 18),
+        ],
         manifest: null,
       },
     ];
@@ -93,7 +96,10 @@ describe("JobGroupView", () => {
         resourcesWithCustomerError: 15,
       },
     });
-    const asked: { importResult: unknown[]; summary: unknown[] } = { importResult: [], summary: [] };
+    const asked: { importResult: unknown[]; summary: unknown[] } = {
+      importResult: [],
+      summary: [],
+    };
     let polls = 0;
     fakeBackend((cmd, args) => {
       if (cmd === "import_result") {
@@ -131,10 +137,12 @@ describe("JobGroupView", () => {
     expect(root.querySelector('[data-testid="group-status"]')?.getAttribute("data-status")).toBe(
       "COMPLETED_WITH_ERRORS",
     );
-    const rows = [...root.querySelectorAll('[data-testid="group-jobs"] tbody tr')].map(text);
+    const rows = [...root.querySelectorAll('[data-testid="group-jobs"] tbody tr')].map((tr) =>
+      [...tr.children].map(text).join(" | "),
+    );
     expect(rows).toEqual([
-      "Job 1 job-1 Completed with errors 10,000 6,990 Open job 1",
-      "Job 2 job-2 Completed with errors 50 45 Open job 2",
+      "Job 1 job-1 | Completed with errors | 10,000 | 6,990 | Open job 1",
+      "Job 2 job-2 | Completed with errors | 50 | 45 | Open job 2",
     ]);
     // Both jobs had failures: they are read together, in one request.
     await waitFor(() => asked.summary.length > 0);

@@ -342,7 +342,10 @@ describe("JobView", () => {
     );
     expect(items).toEqual(["Job 1: job-1 · 10,000 files", "Job 2: job-2 · 50 files"]);
     expect(section?.querySelector('[aria-current="page"]')?.textContent).toBe("Job 1: job-1");
-    expect(section?.querySelector("button")?.textContent?.trim()).toBe("Job 2: job-2");
+    expect(section?.querySelector("li button")?.textContent?.trim()).toBe("Job 2: job-2");
+    // The jobs are followed as one import a click away.
+    click(section?.querySelector('[data-testid="follow-group"]'));
+    expect(nav.view).toEqual({ name: "jobGroup", jobIds: ["job-1", "job-2"] });
   });
 
   it("says when the files were already imported by this job, and imports them again on request", async () => {

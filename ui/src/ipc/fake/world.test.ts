@@ -26,4 +26,20 @@ describe("the fake backend", () => {
     expect(world.cleanUploads()).toEqual({ aborted: 1, resumable: 0, others: 1 });
     expect(world.cleanUploads()).toEqual({ aborted: 0, resumable: 0, others: 1 });
   });
+
+  it("splits an import of more files than a job takes into jobs followed as one", async () => {
+    const world = new World(settingsFrom("?pace=0&split=10"));
+    const paths = world.samplePaths();
+    const request = { paths, jobName: null, validationLevel: "structure-only" as const };
+    const started = await world.startImport("op-1", request, () => {});
+    const jobs = started.jobs ?? [];
+    expect(jobs.map((j) => j.files)).toEqual([10, started.filesUploaded - 10]);
+    expect(started.jobId).toBe(jobs[0]?.jobId);
+    const ids = jobs.map((j) => j.jobId);
+    world.endJobs();
+    const together = world.importResult(ids);
+    const each = together.jobs.map((r) => r.manifest?.resourcesImported ?? 0);
+    expect(together.manifest?.resourcesImported).toBe(each[0]! + each[1]!);
+    expect(together.manifest?.scannedFiles).toBe(started.filesUploaded);
+  });
 });

@@ -1008,22 +1008,25 @@ export class World {
     const jobs = jobIds.map((id) => this.jobResult(id));
     // As the backend sums them: a job that failed imported nothing and adds nothing.
     const waiting = jobs.some(
-      (r) => r.manifest === null && (r.job.endTime === null || r.job.status.startsWith("COMPLETED")),
+      (r) =>
+        r.manifest === null && (r.job.endTime === null || r.job.status.startsWith("COMPLETED")),
     );
     const manifests = jobs.flatMap((r) => (r.manifest ? [r.manifest] : []));
-    const manifest = !waiting && manifests.length > 0
-      ? manifests.reduce((sum, m) => ({
-          ...sum,
-          scannedFiles: sum.scannedFiles + m.scannedFiles,
-          filesImported: sum.filesImported + m.filesImported,
-          scannedMb: sum.scannedMb + m.scannedMb,
-          importedMb: sum.importedMb + m.importedMb,
-          resourcesScanned: sum.resourcesScanned + m.resourcesScanned,
-          resourcesImported: sum.resourcesImported + m.resourcesImported,
-          resourcesWithCustomerError: sum.resourcesWithCustomerError + m.resourcesWithCustomerError,
-          resourcesWithServerError: sum.resourcesWithServerError + m.resourcesWithServerError,
-        }))
-      : null;
+    const manifest =
+      !waiting && manifests.length > 0
+        ? manifests.reduce((sum, m) => ({
+            ...sum,
+            scannedFiles: sum.scannedFiles + m.scannedFiles,
+            filesImported: sum.filesImported + m.filesImported,
+            scannedMb: (sum.scannedMb ?? 0) + (m.scannedMb ?? 0),
+            importedMb: (sum.importedMb ?? 0) + (m.importedMb ?? 0),
+            resourcesScanned: sum.resourcesScanned + m.resourcesScanned,
+            resourcesImported: sum.resourcesImported + m.resourcesImported,
+            resourcesWithCustomerError:
+              sum.resourcesWithCustomerError + m.resourcesWithCustomerError,
+            resourcesWithServerError: sum.resourcesWithServerError + m.resourcesWithServerError,
+          }))
+        : null;
     return { jobs, manifest };
   }
 
