@@ -371,6 +371,40 @@ test("a job that ends while the person looks elsewhere gets a banner, until its 
   assert.deepEqual(errors, []);
 });
 
+test("an import split into jobs is followed as one, its failures reviewed together", { skip: why ?? false, timeout: 90_000 }, async () => {
+  // The fake takes at most 10 files a job, so the sample's 14 are two jobs, the flawed file in the second.
+  const { page, errors } = await open("light", "?pace=0.2&split=10");
+  const dir = `${ARTIFACTS}light/`;
+  mkdirSync(dir, { recursive: true });
+  await press(page, byTestId("try-sample"));
+  await page.locator(byTestId("validation-summary")).waitFor();
+  await press(page, byTestId("import-button"));
+  await page.waitForFunction(() => document.querySelector('[data-testid="datastore"]')?.value);
+  await tabTo(page, byTestId("role-arn"));
+  await page.keyboard.press("Control+A");
+  await page.keyboard.type(ROLE);
+  await press(page, byTestId("run-checks"));
+  await page.locator('[data-testid="check"][data-check="role-trust"][data-status="pass"]').waitFor();
+  await press(page, byTestId("start-import"));
+  await page.locator("#main-heading", { hasText: "Import of 2 jobs" }).waitFor({ timeout: 30_000 });
+  await page.locator(byTestId("group-progress")).waitFor();
+  await page.screenshot({ path: `${dir}15-import-of-jobs-running.png`, fullPage: true });
+  await page.waitForFunction(() => /^2 of 2 jobs ended/.test(document.querySelector('[data-testid="group-progress"]')?.textContent?.trim() ?? ""), null, { timeout: 30_000 });
+  await page.locator(byTestId("manifest-table")).waitFor();
+  assert.equal(await page.locator("#results-title").innerText(), "Results of all 2 jobs together");
+  assert.equal(await page.locator(`${byTestId("group-jobs")} tbody tr`).count(), 2);
+  assert.equal(await page.locator(byTestId("group-status")).getAttribute("data-status"), "COMPLETED_WITH_ERRORS");
+  await page.locator(byTestId("failure-scope")).waitFor();
+  await page.screenshot({ path: `${dir}16-import-of-jobs-ended.png`, fullPage: true });
+  await axeCheck(page, "an import of two jobs");
+  // Each job is one click away, and back.
+  await press(page, `${byTestId("group-jobs")} tbody tr:first-child button`);
+  await page.locator("#main-heading", { hasText: "Import job" }).waitFor();
+  await press(page, byTestId("follow-group"));
+  await page.locator("#main-heading", { hasText: "Import of 2 jobs" }).waitFor();
+  assert.deepEqual(errors, []);
+});
+
 test("the production bundle holds none of the fake backend", () => {
   const dist = new URL("../../ui/dist/assets/", import.meta.url);
   const scripts = readdirSync(dist).filter((f) => f.endsWith(".js"));
