@@ -37,6 +37,9 @@ pub struct ImportRequest {
     /// The CRC32C of each file's own bytes when it was first checked (the app's Files step): a file whose bytes
     /// differ when it is uploaded changed since, and is not imported.
     pub checked: BTreeMap<PathBuf, u32>,
+    /// Bundles are imported as Bundle resources, one line each (lines holding Bundles as they are), instead of as
+    /// their entries.
+    pub keep_bundles: bool,
 }
 
 /// HealthLake's documented limit on one job's input (the 2021 quota table's 50 GB): a batch larger than this is
@@ -100,7 +103,7 @@ pub async fn run(
     cancel: &CancellationToken,
     now_unix: i64,
 ) -> Result<ImportStarted, AwsError> {
-    let paths = request.paths.clone();
+    let (paths, keep_bundles) = (request.paths.clone(), request.keep_bundles);
     let found = tokio::task::spawn_blocking(move || -> Result<Vec<Found1>, AwsError> {
         let files = expand_paths(&paths)?;
         files
@@ -113,7 +116,7 @@ pub async fn run(
                     .ok()
                     .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                     .map_or(0, |d| d.as_nanos() as i64);
-                let input = sniff(&path).map_err(io)?;
+                let input = sniff(&path).map_err(io)?.keeping_bundles(keep_bundles);
                 Ok(Found1 { input, bytes: meta.len(), mtime_ns })
             })
             .collect()
@@ -218,8 +221,13 @@ async fn import_batch(
     state.record_batch(&batch, &[], now_unix)?;
 
     let encryption = Encryption::Kms(destination.kms_key_id.clone());
-    let options =
-        Options { level: request.level, list_errors: false, max_warnings_per_file: 0, ..Options::default() };
+    let options = Options {
+        level: request.level,
+        list_errors: false,
+        max_warnings_per_file: 0,
+        keep_bundles: request.keep_bundles,
+        ..Options::default()
+    };
     let keep = |report: &FileReport| skip_reason(report).is_none();
     // Small files go several at a time (each one PUT: the round trips, not the bytes, are what takes long), a
     // larger file alone with its parts in parallel, so memory stays at one file's parts in flight.

@@ -50,6 +50,7 @@ fn sample_dir() -> PathBuf {
 async fn import(f: &Fixture, paths: Vec<PathBuf>) -> lakedrop_core::progress::ImportStarted {
     let state = State::open_in_memory().expect("state");
     let request = ImportRequest {
+        keep_bundles: false,
         paths,
         job_name: None,
         level: Level::StructureOnly,
@@ -284,6 +285,7 @@ async fn an_import_interrupted_during_upload_continues_its_batch() {
     let f = fixture().await;
     let state = State::open_in_memory().expect("state");
     let request = || ImportRequest {
+        keep_bundles: false,
         paths: vec![sample_dir()],
         job_name: None,
         level: Level::StructureOnly,

@@ -34,6 +34,7 @@ async fn a_look_up_answers_while_an_import_runs() {
     let state = State::open_in_memory().expect("state");
     let import = |paths: Vec<PathBuf>, at: i64| {
         let request = ImportRequest {
+            keep_bundles: false,
             paths,
             job_name: None,
             level: Level::StructureOnly,

@@ -62,6 +62,7 @@ async fn failures_are_grouped_and_joined_to_exactly_the_lines_that_failed() {
 
     let state = State::open(&dir.path().join("state.db")).expect("state");
     let request = ImportRequest {
+        keep_bundles: false,
         again: false,
         checked: Default::default(),
         paths: vec![source.clone(), good.clone()],
@@ -121,6 +122,7 @@ async fn failures_are_grouped_and_joined_to_exactly_the_lines_that_failed() {
 
     // A job where nothing failed has no FAILURE folder at all, and that is fine.
     let request = ImportRequest {
+        keep_bundles: false,
         paths: vec![good],
         job_name: None,
         level: Level::StructureOnly,
@@ -157,6 +159,7 @@ async fn a_retry_runs_at_the_first_jobs_level_unless_told_otherwise_and_may_be_s
         .expect("write");
     let state = State::open(&dir.path().join("state.db")).expect("state");
     let request = ImportRequest {
+        keep_bundles: false,
         paths: vec![source],
         job_name: None,
         level: Level::Minimal,
@@ -262,6 +265,7 @@ async fn a_retry_with_a_plan_imports_only_the_lines_it_repaired_and_holds_back_t
     .expect("write");
     let state = State::open(&dir.path().join("state.db")).expect("state");
     let request = ImportRequest {
+        keep_bundles: false,
         paths: vec![source],
         job_name: None,
         level: Level::StructureOnly,

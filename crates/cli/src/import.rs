@@ -39,6 +39,10 @@ pub struct Args {
     /// imported them is found and followed, so a rerun never starts a second one).
     #[arg(long)]
     again: bool,
+    /// Import each Bundle as one Bundle resource instead of as its entries (Bundles are unbundled by default:
+    /// HealthLake stores a Bundle on a line as one Bundle resource, which is rarely what is wanted).
+    #[arg(long)]
+    keep_bundles: bool,
     #[arg(long, value_enum, default_value_t)]
     output: Format,
 }
@@ -78,6 +82,7 @@ async fn import(args: &Args, session: &Session) -> anyhow::Result<ExitCode> {
     };
     let cancel = CancellationToken::new();
     let request = ImportRequest {
+        keep_bundles: args.keep_bundles,
         checked: Default::default(),
         paths: args.paths.clone(),
         job_name: args.job_name.clone(),

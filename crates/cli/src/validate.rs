@@ -11,12 +11,16 @@ use lakedrop_validate::{FileReport, Issue, Level, Options, Severity};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Files or folders (folders are searched for .ndjson and .ndjson.gz).
+    /// Files or folders (folders are searched for .ndjson, .ndjson.gz and Bundles in .json and .json.gz).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// The HealthLake validation level to predict.
     #[arg(long, default_value = "structure-only", value_parser = parse_level)]
     level: Level,
+    /// Import each Bundle as one Bundle resource instead of as its entries (Bundles are unbundled by default:
+    /// HealthLake stores a Bundle on a line as one Bundle resource, which is rarely what is wanted).
+    #[arg(long)]
+    keep_bundles: bool,
     #[arg(long, value_enum, default_value_t)]
     output: Format,
 }
@@ -27,7 +31,7 @@ pub fn parse_level(s: &str) -> Result<Level, String> {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let options = Options { level: args.level, ..Options::default() };
+    let options = Options { level: args.level, keep_bundles: args.keep_bundles, ..Options::default() };
     let report = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let files = expand_paths(&args.paths)?;
         Ok(validate_files(&files, &options, &mut |_| {}, &CancellationToken::new())?)

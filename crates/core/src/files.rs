@@ -132,7 +132,11 @@ pub fn validate_files(
 ) -> Result<ValidationReport, FilesError> {
     let inputs: Vec<Input> = files
         .iter()
-        .map(|path| sniff(path).map_err(|source| FilesError::Io { path: path.clone(), source }))
+        .map(|path| {
+            sniff(path)
+                .map(|input| input.keeping_bundles(options.keep_bundles))
+                .map_err(|source| FilesError::Io { path: path.clone(), source })
+        })
         .collect::<Result<_, _>>()?;
     // Plain NDJSON is read by the validator itself; everything else through the NDJSON it is imported as.
     let derived: Vec<bool> = inputs.iter().map(|i| !i.as_is()).collect();
@@ -188,13 +192,19 @@ pub fn validate_files(
     })
 }
 
-/// The text of one line (1-based) of a file, `.gz` or not, cut at `max_chars` characters; `None` past the end.
-/// For showing an issue beside its line: the text goes to the window, never to a log.
-pub fn read_line(path: &Path, line: u64, max_chars: usize) -> Result<Option<String>, FilesError> {
+/// The text of one line (1-based) of a file, `.gz` or not, cut at `max_chars` characters; `None` past the end;
+/// for a Bundle, of an entry, or with `keep_bundles` the Bundle on its one line. For showing an issue beside its
+/// line: the text goes to the window, never to a log.
+pub fn read_line(
+    path: &Path,
+    line: u64,
+    max_chars: usize,
+    keep_bundles: bool,
+) -> Result<Option<String>, FilesError> {
     let io = |source| FilesError::Io { path: path.to_path_buf(), source };
-    let input = sniff(path).map_err(io)?;
-    if input.content == lakedrop_validate::Content::Bundle {
-        // A Bundle's issues point at entries: the entry's resource, as the NDJSON line it is imported as.
+    let input = sniff(path).map_err(io)?.keeping_bundles(keep_bundles);
+    if matches!(input.content, lakedrop_validate::Content::Bundle | lakedrop_validate::Content::BundleKept) {
+        // A Bundle's issues point at entries (or, kept whole, at its one line): the NDJSON line it is imported as.
         let (mut reader, tally) = open_ndjson(&input).map_err(io)?;
         let mut buf = Vec::new();
         for k in 0.. {
@@ -388,9 +398,9 @@ mod tests {
         let out = dir.path().join("rejected.ndjson");
         assert_eq!(export_rejected(&path, &Options::default(), &out).expect("export"), 1);
         assert_eq!(std::fs::read_to_string(&out).expect("read"), format!("{bad}\n"));
-        assert_eq!(read_line(&path, 1, 1000).expect("read").as_deref(), Some(good));
-        assert_eq!(read_line(&path, 2, 20).expect("read").map(|l| l.len()), Some(20));
-        assert_eq!(read_line(&path, 4, 1000).expect("read"), None);
+        assert_eq!(read_line(&path, 1, 1000, false).expect("read").as_deref(), Some(good));
+        assert_eq!(read_line(&path, 2, 20, false).expect("read").map(|l| l.len()), Some(20));
+        assert_eq!(read_line(&path, 4, 1000, false).expect("read"), None);
     }
 
     #[test]

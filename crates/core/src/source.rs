@@ -40,6 +40,17 @@ impl Input {
         self.content != Content::Ndjson
     }
 
+    /// The input as imported when Bundles are to stay Bundles (`keep_bundles`): a Bundle file becomes one Bundle
+    /// resource on one line, and lines holding Bundles go as they are; anything else is unchanged.
+    pub fn keeping_bundles(self, keep_bundles: bool) -> Input {
+        let content = match (keep_bundles, self.content) {
+            (true, Content::Bundle) => Content::BundleKept,
+            (true, Content::BundleLines) => Content::Ndjson,
+            (_, content) => content,
+        };
+        Input { content, ..self }
+    }
+
     /// Whether the file is uploaded byte for byte (plain NDJSON, not compressed).
     pub fn as_is(&self) -> bool {
         !self.compressed && self.content == Content::Ndjson
@@ -79,7 +90,7 @@ pub fn sniff(path: &Path) -> io::Result<Input> {
         Content::Bundle
     } else if is_json_name(&name) && body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
         // The first bytes do not say (members in another order): read the object's members, skipping values.
-        let found = bundle::resource_type_of(open_raw(path, compressed, None)?);
+        let found = bundle::resource_type_of(without_bom(open_raw(path, compressed, None)?)?);
         if found.as_deref() == Some("Bundle") { Content::Bundle } else { Content::Ndjson }
     } else {
         Content::Ndjson
@@ -251,6 +262,18 @@ fn open_raw(path: &Path, compressed: bool, tally: Option<&Tally>) -> io::Result<
     })
 }
 
+/// The reader past a UTF-8 byte order mark, if the file starts with one (Windows tools write them; JSON
+/// parsers refuse them).
+fn without_bom(mut reader: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
+    let mut head = [0u8; 3];
+    let n = read_up_to(&mut reader, &mut head)?;
+    Ok(if head[..n] == *b"\xef\xbb\xbf" {
+        reader
+    } else {
+        Box::new(io::Cursor::new(head[..n].to_vec()).chain(reader))
+    })
+}
+
 /// Opens the NDJSON a file is imported as. Reading it to its end fills the returned [`Tally`].
 pub fn open_ndjson(input: &Input) -> io::Result<(Box<dyn BufRead + Send>, Tally)> {
     let tally = Tally::default();
@@ -260,8 +283,55 @@ pub fn open_ndjson(input: &Input) -> io::Result<(Box<dyn BufRead + Send>, Tally)
         }
         Content::Bundle => Box::new(BufReader::with_capacity(CHUNK, unbundle_file(input, &tally)?)),
         Content::BundleLines => Box::new(BufReader::with_capacity(CHUNK, unbundle_lines(input, &tally)?)),
+        Content::BundleKept => Box::new(BufReader::with_capacity(CHUNK, keep_whole(input, &tally)?)),
     };
     Ok((reader, tally))
+}
+
+/// A Bundle kept whole: the file's JSON on one line, made as it is read. Only whitespace outside strings is
+/// dropped (JSON allows none inside them unescaped), so numbers, strings and member order are the file's own;
+/// whether the line is a valid Bundle is the check's to say.
+fn keep_whole(input: &Input, tally: &Tally) -> io::Result<Chunks> {
+    let mut reader = without_bom(open_raw(&input.path, input.compressed, Some(tally))?)?;
+    let (mut sink, chunks) = sink(tally);
+    let tally = tally.clone();
+    std::thread::Builder::new().name("bundle-line".into()).spawn(move || {
+        let mut buf = vec![0u8; CHUNK];
+        let (mut in_string, mut escaped) = (false, false);
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tally.seen().broken = Some((1, format!("cannot read the file: {e}")));
+                    return;
+                }
+            };
+            for &b in &buf[..n] {
+                if in_string {
+                    sink.buf.push(b);
+                    if escaped {
+                        escaped = false;
+                    } else if b == b'\\' {
+                        escaped = true;
+                    } else if b == b'"' {
+                        in_string = false;
+                    }
+                } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+                    in_string = b == b'"';
+                    sink.buf.push(b);
+                }
+            }
+            if sink.buf.len() >= CHUNK && sink.flush().is_err() {
+                return;
+            }
+        }
+        sink.buf.push(b'\n');
+        tally.seen().origins.push(1);
+        let _ = sink.flush();
+    })?;
+    Ok(chunks)
 }
 
 /// NDJSON chunks made on another thread, read as one stream. Dropping the reader stops the thread.
@@ -357,7 +427,7 @@ fn unbundle_file(input: &Input, tally: &Tally) -> io::Result<Chunks> {
         let mut passes = 0;
         let open = || {
             passes += 1;
-            open_raw(&path, compressed, (passes == 2).then_some(&tally))
+            without_bom(open_raw(&path, compressed, (passes == 2).then_some(&tally))?)
         };
         let result = bundle::unbundle(open, |u| sink.line(u.entry + 1, u.line.as_bytes()));
         let flushed = sink.flush();

@@ -62,7 +62,7 @@ fn a_gzip_bundle_is_unbundled_with_issues_at_their_entries() {
     let status =
         file.issues.iter().find(|i| i.path.as_deref() == Some("Encounter.status")).expect("status issue");
     assert_eq!(status.line, 3, "the issue points at the entry");
-    let text = lakedrop_core::files::read_line(&path, 3, 10_000).expect("read").expect("entry 3");
+    let text = lakedrop_core::files::read_line(&path, 3, 10_000, false).expect("read").expect("entry 3");
     assert!(text.contains("not-a-status") && text.starts_with('{'), "entry 3 as its NDJSON line: {text}");
 }
 
@@ -110,4 +110,47 @@ fn a_bundle_that_breaks_off_is_left_out_whole_with_where_it_broke() {
     std::fs::write(dir.path().join("package.json"), r#"{"name": "x"}"#).expect("write");
     let found = lakedrop_core::files::expand_paths(&[dir.path().to_path_buf()]).expect("found");
     assert_eq!(found, vec![path]);
+}
+
+#[test]
+fn a_bundle_kept_whole_is_one_bundle_resource_on_one_line_with_its_own_numbers_and_strings() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("kept.json");
+    // Pretty-printed by hand: a decimal with a trailing zero and a string with two spaces must come through as
+    // they are (a JSON parser and printer would make 1.50 into 1.5).
+    let text = "\u{feff}{\n  \"resourceType\" : \"Bundle\", \"id\": \"b-1\",\n  \"type\": \"collection\",\n  \"entry\": [\n    {\n      \"fullUrl\": \"urn:uuid:p-1\",\n      \"resource\": {\"resourceType\": \"Patient\", \"id\": \"p-1\", \"name\": [{\"text\": \"Ann  Marie\"}]}\n    },\n    {\n      \"fullUrl\": \"urn:uuid:o-1\",\n      \"resource\": {\n        \"resourceType\": \"Observation\", \"id\": \"o-1\", \"status\": \"final\",\n        \"code\": {\"text\": \"weight\"},\n        \"valueQuantity\": {\"value\": 1.50, \"unit\": \"kg\"}\n      }\n    }\n  ]\n}\n";
+    std::fs::write(&path, text).expect("write");
+    let keep = Options { keep_bundles: true, ..Options::default() };
+    let report = validate_files(std::slice::from_ref(&path), &keep, &mut |_| {}, &CancellationToken::new())
+        .expect("checked");
+    let file = &report.files[0];
+    assert_eq!(file.content, Content::BundleKept);
+    assert_eq!((file.lines, file.valid, file.invalid), (1, 1, 0), "{:?}", file.issues);
+    assert!(file.unbundled.is_none(), "nothing was unbundled");
+    assert_eq!(file.bytes, text.len() as u64);
+    let line = lakedrop_core::files::read_line(&path, 1, 100_000, true).expect("read").expect("line 1");
+    assert!(
+        line.starts_with(r#"{"resourceType":"Bundle","id":"b-1","type":"collection","entry":[{"fullUrl""#),
+        "{line}"
+    );
+    assert!(line.contains(r#""valueQuantity":{"value":1.50,"unit":"kg"}"#), "{line}");
+    assert!(line.contains(r#""text":"Ann  Marie""#), "{line}");
+    assert_eq!(file.ndjson_bytes, line.len() as u64 + 1, "the one line and its newline");
+    // Unbundled, the same file is its two entries.
+    let unbundled = check(&path);
+    assert_eq!(unbundled.lines, 2, "{:?}", unbundled.issues);
+}
+
+#[test]
+fn lines_holding_bundles_kept_go_as_they_are() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("Bundle.ndjson");
+    std::fs::write(&path, format!("{}\n{}\n", bundle("p-1"), bundle("p-2"))).expect("write");
+    let keep = Options { keep_bundles: true, ..Options::default() };
+    let report = validate_files(std::slice::from_ref(&path), &keep, &mut |_| {}, &CancellationToken::new())
+        .expect("checked");
+    let file = &report.files[0];
+    assert_eq!(file.content, Content::Ndjson, "the file as it is");
+    assert_eq!(file.lines, 2, "one Bundle resource a line");
+    assert!(file.unbundled.is_none());
 }

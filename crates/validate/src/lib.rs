@@ -37,6 +37,9 @@ pub struct Options {
     pub examples_per_group: usize,
     /// Worker threads per file; 0 means one per core.
     pub threads: usize,
+    /// Bundle files are read as one Bundle resource each, on one line, and lines holding Bundles as they are,
+    /// instead of as their entries (`lakedrop_core::source`; the line check itself does not look at this).
+    pub keep_bundles: bool,
     /// Evaluate R4's invariants (ext-1, dom-3, pat-1, ...). Always on in the app and the CLI; the benchmark turns
     /// it off to measure what the invariants cost.
     pub invariants: bool,
@@ -51,6 +54,7 @@ impl Default for Options {
             max_warnings_per_file: 1000,
             examples_per_group: 5,
             threads: 0,
+            keep_bundles: false,
             invariants: true,
         }
     }

@@ -81,6 +81,9 @@ pub enum Content {
     /// NDJSON whose lines hold Bundles: each Bundle line is imported as its entries; an issue's `line` is the
     /// line of the file it came from.
     BundleLines,
+    /// One Bundle (a `.json` file) kept whole, as asked: imported as one Bundle resource, the file's JSON on one
+    /// line (its whitespace outside strings dropped, nothing else changed); issues are at line 1.
+    BundleKept,
 }
 
 /// What unbundling a file did.

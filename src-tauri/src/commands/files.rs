@@ -35,6 +35,7 @@ pub async fn validate_files(
     state: tauri::State<'_, AppState>,
     op_id: String,
     paths: Vec<String>,
+    keep_bundles: Option<bool>,
     on_progress: Channel<ValidateProgress>,
 ) -> Result<ValidationReport, IpcError> {
     super::bounds::id("the operation id", &op_id, 64)?;
@@ -51,7 +52,12 @@ pub async fn validate_files(
         // The window shows each file's issues by group, with their first examples, and saves rejected lines by
         // reading the file again; a per-file issue list would only weigh on IPC: a thousand flawed files froze
         // the window for seconds while it parsed the report (tests/e2e/bigdata.bench.mjs).
-        let options = Options { list_errors: false, max_warnings_per_file: 0, ..Options::default() };
+        let options = Options {
+            list_errors: false,
+            max_warnings_per_file: 0,
+            keep_bundles: keep_bundles.unwrap_or(false),
+            ..Options::default()
+        };
         Ok(validate(&files, &options, &mut send, &cancel)?)
     })
     .await
@@ -73,9 +79,11 @@ pub async fn line_text(
     state: tauri::State<'_, AppState>,
     path: String,
     line: u32,
+    keep_bundles: Option<bool>,
 ) -> Result<Option<String>, IpcError> {
     let path = state.checked_path(&path)?;
-    tauri::async_runtime::spawn_blocking(move || Ok(read_line(&path, u64::from(line), MAX_LINE_CHARS)?))
+    let keep = keep_bundles.unwrap_or(false);
+    tauri::async_runtime::spawn_blocking(move || Ok(read_line(&path, u64::from(line), MAX_LINE_CHARS, keep)?))
         .await
         .map_err(|e| IpcError::new(ErrorCode::Internal, format!("reading the line stopped: {e}")))?
 }

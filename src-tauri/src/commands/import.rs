@@ -20,6 +20,9 @@ pub struct ImportRequestDto {
     /// Import again files already imported to this data store (otherwise their job is followed instead).
     #[serde(default)]
     pub again: bool,
+    /// Import Bundles as Bundle resources, one line each, instead of as their entries.
+    #[serde(default)]
+    pub keep_bundles: bool,
 }
 
 /// Validates, uploads to a fresh prefix and starts the import job; cancellable with `cancel(opId)`.
@@ -48,6 +51,7 @@ pub async fn start_import(
     }
     let checked = state.checked_of(&paths);
     let request = ImportRequest {
+        keep_bundles: request.keep_bundles,
         checked,
         paths,
         job_name: request.job_name.filter(|n| !n.trim().is_empty()),

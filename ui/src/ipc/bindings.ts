@@ -44,9 +44,9 @@ export const commands = {
 	/**  The bundled sample (10 synthetic Synthea patients), for a first import; it counts as picked. */
 	samplePaths: () => typedError<string[], IpcError>(__TAURI_INVOKE("sample_paths")),
 	/**  Validates dropped or picked files and folders, streaming progress; cancellable with `cancel(opId)`. */
-	validateFiles: (opId: string, paths: string[], onProgress: Channel<ValidateProgress>) => typedError<ValidationReport, IpcError>(__TAURI_INVOKE("validate_files", { opId, paths, onProgress })),
+	validateFiles: (opId: string, paths: string[], keepBundles: boolean | null, onProgress: Channel<ValidateProgress>) => typedError<ValidationReport, IpcError>(__TAURI_INVOKE("validate_files", { opId, paths, keepBundles, onProgress })),
 	/**  One line of a local file (1-based), to show an issue beside the resource it is about; `None` past the end. */
-	lineText: (path: string, line: number) => typedError<string | null, IpcError>(__TAURI_INVOKE("line_text", { path, line })),
+	lineText: (path: string, line: number, keepBundles: boolean | null) => typedError<string | null, IpcError>(__TAURI_INVOKE("line_text", { path, line, keepBundles })),
 	/**
 	 *  Saves the lines of a file HealthLake would reject (unchanged) where the analyst picks; `None` when the
 	 *  save dialog was cancelled, else how many lines were written.
@@ -266,7 +266,12 @@ export type Content =
  *  NDJSON whose lines hold Bundles: each Bundle line is imported as its entries; an issue's `line` is the
  *  line of the file it came from.
  */
-"bundleLines";
+"bundleLines" | 
+/**
+ *  One Bundle (a `.json` file) kept whole, as asked: imported as one Bundle resource, the file's JSON on one
+ *  line (its whitespace outside strings dropped, nothing else changed); issues are at line 1.
+ */
+"bundleKept";
 
 export type DatastoreChoice = {
 	id: string,
@@ -520,6 +525,8 @@ export type ImportRequest = {
 	validationLevel?: Level | null,
 	/**  Import again files already imported to this data store (otherwise their job is followed instead). */
 	again?: boolean,
+	/**  Import Bundles as Bundle resources, one line each, instead of as their entries. */
+	keepBundles?: boolean,
 };
 
 /**  The jobs of one import (more than 10,000 files is several jobs, run one after the other) followed as one. */

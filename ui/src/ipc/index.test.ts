@@ -103,6 +103,7 @@ describe("command wrappers", () => {
       expect(cmd).toBe("validate_files");
       expect(args.paths).toEqual(["/data"]);
       expect(args.opId).toBe("op-1");
+      expect(args.keepBundles).toBe(true);
       sendOnChannel(args.onProgress, [
         { event: "fileStarted", path: "/data/a.ndjson" },
         { event: "progress", bytesDone: 5, bytesTotal: 10, linesDone: 2 },
@@ -111,7 +112,7 @@ describe("command wrappers", () => {
     });
 
     const seen: ipc.ValidateProgress[] = [];
-    await ipc.validateFiles("op-1", ["/data"], (p) => seen.push(p));
+    await ipc.validateFiles("op-1", ["/data"], true, (p) => seen.push(p));
     expect(seen).toEqual([
       { event: "fileStarted", path: "/data/a.ndjson" },
       { event: "progress", bytesDone: 5, bytesTotal: 10, linesDone: 2 },

@@ -148,9 +148,10 @@ export function initialPaths(): Promise<string[]> {
 export function validateFiles(
   opId: string,
   paths: string[],
+  keepBundles: boolean,
   onProgress: (progress: ValidateProgress) => void,
 ): Promise<ValidationReport> {
-  return unwrap(() => commands.validateFiles(opId, paths, channel(onProgress)));
+  return unwrap(() => commands.validateFiles(opId, paths, keepBundles, channel(onProgress)));
 }
 
 /** The bundled sample (10 synthetic patients), for a first import. */
@@ -159,8 +160,8 @@ export function samplePaths(): Promise<string[]> {
 }
 
 /** One line (1-based) of a local file, to show an issue beside its resource; null past the end. */
-export function lineText(path: string, line: number): Promise<string | null> {
-  return unwrap(() => commands.lineText(path, line));
+export function lineText(path: string, line: number, keepBundles = false): Promise<string | null> {
+  return unwrap(() => commands.lineText(path, line, keepBundles));
 }
 
 /**

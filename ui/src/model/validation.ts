@@ -55,6 +55,9 @@ export function inputNote(file: FileReport): string | null {
       `rewritten to Type/id${unresolved} · ${sizes}, made as it is uploaded`
     );
   }
+  if (file.content === "bundleKept") {
+    return `${file.compressed ? "gzip " : ""}Bundle kept whole: imported as one Bundle resource, not as its entries · ${sizes}`;
+  }
   if (file.content === "bundleLines" && u) {
     return (
       `${plural(u.bundles, "line")} ${u.bundles === 1 ? "holds a Bundle" : "hold Bundles"}, ` +

@@ -24,6 +24,8 @@ export const checked = $state<{
   dropReady: boolean;
   /** Something is being dragged over the window. */
   hovering: boolean;
+  /** Bundles are imported whole, as Bundle resources, instead of as their entries (the default). */
+  keepBundles: boolean;
 }>({
   files: [],
   checking: false,
@@ -31,7 +33,11 @@ export const checked = $state<{
   error: null,
   dropReady: false,
   hovering: false,
+  keepBundles: false,
 });
+
+/** The files that hold Bundles (a Bundle file, or lines holding Bundles), by path, however they are imported. */
+export const bundleFiles = new SvelteSet<string>();
 
 /**
  * The files whose issue list is open, by path. Kept here rather than in the row, since a long list renders
@@ -74,7 +80,7 @@ async function check(paths: string[]): Promise<void> {
   const opId = ipc.newOperationId();
   currentOp = opId;
   try {
-    const report = await ipc.validateFiles(opId, paths, (p) => {
+    const report = await ipc.validateFiles(opId, paths, checked.keepBundles, (p) => {
       const progress = checked.progress;
       if (!progress) return;
       switch (p.event) {
@@ -90,6 +96,9 @@ async function check(paths: string[]): Promise<void> {
           break;
       }
     });
+    for (const f of report.files)
+      if (f.content !== "ndjson" || (checked.keepBundles && bundleFiles.has(f.path)))
+        bundleFiles.add(f.path);
     checked.files = mergeReports(checked.files, report);
     announce(`Check finished. ${summaryText(checked.files)}.`);
     notifyIfAway(
@@ -115,6 +124,17 @@ async function check(paths: string[]): Promise<void> {
   }
 }
 
+/**
+ * Imports Bundles whole (`keep`) or as their entries, and checks the files holding Bundles again, as they
+ * will now be imported.
+ */
+export function setKeepBundles(keep: boolean): Promise<void> {
+  if (checked.keepBundles === keep) return running ?? Promise.resolve();
+  checked.keepBundles = keep;
+  announce(keep ? "Bundles will be imported whole." : "Bundles will be imported as their entries.");
+  return addPaths([...bundleFiles].filter((p) => checked.files.some((f) => f.path === p)));
+}
+
 /** Stops the running check; files waiting to be checked are dropped too. */
 export async function cancelCheck(): Promise<void> {
   pending = [];
@@ -124,6 +144,7 @@ export async function cancelCheck(): Promise<void> {
 export function clearFiles(): void {
   checked.files = [];
   openIssues.clear();
+  bundleFiles.clear();
   checked.error = null;
   announce("File list cleared.");
 }
@@ -145,6 +166,7 @@ export function progressText(p: CheckProgress): string {
 export function resetFiles(): void {
   pending = [];
   openIssues.clear();
+  bundleFiles.clear();
   running = null;
   Object.assign(checked, {
     files: [],
@@ -153,5 +175,6 @@ export function resetFiles(): void {
     error: null,
     dropReady: false,
     hovering: false,
+    keepBundles: false,
   });
 }

@@ -3,6 +3,7 @@ import * as ipc from "../ipc";
 import type { FileReport, ImportStarted, LakedropError, Level } from "../ipc";
 import { baseName, formatBytes, formatPercent } from "../model/format";
 import { announce } from "./announcer.svelte";
+import { checked } from "./files.svelte";
 import { go, nav } from "./navigation.svelte";
 import { notifyIfAway } from "./notify";
 import { jobSubmitted } from "./watcher.svelte";
@@ -130,6 +131,7 @@ export async function startImport(
         jobName: options.jobName,
         validationLevel: options.level,
         again: options.again ?? false,
+        keepBundles: checked.keepBundles,
       },
       onProgress,
     );

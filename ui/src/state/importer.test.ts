@@ -93,6 +93,7 @@ describe("an import of files already imported", () => {
       jobName: "weekly",
       validationLevel: "minimal",
       again: true,
+      keepBundles: false,
     });
     expect(importer.last?.started).toMatchObject({ jobId: "job-new", alreadyStarted: false });
     expect(nav.view).toEqual({ name: "job", jobId: "job-new" });

@@ -258,7 +258,7 @@ describe("FilesView", () => {
     await settle();
     expect(calls).toContainEqual([
       "line_text",
-      { path: "/data/10-patients/Patient.ndjson", line: 7 },
+      { path: "/data/10-patients/Patient.ndjson", line: 7, keepBundles: false },
     ]);
     const shown = root.querySelector('[data-testid="issue-line"]');
     expect(shown?.querySelector("mark")?.textContent).toBe('"gender": "dude"');
@@ -286,6 +286,64 @@ describe("FilesView", () => {
     expect(alert?.textContent).toContain("could not be found");
     expect(alert?.querySelector("details pre")?.textContent).toContain("os error 2");
     expect(checked.files).toHaveLength(0);
+  });
+
+  it("offers to keep Bundles whole, and checks the Bundle files again as they will then go", async () => {
+    const unbundled = {
+      bundles: 1,
+      bundleType: "transaction",
+      entries: 3,
+      resources: 3,
+      rewritten: 2,
+      unresolved: 0,
+      unresolvedExamples: [],
+    };
+    const asBundle = fileReport({
+      name: "p1.json",
+      lines: 3,
+      valid: 3,
+      content: "bundle",
+      unbundled,
+    });
+    const kept = {
+      ...asBundle,
+      lines: 1,
+      valid: 1,
+      content: "bundleKept" as const,
+      unbundled: null,
+    };
+    const plain = fileReport({ name: "Patient.ndjson", lines: 2, valid: 2 });
+    const asked: { paths: unknown; keepBundles: unknown }[] = [];
+    fakeBackend((cmd, args) => {
+      if (cmd === "pick_files") return [asBundle.path, plain.path];
+      if (cmd === "validate_files") {
+        asked.push({ paths: args.paths, keepBundles: args.keepBundles });
+        const files = args.keepBundles ? [kept] : [asBundle, plain];
+        return { files, valid: 0, invalid: 0, issues: [] };
+      }
+      throw { code: "internal", message: `unexpected ${cmd}` };
+    });
+    const root = render();
+    expect(root.querySelector('[data-testid="bundle-choice"]')).toBeNull();
+    button(root, "Choose files").click();
+    await settle();
+    const box = root.querySelector<HTMLInputElement>('[data-testid="unbundle"]');
+    expect(box?.checked).toBe(true);
+    const note = () =>
+      root.querySelector(`[data-path="${asBundle.path}"] [data-testid="file-input"]`)?.textContent;
+    expect(note()).toContain("unbundled into 3 resources");
+
+    box!.click();
+    await settle();
+    expect(asked.at(-1)).toEqual({ paths: [asBundle.path], keepBundles: true });
+    expect(checked.keepBundles).toBe(true);
+    expect(note()).toContain("Bundle kept whole: imported as one Bundle resource");
+    expect(checked.files.map((f) => f.path)).toEqual([asBundle.path, plain.path]);
+
+    root.querySelector<HTMLInputElement>('[data-testid="unbundle"]')!.click();
+    await settle();
+    expect(asked.at(-1)).toEqual({ paths: [asBundle.path], keepBundles: false });
+    expect(note()).toContain("unbundled into 3 resources");
   });
 
   it("goes on to choosing where to import", async () => {

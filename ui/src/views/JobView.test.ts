@@ -394,6 +394,7 @@ describe("JobView", () => {
         jobName: "weekly",
         validationLevel: "minimal",
         again: true,
+        keepBundles: false,
       },
     ]);
     expect(nav.view).toEqual({ name: "job", jobId: "job-2" });

@@ -46,7 +46,7 @@ export const commands: typeof generated = {
   initialPaths: () => plain(() => []),
   pickFiles: () => typed(() => world.samplePaths()),
   samplePaths: () => typed(() => world.samplePaths()),
-  validateFiles: (opId, paths, onProgress) =>
+  validateFiles: (opId, paths, _keepBundles, onProgress) =>
     typed(() => world.validate(opId, paths, send(onProgress))),
   lineText: (path, line) => typed(() => world.lineText(path, line)),
   exportRejected: () => typed(() => 3),

@@ -37,6 +37,8 @@ describe("the fake backend", () => {
     expect(started.jobId).toBe(jobs[0]?.jobId);
     const ids = jobs.map((j) => j.jobId);
     world.endJobs();
+    // A job ended "now" has ended a millisecond on.
+    await new Promise((r) => setTimeout(r, 5));
     const together = world.importResult(ids);
     const each = together.jobs.map((r) => r.manifest?.resourcesImported ?? 0);
     expect(together.manifest?.resourcesImported).toBe(each[0]! + each[1]!);
