@@ -75,6 +75,35 @@ fn a_folder_of_bundles_validates_imports_as_the_sample_and_its_references_resolv
 }
 
 #[test]
+fn bundles_kept_whole_are_imported_as_bundle_resources() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = serve(&dir.path().join("sandbox"));
+    let client = dir.path().join("client");
+    let patient = first_line("Patient.000.ndjson");
+    let pretty = serde_json::to_string_pretty(&serde_json::json!({
+        "resourceType": "Bundle", "id": "kept-1", "type": "collection",
+        "entry": [{"fullUrl": "urn:uuid:p", "resource": patient}]
+    }))
+    .expect("json");
+    let path = dir.path().join("kept.json");
+    std::fs::write(&path, &pretty).expect("write");
+    let file = path.to_str().expect("utf-8");
+
+    let checked =
+        json(&lakedrop(&server, &client, &["validate", file, "--keep-bundles", "--output", "json"]));
+    assert_eq!(checked["files"][0]["content"], "bundleKept", "{checked}");
+    assert_eq!(checked["summary"]["valid"], 1, "{checked}");
+    let imported =
+        json(&lakedrop(&server, &client, &["import", file, "--keep-bundles", "--wait", "--output", "json"]));
+    assert_eq!(imported["manifest"]["resourcesImported"], 1, "{imported}");
+    let got = json(&lakedrop(&server, &client, &["fhir", "get", "Bundle/kept-1"]));
+    assert_eq!(got["entry"][0]["resource"]["id"], patient["id"], "the Bundle as it was, its entry inside");
+    // Without the flag, the same file is its entry.
+    let unbundled = json(&lakedrop(&server, &client, &["validate", file, "--output", "json"]));
+    assert_eq!(unbundled["files"][0]["content"], "bundle");
+}
+
+#[test]
 fn a_folder_of_gzip_files_imports_decompressed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = serve(&dir.path().join("sandbox"));
