@@ -1,4 +1,4 @@
-import { flushSync, mount, tick, unmount } from "svelte";
+import { flushSync, mount, unmount } from "svelte";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { emitDrop, emitMenu, fakeBackend, resetBackend } from "./ipc/testing";
 import { go, nav } from "./state/navigation.svelte";
@@ -6,17 +6,9 @@ import { checked, resetFiles } from "./state/files.svelte";
 import { importer, resetImporter, startImport } from "./state/importer.svelte";
 import { sampleReport } from "./test/fixtures";
 import App from "./App.svelte";
+import { waitFor } from "./test/wait";
 
 let component: ReturnType<typeof mount> | null = null;
-
-async function waitFor(check: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 5));
-    await tick();
-  }
-}
 
 beforeEach(() => {
   resetFiles();

@@ -1,10 +1,11 @@
-import { flushSync, mount, tick, unmount } from "svelte";
+import { flushSync, mount, unmount } from "svelte";
 import { afterEach, describe, expect, it } from "vitest";
 import { fakeBackend, resetBackend } from "../ipc/testing";
 import { nav } from "../state/navigation.svelte";
 import { completedJob } from "../test/fixtures";
 import type { ImportResult, JobResult } from "../ipc";
 import JobGroupView from "./JobGroupView.svelte";
+import { waitFor } from "../test/wait";
 
 let component: ReturnType<typeof mount> | null = null;
 
@@ -14,15 +15,6 @@ function render(jobIds: string[]): HTMLElement {
   component = mount(JobGroupView, { target, props: { jobIds, pollMs: 5 } });
   flushSync();
   return target;
-}
-
-async function waitFor(check: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 5));
-    await tick();
-  }
 }
 
 /** Job `jobId`: ended with `imported` of `scanned` resources, or still running. */

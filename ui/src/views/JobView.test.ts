@@ -1,4 +1,4 @@
-import { flushSync, mount, tick, unmount } from "svelte";
+import { flushSync, mount, unmount } from "svelte";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { fakeBackend, resetBackend } from "../ipc/testing";
 import { destination } from "../state/connection.svelte";
@@ -7,6 +7,7 @@ import { go, nav } from "../state/navigation.svelte";
 import { completedJob, sampleReport, sandboxConnection } from "../test/fixtures";
 import type { CauseGroup, FailureSummary, JobResult, Joined } from "../ipc";
 import JobView from "./JobView.svelte";
+import { waitFor } from "../test/wait";
 
 let component: ReturnType<typeof mount> | null = null;
 
@@ -16,15 +17,6 @@ function render(pollMs = 5): HTMLElement {
   component = mount(JobView, { target, props: { jobId: "job-1", pollMs } });
   flushSync();
   return target;
-}
-
-async function waitFor(check: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 5));
-    await tick();
-  }
 }
 
 function inProgress(): JobResult {

@@ -5,6 +5,7 @@ import { fakeBackend, resetBackend } from "../../ipc/testing";
 import { differencePath, verifySummary } from "../../model/readback";
 import LookupBox from "./LookupBox.svelte";
 import VerifySample from "./VerifySample.svelte";
+import { waitFor } from "../../test/wait";
 
 let component: ReturnType<typeof mount> | null = null;
 
@@ -14,15 +15,6 @@ afterEach(() => {
   document.body.innerHTML = "";
   resetBackend();
 });
-
-async function waitFor(check: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 5));
-    await tick();
-  }
-}
 
 function byTestId(root: ParentNode, id: string): HTMLElement {
   const el = root.querySelector<HTMLElement>(`[data-testid="${id}"]`);
